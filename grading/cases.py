@@ -1,0 +1,111 @@
+"""Random cases for the hidden tests: fresh on every run, so a hard-coded answer cannot pass.
+
+Every generator takes a numpy Generator, which the checks create unseeded. The notebook's own
+random state (np.random.seed in a student's cell) plays no part.
+"""
+import numpy as np
+
+from .provided import gc_utils
+from . import reference
+
+NAMES = gc_utils.PARAMETER_NAMES
+
+
+def new_rng():
+    return np.random.default_rng()
+
+
+def scalar(rng, low=0.5, high=3.0):
+    """A real number with magnitude in [low, high] and a random sign (never near 0)."""
+    return float(rng.choice([-1.0, 1.0]) * rng.uniform(low, high))
+
+
+def scalar_case(rng):
+    """Inputs (x, theta) for the one-parameter model."""
+    return scalar(rng), scalar(rng)
+
+
+def cubic_cost(x):
+    """J(theta) = x * theta^3 and its exact derivative 3 x theta^2: smooth, with J''' != 0."""
+    return (lambda theta: x * theta ** 3), (lambda theta: 3 * x * theta ** 2)
+
+
+def network_case(rng, m=None, margin=1e-4):
+    """A random batch and parameters for the 4-5-3-1 network, without ReLU kinks near the point.
+
+    Returns X (4, m), Y (1, m), parameters, with |Z| > margin for every unit and example (so a
+    central difference with a step below margin never straddles a kink) and a nonzero gradient
+    for every parameter block (so every block's relative difference is defined).
+    """
+    while True:
+        size = int(m or rng.integers(3, 9))
+        X = rng.standard_normal((4, size))
+        Y = rng.integers(0, 2, size=(1, size))
+        if Y.min() == Y.max():
+            continue
+        parameters = {name: rng.standard_normal(shape) for name, shape in gc_utils.PARAMETER_SHAPES.items()}
+        _, cache = gc_utils.forward_propagation_n(X, Y, parameters)
+        Z1, Z2 = cache[0], cache[4]
+        if min(np.abs(Z1).min(), np.abs(Z2).min()) < margin:
+            continue
+        gradients = reference.backward_propagation_n_fixed(X, Y, cache)
+        if all(np.linalg.norm(gradients["d" + name]) > 1e-3 for name in NAMES):
+            return X, Y, parameters
+
+
+def smooth_cost(rng):
+    """A smooth cost of the 47 parameters with a known gradient, to substitute for the network.
+
+    J(theta) = sum(c * theta^3 + d * theta^2): its central difference is exactly
+    gradient + c * eps^2, so a large eps separates the central difference from the others.
+    Returns (forward, J, gradient): forward has forward_propagation_n's signature.
+    """
+    c = rng.uniform(0.5, 2.0, gc_utils.NUM_PARAMETERS) * rng.choice([-1, 1], gc_utils.NUM_PARAMETERS)
+    d = rng.uniform(-1.0, 1.0, gc_utils.NUM_PARAMETERS)
+
+    def J(theta):
+        theta = np.asarray(theta, dtype=float).reshape(-1)
+        return float(np.sum(c * theta ** 3 + d * theta ** 2))
+
+    def gradient(theta):
+        theta = np.asarray(theta, dtype=float).reshape(-1)
+        return 3 * c * theta ** 2 + 2 * d * theta
+
+    def forward(X, Y, parameters):
+        theta, _ = gc_utils.dictionary_to_vector(parameters)
+        return J(theta), None
+
+    return forward, J, gradient
+
+
+def random_parameters(rng, scale=1.0):
+    return {name: scale * rng.standard_normal(shape) for name, shape in gc_utils.PARAMETER_SHAPES.items()}
+
+
+def as_gradients(vector):
+    """A (47,) gradient vector as a gradients dict {"dW1": ..., "db3": ...}."""
+    return {"d" + name: value for name, value in gc_utils.vector_to_dictionary(vector).items()}
+
+
+def block_slices():
+    """{name: slice of the 47-vector that belongs to that parameter}."""
+    slices, start = {}, 0
+    for name, shape in gc_utils.PARAMETER_SHAPES.items():
+        size = int(np.prod(shape))
+        slices[name] = slice(start, start + size)
+        start += size
+    return slices
+
+
+def corrupt(rng, gradient, blocks):
+    """A copy of a (47,) gradient with the named blocks wrong: scaled or with noise added."""
+    wrong = np.array(gradient, dtype=float)
+    slices = block_slices()
+    for name in blocks:
+        part = wrong[slices[name]]
+        if rng.random() < 0.5:
+            part *= rng.uniform(1.5, 3.0)
+        else:
+            part += rng.normal(0.0, 0.5 * (np.linalg.norm(part) / np.sqrt(part.size) + 0.1), part.size)
+        wrong[slices[name]] = part
+    return wrong

@@ -1,0 +1,38 @@
+"""nbgrader configuration of the gradient-checking course.
+
+Every stock command works from the repository root, which is the course directory:
+    nbgrader generate_assignment gradient_checking
+    nbgrader autograde gradient_checking
+    nbgrader generate_feedback gradient_checking
+    nbgrader export
+"""
+import os
+
+c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
+
+COURSE_ROOT = os.path.dirname(os.path.abspath(__file__))
+
+c.CourseDirectory.course_id = "gradient-checking"
+c.CourseDirectory.root = COURSE_ROOT
+# The embedded SQLite gradebook by default; a PostgreSQL URL works too.
+c.CourseDirectory.db_url = os.environ.get("GRADEBOOK_URL", "sqlite:///" + os.path.join(COURSE_ROOT, "gradebook.db"))
+# Files that never travel with the assignment.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".DS_Store"]
+
+# Students who are not on the roster yet are created at autograde time.
+c.Autograde.create_student = True
+
+# Test cells that a student deleted come back from the source notebook.
+c.OverwriteCells.add_missing_cells = True
+
+# Stop a cell that runs forever; the hidden tests of one function take well under a second.
+c.Execute.timeout = 60
+c.Execute.interrupt_on_timeout = True
+c.Execute.raise_on_iopub_timeout = True
+
+# Keep huge outputs out of the graded notebooks and the feedback.
+c.LimitOutput.max_lines = 500
+c.LimitOutput.max_traceback = 60
+
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
