@@ -32,7 +32,7 @@ def make_payments(num_payments=NUM_PAYMENTS, seed=SEED):
     night = (hour < 6) | (hour >= 22)
     large_far = (amount > 60) & (distance > 40)
     # Log-odds of fraud: mostly honest, with two interacting warning signs.
-    logit = -3.0 + 3.5 * (large_far & night) + 2.0 * large_far + 9.0 * (risk - 0.2)
+    logit = -9.0 + 12.0 * (large_far & night) + 9.0 * large_far + 45.0 * (risk - 0.2)
     fraud = rng.random(num_payments) < 1.0 / (1.0 + np.exp(-logit))
 
     return [

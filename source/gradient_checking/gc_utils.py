@@ -202,7 +202,9 @@ def train(X, Y, backward, parameters, learning_rate=0.5, num_iterations=2000):
 
 def predict(X, parameters):
     """Fraud predictions (0 or 1) for the columns of X, thresholding the probability at 0.5."""
-    _, cache = forward_propagation_n(X, np.zeros((1, X.shape[1])), parameters)
+    # Labels are not needed for a prediction; the cost computed alongside is discarded.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        _, cache = forward_propagation_n(X, np.zeros((1, X.shape[1])), parameters)
     A3 = cache[9]
     return (A3 > 0.5).astype(int)
 

@@ -1,0 +1,38 @@
+# The course's commands. Everything runs in .venv, built from the pinned requirements.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: demo test release reference bench clean-students help
+
+help:
+	@echo "make demo     grade synthetic students on the SQLite gradebook and print their scores"
+	@echo "make test     run the whole test suite"
+	@echo "make release  regenerate grading/reference.py and release/ from source/"
+	@echo "make bench    measure notebook run times and autograde time per submission"
+
+$(BIN)/.installed: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip==26.3
+	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-build-isolation --no-deps -e .
+	touch $@
+
+reference: $(BIN)/.installed
+	$(BIN)/python -m grading.build_reference
+
+release: reference
+	$(BIN)/nbgrader generate_assignment gradient_checking --force
+
+demo: release
+	$(BIN)/python -m grading.demo
+
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest -q
+
+bench: $(BIN)/.installed
+	$(BIN)/python benchmarks/bench_notebooks.py
+
+clean-students:
+	rm -rf submitted autograded/*/ feedback gradebook.db grades.csv

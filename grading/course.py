@@ -1,0 +1,88 @@
+"""Drive a course directory with the stock nbgrader commands, and read its gradebook.
+
+Every step is the real `nbgrader` command line, run with the course directory as working
+directory, so what the demo and the tests do is exactly what an instructor would type.
+"""
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+
+from .provided import ASSIGNMENT, COURSE_ROOT
+
+# Points per function: the test cell of function f is named "test_f".
+TEST_CELL_PREFIX = "test_"
+
+
+def nbgrader(root, *args, check=True):
+    """Run `nbgrader <args>` in the course directory `root`; return the CompletedProcess."""
+    env = dict(os.environ)
+    bin_dir = str(Path(sys.executable).parent)
+    env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")  # nbgrader calls `alembic` by name
+    command = [os.path.join(bin_dir, "nbgrader"), *args]
+    result = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise RuntimeError(f"nbgrader {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def make_course_copy(destination, origin=COURSE_ROOT):
+    """A fresh course directory with the source notebooks and config of `origin`, and no student data."""
+    destination = Path(destination)
+    destination.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(Path(origin) / "source", destination / "source",
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    shutil.copy(Path(origin) / "nbgrader_config.py", destination / "nbgrader_config.py")
+    return destination
+
+
+def generate_release(root):
+    nbgrader(root, "generate_assignment", ASSIGNMENT, "--force")
+
+
+def autograde(root, *extra):
+    return nbgrader(root, "autograde", ASSIGNMENT, *extra)
+
+
+def add_submission(root, student, notebooks):
+    """Write {notebook file name: NotebookNode} as student's submission in submitted/."""
+    folder = Path(root) / "submitted" / student / ASSIGNMENT
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, notebook in notebooks.items():
+        nbformat.write(notebook, folder / name)
+    return folder
+
+
+def scores(root, db_url=None):
+    """{student: {function name: points}} for every graded test cell in the gradebook."""
+    from nbgrader.api import Gradebook
+
+    table = {}
+    with Gradebook(db_url or f"sqlite:///{Path(root) / 'gradebook.db'}") as gradebook:
+        assignment = gradebook.find_assignment(ASSIGNMENT)
+        for submission in assignment.submissions:
+            row = table.setdefault(submission.student.id, {})
+            for notebook in submission.notebooks:
+                for grade in notebook.grades:
+                    function = grade.name[len(TEST_CELL_PREFIX):] if grade.name.startswith(TEST_CELL_PREFIX) else grade.name
+                    row[function] = float(grade.score)
+    return table
+
+
+def cell_output(root, student, notebook_name, grade_id):
+    """All text that the graded copy of a cell printed or raised (what the student's feedback shows)."""
+    path = Path(root) / "autograded" / student / ASSIGNMENT / notebook_name
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
+            parts = []
+            for output in cell.get("outputs", []):
+                if output.output_type == "stream":
+                    parts.append(output.text)
+                elif output.output_type == "error":
+                    parts.append(f"{output.ename}: {output.evalue}")
+            return "\n".join(parts)
+    raise KeyError(f"no cell {grade_id} in {path}")

@@ -1,0 +1,26 @@
+"""Shared fixtures: throwaway copies of the course, graded with the real nbgrader commands."""
+import pytest
+
+from grading import course
+
+
+@pytest.fixture(scope="session")
+def new_course(tmp_path_factory):
+    """Factory: a fresh course directory (source, config, generated release, empty gradebook)."""
+    def make(name="course"):
+        root = course.make_course_copy(tmp_path_factory.mktemp(name))
+        course.generate_release(root)
+        return root
+    return make
+
+
+@pytest.fixture(scope="session")
+def grade_batch(new_course):
+    """Factory: autograde {student: notebooks} in one fresh course; return (root, scores)."""
+    def grade(students, name="batch"):
+        root = new_course(name)
+        for student, notebooks in students.items():
+            course.add_submission(root, student, notebooks)
+        course.autograde(root)
+        return root, course.scores(root)
+    return grade

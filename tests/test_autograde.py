@@ -1,0 +1,39 @@
+"""Real `nbgrader autograde`: the instructor's solutions earn everything, the blank release nothing."""
+import nbformat
+
+from grading import course, synthetic
+from grading.build_reference import NOTEBOOKS
+from grading.provided import ASSIGNMENT, COURSE_ROOT
+
+FUNCTIONS = ("forward_propagation", "backward_propagation", "gradient_check",
+             "gradient_check_n", "gradient_check_by_parameter", "backward_propagation_n_fixed")
+
+
+def test_source_earns_full_marks_and_release_earns_zero(grade_batch):
+    source = {name: nbformat.read(COURSE_ROOT / "source" / ASSIGNMENT / name, 4) for name in NOTEBOOKS}
+    release = {name: nbformat.read(COURSE_ROOT / "release" / ASSIGNMENT / name, 4) for name in NOTEBOOKS}
+    root, table = grade_batch({"instructor": source, "filled": synthetic.submission(),
+                               "untouched": release}, name="source_release")
+    assert sorted(table) == ["filled", "instructor", "untouched"]
+    for student in ("instructor", "filled"):
+        assert sorted(table[student]) == sorted(FUNCTIONS)
+        assert sum(table[student].values()) == 100, table[student]
+    assert all(points == 0 for points in table["untouched"].values()), table["untouched"]
+    assert len(table["untouched"]) == 6
+    # The hidden tests really ran in the graded copy, and said so.
+    assert "passes the hidden tests" in course.cell_output(root, "filled", NOTEBOOKS[1], "test_backward_propagation_n_fixed")
+    # The blank release tells the student what is missing.
+    assert "NotImplementedError" in course.cell_output(root, "untouched", NOTEBOOKS[0], "test_forward_propagation")
+
+
+def test_source_notebooks_run_start_to_finish_without_error(new_course):
+    from nbclient import NotebookClient
+
+    for name in NOTEBOOKS:
+        notebook = nbformat.read(COURSE_ROOT / "source" / ASSIGNMENT / name, 4)
+        NotebookClient(notebook, timeout=120, kernel_name="python3",
+                       resources={"metadata": {"path": str(COURSE_ROOT / "source" / ASSIGNMENT)}}).execute()
+        errors = [o for c in notebook.cells for o in c.get("outputs", []) if o.output_type == "error"]
+        assert not errors, f"{name}: {errors[0]['ename']}: {errors[0]['evalue']}"
+        images = [o for c in notebook.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+        assert len(images) >= (1 if name.startswith("1") else 5), f"{name} drew {len(images)} plots"

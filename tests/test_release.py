@@ -1,0 +1,66 @@
+"""The release is exactly what nbgrader generates from source, and gives nothing away."""
+import filecmp
+import json
+from pathlib import Path
+
+import nbformat
+
+from grading import build_reference
+from grading.provided import ASSIGNMENT, COURSE_ROOT
+
+RELEASE = COURSE_ROOT / "release" / ASSIGNMENT
+
+
+def test_release_equals_a_fresh_generate_assignment(new_course):
+    fresh = new_course("fresh") / "release" / ASSIGNMENT
+    committed = sorted(p.name for p in RELEASE.iterdir())
+    assert committed == sorted(p.name for p in fresh.iterdir()), "release/ has other files than a fresh generate"
+    for name in committed:
+        if name.endswith(".ipynb"):
+            assert nbformat.read(RELEASE / name, 4) == nbformat.read(fresh / name, 4), (
+                f"release/{ASSIGNMENT}/{name} is out of date: run `make release`")
+        else:
+            assert filecmp.cmp(RELEASE / name, fresh / name, shallow=False), f"release/{ASSIGNMENT}/{name} is out of date"
+
+
+def test_release_contains_no_solution_hidden_test_or_grader():
+    for path in RELEASE.iterdir():
+        text = path.read_text()
+        for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "HIDDEN TESTS",
+                       "import grading", "grading.check"):
+            assert marker not in text, f"{path.name} contains {marker!r}"
+    solutions = build_reference.render()
+    # The bodies of the solutions must not leak: look for their distinctive lines.
+    for line in ("theta_plus[i] += epsilon", "differences[name] = float(numerator / denominator)",
+                 "dW2 = dZ2 @ A1.T / m  # was multiplied by 2"):
+        assert line in solutions
+        for path in RELEASE.glob("*.ipynb"):
+            assert line not in path.read_text(), f"{path.name} leaks the solution line {line!r}"
+    assert not (RELEASE / "grading").exists()
+
+
+def test_release_stubs_every_solution_cell():
+    stubs = 0
+    for path in sorted(RELEASE.glob("*.ipynb")):
+        for cell in nbformat.read(path, 4).cells:
+            if cell.metadata.get("nbgrader", {}).get("solution"):
+                assert "raise NotImplementedError()" in cell.source, f"{path.name}: {cell.metadata['nbgrader']['grade_id']}"
+                stubs += 1
+    assert stubs == 6
+
+
+def test_points_add_up_to_100():
+    points = {}
+    for path in sorted((COURSE_ROOT / "source" / ASSIGNMENT).glob("*.ipynb")):
+        for cell in json.loads(path.read_text())["cells"]:
+            meta = cell["metadata"].get("nbgrader", {})
+            if meta.get("grade"):
+                points[meta["grade_id"]] = meta["points"]
+    assert sorted(points) == sorted("test_" + f for f in (
+        "forward_propagation", "backward_propagation", "gradient_check",
+        "gradient_check_n", "gradient_check_by_parameter", "backward_propagation_n_fixed"))
+    assert sum(points.values()) == 100
+
+
+def test_reference_is_generated_from_the_current_source():
+    assert build_reference.main(["--check"]) == 0, "grading/reference.py is stale: run python -m grading.build_reference"
