@@ -10,7 +10,7 @@ CheckFailed with a diagnosis in plain words when something is wrong. The cases t
 stay here, out of the notebooks and out of the feedback.
 """
 from . import checks_1d, checks_nd
-from .harness import CheckFailed
+from .harness import CheckFailed, NotebookStudent
 
 CHECKS = {
     "forward_propagation": checks_1d.check_forward_propagation,
@@ -26,7 +26,7 @@ def check(name, namespace):
     """Run the hidden tests of function `name` defined in the notebook namespace `namespace`."""
     __tracebackhide__ = True  # IPython: show the student the message, not the grader's frames
     try:
-        CHECKS[name](namespace)
+        CHECKS[name](NotebookStudent(namespace))
     except CheckFailed as failure:
         raise CheckFailed(str(failure)) from None
     print(f"{name} passes the hidden tests.")

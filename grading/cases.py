@@ -6,7 +6,7 @@ random state (np.random.seed in a student's cell) plays no part.
 import numpy as np
 
 from .provided import gc_utils
-from . import reference
+from . import reference, substitutes
 
 NAMES = gc_utils.PARAMETER_NAMES
 
@@ -25,17 +25,15 @@ def scalar_case(rng):
     return scalar(rng), scalar(rng)
 
 
-def cubic_cost(x):
-    """J(theta) = x * theta^3 and its exact derivative 3 x theta^2: smooth, with J''' != 0."""
-    return (lambda theta: x * theta ** 3), (lambda theta: 3 * x * theta ** 2)
-
-
 def network_case(rng, m=None, margin=1e-4):
-    """A random batch and parameters for the 4-5-3-1 network, without ReLU kinks near the point.
+    """A random batch and parameters for the 4-5-3-1 network on which a gradient check is reliable.
 
-    Returns X (4, m), Y (1, m), parameters, with |Z| > margin for every unit and example (so a
-    central difference with a step below margin never straddles a kink) and a nonzero gradient
-    for every parameter block (so every block's relative difference is defined).
+    Returns X (4, m), Y (1, m), parameters, such that
+    - |Z| > margin for every unit and example, so a central difference with a step below margin
+      never straddles a ReLU kink;
+    - |Z3| < 4, so the sigmoid is not saturated and the cost keeps its precision;
+    - every parameter block has a nonzero gradient, so every block's relative difference is defined;
+    - the reference check of the correct gradients at eps = 1e-7 gives below 5e-8.
     """
     while True:
         size = int(m or rng.integers(3, 9))
@@ -43,39 +41,35 @@ def network_case(rng, m=None, margin=1e-4):
         Y = rng.integers(0, 2, size=(1, size))
         if Y.min() == Y.max():
             continue
-        parameters = {name: rng.standard_normal(shape) for name, shape in gc_utils.PARAMETER_SHAPES.items()}
+        parameters = {name: rng.standard_normal(shape) * (0.8 if name.startswith("W") else 0.5)
+                      for name, shape in gc_utils.PARAMETER_SHAPES.items()}
         _, cache = gc_utils.forward_propagation_n(X, Y, parameters)
-        Z1, Z2 = cache[0], cache[4]
-        if min(np.abs(Z1).min(), np.abs(Z2).min()) < margin:
+        Z1, Z2, Z3 = cache[0], cache[4], cache[8]
+        if min(np.abs(Z1).min(), np.abs(Z2).min()) < margin or np.abs(Z3).max() > 4:
             continue
         gradients = reference.backward_propagation_n_fixed(X, Y, cache)
-        if all(np.linalg.norm(gradients["d" + name]) > 1e-3 for name in NAMES):
+        if not all(np.linalg.norm(gradients["d" + name]) > 1e-3 for name in NAMES):
+            continue
+        if reference.gradient_check_n(parameters, gradients, X, Y) < 5e-8:
             return X, Y, parameters
 
 
 def smooth_cost(rng):
-    """A smooth cost of the 47 parameters with a known gradient, to substitute for the network.
+    """A smooth cost of the 47 parameters with a known gradient, to stand in for the network.
 
     J(theta) = sum(c * theta^3 + d * theta^2): its central difference is exactly
     gradient + c * eps^2, so a large eps separates the central difference from the others.
-    Returns (forward, J, gradient): forward has forward_propagation_n's signature.
+    Returns (description for grading.substitutes, J of a (47,) vector, its gradient).
     """
     c = rng.uniform(0.5, 2.0, gc_utils.NUM_PARAMETERS) * rng.choice([-1, 1], gc_utils.NUM_PARAMETERS)
     d = rng.uniform(-1.0, 1.0, gc_utils.NUM_PARAMETERS)
-
-    def J(theta):
-        theta = np.asarray(theta, dtype=float).reshape(-1)
-        return float(np.sum(c * theta ** 3 + d * theta ** 2))
+    spec = substitutes.cubic_sum_cost(c, d)
 
     def gradient(theta):
         theta = np.asarray(theta, dtype=float).reshape(-1)
         return 3 * c * theta ** 2 + 2 * d * theta
 
-    def forward(X, Y, parameters):
-        theta, _ = gc_utils.dictionary_to_vector(parameters)
-        return J(theta), None
-
-    return forward, J, gradient
+    return spec, substitutes.cost_of_vector(spec), gradient
 
 
 def random_parameters(rng, scale=1.0):

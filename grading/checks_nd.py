@@ -2,9 +2,10 @@
 import numpy as np
 
 from . import cases, diagnoses, numerics, reference
-from .harness import (call, changed_argument, close, fail, helper_namespaces, require_float, snapshot,
-                      student_function, substituted)
+from .checks_1d import verdict_words
+from .harness import changed_argument, close, fail, require_float, snapshot
 from .provided import gc_utils
+from .substitutes import network_cost
 
 THRESHOLD = 2e-7
 NAMES = gc_utils.PARAMETER_NAMES
@@ -20,14 +21,14 @@ def _vector(parameters):
     return gc_utils.dictionary_to_vector(parameters)[0].reshape(-1)
 
 
-def _run(function, forward, parameters, gradients, X, Y, **kwargs):
-    """Call a student's check with forward_propagation_n bound to `forward`; fail if it changes its inputs."""
+def _run(student, name, forward, parameters, gradients, X, Y, **kwargs):
+    """Call a student's check with forward_propagation_n standing in as `forward`; fail if it changes its inputs."""
     before = snapshot(parameters, gradients, X, Y)
-    with substituted(helper_namespaces(function.__globals__), forward_propagation_n=forward):
-        result, printed = call(function, parameters, gradients, X, Y, **kwargs)
-    changed = changed_argument(before, (parameters, gradients, X, Y), ARGUMENT_NAMES)
+    result, printed, after = student.call(name, parameters, gradients, X, Y,
+                                          substitutes={"forward_propagation_n": forward}, **kwargs)
+    changed = changed_argument(before, after, ARGUMENT_NAMES)
     if changed:
-        fail(f"{function.__name__} changed its argument {changed}. Perturb copies; never change the inputs.")
+        fail(f"{name} changed its argument {changed}. Perturb copies; never change the inputs.")
     return result, printed
 
 
@@ -36,16 +37,15 @@ def _team_and_fixed(X, Y, parameters):
     return gc_utils.backward_propagation_n(X, Y, cache), reference.backward_propagation_n_fixed(X, Y, cache)
 
 
-def check_gradient_check_n(namespace):
+def check_gradient_check_n(student):
     name = "gradient_check_n"
-    function = student_function(namespace, name)
     rng = cases.new_rng()
 
     # 1. The real network with correct gradients at the default step: a float, and tiny.
     for _ in range(2):
         X, Y, parameters = cases.network_case(rng)
         _, fixed = _team_and_fixed(X, Y, parameters)
-        value = require_float(_run(function, gc_utils.forward_propagation_n, parameters, fixed, X, Y)[0], name)
+        value = require_float(_run(student, name, network_cost(), parameters, fixed, X, Y)[0], name)
         if not value < 1e-6:
             fail(f"With correct gradients of the network, gradient_check_n returned {value:.3g}; "
                  "a correct check gives about 1e-8.")
@@ -60,7 +60,7 @@ def check_gradient_check_n(namespace):
         else:
             blocks = rng.choice(NAMES, size=int(rng.integers(1, 3)), replace=False)
             given = cases.as_gradients(cases.corrupt(rng, gc_utils.gradients_to_vector(fixed).reshape(-1), blocks))
-        value = require_float(_run(function, gc_utils.forward_propagation_n, parameters, given, X, Y)[0], name)
+        value = require_float(_run(student, name, network_cost(), parameters, given, X, Y)[0], name)
         _compare_difference(value, _network_cost(X, Y), _vector(parameters), 1e-7, given, {
             "You did not use the gradients argument: the check must compare the gradients it is given.":
                 gc_utils.gradients_to_vector(team).reshape(-1) if attempt else
@@ -75,14 +75,14 @@ def check_gradient_check_n(namespace):
         eps = float(rng.uniform(0.01, 0.1))
         X, Y, _ = cases.network_case(rng)
         given = cases.as_gradients(gradient)
-        value = require_float(_run(function, forward, parameters, given, X, Y, epsilon=eps)[0], name)
+        value = require_float(_run(student, name, forward, parameters, given, X, Y, epsilon=eps)[0], name)
         _compare_difference(value, J, theta, eps, given, {}, rtol=1e-6)
 
     # 4. The default step is 1e-7.
     forward, J, exact = cases.smooth_cost(rng)
     parameters = cases.random_parameters(rng)
     X, Y, _ = cases.network_case(rng)
-    value = require_float(_run(function, forward, parameters, cases.as_gradients(exact(_vector(parameters))), X, Y)[0], name)
+    value = require_float(_run(student, name, forward, parameters, cases.as_gradients(exact(_vector(parameters))), X, Y)[0], name)
     if not value < 1e-6:
         fail(f"Called without epsilon, gradient_check_n returned {value:.3g} for an exact gradient: "
              "the default epsilon must be 1e-7.")
@@ -92,13 +92,13 @@ def check_gradient_check_n(namespace):
     team, fixed = _team_and_fixed(X, Y, parameters)
     verdicts = []
     for given in (fixed, team):
-        _, silent = _run(function, gc_utils.forward_propagation_n, parameters, given, X, Y)
+        _, silent = _run(student, name, network_cost(), parameters, given, X, Y)
         if silent.strip():
             fail(f"gradient_check_n printed {silent.strip()[:80]!r} although print_msg was False: print only when asked.")
-        _, printed = _run(function, gc_utils.forward_propagation_n, parameters, given, X, Y, print_msg=True)
+        _, printed = _run(student, name, network_cost(), parameters, given, X, Y, print_msg=True)
         if not printed.strip():
             fail("gradient_check_n(..., print_msg=True) printed nothing: print whether the gradients are correct.")
-        verdicts.append(" ".join(w for w in printed.replace("=", " ").split() if not any(c.isdigit() for c in w)))
+        verdicts.append(verdict_words(printed))
     if verdicts[0] == verdicts[1]:
         fail("With print_msg=True, gradient_check_n prints the same verdict for correct and for wrong gradients.")
 
@@ -158,9 +158,8 @@ def _require_block_dict(result, name):
     return {key: require_float(value, f"{name} (the value for {key})") for key, value in result.items()}
 
 
-def check_gradient_check_by_parameter(namespace):
+def check_gradient_check_by_parameter(student):
     name = "gradient_check_by_parameter"
-    function = student_function(namespace, name)
     rng = cases.new_rng()
 
     # 1. A smooth cost, a large step, one or two spoiled blocks chosen at random.
@@ -173,7 +172,7 @@ def check_gradient_check_by_parameter(namespace):
         eps = float(rng.uniform(0.01, 0.1))
         X, Y, _ = cases.network_case(rng)
         values = _require_block_dict(
-            _run(function, forward, parameters, cases.as_gradients(gradient), X, Y, epsilon=eps)[0], name)
+            _run(student, name, forward, parameters, cases.as_gradients(gradient), X, Y, epsilon=eps)[0], name)
         expected = _block_differences(gradient, numerics.central(J, theta, eps))
         wrong = [n for n in NAMES if not close(values[n], expected[n], rtol=1e-6, atol=1e-10)]
         if wrong:
@@ -189,7 +188,7 @@ def check_gradient_check_by_parameter(namespace):
     gradient = gc_utils.gradients_to_vector(team).reshape(-1)
     for kwargs in ({"epsilon": 1e-6}, {}):
         eps = kwargs.get("epsilon", 1e-7)
-        values = _require_block_dict(_run(function, gc_utils.forward_propagation_n, parameters, team, X, Y, **kwargs)[0], name)
+        values = _require_block_dict(_run(student, name, network_cost(), parameters, team, X, Y, **kwargs)[0], name)
         expected = _block_differences(gradient, numerics.central(_network_cost(X, Y), _vector(parameters), eps))
         for n in NAMES:
             # Blocks the team got wrong are signal; the others are round-off, compared by size only.
@@ -203,22 +202,21 @@ def check_gradient_check_by_parameter(namespace):
     parameters = cases.random_parameters(rng)
     X, Y, _ = cases.network_case(rng)
     values = _require_block_dict(
-        _run(function, forward, parameters, cases.as_gradients(exact(_vector(parameters))), X, Y)[0], name)
+        _run(student, name, forward, parameters, cases.as_gradients(exact(_vector(parameters))), X, Y)[0], name)
     if not max(values.values()) < 1e-5:
         fail(f"Called without epsilon on an exact gradient, {name} returned values up to {max(values.values()):.3g}: "
              "the default epsilon must be 1e-7.")
 
 
-def check_backward_propagation_n_fixed(namespace):
+def check_backward_propagation_n_fixed(student):
     name = "backward_propagation_n_fixed"
-    function = student_function(namespace, name)
     rng = cases.new_rng()
     for m in (int(rng.integers(2, 6)), int(rng.integers(6, 20)), 1 + int(rng.integers(20, 60))):
         X, Y, parameters = cases.network_case(rng, m=m)
         _, cache = gc_utils.forward_propagation_n(X, Y, parameters)
         expected = reference.backward_propagation_n_fixed(X, Y, cache)
         given_X, given_Y, given_cache = snapshot(X, Y, cache)
-        result, _ = call(function, given_X, given_Y, given_cache)
+        result, _, (given_X, given_Y, given_cache) = student.call(name, given_X, given_Y, given_cache)
         unchanged = np.array_equal(X, given_X) and np.array_equal(Y, given_Y) and all(
             np.array_equal(a, b) for a, b in zip(cache, given_cache))
         if not unchanged:

@@ -12,6 +12,8 @@ import warnings
 
 import numpy as np
 
+from .substitutes import build
+
 
 class CheckFailed(AssertionError):
     """A hidden test failed; the message is the diagnosis that the student reads."""
@@ -128,3 +130,28 @@ def require_number(value, name):
 
 def close(actual, expected, rtol, atol=0.0):
     return bool(abs(actual - expected) <= atol + rtol * abs(expected))
+
+
+class NotebookStudent:
+    """A student's functions, called in the notebook's own namespace (inside the kernel).
+
+    Every check talks to a student through `call`, so the same checks can also drive a
+    student's code that runs in another process.
+    """
+
+    def __init__(self, namespace):
+        self.namespace = namespace
+
+    def call(self, name, *args, substitutes=None, **kwargs):
+        """Call the student's function `name` with stand-ins for helpers.
+
+        substitutes -- {helper name: description from grading.substitutes}, bound by name
+                       in the notebook's namespace while the function runs
+
+        Returns (result, printed text, the arguments as they are after the call).
+        """
+        function = student_function(self.namespace, name)
+        replacements = {helper: build(spec) for helper, spec in (substitutes or {}).items()}
+        with substituted(helper_namespaces(function.__globals__), **replacements):
+            result, printed = call(function, *args, **kwargs)
+        return result, printed, args

@@ -1,0 +1,68 @@
+"""Stand-ins for the helpers that a student's check calls, described by plain data.
+
+A hidden test describes each stand-in as a small dict (a kind and its numbers), and `build`
+turns the description into the function that replaces `forward_propagation`,
+`backward_propagation` or `forward_propagation_n` while the student's code runs. Because
+the descriptions are plain data, they can also cross a process boundary as JSON.
+"""
+import numpy as np
+
+from .provided import gc_utils
+
+
+def power_cost(a, p):
+    """Description of J(theta) = a * theta**p (the notebook's model is a = x, p = 1)."""
+    return {"kind": "power_cost", "a": float(a), "p": int(p)}
+
+
+def power_derivative(a, p, scale=1.0):
+    """Description of dJ/dtheta = scale * p * a * theta**(p-1): the exact derivative when scale is 1."""
+    return {"kind": "power_derivative", "a": float(a), "p": int(p), "scale": float(scale)}
+
+
+def cubic_sum_cost(c, d):
+    """Description of J(theta) = sum(c * theta**3 + d * theta**2) over the 47 parameters."""
+    return {"kind": "cubic_sum_cost", "c": [float(v) for v in c], "d": [float(v) for v in d]}
+
+
+def network_cost():
+    """Description of the network's own cost, forward_propagation_n from gc_utils."""
+    return {"kind": "network_cost"}
+
+
+def cost_of_vector(spec):
+    """The cost as a function of a 1-D parameter array, for the trusted side's own computations."""
+    kind = spec["kind"]
+    if kind == "power_cost":
+        return lambda theta: spec["a"] * float(np.asarray(theta).reshape(-1)[0]) ** spec["p"]
+    if kind == "cubic_sum_cost":
+        c, d = np.array(spec["c"]), np.array(spec["d"])
+        return lambda theta: float(np.sum(c * np.asarray(theta, float).reshape(-1) ** 3 +
+                                          d * np.asarray(theta, float).reshape(-1) ** 2))
+    raise ValueError(f"no vector form for {kind}")
+
+
+def build(spec):
+    """The function that stands in for a helper, with that helper's signature."""
+    kind = spec["kind"]
+    if kind == "power_cost":
+        a, p = spec["a"], spec["p"]
+
+        def forward_propagation(x, theta):
+            return a * theta ** p
+        return forward_propagation
+    if kind == "power_derivative":
+        a, p, scale = spec["a"], spec["p"], spec["scale"]
+
+        def backward_propagation(x, theta):
+            return scale * p * a * theta ** (p - 1)
+        return backward_propagation
+    if kind == "cubic_sum_cost":
+        J = cost_of_vector(spec)
+
+        def forward_propagation_n(X, Y, parameters):
+            return J(gc_utils.dictionary_to_vector(parameters)[0]), None
+        return forward_propagation_n
+    if kind == "network_cost":
+        return gc_utils.forward_propagation_n
+    raise ValueError(f"unknown stand-in {kind!r}")
