@@ -12,6 +12,7 @@ import warnings
 
 import numpy as np
 
+from .provided import gc_utils
 from .substitutes import build
 
 
@@ -151,7 +152,7 @@ class NotebookStudent:
         Returns (result, printed text, the arguments as they are after the call).
         """
         function = student_function(self.namespace, name)
-        replacements = {helper: build(spec) for helper, spec in (substitutes or {}).items()}
+        replacements = {helper: build(spec, gc_utils) for helper, spec in (substitutes or {}).items()}
         with substituted(helper_namespaces(function.__globals__), **replacements):
             result, printed = call(function, *args, **kwargs)
         return result, printed, args
