@@ -1,0 +1,76 @@
+"""Staging: a broken submission becomes a copy nbgrader can grade, and the original is untouched."""
+import copy
+import hashlib
+import os
+
+import nbformat
+
+from grading import synthetic
+from grading.build_reference import NOTEBOOKS
+from grading.staging import stage
+
+NB1, NB2 = NOTEBOOKS
+
+
+def write(folder, notebooks):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, notebook in notebooks.items():
+        nbformat.write(notebook, folder / name)
+    return folder
+
+
+def fingerprint(folder):
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_complete_submission_is_staged_unchanged(tmp_path):
+    source = write(tmp_path / "in", synthetic.submission())
+    (source / "timestamp.txt").write_text("2026-11-26 10:00:00")
+    staged = stage(source, tmp_path / "out")
+    assert staged.notebooks == list(NOTEBOOKS) and staged.problems == []
+    assert (tmp_path / "out" / "timestamp.txt").read_text() == "2026-11-26 10:00:00"
+    for name in NOTEBOOKS:
+        assert nbformat.read(tmp_path / "out" / name, 4) == nbformat.read(source / name, 4)
+
+
+def test_malformed_missing_and_renamed_notebooks_are_left_out_and_explained(tmp_path):
+    notebooks = synthetic.submission()
+    source = write(tmp_path / "in", {"renamed.ipynb": notebooks[NB2]})
+    (source / NB1).write_text('{"cells": [ this is not json')
+    before = fingerprint(source)
+    staged = stage(source, tmp_path / "out")
+    assert staged.notebooks == []
+    text = " ".join(staged.problems)
+    assert f"{NB1} could not be graded: it is not a readable notebook" in text
+    assert f"{NB2} is missing" in text
+    assert "renamed.ipynb is not part of the assignment" in text
+    assert fingerprint(source) == before, "staging changed the student's folder"
+
+
+def test_duplicated_cells_keep_only_the_first_graded_copy(tmp_path):
+    notebooks = synthetic.submission()
+    cells = notebooks[NB1].cells
+    solution = next(c for c in cells if c.metadata.get("nbgrader", {}).get("grade_id") == "gradient_check")
+    cells.append(copy.deepcopy(solution))
+    cells.append(copy.deepcopy(solution))
+    staged = stage(write(tmp_path / "in", notebooks), tmp_path / "out")
+    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nbformat.read(tmp_path / "out" / NB1, 4).cells]
+    assert ids.count("gradient_check") == 1
+    assert staged.problems == [f"{NB1} has more than one cell 'gradient_check': only the first one is graded."] * 2
+
+
+def test_invalid_structure_oversized_files_and_symlinks_stay_behind(tmp_path):
+    notebooks = synthetic.submission()
+    source = write(tmp_path / "in", notebooks)
+    raw = (source / NB2).read_text().replace('"cell_type": "code"', '"cell_type": "bogus"', 1)
+    (source / NB2).write_text(raw)
+    with open(source / "big.bin", "wb") as handle:
+        handle.truncate(6 * 2 ** 20)
+    (source / "notes.txt").write_text("my notes")
+    os.symlink("/etc/hostname", source / "link.txt")
+    staged = stage(source, tmp_path / "out")
+    assert staged.notebooks == [NB1]
+    assert any(p.startswith(f"{NB2} could not be graded") for p in staged.problems)
+    assert any("big.bin is larger than" in p for p in staged.problems)
+    assert (tmp_path / "out" / "notes.txt").read_text() == "my notes"
+    assert not (tmp_path / "out" / "big.bin").exists() and not (tmp_path / "out" / "link.txt").exists()
