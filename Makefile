@@ -17,6 +17,7 @@ $(BIN)/.installed: requirements.txt pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip==26.3
 	$(BIN)/pip install --quiet -r requirements.txt
 	$(BIN)/pip install --quiet --no-build-isolation --no-deps -e .
+	$(BIN)/python -m grading.sandbox_kernel --install  # the sandboxed kernel that autograde uses
 	touch $@
 
 reference: $(BIN)/.installed

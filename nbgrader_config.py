@@ -8,6 +8,8 @@ Every stock command works from the repository root, which is the course director
 """
 import os
 
+from jupyter_core.paths import jupyter_runtime_dir
+
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 
 COURSE_ROOT = os.path.dirname(os.path.abspath(__file__))
@@ -36,3 +38,15 @@ c.LimitOutput.max_traceback = 60
 
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# Every submission's kernel runs in the grading sandbox (grading/sandbox.py, docs/security.md):
+# it sees only its own folder, the released files and the Python environment; no source/, no
+# gradebook, no other student, no network; memory, CPU, processes and file size are limited.
+# Set here, so that a plain `nbgrader autograde` is as safe as the course's own commands; the
+# notebook's own kernelspec metadata cannot choose another kernel. `make` installs the kernelspec.
+c.Execute.kernel_name = "gradient-checking-sandbox"
+# The sandbox has no network, not even the host's loopback: kernel and grader talk over Unix
+# sockets, named <ip>-<port>. An absolute prefix in the grader's private runtime folder, one per
+# grading process (nbgrader's default is relative to the working directory, the course root).
+c.KernelManager.transport = "ipc"
+c.KernelManager.ip = os.path.join(jupyter_runtime_dir(), f"gradient-checking-{os.getpid()}")
