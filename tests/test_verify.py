@@ -1,0 +1,510 @@
+"""Verification outside the kernel: the worker protocol, RemoteStudent, verify_submission, record_verdicts."""
+import copy
+import json
+import math
+
+import nbformat
+import numpy as np
+import pytest
+
+from grading import catalog, synthetic, verify, worker
+from grading.build_reference import NOTEBOOKS
+from grading.harness import CheckFailed, NotebookStudent, changed_argument, require_float, require_number
+from grading.provided import ASSIGNMENT
+from grading.remote import Opaque, RemoteStudent, decode
+
+NB1, NB2 = NOTEBOOKS
+FUNCTIONS = ("forward_propagation", "backward_propagation", "gradient_check",
+             "gradient_check_n", "gradient_check_by_parameter", "backward_propagation_n_fixed")
+SETUP = [("setup", "import numpy as np")]
+
+
+def round_trip(value):
+    """What the trusted side gets back for a value the worker encodes, through real JSON."""
+    return decode(json.loads(json.dumps(worker.encode(value, np))))
+
+
+# ------------------------------------------------------------------------------------ encoding
+def test_plain_values_survive_the_round_trip():
+    value = {"a": [1, 2.5, None, True, "text"], "t": (1, (2.0, "x")), 3: -4}
+    assert round_trip(value) == value
+    assert type(round_trip((1, 2))) is tuple
+
+
+def test_non_finite_floats_survive():
+    nan, inf, minus = round_trip([float("nan"), float("inf"), float("-inf")])
+    assert math.isnan(nan) and inf == math.inf and minus == -math.inf
+    array = round_trip(np.array([[np.nan, np.inf], [-np.inf, 1.0]]))
+    assert np.isnan(array[0, 0]) and np.isposinf(array[0, 1]) and np.isneginf(array[1, 0])
+
+
+def test_numpy_values_keep_their_types():
+    value = round_trip(np.float64(0.25))
+    assert type(value) is np.float64 and value == 0.25 and isinstance(value, float)
+    assert type(round_trip(np.float32(2.5))) is np.float32
+    assert type(round_trip(np.int64(7))) is np.int64
+    assert type(round_trip(np.bool_(True))) is np.bool_
+    for array in (np.arange(12.0).reshape(3, 4), np.zeros((0, 3)), np.array(5.0),
+                  np.array([[1, 2]], dtype=np.int32), np.array([True, False])):
+        back = round_trip(array)
+        assert back.dtype == array.dtype and back.shape == array.shape and np.array_equal(back, array)
+
+
+def test_anything_else_comes_back_opaque_and_fails_the_checks():
+    class AlwaysEqual:
+        def __eq__(self, other):
+            return True
+        __lt__ = __le__ = __gt__ = __ge__ = __eq__
+
+        def __float__(self):
+            return 0.0
+
+    for value in (AlwaysEqual(), object(), 1j, np.array([1j]), np.array([object()]), lambda: 0, {1, 2}):
+        back = round_trip(value)
+        assert isinstance(back, Opaque) and not isinstance(back, (float, dict, np.ndarray))
+    back = round_trip(AlwaysEqual())
+    assert type(back).__name__ == "AlwaysEqual"
+    with pytest.raises(CheckFailed, match="returned a AlwaysEqual"):
+        require_float(back, "f")
+    with pytest.raises(CheckFailed, match="should return a number, but it returned a AlwaysEqual"):
+        require_number(back, "f")
+    assert changed_argument((np.zeros(2),), (back,), ("x",)) == "x"
+
+
+def test_a_float_subclass_arrives_as_its_real_value():
+    class Liar(float):
+        def __eq__(self, other):
+            return True
+
+        def __float__(self):
+            return 0.0
+    back = round_trip(Liar(0.75))
+    assert type(back) is float and back == 0.75
+
+
+def test_too_large_or_too_deep_values_come_back_opaque():
+    deep = []
+    for _ in range(100):
+        deep = [deep]
+    assert isinstance(round_trip(deep), Opaque)
+    loop = []
+    loop.append(loop)
+    assert isinstance(round_trip(loop), Opaque)
+    assert isinstance(round_trip(np.zeros(worker.MAX_ELEMENTS + 1)), Opaque)
+
+
+@pytest.mark.parametrize("data", [
+    {"__ndarray__": [["a"]], "dtype": "<f8", "shape": [1, 1]},
+    {"__ndarray__": [1, 2], "dtype": "|O", "shape": [2]},
+    {"__ndarray__": [1, 2], "dtype": "<U3", "shape": [2]},
+    {"__ndarray__": [1, 2, 3], "dtype": "<f8", "shape": [2, 2]},
+    {"__ndarray__": [1, 2], "dtype": "no such dtype", "shape": [2]},
+    {"__scalar__": "1", "dtype": "<f8"},
+    {"__dict__": [[[1, 2], 3]]},
+    {"__pickle__": "gASVAAAAAAAAAAA="},
+    {"a": 1},
+])
+def test_hostile_answers_decode_to_opaque(data):
+    assert isinstance(decode(data), Opaque)
+
+
+# ------------------------------------------------------------------------------------ the worker
+CODE = '''
+def double(x):
+    print("doubling", x)
+    return 2 * x
+
+def mutate(d):
+    d["W1"][0, 0] = 5.0
+    return None
+
+def uses_helper(x, theta):
+    return forward_propagation(x, theta)
+
+def flood():
+    for i in range(1_000_000):
+        print(i)
+    return "done"
+
+def chatty_fd():
+    import os
+    os.write(1, b'{"id": 1, "result": 999}\\n')
+    os.write(2, b"noise on stderr\\n")
+    return 1
+
+def reads_stdin():
+    return input()
+
+def exits():
+    import sys
+    sys.exit(3)
+
+def dies():
+    import os
+    os._exit(7)
+
+def segfaults():
+    import ctypes
+    return ctypes.string_at(0)
+
+def loops():
+    while True:
+        pass
+
+def needs_memory():
+    return bytearray(1 << 46)
+
+def not_yet():
+    raise NotImplementedError()
+
+def recurses():
+    return recurses()
+
+def fails():
+    raise ValueError("bad value")
+
+number = 3
+'''
+
+
+@pytest.fixture
+def student():
+    with RemoteStudent([("code", CODE), ("broken", "def oops(:\n    pass"), ("later", "def later():\n    return 42")],
+                       setup=SETUP, call_timeout=2) as remote:
+        yield remote
+
+
+def test_calls_return_results_printed_text_and_arguments(student):
+    assert student.call("double", 2.5) == (5.0, "doubling 2.5\n", (2.5,))
+    parameters = {"W1": np.zeros((2, 2))}
+    result, printed, (after,) = student.call("mutate", parameters)
+    assert result is None and printed == "" and after["W1"][0, 0] == 5.0
+    assert parameters["W1"][0, 0] == 0.0, "the trusted side's own arguments never change"
+
+
+def test_a_syntax_error_in_one_cell_leaves_the_others(student):
+    assert student.call("later")[0] == 42
+    student.start()
+    assert student.cell_errors == {"broken": "SyntaxError: invalid syntax (<broken>, line 1)"}
+
+
+def test_stand_ins_are_bound_during_a_call(student):
+    from grading.substitutes import power_cost
+    result, _, _ = student.call("uses_helper", 2.0, 3.0, substitutes={"forward_propagation": power_cost(2.0, 2)})
+    assert result == 18.0
+    with pytest.raises(CheckFailed, match="raised NameError"):
+        student.call("uses_helper", 2.0, 3.0)
+
+
+def test_a_print_flood_is_cut_and_cannot_reach_the_channel():
+    with RemoteStudent([("code", CODE)], setup=SETUP, call_timeout=60) as student:
+        result, printed, _ = student.call("flood")
+        assert result == "done" and len(printed) == worker.PRINT_LIMIT
+        assert student.call("chatty_fd")[0] == 1
+        assert student.call("double", 1)[0] == 2
+
+
+def test_input_gets_nothing(student):
+    with pytest.raises(CheckFailed, match="reads_stdin raised EOFError"):
+        student.call("reads_stdin")
+    assert student.call("double", 1)[0] == 2
+
+
+@pytest.mark.parametrize("name, message", [
+    ("nothing_here", "There is no function named nothing_here: run its cell"),
+    ("number", "number is a int, not a function."),
+    ("not_yet", "not_yet is not implemented yet: it still raises NotImplementedError."),
+    ("recurses", r"recurses recursed without end \(RecursionError\)"),
+    ("fails", "fails raised ValueError: bad value"),
+    ("exits", "exits raised SystemExit: 3"),
+    ("needs_memory", "needs_memory raised MemoryError"),
+])
+def test_failures_read_as_in_the_kernel(student, name, message):
+    with pytest.raises(CheckFailed, match=message):
+        student.call(name)
+    assert student.starts == 1, "an exception does not cost the worker"
+
+
+@pytest.mark.parametrize("name", ["nothing_here", "number", "not_yet", "recurses", "fails"])
+def test_failure_messages_match_the_in_kernel_harness(student, name):
+    namespace = {}
+    exec(CODE, namespace)
+    with pytest.raises(CheckFailed) as local:
+        NotebookStudent(namespace).call(name)
+    with pytest.raises(CheckFailed) as remote:
+        student.call(name)
+    assert str(remote.value) == str(local.value)
+
+
+@pytest.mark.parametrize("name, message", [
+    ("dies", r"dies crashed the Python process that ran it \(it exited with code 7\)"),
+    ("segfaults", r"segfaults crashed the Python process that ran it \(a segmentation fault: SIGSEGV\)"),
+    ("loops", "loops did not finish within 2 seconds"),
+])
+def test_a_crash_or_endless_loop_fails_and_the_next_call_gets_a_fresh_worker(student, name, message):
+    with pytest.raises(CheckFailed, match=message):
+        student.call(name)
+    assert student.call("double", 4)[0] == 8
+    assert student.starts == 2
+
+
+def test_the_calls_of_one_function_share_a_time_budget():
+    with RemoteStudent([("code", "import time\ndef slow():\n    time.sleep(0.4)\n    return 1")],
+                       setup=SETUP, function_budget=1.0) as remote:
+        with pytest.raises(CheckFailed, match="used up the 1 seconds"):
+            for _ in range(5):
+                remote.call("slow")
+
+
+def test_a_cell_that_crashes_or_hangs_is_left_out():
+    cells = [("first", "def a():\n    return 1"), ("crash", "import os\nos._exit(1)"),
+             ("hang", "while True:\n    pass"), ("last", "def b():\n    return 2")]
+    with RemoteStudent(cells, setup=SETUP, exec_timeout=1) as remote:
+        assert remote.call("a")[0] == 1 and remote.call("b")[0] == 2
+        assert set(remote.left_out) == {"crash", "hang"}
+        assert "crashed" in remote.left_out["crash"] and "did not finish" in remote.left_out["hang"]
+
+
+def test_the_worker_has_no_ipython_and_no_grading_package():
+    code = '''
+def probe():
+    found = []
+    try:
+        get_ipython()
+        found.append("get_ipython")
+    except NameError:
+        pass
+    for name in ("grading", "grading.reference", "IPython"):
+        try:
+            __import__(name)
+            found.append(name)
+        except ImportError:
+            pass
+    return found
+'''
+    with RemoteStudent([("probe", code)], setup=SETUP) as remote:
+        found = remote.call("probe")[0]
+    assert not {"get_ipython", "grading", "grading.reference"} & set(found), found
+
+
+# ------------------------------------------------------------------------------------ verify_submission
+def write(folder, notebooks):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, notebook in notebooks.items():
+        nbformat.write(notebook, folder / name)
+    return folder
+
+
+def verify_code(tmp_path, code=None, **options):
+    return verify.verify_submission(write(tmp_path / "sub", synthetic.submission(code)), **options)
+
+
+def points(verdicts):
+    return {f: v.points for f, v in verdicts.items()}
+
+
+def test_the_complete_solution_earns_everything(tmp_path):
+    verdicts = verify_code(tmp_path)
+    assert list(verdicts) == list(FUNCTIONS)
+    assert all(v.passed and v.message.endswith("passes the hidden tests.") and not v.warnings
+               for v in verdicts.values()), verdicts
+    assert sum(v.points for v in verdicts.values()) == 100
+    assert {v.notebook for v in verdicts.values()} == {NB1[:-6], NB2[:-6]}
+
+
+def test_the_blank_release_earns_nothing(tmp_path):
+    verdicts = verify.verify_submission(write(tmp_path / "sub", synthetic.submission(complete=False)))
+    assert all(v.points == 0 and "not implemented yet" in v.message for v in verdicts.values()), verdicts
+
+
+@pytest.mark.parametrize("variant", catalog.MISTAKES + catalog.ALTERNATIVES, ids=lambda v: v.name)
+def test_catalog_entries_get_the_in_kernel_verdict(tmp_path, variant):
+    home = synthetic.notebook_of()[variant.cell]
+    functions = [f for f in FUNCTIONS if synthetic.notebook_of()[f] == home]
+    verdicts = verify_code(tmp_path, {variant.cell: variant.code}, only=functions)
+    for function, verdict in verdicts.items():
+        if function in variant.loses:
+            assert verdict.points == 0 and variant.diagnosis in verdict.message, verdict
+        else:
+            assert verdict.passed, verdict
+
+
+def test_a_helper_cell_the_student_added_works_and_demo_cells_do_not_run(tmp_path):
+    notebooks = synthetic.submission({"gradient_check": '''
+def gradient_check(x, theta, epsilon=1e-7, print_msg=False):
+    return my_relative_difference(backward_propagation(x, theta), central(x, theta, epsilon), print_msg)
+'''})
+    helper = nbformat.v4.new_code_cell('''%matplotlib inline
+def central(x, theta, epsilon):
+    return (forward_propagation(x, theta + epsilon) - forward_propagation(x, theta - epsilon)) / (2 * epsilon)
+
+def my_relative_difference(g, a, print_msg):
+    d = float(np.linalg.norm(g - a) / (np.linalg.norm(g) + np.linalg.norm(a)))
+    if print_msg:
+        print("correct" if d < 2e-7 else "wrong")
+    return d
+''')
+    first = notebooks[NB1]
+    first.cells.insert(3, helper)
+    # A release example cell, left as it is, is not run (it would fail before the solution cell).
+    first.cells.insert(3, nbformat.v4.new_code_cell("gradient_check(2, 4, print_msg=True)"))
+    verdicts = verify.verify_submission(write(tmp_path / "sub", notebooks), only=["gradient_check"])
+    assert verdicts["gradient_check"].passed, verdicts
+
+
+def cell_index(notebook, grade_id):
+    return next(i for i, c in enumerate(notebook.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+def test_broken_notebooks_and_cells_score_zero_where_they_break_and_the_rest_is_verified(tmp_path):
+    notebooks = synthetic.submission({"backward_propagation": "def backward_propagation(x, theta:\n    return x"})
+    first, second = notebooks[NB1], notebooks[NB2]
+    # forward_propagation: its cell duplicated (nbgrader issue #1083)
+    original = first.cells[cell_index(first, "forward_propagation")]
+    first.cells.insert(cell_index(first, "forward_propagation") + 1,
+                       nbformat.v4.new_code_cell(original.source, metadata=copy.deepcopy(original.metadata)))
+    # gradient_check: retyped to markdown
+    cell = first.cells[cell_index(first, "gradient_check")]
+    first.cells[cell_index(first, "gradient_check")] = nbformat.v4.new_markdown_cell(cell.source, metadata=cell.metadata)
+    # gradient_check_by_parameter: deleted; a test cell edited
+    del second.cells[cell_index(second, "gradient_check_by_parameter")]
+    second.cells[cell_index(second, "test_gradient_check_n")].source = "pass"
+    verdicts = verify.verify_submission(write(tmp_path / "sub", notebooks))
+    assert points(verdicts) == {"forward_propagation": 0, "backward_propagation": 0, "gradient_check": 0,
+                                "gradient_check_n": 25, "gradient_check_by_parameter": 0,
+                                "backward_propagation_n_fixed": 25}
+    assert "appears 2 times" in verdicts["forward_propagation"].message
+    assert "SyntaxError" in verdicts["backward_propagation"].message
+    assert "markdown cell" in verdicts["gradient_check"].message
+    assert "missing" in verdicts["gradient_check_by_parameter"].message
+    assert verdicts["gradient_check_n"].warnings == (
+        "the locked cell test_gradient_check_n was edited (nbgrader grades with the original)",)
+
+
+def test_a_malformed_or_missing_notebook_scores_zero_and_the_other_is_verified(tmp_path):
+    folder = write(tmp_path / "sub", synthetic.submission())
+    (folder / NB1).write_text('{"cells": [ this is not json')
+    verdicts = verify.verify_submission(folder)
+    assert all(verdicts[f].points == 0 and "not a readable notebook" in verdicts[f].message for f in FUNCTIONS[:3])
+    assert all(verdicts[f].passed for f in FUNCTIONS[3:])
+    (folder / NB1).rename(folder / "copy of notebook.ipynb")
+    (folder / NB2).write_text(json.dumps({"cells": "no list"}))
+    verdicts = verify.verify_submission(folder)
+    assert all(v.points == 0 for v in verdicts.values())
+    assert "missing" in verdicts["forward_propagation"].message and "copy of notebook.ipynb" in verdicts["forward_propagation"].message
+    assert "not a notebook" in verdicts["gradient_check_n"].message
+
+
+def test_cells_that_crash_or_hang_at_load_cost_only_their_own_functions(tmp_path):
+    verdicts = verify_code(tmp_path, {"forward_propagation": "import os\nos._exit(1)",
+                                      "backward_propagation": "while True:\n    pass"},
+                           only=FUNCTIONS[:3], exec_timeout=2)
+    assert verdicts["forward_propagation"].points == 0 and "crashed" in verdicts["forward_propagation"].message
+    assert verdicts["backward_propagation"].points == 0 and "did not finish" in verdicts["backward_propagation"].message
+    assert verdicts["gradient_check"].passed
+
+
+# ------------------------------------------------------------------------------------ record_verdicts
+@pytest.fixture(scope="module")
+def gradebook_course(new_course):
+    return new_course("verify_gradebook")
+
+
+def verdicts_with(**changes):
+    """Verdicts of a perfect submission, with some functions given 0 points."""
+    layout = {f: (p, l.id) for l in verify.assignment_layout() for f, p in l.functions.items()}
+    return {f: verify.Verdict(0.0 if f in changes else p, p, changes.get(f, f"{f} passes the hidden tests."), nb)
+            for f, (p, nb) in layout.items()}
+
+
+def db_url(root):
+    return f"sqlite:///{root / 'gradebook.db'}"
+
+
+def set_auto_scores(root, student, scores):
+    """Write auto scores as nbgrader's autograde would."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(db_url(root)) as gb:
+        for function, score in scores.items():
+            notebook = synthetic.notebook_of()[function][:-6]
+            grade = gb.find_grade("test_" + function, notebook, ASSIGNMENT, student)
+            grade.auto_score = score
+            grade.needs_manual_grade = False
+        gb.db.commit()
+
+
+def gradebook_state(root, student):
+    from nbgrader.api import Gradebook
+
+    with Gradebook(db_url(root)) as gb:
+        submission = gb.find_submission(ASSIGNMENT, student)
+        state = {"total": submission.score, "flagged": {nb.name: nb.flagged for nb in submission.notebooks}}
+        for function in FUNCTIONS:
+            notebook = synthetic.notebook_of()[function][:-6]
+            grade = gb.find_grade("test_" + function, notebook, ASSIGNMENT, student)
+            comment = gb.find_comment(function, notebook, ASSIGNMENT, student)
+            state[function] = (grade.score, grade.manual_score, comment.manual_comment)
+        return state
+
+
+def test_a_disagreement_becomes_a_manual_score_with_a_comment_and_a_flag(gradebook_course):
+    root, student = gradebook_course, "cheater"
+    url = db_url(root)
+    from nbgrader.api import Gradebook
+    with Gradebook(url) as gb:
+        gb.add_student(student)
+        gb.add_submission(ASSIGNMENT, student)
+    set_auto_scores(root, student, {f: p for f, p in [("forward_propagation", 5), ("backward_propagation", 5),
+                                                     ("gradient_check", 20), ("gradient_check_n", 25),
+                                                     ("gradient_check_by_parameter", 20),
+                                                     ("backward_propagation_n_fixed", 25)]})
+    flags = verify.record_verdicts(url, ASSIGNMENT, student, verdicts_with(gradient_check="it returned 0.5"))
+    assert [f.function for f in flags] == ["gradient_check"]
+    assert flags[0] == "gradient_check: in-kernel score 20, verified 0: it returned 0.5"
+    assert (flags[0].in_kernel, flags[0].verified, flags[0].max_points) == (20, 0, 20)
+    state = gradebook_state(root, student)
+    assert state["total"] == 80
+    score, manual, comment = state["gradient_check"]
+    assert score == 0 and manual == 0 and comment.startswith(verify.MARKER) and "it returned 0.5" in comment
+    assert state["forward_propagation"] == (5, None, None)
+    assert state["flagged"] == {NB1[:-6]: True, NB2[:-6]: False}
+
+    # Graded again, with the two verdicts in agreement: the override goes away.
+    flags = verify.record_verdicts(url, ASSIGNMENT, student, verdicts_with())
+    assert flags == []
+    state = gradebook_state(root, student)
+    assert state["total"] == 100 and state["gradient_check"] == (20, None, None)
+
+    # An instructor's own manual score is never replaced.
+    with Gradebook(url) as gb:
+        gb.find_grade("test_gradient_check_n", NB2[:-6], ASSIGNMENT, student).manual_score = 10
+        gb.db.commit()
+    flags = verify.record_verdicts(url, ASSIGNMENT, student, verdicts_with(gradient_check_n="wrong"))
+    assert "the instructor's manual score 10 was kept" in flags[0]
+    assert gradebook_state(root, student)["gradient_check_n"][:2] == (10, 10)
+
+
+def test_a_submission_nbgrader_never_graded_gets_the_verified_scores(gradebook_course):
+    root, student = gradebook_course, "kernel_died"   # not even in the gradebook
+    flags = verify.record_verdicts(db_url(root), ASSIGNMENT, student,
+                                   verdicts_with(gradient_check_n="crashed", backward_propagation_n_fixed="crashed"))
+    assert len(flags) == 6 and all("no in-kernel score" in f for f in flags)
+    state = gradebook_state(root, student)
+    assert state["total"] == 50
+    assert state["forward_propagation"][:2] == (5, 5) and state["gradient_check_n"][:2] == (0, 0)
+
+
+def test_tampering_is_flagged_even_when_the_scores_agree(gradebook_course):
+    from nbgrader.api import Gradebook
+
+    root, student = gradebook_course, "tamperer"
+    with Gradebook(db_url(root)) as gb:
+        gb.add_student(student)
+        gb.add_submission(ASSIGNMENT, student)
+    set_auto_scores(root, student, dict.fromkeys(FUNCTIONS, 0))
+    verdicts = verdicts_with(**dict.fromkeys(FUNCTIONS, "wrong"))
+    verdicts["forward_propagation"] = verify.Verdict(0.0, 5.0, "wrong", NB1[:-6], ("the locked cell test_forward_propagation was deleted",))
+    flags = verify.record_verdicts(db_url(root), ASSIGNMENT, student, verdicts)
+    assert flags == ["forward_propagation: the locked cell test_forward_propagation was deleted"]
+    assert gradebook_state(root, student)["forward_propagation"][1] is None
