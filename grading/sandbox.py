@@ -12,10 +12,10 @@ reachable. Resource limits (SandboxLimits) are set with `prlimit` inside the san
 
 Grading as root. Root is exempt from the process-count limit (RLIMIT_NPROC), even inside a user
 namespace that maps to it. So when the caller is root, the sandbox runs as the unprivileged
-user nobody (65534): a small stage (this file run as a script, see _stage) opens the bound
-paths while still root, mounts them in a private mount namespace where nobody can reach them
-(the Python installation may sit in /root, a course copy in a 0700 temporary folder), drops to
-nobody and only then starts bwrap. wrap() therefore makes each writable path writable by
+user nobody (65534): a small stage (grading/sandbox_stage.py) opens the bound paths while still
+root, mounts them in a private mount namespace where nobody can reach them (the Python
+installation may sit in /root, a course copy in a 0700 temporary folder), drops to nobody and
+only then starts bwrap. wrap() therefore makes each writable path writable by
 nobody (group nogroup, group-writable and sticky: the sticky bit keeps the files the grader
 put there from being deleted or replaced, say by a symlink that the grader would later write
 through).
@@ -30,7 +30,7 @@ from pathlib import Path
 SANDBOX_UID = 65534   # nobody
 SANDBOX_GID = 65534   # nogroup
 INSTALL_HINT = "install Debian's bubblewrap: apt-get install bubblewrap"
-STAGE_MOUNT = "/mnt"  # covered by a private tmpfs in the stage's own mount namespace only
+STAGE = str(Path(__file__).resolve().parent / "sandbox_stage.py")  # root's first step, by path
 
 
 class SandboxUnavailable(RuntimeError):
@@ -143,56 +143,5 @@ def wrap(argv, *, workdir, readonly=(), writable=(), env=None, limits=SandboxLim
                 f"--nproc={limits.max_processes}", f"--fsize={limits.file_size_bytes}",
                 f"--nofile={limits.open_files}", "--core=0", "--", *map(str, argv)]
     if root:
-        return [sys.executable, "-I", "-S", os.path.abspath(__file__), "--stage", *command]
+        return [sys.executable, "-I", "-S", STAGE, str(SANDBOX_UID), str(SANDBOX_GID), *command]
     return command
-
-
-# --- the stage: run as root, before bwrap --------------------------------------------------
-
-_ARITY = {"--bind": 2, "--ro-bind": 2, "--symlink": 2, "--setenv": 2,
-          "--size": 1, "--tmpfs": 1, "--proc": 1, "--dev": 1, "--chdir": 1}
-
-
-def _bind_sources(command):
-    """Indices in a wrap() command line of the source path of every --bind and --ro-bind."""
-    i = 1
-    while command[i] != "--":
-        if command[i] in ("--bind", "--ro-bind"):
-            yield i + 1
-        i += 1 + _ARITY.get(command[i], 0)
-
-
-def _stage(command):
-    """Mount every bind source where nobody can reach it, drop to nobody, exec bwrap."""
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-
-    def check(result, what):
-        if result != 0:
-            raise OSError(ctypes.get_errno(), f"sandbox stage: {what}: {os.strerror(ctypes.get_errno())}")
-
-    CLONE_NEWNS, MS_BIND, MS_REC, MS_PRIVATE = 0x20000, 0x1000, 0x4000, 0x40000
-    check(libc.unshare(CLONE_NEWNS), "unshare")
-    check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make / private")
-    # Open every source before covering STAGE_MOUNT, so a source below it stays reachable.
-    sources = {i: os.open(command[i], os.O_PATH | os.O_CLOEXEC) for i in _bind_sources(command)}
-    check(libc.mount(b"sandbox-stage", STAGE_MOUNT.encode(), b"tmpfs", 0, b"mode=0755"), "tmpfs")
-    for index, fd in sources.items():
-        target = f"{STAGE_MOUNT}/{index}"
-        if stat.S_ISDIR(os.fstat(fd).st_mode):
-            os.mkdir(target)
-        else:
-            open(target, "w").close()
-        check(libc.mount(f"/proc/self/fd/{fd}".encode(), target.encode(), None, MS_BIND | MS_REC, None),
-              f"bind {command[index]}")
-        command[index] = target
-        os.close(fd)
-    os.setgroups([])
-    os.setresgid(SANDBOX_GID, SANDBOX_GID, SANDBOX_GID)
-    os.setresuid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID)
-    os.execv(command[0], command)
-
-
-if __name__ == "__main__" and sys.argv[1:2] == ["--stage"]:
-    _stage(sys.argv[2:])

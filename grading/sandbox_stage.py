@@ -1,0 +1,65 @@
+"""Root's first step into the sandbox: make the bound paths reachable, drop to nobody, start bwrap.
+
+    python -I -S sandbox_stage.py UID GID bwrap [bwrap options] -- command...
+
+grading.sandbox.wrap() puts this in front of bwrap when the grader is root, because root is
+exempt from the process limit even inside a user namespace. The paths to bind may not be
+reachable for the unprivileged user (the Python installation in /root, a course copy in a 0700
+temporary folder), so the stage, still root, opens them, bind-mounts them under a tmpfs in a
+mount namespace of its own (the machine's mounts do not change), rewrites the command to use
+those mounts, drops to UID/GID and execs bwrap. It imports only what it needs: it runs once
+for every sandbox, and Python's start-up is most of its cost.
+"""
+import ctypes
+import os
+import stat
+import sys
+
+STAGE_MOUNT = "/mnt"  # covered by the stage's tmpfs, in its own mount namespace only
+CLONE_NEWNS, MS_BIND, MS_REC, MS_PRIVATE = 0x20000, 0x1000, 0x4000, 0x40000
+# How many values follow each bwrap option that wrap() uses, to find the bind sources.
+ARITY = {"--bind": 2, "--ro-bind": 2, "--symlink": 2, "--setenv": 2,
+         "--size": 1, "--tmpfs": 1, "--proc": 1, "--dev": 1, "--chdir": 1}
+
+libc = ctypes.CDLL(None, use_errno=True)
+
+
+def check(result, what):
+    if result != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"sandbox stage: {what}: {os.strerror(error)}")
+
+
+def bind_sources(command):
+    """Indices in a bwrap command line of the source path of every --bind and --ro-bind."""
+    i = 1
+    while command[i] != "--":
+        if command[i] in ("--bind", "--ro-bind"):
+            yield i + 1
+        i += 1 + ARITY.get(command[i], 0)
+
+
+def stage(uid, gid, command):
+    check(libc.unshare(CLONE_NEWNS), "unshare")
+    check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make the mounts private")
+    # Open every source first, so that one below STAGE_MOUNT stays reachable once it is covered.
+    sources = {i: os.open(command[i], os.O_PATH | os.O_CLOEXEC) for i in bind_sources(command)}
+    check(libc.mount(b"sandbox-stage", STAGE_MOUNT.encode(), b"tmpfs", 0, b"mode=0755"), "tmpfs")
+    for index, fd in sources.items():
+        target = f"{STAGE_MOUNT}/{index}"
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            os.mkdir(target)
+        else:
+            os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o644))
+        check(libc.mount(f"/proc/self/fd/{fd}".encode(), target.encode(), None, MS_BIND | MS_REC, None),
+              f"bind {command[index]}")
+        command[index] = target
+        os.close(fd)
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+    os.execv(command[0], command)
+
+
+if __name__ == "__main__":
+    stage(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:])
