@@ -197,7 +197,8 @@ def read_submitted_notebook(path, layout):
         if grade_id in solutions:
             solutions[grade_id].append(cell_type)
             if cell_type == "code" and code is not None:
-                reading.cells.append((grade_id if len(solutions[grade_id]) == 1 else f"{grade_id} (copy)", code))
+                copies = len(solutions[grade_id])
+                reading.cells.append((grade_id if copies == 1 else f"{grade_id} (copy {copies})", code))
         elif grade_id in locked:
             locked[grade_id].append((cell_type, code))
         elif cell_type == "code" and code is not None:
