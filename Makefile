@@ -4,15 +4,20 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: demo test release reference bench clean-students help
+.PHONY: demo test release reference bench autograde clean-students help
 
 help:
 	@echo "make demo     grade synthetic students on the SQLite gradebook and print their scores"
 	@echo "make test     run the whole test suite"
 	@echo "make release  regenerate grading/reference.py and release/ from source/"
 	@echo "make bench    measure notebook run times and autograde time per submission"
+	@echo "make autograde  grade everything in submitted/ in the sandbox, verified outside the kernel"
 
 $(BIN)/.installed: requirements.txt pyproject.toml
+	@# Submissions run in Debian's bubblewrap; install it when missing and we may (root, apt).
+	@command -v bwrap >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		{ DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; }; } || \
+		{ echo "bubblewrap (bwrap) is required: install Debian's package bubblewrap"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip==26.3
 	$(BIN)/pip install --quiet -r requirements.txt
@@ -37,3 +42,6 @@ bench: $(BIN)/.installed
 
 clean-students:
 	rm -rf submitted autograded/*/ feedback gradebook.db grades.csv
+
+autograde: $(BIN)/.installed
+	$(BIN)/python -m grading.autograde

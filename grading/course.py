@@ -17,6 +17,17 @@ from .provided import ASSIGNMENT, COURSE_ROOT
 TEST_CELL_PREFIX = "test_"
 
 
+def points_per_function(course_root=COURSE_ROOT):
+    """{function name: points of its test cell}, read from the source notebooks' metadata."""
+    points = {}
+    for path in sorted((Path(course_root) / "source" / ASSIGNMENT).glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if meta.get("grade") and meta.get("grade_id", "").startswith(TEST_CELL_PREFIX):
+                points[meta["grade_id"][len(TEST_CELL_PREFIX):]] = float(meta["points"])
+    return points
+
+
 def nbgrader(root, *args, check=True):
     """Run `nbgrader <args>` in the course directory `root`; return the CompletedProcess."""
     env = dict(os.environ)

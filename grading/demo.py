@@ -1,57 +1,54 @@
-"""`make demo`: grade a handful of synthetic students with the stock nbgrader commands.
+"""`make demo`: grade a handful of synthetic students, safely, on the SQLite gradebook.
 
-Builds submissions in submitted/, runs `nbgrader autograde`, `nbgrader generate_feedback`
-and `nbgrader export` from the course root, then prints a table of points per function.
+Builds submissions in submitted/, grades them with `grading.autograde` (staging, nbgrader's
+autograde in the sandboxed kernel, verification outside the kernel), then runs the stock
+`nbgrader generate_feedback` and `nbgrader export` and writes the class report.
 """
 import shutil
 import sys
 
-from . import catalog, course, synthetic
+from . import attacks, autograde, catalog, course, report, synthetic
 from .provided import ASSIGNMENT, COURSE_ROOT
 
-FUNCTIONS = ("forward_propagation", "backward_propagation", "gradient_check",
-             "gradient_check_n", "gradient_check_by_parameter", "backward_propagation_n_fixed")
-SHORT = ("fwd", "bwd", "check", "check_n", "by_param", "fixed")
+CRASH = '''
+import os
+
+def gradient_check_by_parameter(parameters, gradients, X, Y, epsilon=1e-7):
+    os._exit(1)   # kills the kernel: nbgrader cannot finish this notebook
+'''
 
 
 def demo_students():
-    """{student id: notebooks}: complete, partly wrong, and blank work."""
+    """{student id: notebooks}: complete, partly wrong, half done, blank, cheating and crashing work."""
     blank = synthetic.submission(complete=False)
     only_part_one = synthetic.submission()
     only_part_one.update({name: nb for name, nb in blank.items() if name.startswith("2_")})
     partly_wrong = synthetic.submission({v.cell: v.code for v in (catalog.by_name("one_sided_1d"),
                                                                   catalog.by_name("team_bugs_kept"))})
+    cheat = attacks.by_name("input_transformer")
     return {
         "ada_complete": synthetic.submission(),
         "grace_partly_wrong": partly_wrong,
         "kim_part_one_only": only_part_one,
         "lin_blank": blank,
+        "mallory_cheating": attacks.submission(cheat, only_its_notebook=False),
+        "otto_crashing": synthetic.submission({"gradient_check_by_parameter": CRASH}),
     }
-
-
-def format_table(table):
-    header = f"{'student':<22}" + "".join(f"{s:>9}" for s in SHORT) + f"{'total':>8}"
-    lines = [header, "-" * len(header)]
-    for student in sorted(table):
-        row = table[student]
-        lines.append(f"{student:<22}" + "".join(f"{row.get(f, 0):>9g}" for f in FUNCTIONS) +
-                     f"{sum(row.values()):>8g}")
-    return "\n".join(lines)
 
 
 def main():
     root = COURSE_ROOT
     students = demo_students()
     for student, notebooks in students.items():
-        shutil.rmtree(root / "submitted" / student / ASSIGNMENT, ignore_errors=True)
+        shutil.rmtree(root / "submitted" / student, ignore_errors=True)
         course.add_submission(root, student, notebooks)
-    print(f"Grading {len(students)} synthetic students with nbgrader autograde ...", flush=True)
-    course.autograde(root, "--force")
+    print(f"Grading {len(students)} synthetic students (sandboxed kernel, verified outside it) ...", flush=True)
+    autograde.main(["--root", str(root), *[arg for s in students for arg in ("--student", s)]])
     course.nbgrader(root, "generate_feedback", ASSIGNMENT, "--force")
     course.nbgrader(root, "export")
-    table = {s: row for s, row in course.scores(root).items() if s in students}
-    print(format_table(table))
-    print(f"\nFeedback: {root / 'feedback'}/<student>/{ASSIGNMENT}/*.html    Grades: {root / 'grades.csv'}")
+    print(f"\nFeedback:     {root / 'feedback'}/<student>/{ASSIGNMENT}/*.html")
+    print(f"Grades:       {root / 'grades.csv'}")
+    print(f"Class report: {report.write(root)}")
     return 0
 
 
