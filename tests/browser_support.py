@@ -1,0 +1,336 @@
+"""JupyterLab on loopback and Debian's headless Chromium, driven like a student would.
+
+Used by tests/test_browser.py. Nothing here is downloaded: the server is the pinned JupyterLab of
+.venv (with nbgrader's lab extensions), the browser is /usr/bin/chromium (apt), driven through
+Playwright's Python package with `executable_path`.
+"""
+import json
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+# No network but loopback: without the background-networking flags Chromium stalls on its own
+# update, sync and component requests.
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+BIN = Path(sys.executable).parent
+
+# JupyterLab's own settings for the test user: no news or update toasts, and every cell rendered
+# (the default windowing leaves cells that are off screen out of the page).
+LAB_SETTINGS = {
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false", "checkForUpdates": False},
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+}
+
+# Requests to the server on 127.0.0.1 never go through a proxy from the environment.
+LOOPBACK = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+KERNEL_IDLE = """() => {
+    const kernel = window.jupyterapp?.shell.currentWidget?.sessionContext?.session?.kernel;
+    return !!kernel && kernel.connectionStatus === 'connected' && kernel.status === 'idle';
+}"""
+FIRST_START_STATE = """() => {
+    if (document.querySelector('.jp-Dialog')) return 'dialog';
+    if (document.body.textContent.includes('official Jupyter news?')) return 'news';
+    return (""" + KERNEL_IDLE + """)() && 'idle';
+}"""
+CODE_PROMPTS = "() => [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')].map(e => e.textContent.trim())"
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def student_env(home):
+    """Environment of a student's session: the course's .venv first, Jupyter's state in `home`."""
+    home = Path(home)
+    env = dict(os.environ)
+    env.update({
+        "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+        "JUPYTER_CONFIG_DIR": str(home / "config"),
+        "JUPYTER_DATA_DIR": str(home / "data"),
+        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+        "IPYTHONDIR": str(home / "ipython"),
+        "MPLCONFIGDIR": str(home / "matplotlib"),
+        "JUPYTER_PLATFORM_DIRS": "1",
+    })
+    env.pop("MPLBACKEND", None)
+    return env
+
+
+class JupyterLab:
+    """`jupyter lab` serving `root` on 127.0.0.1 with a token, no browser, its log in `log_path`."""
+
+    def __init__(self, root, home, log_path):
+        self.root, self.home, self.log_path = Path(root), Path(home), Path(log_path)
+        self.port = free_port()
+        self.token = secrets.token_hex(16)
+        self.process = None
+
+    def start(self, timeout=60, attempts=3):
+        settings = self.home / "lab-settings"
+        for name, values in LAB_SETTINGS.items():
+            path = settings / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(values))
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        for attempt in range(attempts):
+            command = [
+                str(BIN / "jupyter-lab"), "--no-browser", "--allow-root",
+                "--ip=127.0.0.1", f"--port={self.port}", "--ServerApp.port_retries=0",
+                f"--IdentityProvider.token={self.token}",
+                f"--ServerApp.root_dir={self.root}",
+                f"--LabApp.user_settings_dir={settings}",
+                f"--LabApp.workspaces_dir={self.home / 'workspaces'}",
+                "--LabApp.news_url=None",
+                "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+                "--ServerApp.terminals_enabled=False",
+                # window.jupyterapp, to tell when the notebook's kernel is connected (as Galata does)
+                "--LabApp.expose_app_in_browser=True",
+            ]
+            self._log = open(self.log_path, "w")
+            # The server's own session: stop() can end it and everything it started, and nothing else.
+            self.process = subprocess.Popen(command, cwd=self.root, env=student_env(self.home),
+                                            stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+            if self._wait_ready(timeout):
+                return self
+            if self.process.poll() is not None and "already in use" in self.log_tail() and attempt + 1 < attempts:
+                self._log.close()
+                self.port = free_port()   # another process took the free port first: take another
+                continue
+            self.stop()
+            raise RuntimeError(f"jupyter lab did not start: {self.log_tail()}")
+
+    def _wait_ready(self, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.process.poll() is None:
+            try:
+                with LOOPBACK.open(self.api_url("status"), timeout=2) as response:
+                    if response.status == 200:
+                        return True
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.25)
+        return False
+
+    def api_url(self, path):
+        return f"http://127.0.0.1:{self.port}/api/{path}?token={self.token}"
+
+    def notebook_url(self, path, workspace):
+        # A workspace of its own per page: no tabs restored from an earlier page.
+        return f"http://127.0.0.1:{self.port}/lab/workspaces/{workspace}/tree/{path}?token={self.token}"
+
+    def log_tail(self, lines=30):
+        try:
+            return "\n".join(self.log_path.read_text().splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self):
+        """Shut the server down through its API (it stops its kernels first); signal its process
+        group only if that fails."""
+        if self.process is None:
+            return
+        try:
+            if self.process.poll() is None:
+                try:
+                    request = urllib.request.Request(self.api_url("shutdown"), method="POST")
+                    LOOPBACK.open(request, timeout=5).close()
+                    self.process.wait(timeout=15)
+                except Exception:
+                    self._signal(signal.SIGTERM)
+                    try:
+                        self.process.wait(timeout=10)
+                    except subprocess.TimeoutExpired:
+                        self._signal(signal.SIGKILL)
+                        self.process.wait(timeout=10)
+        finally:
+            self._log.close()
+
+    def _signal(self, number):
+        try:
+            os.killpg(self.process.pid, number)
+        except ProcessLookupError:
+            pass
+
+
+class NotebookPage:
+    """One notebook open in JupyterLab in one browser tab."""
+
+    def __init__(self, page):
+        self.page = page
+
+    @classmethod
+    def open(cls, context, lab, path, workspace, timeout=60_000):
+        page = context.new_page()
+        page.set_default_timeout(timeout)
+        page.goto(lab.notebook_url(path, workspace))
+        self = cls(page)
+        page.locator(".jp-Notebook .jp-Cell").first.wait_for()
+        self.dismiss_first_start_dialogs()
+        return self
+
+    def dismiss_first_start_dialogs(self):
+        """Answer what JupyterLab may ask on a first start, until the kernel is connected and idle.
+        (The settings of JupyterLab.start turn the news question off; a notebook whose kernel is
+        not installed would ask which kernel to use.)"""
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        page = self.page
+        for _ in range(10):
+            state = page.wait_for_function(FIRST_START_STATE).json_value()
+            if state == "news":
+                try:
+                    page.get_by_role("button", name="No", exact=True).click(timeout=5_000)
+                except PlaywrightTimeout:
+                    continue   # a dialog came up in front of it: answer that first
+            elif state == "dialog":
+                dialog = page.locator(".jp-Dialog")
+                if "Select Kernel" not in dialog.inner_text():
+                    raise AssertionError(f"unexpected dialog: {dialog.inner_text()}")
+                dialog.locator("select").select_option(label="Python 3 (ipykernel)")
+                dialog.locator(".jp-mod-accept").click()
+            else:
+                break
+        self.wait_idle()
+
+    def wait_idle(self):
+        """Wait until the notebook's kernel is connected and idle. (The toolbar's indicator says
+        idle before the kernel has even started, and a cell run then is silently dropped.)"""
+        self.page.wait_for_function(KERNEL_IDLE)
+        self.page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for()
+
+    def code_prompts(self):
+        """The prompts of the code cells: '[3]:' ran, '[*]:' queued or running, '[ ]:' not run."""
+        return self.page.evaluate(CODE_PROMPTS)
+
+    def toolbar_button(self, command):
+        return self.page.locator(f".jp-NotebookPanel jp-button[data-command='{command}']")
+
+    def wait_until_run(self, timeout=120_000):
+        """Wait until no cell is queued or running, and every code cell has run or one failed."""
+        self.page.wait_for_function(
+            """() => {
+                const prompts = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')]
+                    .map(e => e.textContent.trim());
+                const outputs = document.querySelector('.jp-Notebook').textContent;
+                return prompts.length > 0 && !prompts.some(t => t.includes('*')) &&
+                    (prompts.every(t => /^\\[\\d+\\]:$/.test(t)) || outputs.includes('Traceback'));
+            }""", timeout=timeout)
+        self.wait_idle()
+
+    def run_all(self):
+        """Run → Run All Cells; wait until it finished or stopped at an error."""
+        page = self.page
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_role("menuitem", name=re.compile(r"^Run All Cells")).click()
+        self.wait_until_run()
+
+    def restart_and_run_all(self):
+        """Kernel → Restart Kernel and Run All Cells…, what the notebook asks before submitting."""
+        page = self.page
+        page.get_by_role("menuitem", name="Kernel", exact=True).click()
+        page.get_by_role("menuitem", name=re.compile(r"^Restart Kernel and Run All Cells")).click()
+        page.locator(".jp-Dialog").filter(has_text="Restart").locator(".jp-mod-accept").click()
+        self.wait_until_run()
+
+    def run_cell_by_cell(self, timeout=60_000):
+        """Select each code cell in turn and press the toolbar's ▶ (run this cell and advance),
+        waiting for it to finish before the next: a student working down the notebook.
+        (The mouse, not Shift+Enter: keystrokes go wherever JupyterLab put the focus.)"""
+        page = self.page
+        cells = page.locator(".jp-Notebook .jp-Cell")
+        run = self.toolbar_button("notebook:run-cell-and-select-next")
+        for index in range(cells.count()):
+            cell = cells.nth(index)
+            if "jp-CodeCell" not in (cell.get_attribute("class") or ""):
+                continue   # markdown is rendered already
+            cell.locator(".jp-InputPrompt").click()
+            run.click()
+            page.wait_for_function(
+                """index => {
+                    const cell = document.querySelectorAll('.jp-Notebook .jp-Cell')[index];
+                    return /^\\[\\d+\\]:$/.test(cell.querySelector('.jp-InputPrompt').textContent.trim());
+                }""", arg=index, timeout=timeout)
+        self.wait_idle()
+
+    def cell_outputs(self):
+        """The text of every cell's outputs, in notebook order ('' for cells without output)."""
+        return self.page.evaluate(
+            "() => [...document.querySelectorAll('.jp-Notebook .jp-Cell')]"
+            ".map(c => [...c.querySelectorAll('.jp-OutputArea-output')].map(o => o.textContent).join('\\n'))")
+
+    def output_text(self):
+        return "\n".join(self.cell_outputs())
+
+    def count_images(self):
+        """Rendered PNG outputs: <img> elements of image/png outputs that the browser has decoded."""
+        return self.page.evaluate(
+            "() => [...document.querySelectorAll(\".jp-Notebook .jp-OutputArea-output[data-mime-type='image/png'] img\")]"
+            ".filter(img => img.complete && img.naturalWidth > 0).length")
+
+    def count_stderr(self):
+        return self.page.locator(".jp-Notebook .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").count()
+
+    def save(self):
+        """The toolbar's save button; wait until the document is no longer marked changed."""
+        self.toolbar_button("docmanager:save").click()
+        self.page.locator(".jp-mod-dirty").first.wait_for(state="detached")
+
+    def validate(self, timeout=120_000):
+        """Click nbgrader's Validate button in the notebook toolbar; return the results dialog's text."""
+        page = self.page
+        page.locator(".validate-button").click()
+        dialog = page.locator(".jp-Dialog").filter(has_text="Validation Results")
+        dialog.wait_for(timeout=timeout)
+        return dialog
+
+    def screenshot(self, path, max_height=16_000):
+        """The whole notebook in one image: the file browser hidden, the window grown to the
+        height of the cells, scrolled to the top. Taller notebooks come in several parts."""
+        page = self.page
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        current_tab = page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current")
+        if current_tab.count():
+            current_tab.click()   # collapse the file browser
+        outer = ".jp-Notebook .jp-WindowedPanel-outer"
+        measure = f"""() => {{
+            const outer = document.querySelector('{outer}');
+            const cells = outer.querySelector('.jp-WindowedPanel-viewport');
+            return [cells.getBoundingClientRect().height, window.innerHeight - outer.clientHeight, outer.clientHeight];
+        }}"""
+        width, height = page.viewport_size["width"], None
+        for _ in range(5):   # a taller window can reflow the notebook: repeat until stable
+            cells, chrome, _ = page.evaluate(measure)
+            wanted = min(int(cells + chrome + 40), max_height)
+            if wanted == height:
+                break
+            height = wanted
+            page.set_viewport_size({"width": width, "height": height})
+            page.wait_for_timeout(300)
+        cells, _, visible = page.evaluate(measure)
+        shots, offset = [], 0
+        while True:
+            page.evaluate(f"() => {{ document.querySelector('{outer}').scrollTop = {offset}; }}")
+            page.wait_for_timeout(200)
+            shot = path if not shots else path.with_name(f"{path.stem}-part{len(shots) + 1}{path.suffix}")
+            page.screenshot(path=shot, full_page=True)
+            shots.append(shot)
+            offset += visible
+            if offset >= cells:
+                return shots
