@@ -75,7 +75,8 @@ def grade_submission(root, student, api=None):
     root = Path(root)
     api = api or nbgrader_api(root)
     result = Result(student)
-    staged = stage(root / "submitted" / student / ASSIGNMENT, root / STAGING / student / ASSIGNMENT)
+    staged = stage(root / "submitted" / student / ASSIGNMENT, root / STAGING / student / ASSIGNMENT,
+                   release_folder=root / "release" / ASSIGNMENT)
     result.problems.extend(staged.problems)
 
     outcome = api.autograde(ASSIGNMENT, student, force=True, create=True)

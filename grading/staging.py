@@ -4,7 +4,8 @@ Stock `nbgrader autograde` gives up on a whole submission when one notebook is m
 has a duplicated cell id (nbgrader issue #1083), and copies whatever files a student sent.
 Staging keeps the student's folder untouched and writes, for each submission, a copy that
 nbgrader can always process: unreadable notebooks are left out (nbgrader then scores that
-notebook 0 and grades the others), duplicated cells lose their grading metadata, unexpected
+notebook 0 and grades the others), duplicated cells are left out, retyped cells get their type
+back (as nbgrader itself does), unexpected
 and oversized files stay behind. Every such change is recorded as a problem in plain words.
 """
 import shutil
@@ -14,6 +15,7 @@ from pathlib import Path
 import nbformat
 
 from .build_reference import NOTEBOOKS
+from .provided import ASSIGNMENT, COURSE_ROOT
 
 MAX_EXTRA_FILE_BYTES = 5 * 2 ** 20
 MAX_NOTEBOOK_BYTES = 20 * 2 ** 20
@@ -44,20 +46,40 @@ def read_notebook(path):
 
 
 def deduplicate_cells(notebook):
-    """Keep the first cell of each grade_id; strip nbgrader metadata from later copies. Returns the ids."""
-    seen, duplicated = set(), []
+    """Keep the first cell of each grade_id and leave later copies out. Returns the duplicated ids."""
+    seen, kept, duplicated = set(), [], []
     for cell in notebook.cells:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id is None:
-            continue
         if grade_id in seen:
-            del cell.metadata["nbgrader"]
             duplicated.append(grade_id)
-        seen.add(grade_id)
+            continue
+        if grade_id is not None:
+            seen.add(grade_id)
+        kept.append(cell)
+    notebook.cells = kept
     return duplicated
 
 
-def stage(submission, destination):
+def restore_cell_types(notebook, cell_types):
+    """Give graded cells back the type they have in the release (as nbgrader does). Returns the ids."""
+    restored = []
+    for index, cell in enumerate(notebook.cells):
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        wanted = cell_types.get(grade_id)
+        if wanted and cell.cell_type != wanted:
+            make = nbformat.v4.new_code_cell if wanted == "code" else nbformat.v4.new_markdown_cell
+            notebook.cells[index] = make(cell.source, metadata=cell.metadata, id=cell.get("id"))
+            restored.append(grade_id)
+    return restored
+
+
+def release_cell_types(release_folder, name):
+    """{grade_id: cell type} of the released notebook `name`."""
+    notebook = nbformat.read(Path(release_folder) / name, as_version=4)
+    return {c.metadata["nbgrader"]["grade_id"]: c.cell_type for c in notebook.cells if "nbgrader" in c.metadata}
+
+
+def stage(submission, destination, release_folder=COURSE_ROOT / "release" / ASSIGNMENT):
     """Stage the submission folder `submission` into `destination` (replaced); return Staged."""
     submission, destination = Path(submission), Path(destination)
     if destination.exists():
@@ -76,6 +98,9 @@ def stage(submission, destination):
             continue
         for grade_id in deduplicate_cells(notebook):
             staged.problems.append(f"{name} has more than one cell '{grade_id}': only the first one is graded.")
+        for grade_id in restore_cell_types(notebook, release_cell_types(release_folder, name)):
+            staged.problems.append(f"{name}: the cell '{grade_id}' had been changed to another type; "
+                                   "it is graded as the type it has in the assignment.")
         nbformat.write(notebook, destination / name)
         staged.notebooks.append(name)
     for path in sorted(submission.rglob("*")):

@@ -54,8 +54,9 @@ def test_duplicated_cells_keep_only_the_first_graded_copy(tmp_path):
     cells.append(copy.deepcopy(solution))
     cells.append(copy.deepcopy(solution))
     staged = stage(write(tmp_path / "in", notebooks), tmp_path / "out")
-    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nbformat.read(tmp_path / "out" / NB1, 4).cells]
-    assert ids.count("gradient_check") == 1
+    staged_cells = nbformat.read(tmp_path / "out" / NB1, 4).cells
+    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in staged_cells]
+    assert ids.count("gradient_check") == 1 and len(staged_cells) == len(cells) - 2
     assert staged.problems == [f"{NB1} has more than one cell 'gradient_check': only the first one is graded."] * 2
 
 
@@ -74,3 +75,15 @@ def test_invalid_structure_oversized_files_and_symlinks_stay_behind(tmp_path):
     assert any("big.bin is larger than" in p for p in staged.problems)
     assert (tmp_path / "out" / "notes.txt").read_text() == "my notes"
     assert not (tmp_path / "out" / "big.bin").exists() and not (tmp_path / "out" / "link.txt").exists()
+
+
+def test_a_retyped_graded_cell_gets_its_type_back(tmp_path):
+    notebooks = synthetic.submission()
+    cells = notebooks[NB2].cells
+    k = next(i for i, c in enumerate(cells) if c.metadata.get("nbgrader", {}).get("grade_id") == "gradient_check_n")
+    cells[k] = nbformat.v4.new_markdown_cell(cells[k].source, metadata=cells[k].metadata)
+    staged = stage(write(tmp_path / "in", notebooks), tmp_path / "out")
+    cell = nbformat.read(tmp_path / "out" / NB2, 4).cells[k]
+    assert cell.cell_type == "code" and "def gradient_check_n" in cell.source
+    assert staged.problems == [f"{NB2}: the cell 'gradient_check_n' had been changed to another type; "
+                               "it is graded as the type it has in the assignment."]
