@@ -43,7 +43,8 @@ def network_case(rng, m=None, margin=1e-4):
             continue
         parameters = {name: rng.standard_normal(shape) * (0.8 if name.startswith("W") else 0.5)
                       for name, shape in gc_utils.PARAMETER_SHAPES.items()}
-        _, cache = gc_utils.forward_propagation_n(X, Y, parameters)
+        with np.errstate(all="ignore"):  # a saturated candidate is rejected, without a warning
+            _, cache = gc_utils.forward_propagation_n(X, Y, parameters)
         Z1, Z2, Z3 = cache[0], cache[4], cache[8]
         if min(np.abs(Z1).min(), np.abs(Z2).min()) < margin or np.abs(Z3).max() > 4:
             continue
@@ -54,15 +55,17 @@ def network_case(rng, m=None, margin=1e-4):
             return X, Y, parameters
 
 
-def smooth_cost(rng):
+def smooth_cost(rng, cubic=True):
     """A smooth cost of the 47 parameters with a known gradient, to stand in for the network.
 
     J(theta) = sum(c * theta^3 + d * theta^2): its central difference is exactly
     gradient + c * eps^2, so a large eps separates the central difference from the others.
+    cubic=False sets c = 0: a quadratic, whose central difference is exact at any eps (up to round-off).
     Returns (description for grading.substitutes, J of a (47,) vector, its gradient).
     """
-    c = rng.uniform(0.5, 2.0, gc_utils.NUM_PARAMETERS) * rng.choice([-1, 1], gc_utils.NUM_PARAMETERS)
-    d = rng.uniform(-1.0, 1.0, gc_utils.NUM_PARAMETERS)
+    n = gc_utils.NUM_PARAMETERS
+    c = rng.uniform(0.5, 2.0, n) * rng.choice([-1, 1], n) if cubic else np.zeros(n)
+    d = rng.uniform(-1.0, 1.0, n)
     spec = substitutes.cubic_sum_cost(c, d)
 
     def gradient(theta):
@@ -76,30 +79,48 @@ def random_parameters(rng, scale=1.0):
     return {name: scale * rng.standard_normal(shape) for name, shape in gc_utils.PARAMETER_SHAPES.items()}
 
 
+def parameters_for(rng, gradient, floor=0.1):
+    """Random parameters at which every parameter block of `gradient` (a function of the (47,)
+    vector) has a norm above floor, so that at eps = 1e-7 each block's relative difference is
+    round-off far below 1e-5, however small the block."""
+    while True:
+        parameters = random_parameters(rng)
+        g = gradient(gc_utils.dictionary_to_vector(parameters)[0])
+        if min(np.linalg.norm(g[rows]) for rows in block_slices().values()) > floor:
+            return parameters
+
+
 def as_gradients(vector):
     """A (47,) gradient vector as a gradients dict {"dW1": ..., "db3": ...}."""
     return {"d" + name: value for name, value in gc_utils.vector_to_dictionary(vector).items()}
 
 
-def block_slices():
-    """{name: slice of the 47-vector that belongs to that parameter}."""
+def block_slices(order=NAMES):
+    """{name: slice of the 47-vector that belongs to that parameter}, the blocks laid out in `order`.
+
+    The default is the order of dictionary_to_vector; another order models a student who cuts
+    the vector in the wrong places.
+    """
     slices, start = {}, 0
-    for name, shape in gc_utils.PARAMETER_SHAPES.items():
-        size = int(np.prod(shape))
+    for name in order:
+        size = int(np.prod(gc_utils.PARAMETER_SHAPES[name]))
         slices[name] = slice(start, start + size)
         start += size
     return slices
 
 
 def corrupt(rng, gradient, blocks):
-    """A copy of a (47,) gradient with the named blocks wrong: scaled or with noise added."""
+    """A copy of a (47,) gradient with the named blocks wrong: noise added, half the time after scaling.
+
+    The noise matters: a block that is only scaled stays parallel to the right one, and then some
+    wrong formulas (such as dividing by ||grad + gradapprox||) happen to give the right number.
+    """
     wrong = np.array(gradient, dtype=float)
     slices = block_slices()
     for name in blocks:
         part = wrong[slices[name]]
         if rng.random() < 0.5:
             part *= rng.uniform(1.5, 3.0)
-        else:
-            part += rng.normal(0.0, 0.5 * (np.linalg.norm(part) / np.sqrt(part.size) + 0.1), part.size)
+        part += rng.normal(0.0, 0.5 * (np.linalg.norm(part) / np.sqrt(part.size) + 0.1), part.size)
         wrong[slices[name]] = part
     return wrong

@@ -58,6 +58,16 @@ def copied_once(J, theta, eps):
     return np.array([(J(theta + eps * shifted[i]) - J(theta - eps * shifted[i])) / (2 * eps) for i in range(n)])
 
 
+def unshifted(J, theta, eps):
+    # J_plus and J_minus both evaluated at theta (the shifted copy never reaches the cost): 0
+    return np.zeros(theta.size)
+
+
+def halved_times_step(J, theta, eps):
+    # (J_plus - J_minus) / 2 * eps: precedence, the step multiplies instead of divides
+    return central(J, theta, eps) * eps * eps
+
+
 def skips_last(J, theta, eps):
     # range(n - 1): the last entry is never approximated and stays 0
     approx = central(J, theta, eps)
@@ -96,3 +106,8 @@ def elementwise_mean(g, a):
 
 def signed_difference(g, a):
     return float(np.sum(g - a) / (np.linalg.norm(g) + np.linalg.norm(a)))
+
+
+def broadcast_difference(g, a):
+    # grad of shape (n, 1) minus gradapprox of shape (n,): NumPy broadcasts to an (n, n) matrix
+    return float(np.linalg.norm(g.reshape(-1, 1) - a.reshape(1, -1)) / (np.linalg.norm(g) + np.linalg.norm(a)))

@@ -1,0 +1,65 @@
+"""Every catalog entry graded by the real `nbgrader autograde`: mistakes lose their points with the
+diagnosis they should get, correct alternatives keep full marks.
+
+Each entry is one student who hands in the notebook that holds the entry's cell, complete
+otherwise (nbgrader scores the other notebook 0 without running it). The students are graded
+in two course copies at once, one autograde each, to use both cores.
+"""
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from grading import catalog, course, synthetic
+from grading.build_reference import NOTEBOOKS
+
+NOTEBOOK_OF = synthetic.notebook_of()
+FUNCTIONS = dict(zip(NOTEBOOKS, (catalog.FUNCTIONS_1D, catalog.FUNCTIONS_ND)))
+HONEST = "honest_complete"
+
+
+def submission(variant=None):
+    """The complete solution with the entry's cell replaced: only the entry's notebook, or both for None."""
+    notebooks = synthetic.submission({variant.cell: variant.code} if variant else None)
+    return {name: nb for name, nb in notebooks.items() if variant is None or name == NOTEBOOK_OF[variant.cell]}
+
+
+@pytest.fixture(scope="module")
+def graded(grade_batch):
+    """(course root of each student, {student: {function: points}}) for the whole catalog."""
+    students = {HONEST: submission()}
+    students.update({v.name: submission(v) for v in catalog.MISTAKES + catalog.ALTERNATIVES})
+    batches = [dict(list(students.items())[half::2]) for half in range(2)]
+    with ThreadPoolExecutor(len(batches)) as pool:
+        results = list(pool.map(lambda k: grade_batch(batches[k], name=f"catalog{k}"), range(len(batches))))
+    roots = {student: root for batch, (root, _) in zip(batches, results) for student in batch}
+    scores = {student: row for _, table in results for student, row in table.items()}
+    assert sorted(scores) == sorted(students)
+    return roots, scores
+
+
+def test_honest_student_earns_full_marks(graded):
+    _, scores = graded
+    assert len(scores[HONEST]) == 6 and sum(scores[HONEST].values()) == 100, scores[HONEST]
+
+
+@pytest.mark.parametrize("variant", catalog.MISTAKES, ids=lambda v: v.name)
+def test_mistake_loses_its_points_with_its_diagnosis(graded, variant):
+    roots, scores = graded
+    notebook = NOTEBOOK_OF[variant.cell]
+    row, full = scores[variant.name], scores[HONEST]
+    for function in FUNCTIONS[notebook]:
+        expected = 0 if function in variant.loses else full[function]
+        assert row[function] == expected, f"{variant.name}: {function} scored {row[function]}, expected {expected}"
+    shown = course.cell_output(roots[variant.name], variant.name, notebook, "test_" + variant.loses[0])
+    assert variant.diagnosis in shown, f"{variant.name}: {variant.diagnosis!r} not in the feedback:\n{shown}"
+    for function in variant.loses[1:]:
+        output = course.cell_output(roots[variant.name], variant.name, notebook, "test_" + function)
+        assert "Error" in output or "CheckFailed" in output, f"{variant.name}: {function} shows no failure:\n{output}"
+
+
+@pytest.mark.parametrize("variant", catalog.ALTERNATIVES, ids=lambda v: v.name)
+def test_alternative_keeps_full_marks(graded, variant):
+    _, scores = graded
+    for function in FUNCTIONS[NOTEBOOK_OF[variant.cell]]:
+        assert scores[variant.name][function] == scores[HONEST][function], (
+            f"{variant.name}: {function} scored {scores[variant.name][function]} of {scores[HONEST][function]}")

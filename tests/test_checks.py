@@ -1,0 +1,291 @@
+"""The hidden tests, run with pytest directly: no nbgrader, no kernel.
+
+Every catalog entry runs in an emulated notebook: the setup's names, then the notebook's
+solution cells (the entry's cell replaced) and its graded test cells, in notebook order, as
+nbgrader runs them. Then the hidden tests of every function the entry can change (those its
+cell defines, and those that call them) run again several times, each on fresh random cases: a
+mistake must be caught with the same diagnosis every time, correct code must pass every time.
+"""
+import contextlib
+import io
+import warnings
+
+import nbformat
+import numpy as np
+import pytest
+
+import grading
+from grading import catalog, cases, diagnoses, numerics, reference, synthetic
+from grading.build_reference import NOTEBOOKS
+from grading.provided import ASSIGNMENT, COURSE_ROOT, gc_utils
+
+RUNS = 5
+FUNCTIONS = dict(zip(NOTEBOOKS, (catalog.FUNCTIONS_1D, catalog.FUNCTIONS_ND)))
+SOLUTIONS = synthetic.solutions()
+NOTEBOOK_OF = synthetic.notebook_of()
+
+
+def graded_cells(notebook_name):
+    """[(kind, grade_id, source)] of the solution and test cells of a source notebook, in order."""
+    notebook = nbformat.read(COURSE_ROOT / "source" / ASSIGNMENT / notebook_name, as_version=4)
+    cells = []
+    for cell in notebook.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code" and (meta.get("solution") or meta.get("grade")):
+            cells.append(("solution" if meta.get("solution") else "test", meta["grade_id"], cell.source))
+    return cells
+
+
+def setup_namespace(notebook_name):
+    """The names the setup cell gives: NumPy, and in notebook 2 the helpers of gc_utils."""
+    namespace = {"__name__": "__main__", "np": np}
+    if notebook_name.startswith("2_"):
+        namespace.update({name: value for name, value in vars(gc_utils).items() if not name.startswith("_")})
+    return namespace
+
+
+def run_notebook(notebook_name, code):
+    """Run a notebook's graded cells as nbgrader would, with `code` {grade_id: source} in solution cells.
+
+    Returns (namespace, {function: the exception its test cell raised, or None},
+             {grade_id of a solution cell: the names it bound}).
+    """
+    namespace = setup_namespace(notebook_name)
+    outcomes, bound = {}, {}
+    for kind, grade_id, source in graded_cells(notebook_name):
+        if kind == "solution":
+            before = dict(namespace)
+            exec(compile(code.get(grade_id, SOLUTIONS[grade_id]), grade_id, "exec"), namespace)
+            bound[grade_id] = {name for name, value in namespace.items()
+                               if name not in before or before[name] is not value}
+        else:
+            outcomes[grade_id[len("test_"):]] = _outcome(lambda: exec(compile(source, grade_id, "exec"), namespace))
+    return namespace, outcomes, bound
+
+
+def hidden(function, namespace):
+    """The exception the hidden tests of `function` raise, or None."""
+    return _outcome(lambda: grading.check(function, namespace))
+
+
+def _outcome(action):
+    """What nbgrader would make of a cell that runs `action`: the exception it raised, a Warning if
+    it wrote a warning to stderr (nbgrader gives such a test cell 0 points too), or None."""
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            action()
+        except Exception as error:  # a test cell fails on any exception
+            return error
+    shown = [w for w in caught if not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning))]
+    return Warning(f"{shown[0].category.__name__}: {shown[0].message}") if shown else None
+
+
+# --- the catalog ----------------------------------------------------------------------------------
+
+def test_catalog_is_large_and_well_formed():
+    names = [v.name for v in catalog.MISTAKES + catalog.ALTERNATIVES]
+    assert len(names) == len(set(names)), "variant names must be unique"
+    assert len(catalog.MISTAKES) >= 32 and len(catalog.ALTERNATIVES) >= 12
+    for function in catalog.FUNCTIONS_1D + catalog.FUNCTIONS_ND:
+        own = [v for v in catalog.MISTAKES if v.loses[0] == function]
+        assert len(own) >= 3, f"only {len(own)} mistakes of {function}"
+    for variant in catalog.MISTAKES:
+        assert variant.cell in SOLUTIONS, variant.name
+        assert variant.loses and variant.diagnosis, variant.name
+        assert variant.loses[0] == variant.cell, f"{variant.name}: loses[0] must be the function of its cell"
+        assert variant.cell in variant.hidden_loses, f"{variant.name}: the hidden tests must catch it too"
+        assert set(variant.loses) <= set(FUNCTIONS[NOTEBOOK_OF[variant.cell]]), variant.name
+    assert {v.name for v in catalog.ALTERNATIVES if v.loses or v.diagnosis} == set()
+    assert catalog.by_name("one_sided_1d").cell == "gradient_check"
+    assert catalog.by_name("team_bugs_kept").cell == "backward_propagation_n_fixed"
+
+
+@pytest.mark.parametrize("variant", catalog.MISTAKES + catalog.ALTERNATIVES, ids=lambda v: v.name)
+def test_variant_is_graded_as_catalogued(variant):
+    notebook = NOTEBOOK_OF[variant.cell]
+    namespace, outcomes, bound = run_notebook(notebook, {variant.cell: variant.code})
+
+    # The graded test cells, visible asserts and hidden tests, as nbgrader runs them.
+    failing = {function for function, error in outcomes.items() if error is not None}
+    assert failing == set(variant.loses), (
+        f"{variant.name}: test cells failing {sorted(failing)}, expected {list(variant.loses)}: "
+        f"{ {f: str(e)[:300] for f, e in outcomes.items() if e} }")
+    if variant.loses:
+        shown = str(outcomes[variant.loses[0]])
+        assert variant.diagnosis in shown, f"{variant.name}: {variant.diagnosis!r} not in {shown!r}"
+
+    # The hidden tests alone, on fresh random cases every run, of every function that the entry's
+    # cell defines or that calls what it defines (the others ran once, in their test cells).
+    changed = bound[variant.cell]
+    affected = [function for function in FUNCTIONS[notebook]
+                if function in changed or changed & set(namespace[function].__code__.co_names)]
+    assert set(variant.hidden_loses) <= set(affected), variant.name
+    for _ in range(RUNS):
+        for function in affected:
+            error = hidden(function, namespace)
+            if function in variant.hidden_loses:
+                assert isinstance(error, grading.CheckFailed), f"{variant.name}: {function} gave {error!r}"
+                assert variant.hidden_diagnosis in str(error), (
+                    f"{variant.name}: {function}: {variant.hidden_diagnosis!r} not in {str(error)!r}")
+            else:
+                assert error is None, f"{variant.name}: {function} should pass its hidden tests: {error!r}"
+
+
+def test_reference_solutions_pass_every_test_cell():
+    for notebook, functions in FUNCTIONS.items():
+        namespace, outcomes, _ = run_notebook(notebook, {})
+        assert outcomes == dict.fromkeys(functions), outcomes
+        for _ in range(2 * RUNS):   # correct code never fails, whatever the random cases
+            assert {function: hidden(function, namespace) for function in functions} == dict.fromkeys(functions)
+
+
+# --- numerics -------------------------------------------------------------------------------------
+
+def _cubic(theta):
+    return float(np.sum(np.sin(theta) + theta ** 3))
+
+
+def _cubic_gradient(theta):
+    return np.cos(theta) + 3 * theta ** 2
+
+
+def test_central_difference_error_is_second_order_and_one_sided_first_order():
+    theta = np.array([0.3, -1.2, 2.0])
+    errors = {}
+    for approximate in (numerics.central, numerics.one_sided_forward, numerics.one_sided_backward):
+        errors[approximate] = [np.max(np.abs(approximate(_cubic, theta, eps) - _cubic_gradient(theta)))
+                               for eps in (1e-2, 1e-3)]
+    central = errors[numerics.central]
+    assert 80 < central[0] / central[1] < 120              # eps / 10 -> error / 100
+    for approximate in (numerics.one_sided_forward, numerics.one_sided_backward):
+        one_sided = errors[approximate]
+        assert 8 < one_sided[0] / one_sided[1] < 12        # eps / 10 -> error / 10
+        assert one_sided[1] > 100 * central[1]
+
+
+def test_relative_difference_properties():
+    rng = np.random.default_rng(0)
+    g, a = rng.standard_normal(47), rng.standard_normal(47)
+    assert numerics.relative_difference(g, g) == 0.0
+    assert numerics.relative_difference(g, a) == numerics.relative_difference(a, g)
+    assert numerics.relative_difference(3 * g, 3 * a) == pytest.approx(numerics.relative_difference(g, a), rel=1e-12)
+    assert 0 < numerics.relative_difference(g, a) <= 1
+    assert numerics.relative_difference(g, -g) == 1.0
+    assert numerics.relative_difference(3 * g, g) == pytest.approx(0.5)   # the visible test's tripled b3
+    assert isinstance(numerics.relative_difference(g, a), float)
+
+
+def test_approximation_mistakes_differ_from_the_central_difference():
+    theta = np.array([0.3, -1.2, 2.0])
+    right = numerics.central(_cubic, theta, 0.1)
+    for approximate in diagnoses.APPROXIMATION_MISTAKES:
+        assert not np.allclose(approximate(_cubic, theta, 0.1), right), approximate.__name__
+
+
+# --- diagnoses ------------------------------------------------------------------------------------
+
+def _smooth_case(rng):
+    _, J, exact = cases.smooth_cost(rng)
+    theta = rng.standard_normal(gc_utils.NUM_PARAMETERS)
+    return J, theta, cases.corrupt(rng, exact(theta), ["W2"])
+
+
+@pytest.mark.parametrize("approximate", list(diagnoses.APPROXIMATION_MISTAKES), ids=lambda f: f.__name__)
+def test_each_approximation_mistake_is_recognized_from_its_own_number(approximate):
+    rng = np.random.default_rng(1)
+    J, theta, gradient = _smooth_case(rng)
+    value = numerics.relative_difference(gradient, approximate(J, theta, 0.05))
+    explanation = diagnoses.explain_difference(value, J, theta, 0.05, gradient)
+    assert explanation == diagnoses.APPROXIMATION_MISTAKES[approximate]
+
+
+@pytest.mark.parametrize("compare", list(diagnoses.COMPARISON_MISTAKES), ids=lambda f: f.__name__)
+def test_each_comparison_mistake_is_recognized_from_its_own_number(compare):
+    rng = np.random.default_rng(2)
+    J, theta, gradient = _smooth_case(rng)
+    value = compare(gradient, numerics.central(J, theta, 0.05))
+    assert diagnoses.explain_difference(value, J, theta, 0.05, gradient) == diagnoses.COMPARISON_MISTAKES[compare]
+
+
+def test_explanations_combine_mistakes_and_other_gradients():
+    rng = np.random.default_rng(3)
+    J, theta, gradient = _smooth_case(rng)
+    other = rng.standard_normal(theta.size)
+    value = numerics.over_gradient_norm(other, numerics.one_sided_forward(J, theta, 0.05))
+    explanation = diagnoses.explain_difference(value, J, theta, 0.05, gradient, {"OTHER GRADIENT": other})
+    assert explanation == " ".join([diagnoses.APPROXIMATION_MISTAKES[numerics.one_sided_forward],
+                                    diagnoses.COMPARISON_MISTAKES[numerics.over_gradient_norm], "OTHER GRADIENT"])
+    assert diagnoses.explain_difference(0.0, J, theta, 0.05, gradient) == diagnoses.SELF_COMPARISON
+    assert diagnoses.explain_difference(0.123456, J, theta, 0.05, gradient) is None
+
+
+def test_an_ignored_epsilon_is_recognized_from_round_off_on_an_exact_gradient():
+    rng = np.random.default_rng(4)
+    _, J, exact = cases.smooth_cost(rng)
+    theta = rng.standard_normal(gc_utils.NUM_PARAMETERS)
+    spoiled = cases.corrupt(rng, exact(theta), ["b2"])
+    tiny = numerics.relative_difference(exact(theta), numerics.central(J, theta, 1e-7))
+    assert tiny < diagnoses.NOISE
+    student = [diagnoses.Case(tiny * 1.7, J, theta, 0.05, exact(theta)),     # other round-off digits
+               diagnoses.Case(numerics.relative_difference(spoiled, numerics.central(J, theta, 1e-7)), J, theta,
+                              0.05, spoiled)]
+    assert diagnoses.explain_differences(student) == diagnoses.APPROXIMATION_MISTAKES[numerics.central_default_step]
+
+
+def _backward_case(m=7):
+    X, Y, parameters = cases.network_case(np.random.default_rng(5), m=m)
+    _, cache = gc_utils.forward_propagation_n(X, Y, parameters)
+    expected = reference.backward_propagation_n_fixed(X, Y, cache)
+    known = dict(zip(("Z1", "A1", "W1", "b1", "Z2", "A2", "W2", "b2", "Z3", "A3", "W3", "b3"), cache), **expected)
+    return expected, known
+
+
+@pytest.mark.parametrize("key, wrong, words", [
+    ("dW2", lambda e, k: 2 * e["dW2"], "the team's extra factor 2"),
+    ("db1", lambda e, k: 4 * e["db1"], "4/m instead of 1/m"),
+    ("dW3", lambda e, k: 7 * e["dW3"], "m times too large"),
+    ("db2", lambda e, k: e["db2"] / 7, "divided by m once too often"),
+    ("dW1", lambda e, k: e["dW1"] * 7 / 3, "divided by 3 instead of by the number of examples (m = X.shape[1], "
+                                           "here 7)"),
+    ("db1", lambda e, k: e["db1"].reshape(-1), "sum with keepdims=True"),
+    ("db2", lambda e, k: np.ones((1, 7)), "axis=1, not axis=0"),
+    ("dW1", lambda e, k: e["dW1"].T, "its transpose"),
+    ("dZ2", lambda e, k: k["dA2"], "the ReLU mask is missing"),
+    ("dZ1", lambda e, k: k["dA1"] * k["A1"], "the derivative of ReLU is not A1"),
+    ("dZ1", lambda e, k: k["dA1"] * (k["A1"] > 0) + 1.0, "the derivative of ReLU is 1 where the unit is active"),
+    ("dW3", lambda e, k: e["dW3"] + 1.0, "dW3 is wrong"),
+])
+def test_explain_backward(key, wrong, words):
+    expected, known = _backward_case()
+    actual = wrong(expected, known)
+    assert words in diagnoses.explain_backward(key, actual, expected[key], 7, known)
+
+
+# --- cases ----------------------------------------------------------------------------------------
+
+def test_network_cases_are_reliable_and_fresh():
+    rng = cases.new_rng()
+    seen = set()
+    for m in (None, 2, 5, 40):
+        X, Y, parameters = cases.network_case(rng, m=m)
+        assert X.shape[0] == 4 and Y.shape == (1, X.shape[1]) and (m is None or X.shape[1] == m)
+        assert set(np.unique(Y)) == {0, 1}
+        assert {name: p.shape for name, p in parameters.items()} == gc_utils.PARAMETER_SHAPES
+        _, cache = gc_utils.forward_propagation_n(X, Y, parameters)
+        assert min(np.abs(cache[0]).min(), np.abs(cache[4]).min()) >= 1e-4   # no ReLU kink within a step
+        assert np.abs(cache[8]).max() <= 4                                   # the sigmoid is not saturated
+        fixed = reference.backward_propagation_n_fixed(X, Y, cache)
+        assert all(np.linalg.norm(fixed["d" + name]) > 1e-3 for name in gc_utils.PARAMETER_NAMES)
+        assert reference.gradient_check_n(parameters, fixed, X, Y) < 5e-8
+        seen.add(float(X[0, 0]))
+    assert len(seen) == 4
+
+
+def test_corrupt_spoils_exactly_the_named_blocks():
+    rng = np.random.default_rng(6)
+    gradient = rng.standard_normal(gc_utils.NUM_PARAMETERS)
+    spoiled = cases.corrupt(rng, gradient, ["b1", "W3"])
+    for name, rows in cases.block_slices().items():
+        assert np.array_equal(spoiled[rows], gradient[rows]) == (name not in ("b1", "W3")), name
+    assert np.array_equal(gc_utils.gradients_to_vector(cases.as_gradients(gradient)).reshape(-1), gradient)
