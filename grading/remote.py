@@ -174,19 +174,22 @@ class Worker:
                 return answer
             # A line the student's code wrote to the channel itself, or a stale answer: skip it.
 
+    def _wait(self, fd, event, deadline):
+        """Whether fd became ready for `event` before the deadline; WorkerTimeout once it has passed."""
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise WorkerTimeout()
+        self.selector.register(fd, event)
+        try:
+            return bool(self.selector.select(left))
+        finally:
+            self.selector.unregister(fd)
+
     def _write(self, data, deadline):
         fd = self.process.stdin.fileno()
         view = memoryview(data)
         while view:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise WorkerTimeout()
-            self.selector.register(fd, selectors.EVENT_WRITE)
-            try:
-                ready = self.selector.select(left)
-            finally:
-                self.selector.unregister(fd)
-            if not ready:
+            if not self._wait(fd, selectors.EVENT_WRITE, deadline):
                 continue
             try:
                 written = os.write(fd, view)
@@ -209,15 +212,7 @@ class Worker:
                     raise WorkerError("an answer that is not JSON") from None
             if len(self.buffer) > MAX_ANSWER:
                 raise WorkerError(f"an answer longer than {MAX_ANSWER} bytes")
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise WorkerTimeout()
-            self.selector.register(fd, selectors.EVENT_READ)
-            try:
-                ready = self.selector.select(left)
-            finally:
-                self.selector.unregister(fd)
-            if not ready:
+            if not self._wait(fd, selectors.EVENT_READ, deadline):
                 continue
             try:
                 chunk = os.read(fd, 1 << 20)
