@@ -39,6 +39,7 @@ test: $(BIN)/.installed
 
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/bench_notebooks.py
+	$(BIN)/python benchmarks/bench_security.py
 
 clean-students:
 	rm -rf submitted autograded/*/ feedback gradebook.db grades.csv
