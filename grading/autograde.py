@@ -19,13 +19,13 @@ import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from . import CHECKS
 from .provided import ASSIGNMENT, COURSE_ROOT
 from .staging import stage
 
 STAGING = ".grading/staged"     # relative to the course root; nbgrader's submitted_directory
 REPORT = "reports/autograde.json"
-FUNCTIONS = ("forward_propagation", "backward_propagation", "gradient_check",
-             "gradient_check_n", "gradient_check_by_parameter", "backward_propagation_n_fixed")
+FUNCTIONS = tuple(CHECKS)  # the graded functions, in notebook order
 SHORT = ("fwd", "bwd", "check", "check_n", "by_param", "fixed")
 
 

@@ -1,12 +1,12 @@
 """Real `nbgrader autograde`: the instructor's solutions earn everything, the blank release nothing."""
 import nbformat
 
+from grading import CHECKS
 from grading import course, synthetic
 from grading.build_reference import NOTEBOOKS
 from grading.provided import ASSIGNMENT, COURSE_ROOT
 
-FUNCTIONS = ("forward_propagation", "backward_propagation", "gradient_check",
-             "gradient_check_n", "gradient_check_by_parameter", "backward_propagation_n_fixed")
+FUNCTIONS = tuple(CHECKS)  # the graded functions, in notebook order
 
 
 def test_source_earns_full_marks_and_release_earns_zero(grade_batch):

@@ -7,6 +7,7 @@ import nbformat
 import numpy as np
 import pytest
 
+from grading import CHECKS
 from grading import catalog, synthetic, verify, worker
 from grading.build_reference import NOTEBOOKS
 from grading.harness import CheckFailed, NotebookStudent, changed_argument, require_float, require_number
@@ -14,8 +15,7 @@ from grading.provided import ASSIGNMENT
 from grading.remote import Opaque, RemoteStudent, decode
 
 NB1, NB2 = NOTEBOOKS
-FUNCTIONS = ("forward_propagation", "backward_propagation", "gradient_check",
-             "gradient_check_n", "gradient_check_by_parameter", "backward_propagation_n_fixed")
+FUNCTIONS = tuple(CHECKS)  # the graded functions, in notebook order
 SETUP = [("setup", "import numpy as np")]
 
 
