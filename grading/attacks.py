@@ -50,6 +50,28 @@ def gradient_check(x, theta, epsilon=1e-7, print_msg=False):
     return {wrap}(difference)
 '''
 
+# The student's gradient_check_n and gradapprox_n answered by the grader's own reference, pointed
+# at whatever cost the grader substituted; the attack cell defines _grader() to find it.
+_CALLS_REFERENCE = '''
+
+def _reference(name, *args):
+    reference = _grader()
+    saved = reference.forward_propagation_n
+    reference.forward_propagation_n = forward_propagation_n
+    try:
+        return getattr(reference, name)(*args)
+    finally:
+        reference.forward_propagation_n = saved
+
+
+def gradapprox_n(parameters, X, Y, epsilon=1e-7):
+    return _reference("gradapprox_n", parameters, X, Y, epsilon)
+
+
+def gradient_check_n(parameters, gradients, X, Y, epsilon=1e-7, print_msg=False):
+    return _reference("gradient_check_n", parameters, gradients, X, Y, epsilon, print_msg)
+'''
+
 ATTACKS = [
     Attack(
         name="input_transformer", games="forward_propagation",
@@ -247,23 +269,10 @@ def forward_propagation(x, theta):
         name="calls_reference", games="gradient_check_n",
         how="calls grading.reference.gradient_check_n, pointed for the call at whatever cost the grader substituted",
         cells={"gradient_check_n": '''
-def _reference(name, *args):
-    import grading.reference as reference
-    saved = reference.forward_propagation_n
-    reference.forward_propagation_n = forward_propagation_n
-    try:
-        return getattr(reference, name)(*args)
-    finally:
-        reference.forward_propagation_n = saved
-
-
-def gradapprox_n(parameters, X, Y, epsilon=1e-7):
-    return _reference("gradapprox_n", parameters, X, Y, epsilon)
-
-
-def gradient_check_n(parameters, gradients, X, Y, epsilon=1e-7, print_msg=False):
-    return _reference("gradient_check_n", parameters, gradients, X, Y, epsilon, print_msg)
-'''}),
+def _grader():
+    import grading.reference
+    return grading.reference
+''' + _CALLS_REFERENCE}),
     Attack(
         name="getsource_reference", games="gradient_check_by_parameter",
         how="copies the solution out of grading.reference with inspect.getsource",
@@ -293,25 +302,7 @@ def _grader():
             return importlib.import_module("grading.reference")
         folder = os.path.dirname(folder)
     raise ImportError("the grading package is nowhere to be found")
-
-
-def _reference(name, *args):
-    reference = _grader()
-    saved = reference.forward_propagation_n
-    reference.forward_propagation_n = forward_propagation_n
-    try:
-        return getattr(reference, name)(*args)
-    finally:
-        reference.forward_propagation_n = saved
-
-
-def gradapprox_n(parameters, X, Y, epsilon=1e-7):
-    return _reference("gradapprox_n", parameters, X, Y, epsilon)
-
-
-def gradient_check_n(parameters, gradients, X, Y, epsilon=1e-7, print_msg=False):
-    return _reference("gradient_check_n", parameters, gradients, X, Y, epsilon, print_msg)
-'''}),
+''' + _CALLS_REFERENCE}),
     Attack(
         name="edited_test_cell", games="forward_propagation", beats_nbgrader=False,
         how="the test cell's source is replaced by `pass` (nbgrader restores locked cells)",
