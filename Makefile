@@ -4,14 +4,22 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: demo test release reference bench autograde clean-students help
+.PHONY: demo test release reference bench bench-grading autograde intake clean-students help
+
+# `make autograde` options, all optional: WORKERS=4, DB=postgresql://user@host/db,
+# SCHEDULER=tcp://host:8786 (a Dask cluster), FORCE=1 (grade again what is graded already).
+AUTOGRADE_OPTIONS = $(if $(WORKERS),--workers $(WORKERS)) $(if $(DB),--db-url $(DB)) \
+	$(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(FORCE),--force)
 
 help:
 	@echo "make demo     grade synthetic students on the SQLite gradebook and print their scores"
 	@echo "make test     run the whole test suite"
 	@echo "make release  regenerate grading/reference.py and release/ from source/"
 	@echo "make bench    measure notebook run times and autograde time per submission"
-	@echo "make autograde  grade everything in submitted/ in the sandbox, verified outside the kernel"
+	@echo "make autograde  grade what is new in submitted/: one worker per core, sandboxed, verified, resumable"
+	@echo "               [WORKERS=n] [DB=postgresql://...] [SCHEDULER=tcp://host:8786] [FORCE=1]"
+	@echo "make intake ZIP=submissions.zip ROSTER=roster.csv  import a Canvas or Moodle download"
+	@echo "make bench-grading  throughput of grading 100 submissions: stock nbgrader, ours, the floor (~40 min)"
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	@# Submissions run in Debian's bubblewrap; install it when missing and we may (root, apt).
@@ -42,7 +50,13 @@ bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/bench_security.py
 
 clean-students:
-	rm -rf submitted autograded/*/ feedback gradebook.db grades.csv
+	rm -rf submitted autograded/*/ feedback gradebook.db grades.csv downloaded reports .grading
 
 autograde: $(BIN)/.installed
-	$(BIN)/python -m grading.autograde
+	$(BIN)/python -m grading.autograde $(AUTOGRADE_OPTIONS)
+
+intake: $(BIN)/.installed
+	$(BIN)/python -m grading.intake $(ZIP) --roster $(ROSTER) $(if $(DB),--db-url $(DB))
+
+bench-grading: $(BIN)/.installed
+	$(BIN)/python benchmarks/bench_grading.py

@@ -1,101 +1,36 @@
-"""`make autograde`: grade every submission in submitted/ safely, and print a table.
+"""`make autograde`: grade every submission in submitted/, in parallel, resumably and safely.
 
-For each student:
-1. stage a clean copy of the submission (grading.staging): broken notebooks are left out
-   and recorded, the student's own folder is never changed;
-2. run nbgrader's Autograde on the staged copy (in-process through nbgrader's API, with the
-   course's nbgrader_config.py, so the sandboxed kernel and every limit apply);
-3. grade every function again outside the kernel (grading.verify) and, where the two verdicts
-   disagree, record the verified score in the gradebook and flag the submission.
+    python -m grading.autograde [--workers N | --scheduler tcp://host:8786] [--db-url URL]
+                                [--force] [--student ID ...] [--no-feedback] [--quiet]
 
-    python -m grading.autograde [--force] [--student ID ...]
+1. The gradebook gets nbgrader's tables and the assignment, once (grading.gradebook).
+2. Each submission that is new or changed since its last grade (grading.ledger) is graded by
+   grading.pipeline (staging, nbgrader's Autograde in the sandboxed kernel, verification outside
+   the kernel), in local worker processes or on a Dask cluster (grading.runners), with a
+   progress bar.
+3. A grade goes into the ledger as soon as it is finished, so a killed run loses none and the
+   next run takes up where it stopped.
+4. The same workers write nbgrader's feedback HTML of every student whose feedback is missing
+   or older than their graded notebooks.
+5. A table of every student, then grades.csv (nbgrader's CSV export) and the class report.
 """
 import argparse
 import json
 import os
 import sys
 import time
-import warnings
-from dataclasses import asdict, dataclass, field
+from collections import defaultdict
+from dataclasses import asdict
 from pathlib import Path
 
-from . import CHECKS
+from . import gradebook, pipeline, runners
+from .ledger import Ledger, public_url, submission_fingerprint
+from .pipeline import FUNCTIONS, Result
 from .provided import ASSIGNMENT, COURSE_ROOT
-from .staging import stage
 
-STAGING = ".grading/staged"     # relative to the course root; nbgrader's submitted_directory
-REPORT = "reports/autograde.json"
-FUNCTIONS = tuple(CHECKS)  # the graded functions, in notebook order
+REPORT = "reports/autograde.json"      # every current student's Result (read by grading.report)
+RUN_REPORT = "reports/autograde_run.json"   # figures of the last run (read by the benchmark)
 SHORT = ("fwd", "bwd", "check", "check_n", "by_param", "fixed")
-
-
-@dataclass
-class Result:
-    student: str
-    scores: dict = field(default_factory=dict)       # function -> points recorded in the gradebook
-    problems: list = field(default_factory=list)     # what went wrong with the submission itself
-    flags: list = field(default_factory=list)        # where the verified verdict overrode nbgrader's
-    diagnoses: dict = field(default_factory=dict)    # function -> why it lost points (verified)
-    seconds: float = 0.0
-
-    @property
-    def total(self):
-        return sum(self.scores.values())
-
-
-def load_config(root):
-    """The course's nbgrader configuration, with nbgrader reading submissions from the staging area."""
-    from traitlets.config.loader import PyFileConfigLoader
-
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
-    config.CourseDirectory.root = str(root)
-    config.CourseDirectory.submitted_directory = STAGING
-    return config
-
-
-def nbgrader_api(root):
-    from sqlalchemy.exc import SAWarning
-    from nbgrader.apps.api import NbGraderAPI
-    from nbgrader.coursedir import CourseDirectory
-
-    # nbgrader runs `alembic` by name when it creates a gradebook.
-    os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
-    # nbgrader 0.9.6 triggers harmless SQLAlchemy session warnings on every submission.
-    warnings.filterwarnings("ignore", category=SAWarning)
-    config = load_config(root)
-    return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
-
-
-def grade_submission(root, student, api=None):
-    """Stage, autograde and verify one student's submission; return its Result."""
-    from . import course, verify
-    from .remote import WorkerStartFailed
-
-    started = time.perf_counter()
-    root = Path(root)
-    api = api or nbgrader_api(root)
-    result = Result(student)
-    staged = stage(root / "submitted" / student / ASSIGNMENT, root / STAGING / student / ASSIGNMENT,
-                   release_folder=root / "release" / ASSIGNMENT)
-    result.problems.extend(staged.problems)
-
-    outcome = api.autograde(ASSIGNMENT, student, force=True, create=True)
-    if not outcome["success"]:
-        last = (outcome.get("error") or outcome.get("log") or "").strip().splitlines()
-        result.problems.append("nbgrader could not finish this submission: the verified scores are recorded"
-                               + (f" ({last[-1][:200]})" if last else ""))
-
-    try:
-        verdicts = verify.verify_submission(staged.folder, course_root=root)
-    except WorkerStartFailed as error:
-        # A problem of the grading machine, not of the student: record nothing, say so loudly.
-        result.problems.append(f"NOT VERIFIED: the verification worker could not start ({error}).")
-    else:
-        result.flags.extend(verify.record_verdicts(api.coursedir.db_url, ASSIGNMENT, student, verdicts))
-        result.diagnoses = {f: v.message for f, v in verdicts.items() if not v.passed}
-    result.scores = course.scores(root, db_url=api.coursedir.db_url).get(student, {})
-    result.seconds = time.perf_counter() - started
-    return result
 
 
 def students_to_grade(root, only=None):
@@ -108,8 +43,10 @@ def short_marks(result):
     """One line of marks for the table: flagged functions, then problems cut short (details in the report)."""
     abbreviation = dict(zip(FUNCTIONS, SHORT))
     marks = []
-    if result.flags:
-        marks.append("FLAGGED " + ",".join(abbreviation.get(getattr(f, "function", ""), "?") for f in result.flags))
+    if result.failed:
+        marks.append("NOT GRADED: " + result.failed.strip().splitlines()[-1][:80])
+    if result.flags:   # a flag reads "<function>: <reason>"
+        marks.append("FLAGGED " + ",".join(abbreviation.get(str(f).split(":")[0], "?") for f in result.flags))
     marks.extend(problem.split(":")[0][:60] for problem in result.problems)
     return "; ".join(marks)
 
@@ -126,28 +63,159 @@ def format_table(results):
 def write_report(root, results):
     path = Path(root) / REPORT
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps([asdict(r) for r in results], indent=2))
+    path.write_text(json.dumps([asdict(r) for r in results if not r.failed], indent=2))
     return path
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description="Grade every submission in submitted/ in the sandbox, with verification.")
+def worker_memory(results):
+    """{worker: (its own peak MiB, its largest child's peak MiB)} over the Results it produced."""
+    peaks = defaultdict(lambda: (0.0, 0.0))
+    for r in results:
+        if r.worker:
+            own, child = peaks[r.worker]
+            peaks[r.worker] = (max(own, r.peak_mb), max(child, r.kernel_peak_mb))
+    return dict(peaks)
+
+
+def grade_all(runner, root, students, db_url, *, progress=True):
+    """Grade `students` on the runner's workers and record each finished grade in the ledger; return Results."""
+    from tqdm import tqdm
+
+    ledger = Ledger(root, db_url)
+    fingerprints = {s: submission_fingerprint(root, s) for s in students}
+    results = []
+    with tqdm(total=len(students), unit="submission", desc="grading", file=sys.stderr,
+              disable=not progress, smoothing=0.1, dynamic_ncols=True) as bar:
+        jobs = {student: (str(root), student, db_url) for student in students}
+        for student, result in runner.run(pipeline.grade_submission, jobs):
+            if isinstance(result, Exception):
+                result = Result(student, failed=f"{type(result).__name__}: {result}")
+            else:
+                ledger.record(result, fingerprints[student])
+            results.append(result)
+            if result.failed or result.flags:
+                bar.write(f"{result.student}: {short_marks(result)}")
+            bar.set_postfix(flagged=sum(bool(r.flags) for r in results),
+                            failed=sum(bool(r.failed) for r in results), refresh=False)
+            bar.update()
+    return results
+
+
+def feedback_missing(root, student):
+    """True if the student's feedback HTML is absent or older than their graded notebooks."""
+    graded = list((Path(root) / "autograded" / student / ASSIGNMENT).glob("*.ipynb"))
+    pages = list((Path(root) / "feedback" / student / ASSIGNMENT).glob("*.html"))
+    return not pages or len(pages) < len(graded) or \
+        min(p.stat().st_mtime for p in pages) < max((g.stat().st_mtime for g in graded), default=0)
+
+
+def write_all_feedback(runner, root, students, db_url, *, progress=True):
+    """nbgrader's feedback HTML of each student whose feedback is missing or stale; {student: problem}."""
+    from tqdm import tqdm
+
+    todo = [s for s in students if feedback_missing(root, s)]
+    problems = {}
+    jobs = {student: (str(root), student, db_url) for student in todo}
+    for student, problem in tqdm(runner.run(pipeline.write_feedback, jobs), total=len(todo), unit="student",
+                                 desc="feedback", file=sys.stderr, disable=not progress or not todo):
+        if isinstance(problem, Exception):
+            problem = f"the feedback could not be written: {type(problem).__name__}: {problem}"
+        if problem:
+            problems[student] = problem
+    return problems
+
+
+def export_grades(root, db_url):
+    """grades.csv in the course root, written by nbgrader's own CSV export (what `nbgrader export` runs)."""
+    from nbgrader.api import Gradebook
+    from nbgrader.plugins import CsvExportPlugin
+
+    path = Path(root) / "grades.csv"
+    with Gradebook(db_url, gradebook.configured_course_id(root)) as book:
+        CsvExportPlugin(to=str(path)).export(book)
+    return path
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description="Grade every submission in submitted/ in the sandbox, "
+                                                 "verified outside it, in parallel and resumably.")
     parser.add_argument("--root", default=str(COURSE_ROOT), help="the course directory (default: this repository)")
     parser.add_argument("--student", action="append", help="grade only this student (repeatable)")
-    args = parser.parse_args(argv)
-    root = Path(args.root)
+    parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)),
+                        help="local worker processes (default: one per core)")
+    parser.add_argument("--scheduler", help="grade on the Dask cluster with this scheduler, e.g. tcp://host:8786")
+    parser.add_argument("--db-url", help="the gradebook, e.g. postgresql://user@host/db "
+                                         "(default: nbgrader_config.py's, or $GRADEBOOK_URL)")
+    parser.add_argument("--force", action="store_true", help="grade again what was graded already")
+    parser.add_argument("--no-feedback", dest="feedback", action="store_false", help="do not write feedback HTML")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    root = Path(args.root).resolve()
+    db_url = gradebook.normalized(args.db_url or gradebook.configured_url(root))
     students = students_to_grade(root, args.student)
     if not students:
         print(f"No submissions in {root / 'submitted'}/<student>/{ASSIGNMENT}/")
         return 0
-    api = nbgrader_api(root)
-    results = []
-    for number, student in enumerate(students, 1):
-        print(f"[{number}/{len(students)}] {student}", flush=True)
-        results.append(grade_submission(root, student, api))
+    if args.scheduler and gradebook.is_sqlite(db_url):
+        print("Note: a SQLite gradebook works only if every Dask worker runs on this machine; "
+              "use --db-url postgresql://... for several machines.")
+    gradebook.prepare(root, db_url)
+    ledger = Ledger(root, db_url)
+    in_gradebook = gradebook.graded_students(db_url)
+    todo = [s for s in students if args.force or s not in in_gradebook or not ledger.is_current(s)]
+    unchanged = [s for s in students if s not in todo]
+    runner = runners.DaskCluster(args.scheduler) if args.scheduler else \
+        runners.LocalProcesses(max(1, min(args.workers, len(todo) or 1)))
+    print(f"Grading {len(todo)} of {len(students)} submissions on {runner.describe()}, "
+          f"gradebook {public_url(db_url)}"
+          + (f"; {len(unchanged)} unchanged since their last grade (--force grades them again)" if unchanged else ""),
+          flush=True)
+
+    with runner:
+        started = time.perf_counter()
+        fresh = grade_all(runner, root, todo, db_url, progress=not args.quiet) if todo else []
+        grading_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        no_feedback = write_all_feedback(runner, root, students, db_url, progress=not args.quiet) \
+            if args.feedback else {}
+        feedback_seconds = time.perf_counter() - started
+    kept = [ledger.result(s) for s in unchanged]
+    results = sorted(fresh + kept, key=lambda r: r.student)
+    for r in results:
+        if r.student in no_feedback:
+            r.problems.append(no_feedback[r.student])
+    failed = [r for r in fresh if r.failed]
+
     print(format_table(results))
-    print(f"\nReport: {write_report(root, results)}")
-    return 0
+    print(f"\nGraded {len(fresh) - len(failed)}, unchanged {len(kept)}, not graded {len(failed)}; "
+          f"flagged {sum(bool(r.flags) for r in results)}, with problems {sum(bool(r.problems) for r in results)}.")
+    if fresh:
+        print(f"Grading: {len(fresh)} submissions in {grading_seconds:.1f} s, "
+              f"{len(fresh) / grading_seconds:.2f} per second; feedback: {feedback_seconds:.1f} s.")
+    memory = worker_memory(fresh)
+    for worker, (own, child) in sorted(memory.items()):
+        print(f"  worker {worker}: peak {own:.0f} MiB itself, {child:.0f} MiB its largest kernel or verifier")
+    for r in failed:
+        print(f"\nNOT GRADED {r.student} (the next run tries again):\n{r.failed}")
+
+    from . import report
+    write_report(root, results)
+    (root / RUN_REPORT).write_text(json.dumps({
+        "mode": "dask" if args.scheduler else "local", "workers": getattr(runner, "workers", None),
+        "graded": len(fresh), "unchanged": len(kept), "failed": len(failed),
+        "grading_seconds": grading_seconds, "feedback_seconds": feedback_seconds,
+        "worker_peak_mb": {w: {"self": own, "largest_child": child} for w, (own, child) in memory.items()},
+    }, indent=2))
+    print(f"\nGrades:       {export_grades(root, db_url)}")
+    if args.feedback:
+        print(f"Feedback:     {root / 'feedback'}/<student>/{ASSIGNMENT}/*.html")
+    print(f"Class report: {report.write(root)}")
+    print(f"Details:      {root / REPORT}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

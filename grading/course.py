@@ -67,19 +67,28 @@ def add_submission(root, student, notebooks):
     return folder
 
 
-def scores(root, db_url=None):
-    """{student: {function name: points}} for every graded test cell in the gradebook."""
-    from nbgrader.api import Gradebook
+def scores(root, db_url=None, auto=False, student=None):
+    """{student: {function name: points}} for every graded test cell in the gradebook.
+
+    auto -- the points of nbgrader's own run (auto_score) instead of the final ones, in which
+            a manual score (the verified one, where grading.verify overrode nbgrader) wins
+    student -- only this student's row (an empty table if they have no submission)
+    """
+    from nbgrader.api import Gradebook, MissingEntry
 
     table = {}
     with Gradebook(db_url or f"sqlite:///{Path(root) / 'gradebook.db'}") as gradebook:
-        assignment = gradebook.find_assignment(ASSIGNMENT)
-        for submission in assignment.submissions:
+        try:
+            submissions = [gradebook.find_submission(ASSIGNMENT, student)] if student \
+                else gradebook.find_assignment(ASSIGNMENT).submissions
+        except MissingEntry:
+            return table
+        for submission in submissions:
             row = table.setdefault(submission.student.id, {})
             for notebook in submission.notebooks:
                 for grade in notebook.grades:
                     function = grade.name[len(TEST_CELL_PREFIX):] if grade.name.startswith(TEST_CELL_PREFIX) else grade.name
-                    row[function] = float(grade.score)
+                    row[function] = float(grade.auto_score or 0) if auto else float(grade.score)
     return table
 
 

@@ -13,6 +13,7 @@ transport, set in nbgrader_config.py). Jupyter names the sockets <ip>-<port>, ne
 connection files of every other kernel; the launcher gives this kernel a private folder for its
 sockets instead, and links the names that Jupyter expects to them.
 """
+import ctypes
 import json
 import os
 import shutil
@@ -31,6 +32,7 @@ KERNEL_NAME = "gradient-checking-sandbox"
 ASSIGNMENT = "gradient_checking"
 PACKAGE = Path(__file__).resolve().parent
 PORTS = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
+PR_SET_PDEATHSIG = 1  # prctl(2)
 OUTPUT_BUDGET = 64 * 2 ** 10  # bytes of the kernel's own stdout/stderr passed on to the grader
 FONT_CACHE = "GRADING_SANDBOX_FONT_CACHE"  # set in kernel.json: matplotlib's font list, made at install
 
@@ -74,8 +76,22 @@ def sandboxed_kernel(connection_file, extra_args, folder, private):
     return command, links
 
 
+def die_with_parent():
+    """Be sent SIGTERM when the grading process that started this launcher dies, even by kill -9.
+
+    Jupyter starts kernels in a session of their own, out of reach of a signal to the grader's
+    process group; without this a killed grading run would leave its kernels running. On SIGTERM
+    the launcher stops bwrap, which takes the kernel with it (--die-with-parent).
+    """
+    parent = os.getppid()
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:   # the parent died before the request took effect
+        sys.exit("gradient-checking-sandbox: the grading process is gone")
+
+
 def run(connection_file, extra_args):
     """Run the kernel until it exits; return its exit status."""
+    die_with_parent()
     try:
         require()
     except SandboxUnavailable as error:

@@ -2,6 +2,7 @@
 import pytest
 
 from grading import course
+from pgserver import postgres_server  # noqa: F401  (a real PostgreSQL server on loopback)
 
 
 @pytest.fixture(scope="session")

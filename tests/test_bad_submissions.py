@@ -7,7 +7,7 @@ import hashlib
 import nbformat
 import pytest
 
-from grading import autograde, course, synthetic
+from grading import autograde, course, gradebook, runners, synthetic
 from grading.build_reference import NOTEBOOKS
 from grading.provided import ASSIGNMENT
 
@@ -134,8 +134,13 @@ def graded(new_course):
     (root / "submitted" / "b01_malformed_json" / ASSIGNMENT / NB1).write_text('{"cells": [oops')
     course.add_submission(root, "zz_honest", synthetic.submission())
     before = fingerprint(root / "submitted")
-    api = autograde.nbgrader_api(root)
-    results = {s: autograde.grade_submission(root, s, api) for s in autograde.students_to_grade(root)}
+    # Two worker processes, as `make autograde` runs them: one bad submission must not spoil its neighbours.
+    db_url = gradebook.configured_url(root)
+    gradebook.prepare(root, db_url)
+    with runners.LocalProcesses(2) as two:
+        graded = autograde.grade_all(two, root, autograde.students_to_grade(root), db_url, progress=False)
+    results = {r.student: r for r in graded}
+    assert not [r.failed for r in graded if r.failed]
     honest_graded_alone = course.scores(root)["zz_honest"]
     return root, results, before, honest_graded_alone
 

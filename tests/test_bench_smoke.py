@@ -11,3 +11,16 @@ def test_bench_quick_prints_both_tables():
     assert result.returncode == 0, result.stdout + result.stderr
     for heading in ("Notebook run-all time", "Autograde time", "per submission / floor"):
         assert heading in result.stdout, result.stdout
+
+
+GRADING = SCRIPT.parent / "bench_grading.py"
+
+
+def test_bench_grading_smallest_runs():
+    """`bench_grading.py` on one submission, ours and the floor in one process each: the table prints (~40 s).
+    Every mode, 2 workers included, runs in the full benchmark (`make bench-grading`)."""
+    result = subprocess.run([sys.executable, str(GRADING), "--students", "1", "--rounds", "1",
+                             "--modes", "ours-1,floor-1"], capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for line in ("ours-1 command", "ours-1 grading", "floor-1", "Goals:", "load average after"):
+        assert line in result.stdout, result.stdout

@@ -1,0 +1,87 @@
+"""The gradebook that a grading run writes to: SQLite in the course folder, or PostgreSQL.
+
+nbgrader takes any SQLAlchemy URL as `CourseDirectory.db_url`. nbgrader_config.py chooses
+the course's gradebook (the environment variable GRADEBOOK_URL overrides it); `--db-url` on
+the command line overrides both. Workers never create tables or the assignment: two workers
+doing so at once would collide, so `prepare` does it once, before any worker starts.
+"""
+import os
+import sys
+from pathlib import Path
+
+from .provided import ASSIGNMENT
+
+SCRATCH_RELEASE = ".grading/release-for-gradebook"   # where prepare() lets nbgrader write a release
+
+
+def _course_config(root):
+    from traitlets.config.loader import PyFileConfigLoader
+
+    return PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config().CourseDirectory
+
+
+def configured_url(root):
+    """The db_url that the course's nbgrader_config.py sets."""
+    return _course_config(root).db_url
+
+
+def configured_course_id(root):
+    """The course_id that the course's nbgrader_config.py sets (nbgrader's gradebook checks it)."""
+    return _course_config(root).course_id
+
+
+def normalized(db_url):
+    """db_url with PostgreSQL's driver named: SQLAlchemy's default for postgresql:// is psycopg 3,
+    the course installs psycopg2 (requirements.txt)."""
+    for scheme in ("postgresql://", "postgres://"):
+        if db_url.startswith(scheme):
+            return "postgresql+psycopg2://" + db_url[len(scheme):]
+    return db_url
+
+
+def is_sqlite(db_url):
+    return db_url.startswith("sqlite:")
+
+
+def has_assignment(db_url):
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(db_url) as gradebook:
+        try:
+            return bool(gradebook.find_assignment(ASSIGNMENT).notebooks)
+        except MissingEntry:
+            return False
+
+
+def prepare(root, db_url):
+    """Make sure the gradebook has nbgrader's tables and the assignment with its cells.
+
+    A new gradebook (a fresh PostgreSQL database, say) gets the assignment the way nbgrader
+    records it, by generating the assignment from source/; the release goes to a scratch
+    folder so that release/ is not touched.
+    """
+    from .pipeline import load_config
+
+    os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
+    if has_assignment(db_url):   # the first connection also creates nbgrader's tables
+        return
+    from nbgrader.apps.api import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    config = load_config(root, db_url)
+    config.CourseDirectory.release_directory = SCRATCH_RELEASE
+    api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+    outcome = api.generate_assignment(ASSIGNMENT, force=True, create=True)
+    if not outcome["success"]:
+        raise RuntimeError(f"could not put the assignment into the gradebook {db_url}:\n{outcome.get('error', '')}")
+
+
+def graded_students(db_url):
+    """Ids of the students who have a submission of the assignment in the gradebook."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(db_url) as gradebook:
+        try:
+            return {submission.student.id for submission in gradebook.find_assignment(ASSIGNMENT).submissions}
+        except MissingEntry:
+            return set()

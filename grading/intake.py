@@ -1,0 +1,658 @@
+"""Intake of an LMS download: a zip of submissions from Canvas or Moodle, plus the class roster.
+
+    python -m grading.intake ZIP --roster ROSTER.csv [--root COURSE] [--lms auto|canvas|moodle]
+                             [--db-url URL]
+
+Inputs
+  ZIP     the zip that Canvas ("Download Submissions") or Moodle ("Download all submissions")
+          gives the instructor
+  ROSTER  a CSV file with the columns id (the student's id in nbgrader) and lms_id (the Canvas
+          user id or the Moodle participant id that the LMS writes into the file names), and
+          optionally first_name, last_name and email
+  COURSE  the course directory (default: this repository)
+  URL     the gradebook (default: nbgrader_config.py's, which $GRADEBOOK_URL overrides); passed
+          on to every nbgrader command as --CourseDirectory.db_url
+
+What happens, with the stock nbgrader commands run in the course directory:
+1. The roster, without its lms_id column, goes into the gradebook: `nbgrader db student import`.
+2. The zip is copied into downloaded/gradient_checking/archive/ (an earlier download there moves
+   to downloaded/gradient_checking/previous/), and `nbgrader zip_collect --force`, with this
+   module's LmsExtractor and LmsCollector plugins, extracts it to
+   downloaded/gradient_checking/extracted/ and copies each roster student's files, under the
+   names the student gave them, to submitted/<id>/gradient_checking/.
+3. A summary: the students collected and their files, late ones, and every file that was not
+   collected (not on the roster, not recognised, older versions), which stays in downloaded/.
+
+The exit status is 2 for unusable input (not a zip, a roster without its columns, a zip in which
+no file name fits the LMS's format), 1 when an nbgrader command fails, 0 otherwise.
+
+Running it again with a newer download replaces the submitted folder of every student in that
+download (an LMS download holds each student's latest submission); students who are not in it
+keep what they have.
+"""
+import argparse
+import csv
+import hashlib
+import io
+import os
+import re
+import shutil
+import sys
+import tempfile
+import zipfile
+from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path, PurePosixPath
+
+from nbgrader.plugins import ExtractorPlugin, FileNameCollectorPlugin
+from traitlets import Enum, Unicode
+
+from .course import nbgrader
+from .gradebook import normalized
+from .provided import ASSIGNMENT, COURSE_ROOT
+
+LMS_NAMES = {"canvas": "Canvas", "moodle": "Moodle"}
+DOWNLOADED = Path("downloaded") / ASSIGNMENT   # nbgrader zip_collect's default layout
+ARCHIVE = DOWNLOADED / "archive"
+EXTRACTED = DOWNLOADED / "extracted"
+PREVIOUS = DOWNLOADED / "previous"             # earlier downloads; zip_collect never looks here
+
+ROSTER_REQUIRED = ("id", "lms_id")
+ROSTER_OPTIONAL = ("first_name", "last_name", "email")
+# nbgrader reads submitted/<id>/<assignment>/timestamp.txt as the submission time, and
+# zip_collect keeps one it finds: a student must not be able to send it.
+RESERVED_NAMES = {"timestamp.txt"}
+
+# What became of each extracted file.
+COLLECTED = "collected"
+SUPERSEDED = "superseded"
+NOT_ON_ROSTER = "not on the roster"
+NOT_RECOGNISED = "not recognised"
+RESERVED = "reserved name"
+
+
+class IntakeError(Exception):
+    """Input that cannot be used; the message says what is wrong."""
+
+
+# ---------------------------------------------------------------------------------------------
+# The roster
+
+@dataclass(frozen=True)
+class Student:
+    id: str
+    lms_id: str = ""        # digits without leading zeros; "" when the roster gives none
+    first_name: str = ""
+    last_name: str = ""
+    email: str = ""
+
+
+def read_roster(path):
+    """The students of the roster CSV at `path`, checked; IntakeError says what is wrong.
+
+    Column names are matched without regard to case or surrounding spaces; blank lines are
+    skipped. An id must be usable as a folder name and appear once; an lms_id must be a number
+    and appear once, or be empty (that student's files cannot be recognised).
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")   # Excel's "CSV UTF-8" starts with a BOM
+    except FileNotFoundError:
+        raise IntakeError(f"roster {path}: no such file") from None
+    except UnicodeDecodeError:
+        raise IntakeError(f"roster {path} is not UTF-8 text: save it as CSV (UTF-8)") from None
+    except OSError as error:
+        raise IntakeError(f"roster {path}: {error.strerror}") from None
+    reader = csv.DictReader(io.StringIO(text))
+    header = [(name or "").strip().lower() for name in reader.fieldnames or []]
+    missing = [name for name in ROSTER_REQUIRED if name not in header]
+    if missing:
+        raise IntakeError(
+            f"roster {path} lacks the column{'s' if len(missing) > 1 else ''} {' and '.join(missing)}; "
+            f"it needs id and lms_id (and may have first_name, last_name, email); "
+            f"its columns are: {', '.join(header) if any(header) else 'none'}")
+    reader.fieldnames = header
+    students, ids, lms_ids = [], set(), {}
+    for row in reader:
+        values = {key: (row.get(key) or "").strip() for key in ROSTER_REQUIRED + ROSTER_OPTIONAL}
+        if not any(values.values()):
+            continue
+        where = f"roster {path}, line {reader.line_num}"
+        student_id, lms_id = values["id"], values["lms_id"]
+        if not student_id:
+            raise IntakeError(f"{where}: the id is empty")
+        # The id becomes a folder name in submitted/ and a pattern in nbgrader's globs.
+        if student_id.startswith(".") or re.search(r"[/\\*?\[\]]", student_id):
+            raise IntakeError(f"{where}: the id {student_id!r} cannot be a folder name "
+                              "(no /, \\, *, ?, [ ] and no leading dot)")
+        if student_id in ids:
+            raise IntakeError(f"{where}: the id {student_id!r} appears twice")
+        if lms_id:
+            if not re.fullmatch(r"[0-9]+", lms_id):
+                raise IntakeError(f"{where}: the lms_id {lms_id!r} is not a number; it must be the Canvas "
+                                  "user id or the Moodle participant id that the LMS puts in the file names")
+            lms_id = str(int(lms_id))
+            if lms_id in lms_ids:
+                raise IntakeError(f"{where}: the lms_id {lms_id} is also that of {lms_ids[lms_id]!r}")
+            lms_ids[lms_id] = student_id
+        ids.add(student_id)
+        students.append(Student(student_id, lms_id, values["first_name"], values["last_name"], values["email"]))
+    if not students:
+        raise IntakeError(f"roster {path} has no students")
+    return students
+
+
+def write_gradebook_roster(students, path):
+    """Write the CSV that `nbgrader db student import` reads: every roster column but lms_id."""
+    with open(path, "w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(("id",) + ROSTER_OPTIONAL)
+        for s in students:
+            writer.writerow((s.id, s.first_name, s.last_name, s.email))
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# File names of the LMS downloads
+
+@dataclass(frozen=True)
+class Parsed:
+    lms_id: str
+    name: str             # the student's name as the LMS wrote it
+    original: str         # the student's own file name (a relative path for a Moodle folder)
+    late: bool = False
+    submission: int = 0   # Canvas's submission number; later ones are larger
+
+
+# Canvas: <sortable name, no punctuation>_[late_]<user id>_<submission id>_<original file name>
+# (the name is the shortest prefix that fits, so an underscore in it does no harm).
+CANVAS = re.compile(r"(?P<name>[^/]*?)_(?:(?P<late>late)_)?(?P<lms_id>[0-9]+)_(?P<submission>[0-9]+)_"
+                    r"(?P<original>[^/]+)", re.IGNORECASE)
+# Moodle: a folder <Full Name>_<participant id>_assignsubmission_file_/ holding the files, or
+# (older versions) flat files <Full Name>_<participant id>_assignsubmission_file_<original>.
+MOODLE = re.compile(r"(?P<name>.+?)_(?P<lms_id>[0-9]+)_assignsubmission_file(?:_(?P<original>.*))?")
+# Canvas renames a file sent again: name.ipynb, name-1.ipynb, name-2.ipynb, ...
+RESUBMITTED = re.compile(r"(?P<stem>.+)-(?P<number>[0-9]+)")
+
+
+def parse_canvas(path):
+    """Parsed for a Canvas download's file at `path` (relative, with /), or None if it does not fit."""
+    match = CANVAS.fullmatch(PurePosixPath(path).name)
+    if not match:
+        return None
+    return Parsed(str(int(match["lms_id"])), match["name"], match["original"],
+                  late=bool(match["late"]), submission=int(match["submission"]))
+
+
+def parse_moodle(path):
+    """Parsed for a Moodle download's file at `path` (relative, with /), or None if it does not fit."""
+    parts = PurePosixPath(path).parts
+    for i, part in enumerate(parts):
+        match = MOODLE.fullmatch(part)
+        if not match:
+            continue
+        inside, suffix = parts[i + 1:], match["original"] or ""
+        if inside and not suffix:
+            original = "/".join(inside)      # the folder form
+        elif suffix and not inside:
+            original = suffix                # the flat form
+        else:
+            return None
+        return Parsed(str(int(match["lms_id"])), match["name"], original)
+    return None
+
+
+PARSERS = {"canvas": parse_canvas, "moodle": parse_moodle}
+
+
+def detect_lms(paths):
+    """The LMS ("canvas" or "moodle") whose format more of `paths` fit; None if none fits either."""
+    hits = {lms: sum(1 for p in paths if PARSERS[lms](p)) for lms in ("moodle", "canvas")}
+    best = max(hits, key=hits.get)   # a tie goes to Moodle, whose pattern is the stricter one
+    return best if hits[best] else None
+
+
+def split_resubmission(name):
+    """(name without Canvas's -N, N) for a name like "a-2.ipynb"; (name, 0) when there is no -N."""
+    stem, ext = os.path.splitext(name)
+    match = RESUBMITTED.fullmatch(stem)
+    return (match["stem"] + ext, int(match["number"])) if match else (name, 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# What becomes of each extracted file
+
+@dataclass
+class Entry:
+    """One file of the download and what becomes of it."""
+    path: str                 # relative to downloaded/<assignment>/extracted, with /
+    status: str
+    lms_id: str = ""
+    name: str = ""
+    file_id: str = ""         # its name in submitted/<student>/<assignment>/
+    version: int = 0          # Canvas's -N; the highest one wins
+    late: bool = False
+    student: str = ""
+    submission: int = 0
+
+
+def plan(paths, students, lms, released=()):
+    """An Entry for each of `paths` (files relative to the extracted folder, with /).
+
+    students -- the roster (Student list); a file whose LMS id is on no row is NOT_ON_ROSTER
+    lms -- "canvas" or "moodle" (None: nothing is recognised)
+    released -- the file names of the release; a Canvas "-N" ending is taken for a
+        resubmission number when the name without it is a released file, or when the same
+        student sent another version of that name, so that "data-2023.csv" keeps its name.
+
+    Of several versions of one student's file the highest -N (then the later Canvas
+    submission, then the later path) is COLLECTED, the others SUPERSEDED.
+    """
+    by_lms = {s.lms_id: s.id for s in students if s.lms_id}
+    parse = PARSERS.get(lms)
+    entries = []
+    for path in sorted(paths):
+        parsed = parse(path) if parse else None
+        if parsed is None:
+            entries.append(Entry(path, NOT_RECOGNISED))
+            continue
+        student = by_lms.get(parsed.lms_id, "")
+        entries.append(Entry(path, COLLECTED if student else NOT_ON_ROSTER, parsed.lms_id, parsed.name,
+                             parsed.original, late=parsed.late, student=student, submission=parsed.submission))
+    recognised = [e for e in entries if e.status != NOT_RECOGNISED]
+
+    if lms == "canvas":
+        split = [split_resubmission(e.file_id) for e in recognised]
+        family = Counter((e.lms_id, base) for e, (base, _) in zip(recognised, split))
+        for e, (base, number) in zip(recognised, split):
+            if number and (base in released or family[(e.lms_id, base)] > 1):
+                e.file_id, e.version = base, number
+
+    def rank(e):
+        return e.version, e.submission, e.path
+
+    latest = {}
+    for e in recognised:
+        key = (e.lms_id, e.file_id)
+        if key not in latest or rank(e) > rank(latest[key]):
+            latest[key] = e
+    for e in recognised:
+        if latest[(e.lms_id, e.file_id)] is not e:
+            e.status = SUPERSEDED
+        elif e.status == COLLECTED and e.file_id in RESERVED_NAMES:
+            e.status = RESERVED
+    return entries
+
+
+def list_files(folder):
+    """Every file under `folder`, relative and with /, sorted."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+
+
+# ---------------------------------------------------------------------------------------------
+# The plugins that `nbgrader zip_collect` runs
+
+def member_parts(name):
+    """The parts of a zip member's path; None when it would land outside the folder it is extracted to."""
+    name = name.replace("\\", "/")   # zips written on Windows may use backslashes
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if name.startswith("/") or not parts or ".." in parts or re.match(r"[A-Za-z]:$", parts[0]):
+        return None
+    return parts
+
+
+class LmsExtractor(ExtractorPlugin):
+    """Extract each zip in the archive folder into extracted/<zip name>/; copy any other file.
+
+    Unlike nbgrader's ExtractorPlugin it does not unpack the archives inside the download:
+    a .zip or .gz that a student sent is one of the student's files, and the stock extractor
+    stops the whole collection at a .gz that is not a tar archive. Members whose path would
+    leave the extracted folder are skipped.
+    """
+
+    def extract(self, archive_path, extracted_path):
+        for name in sorted(os.listdir(archive_path)):
+            source = os.path.join(archive_path, name)
+            if not os.path.isfile(source):
+                continue
+            if not zipfile.is_zipfile(source):
+                shutil.copy(source, os.path.join(extracted_path, name))
+                continue
+            target = Path(extracted_path) / os.path.splitext(name)[0]
+            self.log.info("Extracting %s to %s", source, target)
+            with zipfile.ZipFile(source) as archive:
+                for member in archive.infolist():
+                    if member.is_dir():
+                        continue
+                    parts = member_parts(member.filename)
+                    if parts is None:
+                        self.log.warning("Skipped a member outside the folder: %s", member.filename)
+                        continue
+                    destination = target.joinpath(*parts)
+                    destination.parent.mkdir(parents=True, exist_ok=True)
+                    with archive.open(member) as data, open(destination, "wb") as out:
+                        shutil.copyfileobj(data, out)
+
+
+class LmsCollector(FileNameCollectorPlugin):
+    """Map each extracted file of a Canvas or Moodle download to student_id and file_id.
+
+    The LMS id in the file name is looked up in the roster CSV (LmsCollector.roster, columns id
+    and lms_id). Files of students not on the roster, names that fit neither format, older
+    versions of a file and reserved names are not collected (collect returns None) and stay in
+    the extracted folder. No timestamp is given: neither LMS writes the submission time into
+    the download, so zip_collect writes no timestamp.txt.
+
+        nbgrader zip_collect gradient_checking --force \\
+            --ZipCollectApp.collector_plugin=grading.intake.LmsCollector \\
+            --ZipCollectApp.extractor_plugin=grading.intake.LmsExtractor \\
+            --LmsCollector.roster=/path/to/roster.csv [--LmsCollector.lms=canvas]
+    """
+
+    roster = Unicode("", help="Path of the roster CSV, with the columns id and lms_id.").tag(config=True)
+    lms = Enum(["auto", *LMS_NAMES], default_value="auto",
+               help="The LMS that made the download; auto: the format that more file names fit.").tag(config=True)
+
+    _entries = None
+
+    def _extracted(self):
+        app = self.parent
+        return Path(app._format_collect_path(app.extracted_directory))   # zip_collect's own layout
+
+    def _plan(self):
+        # zip_collect asks about one file at a time; which version of a file wins needs all of them.
+        if self._entries is None:
+            app = self.parent
+            if not self.roster:
+                app.fail("LmsCollector.roster is not set: give the roster CSV with --LmsCollector.roster=PATH")
+            try:
+                students = read_roster(self.roster)
+            except IntakeError as error:
+                app.fail(str(error))
+            coursedir = app.coursedir
+            released = set(list_files(coursedir.format_path(coursedir.release_directory, ".", coursedir.assignment_id)))
+            paths = list_files(self._extracted())
+            lms = detect_lms(paths) if self.lms == "auto" else self.lms
+            self.log.info("Collecting a %s download", LMS_NAMES.get(lms, "unrecognised"))
+            self._entries = {e.path: e for e in plan(paths, students, lms, released)}
+        return self._entries
+
+    def collect(self, submitted_file):
+        path = Path(submitted_file).relative_to(self._extracted()).as_posix()
+        entry = self._plan().get(path)
+        if entry is None or entry.status != COLLECTED:
+            self.log.warning("Not collected (%s): %s", entry.status if entry else "unknown", submitted_file)
+            return None
+        return {"student_id": entry.student, "file_id": entry.file_id}
+
+
+# ---------------------------------------------------------------------------------------------
+# The intake
+
+def read_zip(path):
+    """The member paths (with /) of the files in the zip at `path`; IntakeError if it is unusable."""
+    path = Path(path)
+    if not path.is_file():
+        raise IntakeError(f"{path}: no such file")
+    if not zipfile.is_zipfile(path):
+        raise IntakeError(f"{path} is not a zip file (or an incomplete download)")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()
+            members = [m.filename for m in archive.infolist() if not m.is_dir()]
+    except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError) as error:
+        raise IntakeError(f"{path}: the zip cannot be read: {error}") from None
+    if damaged:
+        raise IntakeError(f"{path} is damaged ({damaged} fails its checksum): download it again")
+    if not members:
+        raise IntakeError(f"{path} holds no files")
+    unsafe = [m for m in members if member_parts(m) is None]
+    if unsafe:
+        raise IntakeError(f"{path} holds paths outside its own folder, which no LMS writes: {', '.join(unsafe[:5])}")
+    return ["/".join(member_parts(m)) for m in members]
+
+
+def _digest(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def snapshot(root):
+    """{student: {file: sha256}} of every folder submitted/<student>/<assignment>/."""
+    found = {}
+    for folder in sorted((Path(root) / "submitted").glob(f"*/{ASSIGNMENT}")):
+        found[folder.parent.name] = {p: _digest(folder / p) for p in list_files(folder)}
+    return found
+
+
+def _free(path):
+    """`path`, or path with " (2)", " (3)", ... before its suffix if that exists already."""
+    candidate, n = path, 1
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.stem} ({n}){path.suffix}")
+    return candidate
+
+
+def place_archive(root, zip_path):
+    """Copy the zip into the archive folder, as the only file there; return its new path.
+
+    An earlier download moves to previous/, stamped with the time, unless it is this very
+    file again: zip_collect would collect every zip in archive/, old versions included.
+    """
+    archive = Path(root) / ARCHIVE
+    archive.mkdir(parents=True, exist_ok=True)
+    digest = _digest(zip_path)
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H%M%SZ")
+    for old in sorted(archive.iterdir()):
+        if old.is_file() and _digest(old) == digest:
+            old.unlink()
+            continue
+        previous = Path(root) / PREVIOUS
+        previous.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(old), _free(previous / f"{stamp}_{old.name}"))
+    # The extractor recognises zips by content, but a plain name keeps extracted/ readable.
+    stem = re.sub(r"[^\w.-]+", "_", Path(zip_path).stem).strip("._") or "download"
+    target = archive / f"{stem}.zip"
+    shutil.copyfile(zip_path, target)
+    return target
+
+
+def _check(result, what):
+    if result.returncode != 0:
+        raise RuntimeError(f"{what} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+
+
+def _count(n, noun):
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+@dataclass
+class Summary:
+    """What one intake did; text() is the report printed for the instructor."""
+    lms: str
+    archive: Path
+    students: list
+    entries: list
+    released_notebooks: list
+    new: list = field(default_factory=list)
+    updated: list = field(default_factory=list)
+    unchanged: list = field(default_factory=list)
+    had_earlier: set = field(default_factory=set)      # roster students who already had a submission
+    graded_before: list = field(default_factory=list)  # updated students that autograded/ holds
+
+    def of(self, status):
+        return [e for e in self.entries if e.status == status]
+
+    @property
+    def collected(self):
+        """{student: [file names in submitted/]}"""
+        files = defaultdict(list)
+        for e in self.of(COLLECTED):
+            files[e.student].append(e.file_id)
+        return dict(files)
+
+    @property
+    def late(self):
+        return sorted({e.student for e in self.of(COLLECTED) if e.late})
+
+    @property
+    def without_submission(self):
+        return [s.id for s in self.students if s.id not in self.collected]
+
+    @property
+    def missing_notebooks(self):
+        return {student: [n for n in self.released_notebooks if n not in files]
+                for student, files in sorted(self.collected.items())
+                if any(n not in files for n in self.released_notebooks)}
+
+    def text(self):
+        def where(entry):
+            return (EXTRACTED / entry.path).as_posix()
+
+        lines = [f"{LMS_NAMES[self.lms]} download, kept as {self.archive}",
+                 f"Roster: {_count(len(self.students), 'student')} imported into the gradebook."]
+        collected = self.collected
+        lines.append(f"Collected {_count(len(collected), 'student')} into submitted/ "
+                     f"({len(self.new)} new, {len(self.updated)} updated, {len(self.unchanged)} unchanged):")
+        versions = {(e.student, e.file_id): e.version for e in self.of(COLLECTED)}
+        for student, files in sorted(collected.items()):
+            shown = ", ".join(f + (f" (resubmission {versions[(student, f)]})" if versions[(student, f)] else "")
+                              for f in sorted(files))
+            lines.append(f"  {student}: {_count(len(files), 'file')}: {shown}"
+                         + ("  [late]" if student in self.late else ""))
+        if self.lms == "moodle":
+            lines.append("Late: not known (Moodle's download does not say; see the grading table in Moodle)")
+        else:
+            lines.append(f"Late: {', '.join(self.late)}" if self.late else "Late: none")
+        problems = []
+        unknown = defaultdict(list)
+        for e in self.of(NOT_ON_ROSTER):
+            unknown[(e.lms_id, e.name)].append(where(e))
+        for (lms_id, name), paths in sorted(unknown.items()):
+            problems.append(f"not on the roster: LMS id {lms_id} ({name}), left in downloaded/: {', '.join(paths)}")
+        for e in self.of(NOT_RECOGNISED):
+            problems.append(f"not recognised: {where(e)}, left in downloaded/")
+        for e in self.of(RESERVED):
+            problems.append(f"not collected, nbgrader reserves the name {e.file_id}: {e.student}'s {where(e)}")
+        for student in self.without_submission:
+            earlier = " (the earlier one in submitted/ is kept)" if student in self.had_earlier else ""
+            problems.append(f"no submission in this download: {student}{earlier}")
+        for student, names in self.missing_notebooks.items():
+            problems.append(f"{student} sent no {' and no '.join(names)}")
+        for s in self.students:
+            if not s.lms_id:
+                problems.append(f"no lms_id on the roster for {s.id}: their files cannot be recognised")
+        lines.append("Problems:" if problems else "Problems: none")
+        lines.extend(f"  {p}" for p in problems)
+        older = self.of(SUPERSEDED)
+        if older:
+            lines.append("Older versions, not collected:")
+            lines.extend(f"  {e.student or 'LMS id ' + e.lms_id}: {where(e)}" for e in older)
+        if self.graded_before:
+            lines.append(f"Updated since their last grade: {', '.join(self.graded_before)}. "
+                         "Grade them again (the stock `nbgrader autograde` skips them without --force).")
+        return "\n".join(lines)
+
+
+def intake(zip_path, roster_path, root=COURSE_ROOT, lms="auto", db_url=None):
+    """Import the LMS download `zip_path` and the roster CSV `roster_path` into the course `root`.
+
+    lms -- "auto", "canvas" or "moodle"
+    db_url -- the gradebook; None leaves it to nbgrader_config.py
+
+    Raises IntakeError, before anything in the course changes, when an input is unusable, and
+    RuntimeError when an nbgrader command fails. Returns the Summary.
+    """
+    root = Path(root).resolve()
+    if not (root / "nbgrader_config.py").is_file():
+        raise IntakeError(f"{root} is not a course directory: it has no nbgrader_config.py")
+    release = root / "release" / ASSIGNMENT
+    if not release.is_dir():
+        raise IntakeError(f"{root} has no {release.relative_to(root)}: generate the release first (make release)")
+    students = read_roster(roster_path)
+    members = read_zip(zip_path)
+    if lms == "auto":
+        lms = detect_lms(members)
+        if lms is None:
+            raise IntakeError(f"no file name in {zip_path} fits the Canvas or the Moodle format: "
+                              f"is this a submissions download? It holds {', '.join(members[:3])}, ...")
+    elif not any(PARSERS[lms](m) for m in members):
+        raise IntakeError(f"no file name in {zip_path} fits the {LMS_NAMES[lms]} format (try --lms auto); "
+                          f"it holds {', '.join(members[:3])}, ...")
+
+    before = snapshot(root)
+    archived = place_archive(root, zip_path)
+    options = [f"--CourseDirectory.db_url={normalized(db_url)}"] if db_url else []
+    with tempfile.TemporaryDirectory() as scratch:
+        gradebook_roster = write_gradebook_roster(students, Path(scratch) / "students.csv")
+        # Independent steps (gradebook, files) and each nbgrader start takes seconds: run both at once.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            imported = pool.submit(nbgrader, root, "db", "student", "import", str(gradebook_roster), *options,
+                                   check=False)
+            collected = pool.submit(
+                nbgrader, root, "zip_collect", ASSIGNMENT, "--force",
+                "--ZipCollectApp.collector_plugin=grading.intake.LmsCollector",
+                "--ZipCollectApp.extractor_plugin=grading.intake.LmsExtractor",
+                f"--LmsCollector.roster={Path(roster_path).resolve()}", f"--LmsCollector.lms={lms}", *options,
+                check=False)
+            _check(imported.result(), "nbgrader db student import")
+            _check(collected.result(), "nbgrader zip_collect")
+
+    released = list_files(release)
+    entries = plan(list_files(root / EXTRACTED), students, lms, set(released))
+    after = snapshot(root)
+    summary = Summary(lms, archived.relative_to(root), students, entries,
+                      released_notebooks=[n for n in released if n.endswith(".ipynb")],
+                      had_earlier={s.id for s in students if s.id in before})
+    for student, files in summary.collected.items():
+        for name in files:   # zip_collect logs and goes on; a file it did not copy must not go unnoticed
+            if name not in after.get(student, {}):
+                raise RuntimeError(f"nbgrader zip_collect did not copy {name} to submitted/{student}/{ASSIGNMENT}/")
+        if student not in before:
+            summary.new.append(student)
+        elif before[student] != after[student]:
+            summary.updated.append(student)
+            if (root / "autograded" / student / ASSIGNMENT).is_dir():
+                summary.graded_before.append(student)
+        else:
+            summary.unchanged.append(student)
+    return summary
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        prog="python -m grading.intake",
+        description="Import a Canvas or Moodle submissions download and the roster into the course: "
+                    "submitted/<id>/gradient_checking/ and the gradebook.")
+    parser.add_argument("zip", help="the zip of submissions downloaded from the LMS")
+    parser.add_argument("--roster", required=True,
+                        help="CSV with columns id and lms_id, optionally first_name, last_name, email")
+    parser.add_argument("--root", default=str(COURSE_ROOT), help="the course directory (default: this repository)")
+    parser.add_argument("--lms", choices=("auto", *LMS_NAMES), default="auto",
+                        help="the LMS that made the zip (default: recognised from the file names)")
+    parser.add_argument("--db-url", help="the gradebook (default: nbgrader_config.py's, or $GRADEBOOK_URL)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    """Run the intake for the command line `argv`; print the summary; return the exit status."""
+    args = parse_args(argv)
+    try:
+        summary = intake(args.zip, args.roster, root=args.root, lms=args.lms, db_url=args.db_url)
+    except IntakeError as error:
+        print(f"intake: error: {error}", file=sys.stderr)
+        return 2
+    except RuntimeError as error:
+        print(f"intake: {error}", file=sys.stderr)
+        return 1
+    print(summary.text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

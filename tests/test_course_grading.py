@@ -1,0 +1,224 @@
+"""`make autograde` on a whole class: every mode gives stock nbgrader's grades; resume; kill; outputs.
+
+One batch of honest submissions (right, wrong in each function, blank, half done) is graded by
+stock serial `nbgrader autograde`, then by grading.autograde in every mode: local worker
+processes and a Dask cluster of separate worker processes, each on SQLite and on a real
+PostgreSQL server. In every mode nbgrader's own scores (auto_score) equal stock's, cell by
+cell. The final scores equal stock's too, except where verification graded a function on its
+own (a test that failed only because an earlier function was wrong): each such cell is
+flagged with its reason, and is the same in every mode.
+"""
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from grading import autograde, catalog, course, gradebook, ledger, synthetic
+from grading.provided import ASSIGNMENT, COURSE_ROOT
+
+MISTAKES = ("fwd_returns_x", "bwd_returns_J", "one_sided_1d", "gcn_one_sided", "bp_same_value_for_all",
+            "team_bugs_kept")
+
+
+def honest_class():
+    """{student: notebooks}: a correct alternative solution, one mistake per function, blank, half done."""
+    def variant(name):
+        v = catalog.by_name(name)
+        return synthetic.submission({v.cell: v.code})
+
+    students = {f"m_{name}": variant(name) for name in MISTAKES}
+    students["a_alternative"] = variant(catalog.ALTERNATIVES[0].name)
+    students["z_blank"] = synthetic.submission(complete=False)
+    return students
+
+
+def class_course(new_course, name, students):
+    root = new_course(name)
+    for student, notebooks in students.items():
+        course.add_submission(root, student, notebooks)
+    return root
+
+
+def run(root, *args):
+    """grading.autograde's main in this process; returns (exit status, printed text)."""
+    import contextlib
+    import io
+
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        status = autograde.main(["--root", str(root), "--quiet", *args])
+    return status, printed.getvalue()
+
+
+def assert_stock_grades(root, stock, db_url=None):
+    """nbgrader's scores equal stock's; a final score differs only where a flag says why."""
+    db_url = db_url or gradebook.configured_url(root)
+    assert course.scores(root, db_url, auto=True) == stock
+    final = course.scores(root, db_url)
+    results = {r.student: r for r in autograde_results(root)}
+    for student, row in final.items():
+        flagged = {str(flag).split(":")[0] for flag in results[student].flags}
+        changed = {f for f, points in row.items() if points != stock[student][f]}
+        assert changed == flagged, f"{student}: changed {changed}, flagged {flagged}"
+        assert all(row[f] > stock[student][f] and "verified" in " ".join(results[student].flags) for f in changed)
+    return final
+
+
+def autograde_results(root):
+    from grading.pipeline import Result
+
+    return [Result(**r) for r in json.loads((root / autograde.REPORT).read_text())]
+
+
+@pytest.fixture(scope="module")
+def stock(new_course):
+    root = class_course(new_course, "stock", honest_class())
+    course.autograde(root)
+    return course.scores(root)
+
+
+@pytest.fixture(scope="module")
+def local_sqlite(new_course):
+    root = class_course(new_course, "local", honest_class())
+    status, printed = run(root, "--workers", "2")
+    return root, status, printed
+
+
+@pytest.fixture(scope="module")
+def dask_scheduler():
+    from distributed import LocalCluster
+
+    # Separate worker processes, one thread each, as on a real cluster.
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        yield cluster.scheduler_address
+
+
+def test_class_has_full_middle_and_zero_scores(stock):
+    totals = {s: sum(row.values()) for s, row in stock.items()}
+    assert len(totals) == len(honest_class())
+    assert totals["a_alternative"] == 100 and totals["z_blank"] == 0
+    assert all(0 < totals[f"m_{name}"] < 100 for name in MISTAKES), totals
+
+
+def test_local_workers_on_sqlite_equal_stock_nbgrader(stock, local_sqlite):
+    root, status, printed = local_sqlite
+    assert status == 0, printed
+    assert "on 2 local worker process(es)" in printed
+    final = assert_stock_grades(root, stock)
+    # A wrong forward_propagation fails the in-kernel test of gradient_check, which uses it;
+    # verified on its own, gradient_check is right.
+    assert final["m_fwd_returns_x"]["gradient_check"] == 20 and stock["m_fwd_returns_x"]["gradient_check"] == 0
+    workers = {r.worker for r in autograde_results(root)}
+    assert len(workers) == 2, f"one process graded everything: {workers}"
+
+
+@pytest.mark.parametrize("mode", ["local", "dask"])
+def test_postgresql_gradebook_equals_stock_nbgrader(stock, local_sqlite, new_course, postgres_server,
+                                                   dask_scheduler, mode):
+    root = class_course(new_course, f"pg_{mode}", honest_class())
+    url = postgres_server.create_database(f"gradebook_{mode}")
+    where = ["--scheduler", dask_scheduler] if mode == "dask" else ["--workers", "2"]
+    status, printed = run(root, "--db-url", url, *where)     # the URL as an instructor writes it
+    assert status == 0, printed
+    assert assert_stock_grades(root, stock, gradebook.normalized(url)) == course.scores(local_sqlite[0])
+    assert not gradebook.graded_students(gradebook.configured_url(root)), "the SQLite gradebook was used"
+    with open(root / "grades.csv") as handle:     # nbgrader's export read the PostgreSQL gradebook
+        exported = {row["student_id"]: float(row["score"]) for row in csv.DictReader(handle)}
+    assert exported == {s: sum(row.values()) for s, row in course.scores(local_sqlite[0]).items()}
+
+
+def test_dask_cluster_on_sqlite_equals_stock_nbgrader(stock, local_sqlite, new_course, dask_scheduler):
+    root = class_course(new_course, "dask", honest_class())
+    status, printed = run(root, "--scheduler", dask_scheduler)
+    assert status == 0, printed
+    assert "Dask cluster" in printed
+    assert assert_stock_grades(root, stock) == course.scores(local_sqlite[0])
+
+
+def test_second_run_grades_only_what_changed(local_sqlite, stock):
+    root, _, _ = local_sqlite
+    before = {p.name: p.stat().st_mtime_ns for p in (root / ledger.LEDGER).iterdir()}
+    graded = course.scores(root)
+    status, printed = run(root, "--workers", "2")
+    assert status == 0 and f"Grading 0 of {len(stock)} submissions" in printed, printed
+    assert {p.name: p.stat().st_mtime_ns for p in (root / ledger.LEDGER).iterdir()} == before
+    assert course.scores(root) == graded
+
+    # The blank student hands in the complete work: only that one is graded again.
+    course.add_submission(root, "z_blank", synthetic.submission())
+    status, printed = run(root, "--workers", "2")
+    assert status == 0 and f"Grading 1 of {len(stock)} submissions" in printed, printed
+    assert sum(course.scores(root)["z_blank"].values()) == 100
+    assert course.scores(root)["m_one_sided_1d"] == graded["m_one_sided_1d"]
+
+    status, printed = run(root, "--force", "--student", "m_one_sided_1d")
+    assert status == 0 and "Grading 1 of 1 submissions" in printed, printed
+
+
+def test_a_changed_grader_or_gradebook_makes_grades_stale(local_sqlite, tmp_path):
+    root, _, _ = local_sqlite
+    url = gradebook.configured_url(root)
+    assert ledger.Ledger(root, url).is_current("m_one_sided_1d")
+    assert not ledger.Ledger(root, "postgresql://someone@elsewhere/db").is_current("m_one_sided_1d")
+    config = (root / "nbgrader_config.py").read_text()
+    try:
+        (root / "nbgrader_config.py").write_text(config + "\nc.Execute.timeout = 61\n")
+        assert not ledger.Ledger(root, url).is_current("m_one_sided_1d")
+    finally:
+        (root / "nbgrader_config.py").write_text(config)
+    assert ledger.public_url("postgresql://grader:secret@db.example:5432/course") == \
+        "postgresql://grader:***@db.example:5432/course"
+
+
+def test_instructor_outputs(local_sqlite, stock):
+    root, _, printed = local_sqlite
+    with open(root / "grades.csv") as handle:
+        exported = {row["student_id"]: float(row["score"]) for row in csv.DictReader(handle)}
+    assert exported == {s: sum(row.values()) for s, row in course.scores(root).items()}
+    assert len(exported) == len(stock)
+    # Feedback: the diagnosis is there, the hidden cases are not.
+    feedback = root / "feedback" / "m_one_sided_1d" / ASSIGNMENT / "1_gradient_checking_1d.html"
+    page = feedback.read_text()
+    assert catalog.by_name("one_sided_1d").diagnosis in page.replace("&#39;", "'").replace("&quot;", '"')
+    assert "grading.cases" not in page and "np.random.default_rng" not in page
+    assert all((root / "feedback" / s / ASSIGNMENT).is_dir() for s in stock)
+    # The class report: one page with its plots, every one of them a real PNG.
+    report = (root / "reports" / "class_report.html").read_text()
+    for image in ("scores.png", "pass_rate.png", "mistakes.png", "flags.png"):
+        assert f'src="{image}"' in report
+        assert (root / "reports" / image).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_killed_run_loses_no_finished_grade(new_course):
+    import psutil
+
+    students = {f"s{k}": synthetic.submission() for k in range(6)}
+    root = class_course(new_course, "killed", students)
+    command = [sys.executable, "-m", "grading.autograde", "--root", str(root), "--workers", "2", "--quiet"]
+    process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    entries = root / ledger.LEDGER
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and len(list(entries.glob("*.json"))) < 2:
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    finished = sorted(p.stem for p in entries.glob("*.json"))
+    assert 2 <= len(finished) < len(students), finished
+    scores = course.scores(root)
+    assert all(sum(scores[s].values()) == 100 for s in finished), scores
+
+    time.sleep(1)
+    leftovers = [p.info for p in psutil.process_iter(["pid", "cmdline"])
+                 if any(str(root) in part for part in (p.info["cmdline"] or []))]
+    assert not leftovers, f"processes of the killed run are still running: {leftovers}"
+
+    status, printed = run(root, "--workers", "2")
+    assert status == 0, printed
+    assert f"Grading {len(students) - len(finished)} of {len(students)} submissions" in printed, printed
+    assert all(sum(row.values()) == 100 for row in course.scores(root).values())
+    assert len(course.scores(root)) == len(students)

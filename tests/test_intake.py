@@ -1,0 +1,395 @@
+"""grading.intake: Canvas and Moodle downloads into submitted/ and the gradebook, through the real
+`nbgrader db student import` and `nbgrader zip_collect`.
+
+The zips are built here the way each LMS names its files; every notebook in them is distinct, so
+that a file in submitted/ can be traced to the one zip member it must come from.
+"""
+import contextlib
+import io
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbgrader.api import Gradebook
+
+from grading import intake, synthetic
+from grading.provided import ASSIGNMENT
+
+NB1, NB2 = "1_gradient_checking_1d.ipynb", "2_gradient_checking_nd.ipynb"
+EXTRACTED = f"downloaded/{ASSIGNMENT}/extracted"
+
+ROSTER = """id,first_name,last_name,email,lms_id
+ada,Ada,Lovelace,ada@example.org,12345
+grace,Grace,Hopper,grace@example.org,23456
+alan,Alan,Turing,,34567
+"""
+IN_GRADEBOOK = {
+    "ada": ("Ada", "Lovelace", "ada@example.org", None),
+    "grace": ("Grace", "Hopper", "grace@example.org", None),
+    "alan": ("Alan", "Turing", None, None),
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def default_gradebook():
+    """The course's own gradebook, whatever the environment of the test run says."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("GRADEBOOK_URL", raising=False)
+        yield
+
+
+@pytest.fixture(scope="module")
+def course_copy(new_course, tmp_path_factory):
+    """Factory: a copy of one fresh course (release generated once: it takes seconds)."""
+    pristine = new_course("intake")
+
+    def copy(name):
+        return Path(shutil.copytree(pristine, tmp_path_factory.mktemp(name) / "course"))
+    return copy
+
+
+_SOLUTIONS = {}
+
+
+def notebook(name, tag):
+    """The bytes of a complete notebook `name` whose code carries the comment `tag`."""
+    if not _SOLUTIONS:
+        _SOLUTIONS.update(synthetic.solutions())
+    grade_id = "forward_propagation" if name == NB1 else "gradient_check_n"
+    notebooks = synthetic.submission({grade_id: _SOLUTIONS[grade_id] + f"\n# {tag}\n"})
+    return nbformat.writes(notebooks[name]).encode()
+
+
+def make_zip(path, members):
+    """A zip at `path` holding {member name: bytes}."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
+@dataclass
+class Run:
+    """What one intake printed, and what the course held right after it."""
+    root: Path
+    status: int
+    out: str
+    err: str
+    submitted: dict    # {"student/file": bytes} of submitted/*/gradient_checking/
+    students: dict     # {id: (first name, last name, email, lms_user_id)} in the gradebook
+    downloaded: dict   # {file under downloaded/, relative to the course: bytes}
+
+
+def gradebook_students(url):
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
+        return {}
+    with Gradebook(url) as gradebook:
+        return {s.id: (s.first_name, s.last_name, s.email, s.lms_user_id) for s in gradebook.students}
+
+
+def run_intake(root, zip_path, roster_path, *options, db_url=None, process=False):
+    """Run the intake's command line, in this process or (process=True) as `python -m grading.intake`."""
+    argv = [str(zip_path), "--roster", str(roster_path), "--root", str(root), *options]
+    argv += [f"--db-url={db_url}"] if db_url else []
+    if process:
+        env = {key: value for key, value in os.environ.items() if key != "GRADEBOOK_URL"}
+        result = subprocess.run([sys.executable, "-m", "grading.intake", *argv],
+                                capture_output=True, text=True, env=env)
+        status, out, err = result.returncode, result.stdout, result.stderr
+    else:
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            status = intake.main(argv)
+        out, err = out.getvalue(), err.getvalue()
+    submitted = {f"{p.parent.parent.name}/{p.name}": p.read_bytes()
+                 for p in sorted((root / "submitted").glob(f"*/{ASSIGNMENT}/*")) if p.is_file()}
+    downloaded = {p.relative_to(root).as_posix(): p.read_bytes()
+                  for p in (root / "downloaded").rglob("*") if p.is_file()}
+    return Run(root, status, out, err, submitted,
+               gradebook_students(db_url or f"sqlite:///{root / 'gradebook.db'}"), downloaded)
+
+
+def write_roster(folder, text=ROSTER):
+    path = Path(folder) / "roster.csv"
+    path.write_text(text)
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# Canvas
+
+CANVAS_V1 = {
+    # Ada sent the 1d notebook three times: Canvas numbers the later files -2, -10 (-10 is latest).
+    "lovelaceada_12345_678901_1_gradient_checking_1d.ipynb": ("ada", NB1, "ada 1d first"),
+    "lovelaceada_12345_678901_1_gradient_checking_1d-2.ipynb": ("ada", NB1, "ada 1d second"),
+    "lovelaceada_12345_678901_1_gradient_checking_1d-10.ipynb": ("ada", NB1, "ada 1d latest"),
+    "lovelaceada_12345_678901_2_gradient_checking_nd.ipynb": ("ada", NB2, "ada nd"),
+    "lovelaceada_12345_678901_notes.txt": ("ada", "notes.txt", None),
+    # Grace was late; Canvas writes the marker in either case.
+    "hopper grace_LATE_23456_678902_1_gradient_checking_1d.ipynb": ("grace", NB1, "grace 1d"),
+    "hopper grace_late_23456_678902_2_gradient_checking_nd.ipynb": ("grace", NB2, "grace nd"),
+    # Not on the roster, and a name that fits no format.
+    "babbagecharles_99999_678903_1_gradient_checking_1d.ipynb": (None, NB1, "babbage 1d"),
+    "1_gradient_checking_1d.ipynb": (None, NB1, "nameless 1d"),
+}
+
+
+def zip_members(spec):
+    return {name: (notebook(file, tag) if tag else f"{name}\n".encode()) for name, (_, file, tag) in spec.items()}
+
+
+@pytest.fixture(scope="module")
+def canvas_zip(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("canvas_zip")
+    members = zip_members(CANVAS_V1)
+    return make_zip(folder / "submissions.zip", members), members, write_roster(folder)
+
+
+@pytest.fixture(scope="module")
+def canvas(course_copy, canvas_zip):
+    zip_path, members, roster = canvas_zip
+    return run_intake(course_copy("canvas"), zip_path, roster), members
+
+
+def test_canvas_download_lands_in_submitted_under_the_students_ids(canvas):
+    run, members = canvas
+    assert run.status == 0, run.err
+    assert run.submitted == {
+        f"ada/{NB1}": members["lovelaceada_12345_678901_1_gradient_checking_1d-10.ipynb"],
+        f"ada/{NB2}": members["lovelaceada_12345_678901_2_gradient_checking_nd.ipynb"],
+        "ada/notes.txt": members["lovelaceada_12345_678901_notes.txt"],
+        f"grace/{NB1}": members["hopper grace_LATE_23456_678902_1_gradient_checking_1d.ipynb"],
+        f"grace/{NB2}": members["hopper grace_late_23456_678902_2_gradient_checking_nd.ipynb"],
+    }
+    assert "Canvas download" in run.out
+    assert "Collected 2 students into submitted/ (2 new, 0 updated, 0 unchanged)" in run.out
+
+
+def test_canvas_resubmission_keeps_the_highest_number(canvas):
+    run, members = canvas
+    assert run.submitted[f"ada/{NB1}"] == members["lovelaceada_12345_678901_1_gradient_checking_1d-10.ipynb"]
+    assert f"ada: 3 files: {NB1} (resubmission 10), {NB2}, notes.txt" in run.out
+    older = run.out.split("Older versions, not collected:\n")[1].splitlines()
+    assert older == [f"  ada: {EXTRACTED}/submissions/lovelaceada_12345_678901_1_gradient_checking_1d-2.ipynb",
+                     f"  ada: {EXTRACTED}/submissions/lovelaceada_12345_678901_1_gradient_checking_1d.ipynb"]
+
+
+def test_canvas_roster_is_in_the_gradebook_without_lms_ids(canvas):
+    run, _ = canvas
+    assert run.students == IN_GRADEBOOK
+
+
+def test_canvas_late_and_missing_students_are_listed(canvas):
+    run, _ = canvas
+    assert "  grace: 2 files: " in run.out and run.out.count("[late]") == 1
+    assert "Late: grace\n" in run.out
+    assert "  no submission in this download: alan\n" in run.out
+
+
+def test_canvas_unknown_id_and_unknown_name_are_reported_and_kept(canvas):
+    run, members = canvas
+    assert (f"  not on the roster: LMS id 99999 (babbagecharles), left in downloaded/: "
+            f"{EXTRACTED}/submissions/babbagecharles_99999_678903_1_gradient_checking_1d.ipynb\n") in run.out
+    assert f"  not recognised: {EXTRACTED}/submissions/1_gradient_checking_1d.ipynb, left in downloaded/\n" in run.out
+    # Nothing is lost: every member of the zip is still in downloaded/, next to the zip itself.
+    assert set(run.downloaded) == {f"{EXTRACTED}/submissions/{name}" for name in members} | {
+        f"downloaded/{ASSIGNMENT}/archive/submissions.zip"}
+    for name, data in members.items():
+        assert run.downloaded[f"{EXTRACTED}/submissions/{name}"] == data
+    assert sorted(p.name for p in (run.root / "submitted").iterdir()) == ["ada", "grace"]
+
+
+@pytest.fixture(scope="module")
+def canvas_again(canvas, canvas_zip, tmp_path_factory):
+    """The Canvas course after a later download: Grace's latest submission holds only a new nd
+    notebook, Alan has submitted, Ada is not in it. Grace was graded in between."""
+    first, _ = canvas
+    (first.root / "autograded" / "grace" / ASSIGNMENT).mkdir(parents=True)
+    members = {
+        "hopper grace_LATE_23456_678910_2_gradient_checking_nd-1.ipynb": notebook(NB2, "grace nd again"),
+        "turingalan_34567_678911_1_gradient_checking_1d.ipynb": notebook(NB1, "alan 1d"),
+    }
+    zip_path = make_zip(tmp_path_factory.mktemp("canvas_zip_2") / "submissions (1).zip", members)
+    return run_intake(first.root, zip_path, canvas_zip[2]), members, zip_path
+
+
+def test_newer_download_replaces_the_students_in_it_and_keeps_the_others(canvas, canvas_again):
+    first, _ = canvas
+    second, members, _ = canvas_again
+    assert second.status == 0, second.err
+    assert second.submitted == {
+        **{key: data for key, data in first.submitted.items() if key.startswith("ada/")},
+        f"grace/{NB2}": members["hopper grace_LATE_23456_678910_2_gradient_checking_nd-1.ipynb"],
+        f"alan/{NB1}": members["turingalan_34567_678911_1_gradient_checking_1d.ipynb"],
+    }
+    assert "(1 new, 1 updated, 0 unchanged)" in second.out
+    assert "no submission in this download: ada (the earlier one in submitted/ is kept)" in second.out
+    assert f"grace sent no {NB1}" in second.out
+    assert "Updated since their last grade: grace." in second.out
+    assert second.students == IN_GRADEBOOK
+
+
+def test_newer_download_is_the_only_one_collected_from(canvas, canvas_again):
+    first, _ = canvas
+    second, members, zip_path = canvas_again
+    archived = {path: data for path, data in second.downloaded.items() if "/extracted/" not in path}
+    previous = [path for path in archived if path.startswith(f"downloaded/{ASSIGNMENT}/previous/")]
+    assert len(archived) == 2 and len(previous) == 1
+    assert archived[f"downloaded/{ASSIGNMENT}/archive/submissions_1.zip"] == zip_path.read_bytes()
+    assert archived[previous[0]] == first.downloaded[f"downloaded/{ASSIGNMENT}/archive/submissions.zip"]
+    assert {p for p in second.downloaded if "/extracted/" in p} == {
+        f"{EXTRACTED}/submissions_1/{name}" for name in members}
+
+
+# ---------------------------------------------------------------------------------------------
+# Moodle
+
+MOODLE = {
+    # The usual form: a folder per student.
+    f"Ada Lovelace_12345_assignsubmission_file_/{NB1}": ("ada", NB1, "ada moodle 1d"),
+    f"Ada Lovelace_12345_assignsubmission_file_/{NB2}": ("ada", NB2, "ada moodle nd"),
+    # The older flat form.
+    f"Grace Hopper_23456_assignsubmission_file_{NB1}": ("grace", NB1, "grace moodle 1d"),
+    f"Grace Hopper_23456_assignsubmission_file_{NB2}": ("grace", NB2, "grace moodle nd"),
+    f"Charles Babbage_99999_assignsubmission_file_/{NB1}": (None, NB1, "babbage moodle"),
+    "Alan Turing_34567_assignsubmission_onlinetext_/onlinetext.html": (None, "onlinetext.html", None),
+}
+
+
+@pytest.fixture(scope="module")
+def moodle(course_copy, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("moodle_zip")
+    members = zip_members(MOODLE)
+    zip_path = make_zip(folder / "GC101-Gradient checking-42.zip", members)
+    db_url = f"sqlite:///{folder / 'elsewhere.db'}"
+    # The real command line, as an instructor types it.
+    run = run_intake(course_copy("moodle"), zip_path, write_roster(folder), db_url=db_url, process=True)
+    return run, members
+
+
+def test_moodle_download_lands_in_submitted_under_the_students_ids(moodle):
+    run, members = moodle
+    assert run.status == 0, run.err
+    assert run.submitted == {f"{student}/{file}": members[name]
+                             for name, (student, file, _) in MOODLE.items() if student}
+    assert "Moodle download" in run.out
+    assert "Late: not known" in run.out   # Moodle's download does not say
+
+
+def test_moodle_roster_goes_to_the_gradebook_of_db_url(moodle):
+    run, _ = moodle
+    assert run.students == IN_GRADEBOOK
+    assert gradebook_students(f"sqlite:///{run.root / 'gradebook.db'}") == {}
+
+
+def test_moodle_unknown_id_and_other_plugins_are_reported(moodle):
+    run, _ = moodle
+    stem = "GC101-Gradient_checking-42"
+    assert (f"not on the roster: LMS id 99999 (Charles Babbage), left in downloaded/: "
+            f"{EXTRACTED}/{stem}/Charles Babbage_99999_assignsubmission_file_/{NB1}") in run.out
+    assert (f"not recognised: {EXTRACTED}/{stem}/Alan Turing_34567_assignsubmission_onlinetext_/onlinetext.html"
+            in run.out)
+    assert "no submission in this download: alan" in run.out
+    assert set(run.downloaded) >= {f"{EXTRACTED}/{stem}/{name}" for name in MOODLE}
+
+
+# ---------------------------------------------------------------------------------------------
+# Unusable input: a clear message, exit status 2, and the course untouched
+
+def good_zip(path):
+    return make_zip(path, {"lovelaceada_12345_678901_1_gradient_checking_1d.ipynb": b"{}"})
+
+
+def html_page(path):   # what a browser saves when the LMS session has expired
+    path.write_text("<html><body>Please log in</body></html>")
+    return path
+
+
+def truncated_zip(path):
+    good_zip(path)
+    path.write_bytes(path.read_bytes()[:60])
+    return path
+
+
+BAD_INPUTS = {
+    "no zip": (lambda p: p, ROSTER, [], "download.zip: no such file"),
+    "not a zip": (html_page, ROSTER, [], "is not a zip file"),
+    "truncated zip": (truncated_zip, ROSTER, [], "is not a zip file (or an incomplete download)"),
+    "empty zip": (lambda p: make_zip(p, {}), ROSTER, [], "holds no files"),
+    "no LMS names": (lambda p: make_zip(p, {"notes.txt": b"x"}), ROSTER, [], "fits the Canvas or the Moodle format"),
+    "wrong LMS": (good_zip, ROSTER, ["--lms", "moodle"], "fits the Moodle format (try --lms auto)"),
+    "no lms_id column": (good_zip, "id,first_name,last_name,email\nada,Ada,Lovelace,\n", [],
+                         "lacks the column lms_id; it needs id and lms_id"),
+    "no columns": (good_zip, "", [], "lacks the columns id and lms_id"),
+    "lms_id twice": (good_zip, "id,lms_id\nada,12345\ngrace,012345\n", [], "the lms_id 12345 is also that of 'ada'"),
+    "lms_id not a number": (good_zip, "id,lms_id\nada,lovelaceada\n", [], "the lms_id 'lovelaceada' is not a number"),
+    "id not a folder name": (good_zip, "id,lms_id\n../ada,12345\n", [], "cannot be a folder name"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS)
+def test_unusable_input_is_refused_with_a_clear_message(case, course_copy, tmp_path):
+    root = course_copy("errors")
+    make, roster_text, options, message = BAD_INPUTS[case]
+    zip_path = make(tmp_path / "download.zip")
+    gradebook = (root / "gradebook.db").read_bytes()
+    run = run_intake(root, zip_path, write_roster(tmp_path, roster_text), *options)
+    assert run.status == 2
+    assert run.err.startswith("intake: error: ") and message in run.err, run.err
+    assert run.out == ""
+    assert not (root / "downloaded").exists() and not (root / "submitted").exists()
+    assert (root / "gradebook.db").read_bytes() == gradebook
+
+
+# ---------------------------------------------------------------------------------------------
+# File names, without nbgrader
+
+def test_canvas_names():
+    assert intake.parse_canvas("x/lovelaceada_12345_678901_1_gradient_checking_1d.ipynb") == intake.Parsed(
+        "12345", "lovelaceada", NB1, late=False, submission=678901)
+    assert intake.parse_canvas("hopper grace_LATE_023456_678902_2_gradient_checking_nd-1.ipynb") == intake.Parsed(
+        "23456", "hopper grace", "2_gradient_checking_nd-1.ipynb", late=True, submission=678902)
+    assert intake.parse_canvas("late_7_8_notes.txt") == intake.Parsed("7", "late", "notes.txt", submission=8)
+    assert intake.parse_canvas("o_brien_7_8_1_x.txt") == intake.Parsed("7", "o_brien", "1_x.txt", submission=8)
+    for name in (NB1, "lovelaceada_12345_gradient_checking_1d.ipynb", "lovelaceada_12345_678901_", "a/b_1_2"):
+        assert intake.parse_canvas(name) is None, name
+
+
+def test_moodle_names():
+    assert intake.parse_moodle(f"Ada Lovelace_12345_assignsubmission_file_/{NB1}") == intake.Parsed(
+        "12345", "Ada Lovelace", NB1)
+    assert intake.parse_moodle(f"Ada Lovelace_12345_assignsubmission_file_/extra/{NB1}").original == f"extra/{NB1}"
+    assert intake.parse_moodle(f"Grace Hopper_23456_assignsubmission_file_{NB2}").original == NB2
+    for name in ("Alan Turing_34567_assignsubmission_onlinetext_/onlinetext.html",
+                 "Alan Turing_34567_assignsubmission_file_", f"Alan Turing_assignsubmission_file_/{NB1}"):
+        assert intake.parse_moodle(name) is None, name
+
+
+def test_lms_is_recognised_by_the_names_most_files_fit():
+    assert intake.detect_lms([f"Ada_1_assignsubmission_file_/{NB1}", "readme.txt"]) == "moodle"
+    assert intake.detect_lms([f"ada_1_2_{NB1}", f"ada_1_2_{NB2}", f"Ada_1_assignsubmission_file_/{NB1}"]) == "canvas"
+    assert intake.detect_lms(["readme.txt", NB1]) is None
+
+
+def test_canvas_numbers_are_resubmissions_only_where_they_can_be():
+    roster = [intake.Student("ada", "1")]
+    paths = ["ada_1_5_data-2023.csv", "ada_1_5_plot.png", "ada_1_5_plot-1.png", "ada_1_5_plot-3.png",
+             f"ada_1_5_{NB2[:-6]}-4.ipynb", "ada_1_5_gc_utils-1.py"]
+    entries = intake.plan(paths, roster, "canvas", released={NB1, NB2, "gc_utils.py"})
+    collected = {e.file_id: e.path for e in entries if e.status == intake.COLLECTED}
+    assert collected == {"data-2023.csv": "ada_1_5_data-2023.csv", "plot.png": "ada_1_5_plot-3.png",
+                         NB2: f"ada_1_5_{NB2[:-6]}-4.ipynb", "gc_utils.py": "ada_1_5_gc_utils-1.py"}
+    assert sorted(e.path for e in entries if e.status == intake.SUPERSEDED) == ["ada_1_5_plot-1.png",
+                                                                               "ada_1_5_plot.png"]
+
+
+def test_a_student_cannot_send_nbgraders_timestamp_file():
+    entries = intake.plan(["ada_1_5_timestamp.txt", f"ada_1_5_{NB1}"], [intake.Student("ada", "1")], "canvas")
+    assert {e.path: e.status for e in entries} == {"ada_1_5_timestamp.txt": intake.RESERVED,
+                                                   f"ada_1_5_{NB1}": intake.COLLECTED}
