@@ -14,20 +14,26 @@ from .provided import ASSIGNMENT
 SCRATCH_RELEASE = ".grading/release-for-gradebook"   # where prepare() lets nbgrader write a release
 
 
-def _course_config(root):
+def course_config(root):
+    """The traitlets Config of the course's nbgrader_config.py."""
     from traitlets.config.loader import PyFileConfigLoader
 
-    return PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config().CourseDirectory
+    return PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
 
 
 def configured_url(root):
     """The db_url that the course's nbgrader_config.py sets."""
-    return _course_config(root).db_url
+    return course_config(root).CourseDirectory.db_url
 
 
 def configured_course_id(root):
     """The course_id that the course's nbgrader_config.py sets (nbgrader's gradebook checks it)."""
-    return _course_config(root).course_id
+    return course_config(root).CourseDirectory.course_id
+
+
+def alembic_on_path():
+    """nbgrader runs `alembic` by name when it creates a gradebook: put this environment's bin first."""
+    os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
 
 
 def normalized(db_url):
@@ -62,7 +68,7 @@ def prepare(root, db_url):
     """
     from .pipeline import load_config
 
-    os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
+    alembic_on_path()
     if has_assignment(db_url):   # the first connection also creates nbgrader's tables
         return
     from nbgrader.apps.api import NbGraderAPI

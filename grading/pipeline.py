@@ -15,7 +15,6 @@ for a cluster) and a gradebook URL that every worker can reach.
 """
 import os
 import resource
-import sys
 import threading
 import time
 import traceback
@@ -56,9 +55,9 @@ class Result:
 
 def load_config(root, db_url):
     """The course's nbgrader configuration, reading submissions from the staging area."""
-    from traitlets.config.loader import PyFileConfigLoader
+    from .gradebook import course_config
 
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+    config = course_config(root)
     config.CourseDirectory.root = str(root)
     config.CourseDirectory.submitted_directory = STAGING
     config.CourseDirectory.db_url = db_url
@@ -73,8 +72,9 @@ def nbgrader_api(root, db_url):
         from nbgrader.apps.api import NbGraderAPI
         from nbgrader.coursedir import CourseDirectory
 
-        # nbgrader runs `alembic` by name when it creates a gradebook.
-        os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
+        from .gradebook import alembic_on_path
+
+        alembic_on_path()
         # nbgrader 0.9.6 triggers harmless SQLAlchemy session warnings on every submission.
         warnings.filterwarnings("ignore", category=SAWarning)
         config = load_config(root, db_url)
