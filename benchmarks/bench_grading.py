@@ -58,11 +58,11 @@ import nbformat
 from nbclient import NotebookClient
 
 from grading import catalog, course, synthetic
+from grading.autograde import RUN_REPORT
 from grading.build_reference import NOTEBOOKS
 from grading.provided import ASSIGNMENT
 
 MODES = ("stock", "ours-1", "ours-2", "floor-1", "floor-2")
-RUN_REPORT = "reports/autograde_run.json"   # written by grading.autograde
 NB1 = NOTEBOOKS[0]
 
 # One period of the class mix: 5 correct, 2 mistakes, 2 alternatives, 1 broken. The first four

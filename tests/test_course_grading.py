@@ -8,7 +8,9 @@ cell. The final scores equal stock's too, except where verification graded a fun
 own (a test that failed only because an earlier function was wrong): each such cell is
 flagged with its reason, and is the same in every mode.
 """
+import contextlib
 import csv
+import io
 import json
 import os
 import signal
@@ -19,7 +21,7 @@ import time
 import pytest
 
 from grading import autograde, catalog, course, gradebook, ledger, synthetic
-from grading.provided import ASSIGNMENT, COURSE_ROOT
+from grading.provided import ASSIGNMENT
 
 MISTAKES = ("fwd_returns_x", "bwd_returns_J", "one_sided_1d", "gcn_one_sided", "bp_same_value_for_all",
             "team_bugs_kept")
@@ -46,9 +48,6 @@ def class_course(new_course, name, students):
 
 def run(root, *args):
     """grading.autograde's main in this process; returns (exit status, printed text)."""
-    import contextlib
-    import io
-
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         status = autograde.main(["--root", str(root), "--quiet", *args])
