@@ -14,6 +14,15 @@ import uuid
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
 
+def _as_finished(futures, as_completed):
+    """(key, return value or exception) of each of {future: key}, in the order they finish."""
+    for future in as_completed(futures):
+        try:
+            yield futures[future], future.result()
+        except Exception as error:   # the worker died or was lost, or the job could not run there
+            yield futures[future], error
+
+
 class LocalProcesses:
     """`workers` processes on this machine."""
 
@@ -35,11 +44,7 @@ class LocalProcesses:
 
     def run(self, function, jobs):
         futures = {self.pool.submit(function, *args): key for key, args in jobs.items()}
-        for future in as_completed(futures):
-            try:
-                yield futures[future], future.result()
-            except Exception as error:     # the worker process itself died (BrokenProcessPool)
-                yield futures[future], error
+        yield from _as_finished(futures, as_completed)
 
 
 class DaskCluster:
@@ -73,10 +78,6 @@ class DaskCluster:
         futures = {self.client.submit(function, *args, key=f"{function.__name__}-{key}-{run}", pure=False): key
                    for key, args in jobs.items()}
         try:
-            for future in finished(futures):
-                try:
-                    yield futures[future], future.result()
-                except Exception as error:  # the worker was lost, or the task could not run there
-                    yield futures[future], error
+            yield from _as_finished(futures, finished)
         finally:
             self.client.cancel(list(futures))
