@@ -61,6 +61,7 @@ def load_config(root, db_url):
     config.CourseDirectory.root = str(root)
     config.CourseDirectory.submitted_directory = STAGING
     config.CourseDirectory.db_url = db_url
+    config.Execute.kernel_manager_class = "grading.warm_kernels.PromptKernelManager"
     return config
 
 
@@ -113,6 +114,7 @@ def _grade(root, student, db_url, result):
     from . import course, verify
     from .remote import WorkerStartFailed
     from .staging import stage
+    from .warm_kernels import KernelZygote
 
     _check_course(root)
     api = nbgrader_api(root, db_url)
@@ -122,7 +124,7 @@ def _grade(root, student, db_url, result):
 
     # Verification reads the staged copy in processes of its own: it runs while nbgrader's kernel
     # works, and only its recording has to wait for nbgrader's scores.
-    with ThreadPoolExecutor(max_workers=1) as beside:
+    with ThreadPoolExecutor(max_workers=1) as beside, KernelZygote(root, student):
         verifying = beside.submit(verify.verify_submission, staged.folder, course_root=root)
         outcome = api.autograde(ASSIGNMENT, student, force=True, create=True)
         if not outcome["success"]:

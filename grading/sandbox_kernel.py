@@ -16,6 +16,7 @@ sockets instead, and links the names that Jupyter expects to them.
 import ctypes
 import json
 import os
+import selectors
 import shutil
 import signal
 import subprocess
@@ -24,9 +25,11 @@ import tempfile
 from pathlib import Path
 
 if __package__:
-    from .sandbox import INSTALL_HINT, SANDBOX_GID, SandboxUnavailable, available, require, wrap
+    from . import kernel_zygote
+    from .sandbox import INSTALL_HINT, SANDBOX_GID, SandboxUnavailable, available, grant_write, require, wrap
 else:  # run by path (the kernelspec does this so that starting a kernel does not import numpy)
-    from sandbox import INSTALL_HINT, SANDBOX_GID, SandboxUnavailable, available, require, wrap
+    import kernel_zygote
+    from sandbox import INSTALL_HINT, SANDBOX_GID, SandboxUnavailable, available, grant_write, require, wrap
 
 KERNEL_NAME = "gradient-checking-sandbox"
 ASSIGNMENT = "gradient_checking"
@@ -35,6 +38,8 @@ PORTS = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
 PR_SET_PDEATHSIG = 1  # prctl(2)
 OUTPUT_BUDGET = 64 * 2 ** 10  # bytes of the kernel's own stdout/stderr passed on to the grader
 FONT_CACHE = "GRADING_SANDBOX_FONT_CACHE"  # set in kernel.json: matplotlib's font list, made at install
+ZYGOTE = "GRADING_KERNEL_ZYGOTE"   # the socket of the kernel zygote for this submission (grading.warm_kernels)
+SERVES = "serves"                  # file next to that socket: the folder whose kernels the zygote may start
 
 
 def course_of(folder):
@@ -49,8 +54,34 @@ def course_of(folder):
     return Path(os.environ.get("GRADING_COURSE_ROOT", PACKAGE.parent)).resolve(), ASSIGNMENT
 
 
-def sandboxed_kernel(connection_file, extra_args, folder, private):
-    """(command line, links to make) that start ipykernel in the sandbox, its sockets in `private`."""
+def kernel_environment(root, assignment, private):
+    """The variables a sandboxed kernel gets on top of the sandbox's own (grading.sandbox.wrap)."""
+    release = Path(root) / "release" / assignment
+    return {"GRADING_COURSE_ROOT": str(root), "GRADING_HELPERS": str(release / "gc_utils.py"),
+            "MPLCONFIGDIR": str(private),
+            # The kernel's parent is the sandbox's init, PID 1 (or the zygote): ipykernel then
+            # neither watches for its parent's death nor prints a console banner.
+            "JPY_PARENT_PID": "1"}
+
+
+def readonly_paths(root, assignment):
+    """What a kernel may read besides the Python environment: the release and this package."""
+    return [Path(root) / "release" / assignment, PACKAGE]
+
+
+def copy_font_cache(private):
+    """Put matplotlib's font list (made at install, see build_font_cache) into a kernel's MPLCONFIGDIR."""
+    fonts = Path(os.environ.get(FONT_CACHE) or installed_spec_folder() / "matplotlib")
+    for cached in fonts.glob("fontlist-*.json"):
+        shutil.copy(cached, private)
+
+
+def installed_spec_folder(prefix=sys.prefix):
+    return Path(prefix) / "share" / "jupyter" / "kernels" / KERNEL_NAME
+
+
+def private_connection(connection_file, private):
+    """(the kernel's own connection file in `private`, {name Jupyter expects: socket in private})."""
     info = json.loads(Path(connection_file).read_text())
     if info.get("transport") != "ipc" or not os.path.isabs(info.get("ip", "")):
         sys.exit("gradient-checking-sandbox: the kernel has no network; set c.KernelManager.transport = 'ipc' "
@@ -61,19 +92,16 @@ def sandboxed_kernel(connection_file, extra_args, folder, private):
     inner.chmod(0o640)
     if os.geteuid() == 0:
         os.chown(inner, 0, SANDBOX_GID)
-    fonts = Path(os.environ.get(FONT_CACHE, "/nonexistent"))
-    for cached in fonts.glob("fontlist-*.json"):
-        shutil.copy(cached, private)
+    return inner, links
+
+
+def sandboxed_kernel(inner, extra_args, folder, private):
+    """The command line that starts ipykernel in a sandbox of its own, its sockets in `private`."""
+    copy_font_cache(private)
     root, assignment = course_of(folder)
-    release = root / "release" / assignment
-    command = wrap([sys.executable, "-m", "ipykernel_launcher", "-f", str(inner), *extra_args],
-                   workdir=folder, readonly=[release, PACKAGE], writable=[folder, private],
-                   env={"GRADING_COURSE_ROOT": root, "GRADING_HELPERS": release / "gc_utils.py",
-                        "MPLCONFIGDIR": private,
-                        # The kernel's parent is the sandbox's init, PID 1: ipykernel then
-                        # neither watches for its parent's death nor prints a console banner.
-                        "JPY_PARENT_PID": "1"})
-    return command, links
+    return wrap([sys.executable, "-m", "ipykernel_launcher", "-f", str(inner), *extra_args],
+                workdir=folder, readonly=readonly_paths(root, assignment), writable=[folder, private],
+                env=kernel_environment(root, assignment, private))
 
 
 def die_with_parent():
@@ -89,6 +117,78 @@ def die_with_parent():
         sys.exit("gradient-checking-sandbox: the grading process is gone")
 
 
+def zygote_for(folder):
+    """A connection to the kernel zygote that serves `folder`, or None.
+
+    The grading pipeline (grading.warm_kernels) names one in the environment for the submission
+    it grades; a plain `nbgrader autograde` has none and starts every kernel in a new sandbox.
+    """
+    path = os.environ.get(ZYGOTE)
+    if not path:
+        return None
+    served = Path(path).parent / SERVES
+    try:
+        if not Path(folder).resolve().is_relative_to(Path(served.read_text()).resolve()):
+            return None
+    except OSError:
+        return None
+    return kernel_zygote.connect(path)
+
+
+def private_folder(zygote):
+    """The kernel's private folder: inside the zygote's (which its sandbox sees), or a new one."""
+    if zygote is None:
+        return tempfile.mkdtemp(prefix="gc-kernel-")
+    private = tempfile.mkdtemp(prefix="kernel-", dir=Path(os.environ[ZYGOTE]).parent)
+    if os.geteuid() == 0:
+        grant_write(private)
+    return private
+
+
+def relay(read, budget=OUTPUT_BUDGET):
+    """Pass on the start of what the kernel writes to its own stdout and stderr (ipykernel's crash
+    reports) and drop the rest: a submission must not be able to flood the log. Returns the
+    budget left; reads what is there now, or everything up to end of file if `read` blocks."""
+    try:
+        while chunk := os.read(read, 2 ** 16):
+            if budget > 0:
+                sys.stderr.buffer.write(chunk[:budget])
+                sys.stderr.flush()
+            budget -= len(chunk)
+    except BlockingIOError:
+        pass
+    return budget
+
+
+def run_forked(zygote, inner, extra_args, folder, private):
+    """Let the zygote fork the kernel; wait for it to exit; return its exit status, or None if
+    the zygote could not start one."""
+    read, write = os.pipe()
+    try:
+        # HOME: IPython's profile and history are this kernel's own, not shared with the
+        # submission's other kernels.
+        env = {"MPLCONFIGDIR": str(private), "HOME": str(private), "PWD": str(folder)}
+        if kernel_zygote.launch(zygote, str(inner), extra_args, str(folder), env, write) is None:
+            return None
+    finally:
+        os.close(write)
+    signal.signal(signal.SIGTERM, lambda *_: kernel_zygote.ask_kill(zygote))
+    os.set_blocking(read, False)
+    budget = OUTPUT_BUDGET
+    with selectors.DefaultSelector() as waiting:
+        waiting.register(read, selectors.EVENT_READ)
+        waiting.register(zygote, selectors.EVENT_READ)
+        while True:
+            for key, _ in waiting.select():
+                if key.fileobj == read:
+                    budget = relay(read, budget)
+                    continue
+                ended = kernel_zygote.receive(zygote)
+                relay(read, budget)
+                os.close(read)
+                return ended["exit"] if ended and "exit" in ended else 1
+
+
 def run(connection_file, extra_args):
     """Run the kernel until it exits; return its exit status."""
     die_with_parent()
@@ -96,10 +196,12 @@ def run(connection_file, extra_args):
         require()
     except SandboxUnavailable as error:
         sys.exit(f"gradient-checking-sandbox: {error}")
-    private = tempfile.mkdtemp(prefix="gc-kernel-")
+    folder = os.getcwd()
+    zygote = zygote_for(folder)
+    private = private_folder(zygote)
     links = {}
     try:
-        command, links = sandboxed_kernel(connection_file, extra_args, os.getcwd(), private)
+        inner, links = private_connection(connection_file, private)
         for name, target in links.items():
             os.makedirs(os.path.dirname(name), mode=0o700, exist_ok=True)
             os.symlink(target, name)
@@ -107,17 +209,17 @@ def run(connection_file, extra_args):
         # process group must not stop the launcher. A handler, not SIG_IGN, which the kernel
         # would inherit and then ignore the interrupt itself.
         signal.signal(signal.SIGINT, lambda *_: None)
-        kernel = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT)
+        if zygote is not None:
+            if os.geteuid() == 0:
+                grant_write(folder)
+            status = run_forked(zygote, inner, extra_args, folder, private)
+            zygote.close()
+            if status is not None:
+                return status
+        kernel = subprocess.Popen(sandboxed_kernel(inner, extra_args, folder, private),
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         signal.signal(signal.SIGTERM, lambda *_: kernel.terminate())
-        # Pass on the start of what the kernel writes to its own stdout and stderr (ipykernel's
-        # crash reports) and drop the rest: a submission must not be able to flood the log.
-        budget = OUTPUT_BUDGET
-        while chunk := kernel.stdout.read1(2 ** 16):
-            if budget > 0:
-                sys.stderr.buffer.write(chunk[:budget])
-                sys.stderr.flush()
-            budget -= len(chunk)
+        relay(kernel.stdout.fileno())
         return kernel.wait()
     finally:
         for name in links:
@@ -148,7 +250,7 @@ def build_font_cache(folder):
 
 def install(prefix=sys.prefix):
     """Write the kernelspec into <prefix>/share/jupyter/kernels/; return its folder."""
-    folder = Path(prefix) / "share" / "jupyter" / "kernels" / KERNEL_NAME
+    folder = installed_spec_folder(prefix)
     folder.mkdir(parents=True, exist_ok=True)
     fonts = folder / "matplotlib"
     build_font_cache(fonts)
