@@ -19,7 +19,7 @@ help:
 	@echo "make autograde  grade what is new in submitted/: one worker per core, sandboxed, verified, resumable"
 	@echo "               [WORKERS=n] [DB=postgresql://...] [SCHEDULER=tcp://host:8786] [FORCE=1]"
 	@echo "make intake ZIP=submissions.zip ROSTER=roster.csv  import a Canvas or Moodle download"
-	@echo "make bench-grading  throughput of grading 100 submissions: stock nbgrader, ours, the floor (~40 min)"
+	@echo "make bench-grading  throughput of grading 100 submissions: stock nbgrader, ours, the floor (~25 min)"
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	@# Submissions run in Debian's bubblewrap; install it when missing and we may (root, apt).

