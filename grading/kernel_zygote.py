@@ -85,6 +85,10 @@ def serve_one(connection, listener):
             listener.close()
             connection.close()
             code = become_kernel(request, fds[0] if fds else None)
+        except BaseException:   # said on the kernel's stderr, which the launcher passes on
+            import traceback
+
+            traceback.print_exc()
         finally:
             for stream in (sys.__stdout__, sys.__stderr__):
                 try:
