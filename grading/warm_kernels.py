@@ -6,8 +6,8 @@
 KernelZygote starts grading/kernel_zygote.py in a sandbox for this one submission (the same
 sandbox a kernel gets, on the folder autograded/<student>/) and names its socket in the
 environment; the kernel launcher (grading/sandbox_kernel.py) then asks it for each notebook's
-kernel instead of starting a new Python. If the zygote is missing, busy with another student or
-dead, the launcher starts the kernel the usual way: the zygote only saves time.
+kernel instead of starting a new Python. If there is no zygote, or it serves another student's
+folder, or it has died, the launcher starts the kernel the usual way: the zygote only saves time.
 
 PromptKernelManager is jupyter_client's kernel manager without its idle waits, which cost about
 0.5 s per kernel, and nbgrader starts and stops two kernels per submission:
@@ -100,7 +100,7 @@ class KernelZygote:
     def __init__(self, root, student, assignment=ASSIGNMENT):
         self.root, self.student, self.assignment = Path(root), student, assignment
         self.folder = self.root / "autograded" / student   # nbgrader replaces <assignment>/ inside
-        self.private = self.process = self.log = None
+        self.private = self.process = None
 
     @property
     def socket(self):
@@ -114,8 +114,10 @@ class KernelZygote:
         command = wrap([sys.executable, str(ZYGOTE_SCRIPT), str(self.socket)], workdir=self.folder,
                        readonly=readonly_paths(self.root, self.assignment), writable=[self.folder, self.private],
                        env=kernel_environment(self.root, self.assignment, self.private))
-        self.log = tempfile.TemporaryFile()
-        self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
+        # Silent: a zygote that fails costs only time, and a kernel started the usual way then
+        # reports its own errors.
+        self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)
         os.environ[ZYGOTE] = str(self.socket)
         return self
 
@@ -127,6 +129,5 @@ class KernelZygote:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-        self.log.close()
         shutil.rmtree(self.private, ignore_errors=True)
         return False
