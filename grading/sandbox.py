@@ -143,5 +143,6 @@ def wrap(argv, *, workdir, readonly=(), writable=(), env=None, limits=SandboxLim
                 f"--nproc={limits.max_processes}", f"--fsize={limits.file_size_bytes}",
                 f"--nofile={limits.open_files}", "--core=0", "--", *map(str, argv)]
     if root:
-        return [sys.executable, "-I", "-S", STAGE, str(SANDBOX_UID), str(SANDBOX_GID), *command]
+        # The stage dies with this process, which must be the one that starts the command.
+        return [sys.executable, "-I", "-S", STAGE, str(SANDBOX_UID), str(SANDBOX_GID), str(os.getpid()), *command]
     return command

@@ -1,6 +1,6 @@
 """Root's first step into the sandbox: make the bound paths reachable, drop to nobody, start bwrap.
 
-    python -I -S sandbox_stage.py UID GID bwrap [bwrap options] -- command...
+    python -I -S sandbox_stage.py UID GID GRADER_PID bwrap [bwrap options] -- command...
 
 grading.sandbox.wrap() puts this in front of bwrap when the grader is root, because root is
 exempt from the process limit even inside a user namespace. The paths to bind may not be
@@ -17,6 +17,7 @@ import sys
 
 STAGE_MOUNT = "/mnt"  # covered by the stage's tmpfs, in its own mount namespace only
 CLONE_NEWNS, MS_BIND, MS_REC, MS_PRIVATE = 0x20000, 0x1000, 0x4000, 0x40000
+PR_SET_PDEATHSIG, SIGKILL = 1, 9
 # How many values follow each bwrap option that wrap() uses, to find the bind sources.
 ARITY = {"--bind": 2, "--ro-bind": 2, "--symlink": 2, "--setenv": 2,
          "--size": 1, "--tmpfs": 1, "--proc": 1, "--dev": 1, "--chdir": 1}
@@ -39,7 +40,7 @@ def bind_sources(command):
         i += 1 + ARITY.get(command[i], 0)
 
 
-def stage(uid, gid, command):
+def stage(uid, gid, grader, command):
     check(libc.unshare(CLONE_NEWNS), "unshare")
     check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make the mounts private")
     # Open every source first, so that one below STAGE_MOUNT stays reachable once it is covered.
@@ -58,8 +59,15 @@ def stage(uid, gid, command):
     os.setgroups([])
     os.setresgid(gid, gid, gid)
     os.setresuid(uid, uid, uid)
+    # Die with the grader, the process that made this command (wrap) and started it. bwrap's
+    # --die-with-parent takes effect only once bwrap runs, and only if the grader is still
+    # alive then: a grader killed during the stage would leave a sandbox behind. Asked after the
+    # change of user, which clears it; exec keeps it.
+    check(libc.prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), "prctl")
+    if os.getppid() != grader:
+        sys.exit("sandbox stage: the grading process that started this sandbox is gone")
     os.execv(command[0], command)
 
 
 if __name__ == "__main__":
-    stage(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:])
+    stage(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:])

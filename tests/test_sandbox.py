@@ -203,6 +203,32 @@ def test_wrap_limits_bind_although_the_grader_is_root(sandboxed_probe, fake_cour
     assert (fake_course / "autograded" / "mallory" / ASSIGNMENT / "probe.txt").stat().st_uid == 65534
 
 
+def test_a_sandbox_goes_when_its_grader_dies_while_starting_it(tmp_path):
+    """A grader killed right after it started a sandbox (before bwrap asked to die with it, in
+    the root stage) leaves nothing running."""
+    import time
+
+    import psutil
+
+    marker = tmp_path / "orphan"
+    marker.mkdir()
+    starter = textwrap.dedent(f'''
+        import os, subprocess
+        from grading import sandbox
+        subprocess.Popen(sandbox.wrap(["sleep", "60"], workdir="{marker}", writable=["{marker}"]))
+        os.kill(os.getpid(), 9)   # gone long before the stage, a new Python, gets anywhere
+    ''')
+    assert subprocess.run([sys.executable, "-c", starter], timeout=60).returncode == -9
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        left = [p.info for p in psutil.process_iter(["pid", "cmdline"])
+                if str(marker) in " ".join(p.info["cmdline"] or [])]
+        if not left:
+            break
+        time.sleep(0.2)
+    assert not left, f"the sandbox outlived its grader: {left}"
+
+
 def test_wrap_says_how_to_install_bubblewrap_when_it_is_missing(monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     assert not sandbox.available()
