@@ -113,8 +113,22 @@ def die_with_parent():
     """
     parent = os.getppid()
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    if os.getppid() != parent:   # the parent died before the request took effect
+    # jupyter_client names the process that started the kernel. If that is not our parent, it
+    # died while this Python was starting and we already belong to init (or the name is an
+    # outer kernel's, inherited: then that process is still alive).
+    named = int(os.environ.get("JPY_PARENT_PID") or 0)
+    if os.getppid() != parent or (named > 1 and named != parent and not _alive(named)):
         sys.exit("gradient-checking-sandbox: the grading process is gone")
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
 
 
 def zygote_for(folder):

@@ -229,6 +229,19 @@ def test_a_sandbox_goes_when_its_grader_dies_while_starting_it(tmp_path):
     assert not left, f"the sandbox outlived its grader: {left}"
 
 
+def test_the_kernel_launcher_starts_nothing_for_a_grader_that_is_gone(tmp_path):
+    """A grader killed while its kernel launcher was still starting: Jupyter named it in
+    JPY_PARENT_PID, and the launcher, now init's child, must not start a sandbox for nobody."""
+    from grading import sandbox_kernel
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    launcher = [sys.executable, "-E", "-S", str(Path(sandbox_kernel.__file__)), "-f", str(tmp_path / "kernel.json")]
+    done = subprocess.run(launcher, env={**os.environ, "JPY_PARENT_PID": str(gone.pid)},
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and "the grading process is gone" in done.stderr, done.stderr
+
+
 def test_wrap_says_how_to_install_bubblewrap_when_it_is_missing(monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     assert not sandbox.available()
