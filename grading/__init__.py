@@ -1,32 +1,19 @@
-"""Hidden tests of the gradient-checking assignment. Instructor only: never released.
+"""Hidden tests and grading tools of the gradient-checking assignment. Instructor only: never released.
 
 Each hidden region of a test cell is one call:
 
     import grading
     grading.check("gradient_check", globals())
 
-The check draws fresh random cases, runs the student's function on them, and raises
-CheckFailed with a diagnosis in plain words when something is wrong. The cases themselves
-stay here, out of the notebooks and out of the feedback.
+`check`, `CHECKS` and `CheckFailed` come from grading.hidden_tests, loaded on first use: the
+grading machinery (the kernel launcher, the sandbox) imports this package too, and must not
+pay for NumPy and the checks when it does not need them.
 """
-from . import checks_1d, checks_nd
-from .harness import CheckFailed, NotebookStudent
-
-CHECKS = {
-    "forward_propagation": checks_1d.check_forward_propagation,
-    "backward_propagation": checks_1d.check_backward_propagation,
-    "gradient_check": checks_1d.check_gradient_check,
-    "gradient_check_n": checks_nd.check_gradient_check_n,
-    "gradient_check_by_parameter": checks_nd.check_gradient_check_by_parameter,
-    "backward_propagation_n_fixed": checks_nd.check_backward_propagation_n_fixed,
-}
+_HIDDEN_TESTS = {"check", "CHECKS", "CheckFailed", "NotebookStudent"}
 
 
-def check(name, namespace):
-    """Run the hidden tests of function `name` defined in the notebook namespace `namespace`."""
-    __tracebackhide__ = True  # IPython: show the student the message, not the grader's frames
-    try:
-        CHECKS[name](NotebookStudent(namespace))
-    except CheckFailed as failure:
-        raise CheckFailed(str(failure)) from None
-    print(f"{name} passes the hidden tests.")
+def __getattr__(name):
+    if name in _HIDDEN_TESTS:
+        from . import hidden_tests
+        return getattr(hidden_tests, name)
+    raise AttributeError(f"module 'grading' has no attribute {name!r}")

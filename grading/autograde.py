@@ -2,6 +2,7 @@
 
     python -m grading.autograde [--workers N | --scheduler tcp://host:8786] [--db-url URL]
                                 [--force] [--student ID ...] [--no-feedback] [--quiet]
+                                [--deadline SECONDS] [--cell-timeout SECONDS]
 
 1. The gradebook gets nbgrader's tables and the assignment, once (grading.gradebook).
 2. Each submission that is new or changed since its last grade (grading.ledger) is graded by
@@ -13,18 +14,23 @@
 4. The same workers write nbgrader's feedback HTML of every student whose feedback is missing
    or older than their graded notebooks.
 5. A table of every student, then grades.csv (nbgrader's CSV export) and the class report.
+
+The run ends cleanly whatever ends it: Ctrl-C, SIGTERM or a closed output pipe stop the workers
+and everything they started (grading.runners); grades finished before stay in the ledger.
 """
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 from collections import defaultdict
 from dataclasses import asdict
 from pathlib import Path
 
-from . import gradebook, pipeline, runners
+from . import cgroups, gradebook, pipeline, runners
 from .ledger import Ledger, public_url, submission_fingerprint
+from .limits import GradingLimits
 from .pipeline import FUNCTIONS, Result
 from .provided import ASSIGNMENT, COURSE_ROOT
 
@@ -77,7 +83,7 @@ def worker_memory(results):
     return dict(peaks)
 
 
-def grade_all(runner, root, students, db_url, *, progress=True):
+def grade_all(runner, root, students, db_url, *, progress=True, limits=GradingLimits()):
     """Grade `students` on the runner's workers and record each finished grade in the ledger; return Results."""
     from tqdm import tqdm
 
@@ -86,7 +92,7 @@ def grade_all(runner, root, students, db_url, *, progress=True):
     results = []
     with tqdm(total=len(students), unit="submission", desc="grading", file=sys.stderr,
               disable=not progress, smoothing=0.1, dynamic_ncols=True) as bar:
-        jobs = {student: (str(root), student, db_url) for student in students}
+        jobs = {student: (str(root), student, db_url, limits) for student in students}
         for student, result in runner.run(pipeline.grade_submission, jobs):
             if isinstance(result, Exception):
                 result = Result(student, failed=f"{type(result).__name__}: {result}")
@@ -109,13 +115,13 @@ def feedback_missing(root, student):
         min(p.stat().st_mtime for p in pages) < max((g.stat().st_mtime for g in graded), default=0)
 
 
-def write_all_feedback(runner, root, students, db_url, *, progress=True):
+def write_all_feedback(runner, root, students, db_url, *, progress=True, limits=GradingLimits()):
     """nbgrader's feedback HTML of each student whose feedback is missing or stale; {student: problem}."""
     from tqdm import tqdm
 
     todo = [s for s in students if feedback_missing(root, s)]
     problems = {}
-    jobs = {student: (str(root), student, db_url) for student in todo}
+    jobs = {student: (str(root), student, db_url, limits) for student in todo}
     for student, problem in tqdm(runner.run(pipeline.write_feedback, jobs), total=len(todo), unit="student",
                                  desc="feedback", file=sys.stderr, disable=not progress or not todo):
         if isinstance(problem, Exception):
@@ -149,10 +155,39 @@ def parse_args(argv):
     parser.add_argument("--force", action="store_true", help="grade again what was graded already")
     parser.add_argument("--no-feedback", dest="feedback", action="store_false", help="do not write feedback HTML")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--deadline", type=float, default=GradingLimits.deadline_seconds,
+                        help="seconds for one whole submission, both notebooks and verification "
+                             f"(default {GradingLimits.deadline_seconds:g})")
+    parser.add_argument("--cell-timeout", type=float, default=0,
+                        help="seconds for one cell (default: nbgrader_config.py's Execute.timeout)")
     return parser.parse_args(argv)
 
 
+class Stopped(Exception):
+    """The run was told to stop (SIGTERM)."""
+
+
+def _stop(*_):
+    raise Stopped()
+
+
 def main(argv=None):
+    """Run `make autograde`; SIGTERM and a closed output pipe end it, and its workers with it."""
+    previous = signal.signal(signal.SIGTERM, _stop)
+    try:
+        return run(argv)
+    except Stopped:
+        print("Stopped (SIGTERM): finished grades are kept; the next run grades the rest.", file=sys.stderr)
+        return 143
+    except BrokenPipeError:
+        # Whoever read our output has gone; nothing more can be said there.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run(argv=None):
     args = parse_args(argv)
     root = Path(args.root).resolve()
     db_url = gradebook.normalized(args.db_url or gradebook.configured_url(root))
@@ -163,7 +198,9 @@ def main(argv=None):
     if args.scheduler and gradebook.is_sqlite(db_url):
         print("Note: a SQLite gradebook works only if every Dask worker runs on this machine; "
               "use --db-url postgresql://... for several machines.")
+    limits = GradingLimits(deadline_seconds=args.deadline, cell_seconds=args.cell_timeout)
     gradebook.prepare(root, db_url)
+    cgroups.sweep()   # what runs killed with SIGKILL left behind
     ledger = Ledger(root, db_url)
     in_gradebook = gradebook.graded_students(db_url)
     todo = [s for s in students if args.force or s not in in_gradebook or not ledger.is_current(s)]
@@ -177,10 +214,10 @@ def main(argv=None):
 
     with runner:
         started = time.perf_counter()
-        fresh = grade_all(runner, root, todo, db_url, progress=not args.quiet) if todo else []
+        fresh = grade_all(runner, root, todo, db_url, progress=not args.quiet, limits=limits) if todo else []
         grading_seconds = time.perf_counter() - started
         started = time.perf_counter()
-        no_feedback = write_all_feedback(runner, root, students, db_url, progress=not args.quiet) \
+        no_feedback = write_all_feedback(runner, root, students, db_url, progress=not args.quiet, limits=limits) \
             if args.feedback else {}
         feedback_seconds = time.perf_counter() - started
     kept = [ledger.result(s) for s in unchanged]

@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from .provided import ASSIGNMENT
+from .assignment import ASSIGNMENT
 
 SCRATCH_RELEASE = ".grading/release-for-gradebook"   # where prepare() lets nbgrader write a release
 

@@ -13,10 +13,12 @@ from dataclasses import asdict
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from . import files
 from .pipeline import Result
 from .provided import ASSIGNMENT
 
 LEDGER = ".grading/ledger"
+MAX_HASHED_BYTES = 256 * 2 ** 20   # a submitted file larger than this counts by its name only
 SKIPPED_NAMES = {".ipynb_checkpoints", "__pycache__", ".DS_Store"}
 # Modules of the grading package that organise a run but decide no grade: changing them keeps
 # the grades current. Every other module (hidden tests, verification, sandbox, ...) counts.
@@ -33,9 +35,26 @@ def _hash_files(digest, folder, pattern="*", leave_out=()):
 
 
 def submission_fingerprint(root, student):
-    """sha256 of the names and contents of every file in submitted/<student>/<assignment>/."""
+    """sha256 of the names and contents of every file in submitted/<student>/<assignment>/.
+
+    The folder is the student's: its files are read without following links (grading.files),
+    and what is not a regular file counts by its name and kind.
+    """
     digest = hashlib.sha256()
-    _hash_files(digest, Path(root) / "submitted" / student / ASSIGNMENT)
+    folder = Path(root) / "submitted" / student / ASSIGNMENT
+    try:
+        regular, others = files.regular_files(folder, skip=SKIPPED_NAMES)
+    except (files.NotRegular, FileNotFoundError) as error:
+        digest.update(f"unreadable: {type(error).__name__}".encode())
+        return digest.hexdigest()
+    for relative, _ in regular:
+        digest.update(relative.encode() + b"\0")
+        try:
+            digest.update(hashlib.sha256(files.read_regular(folder / relative, MAX_HASHED_BYTES)).digest())
+        except (files.NotRegular, files.TooLarge, OSError) as error:
+            digest.update(f"unreadable: {type(error).__name__}".encode())
+    for relative, what in others:
+        digest.update(f"{relative}\0{what}".encode())
     return digest.hexdigest()
 
 

@@ -1,38 +1,47 @@
 """Grade one submission: the unit of work that every grading mode runs, serial or on a cluster.
 
-grade_submission(root, student, db_url):
+grade_submission(root, student, db_url, limits):
     stage      a clean copy of submitted/<student>/ (grading.staging); the student's folder is never changed
-    autograde  nbgrader's Autograde on the staged copy, in the sandboxed kernel (nbgrader_config.py)
-    verify     every function graded again outside the kernel (grading.verify), at the same time as
-               the autograde; where the verdicts disagree, the verified score goes into the gradebook
-               and the submission is flagged
-write_feedback(root, student, db_url):
-    feedback   nbgrader's GenerateFeedback for one student, once the gradebook holds the grades
+    autograde  nbgrader's Autograde on that copy, in a sandbox of its own that sees only this
+               student's scratch copy (grading.nbgrader_step); its kernels are forked from a
+               kernel zygote in the submission's sandbox (grading.kernels), where `import grading`
+               finds only the verified verdicts
+    verify     every function graded again outside the kernel (grading.verify), at the same time;
+               each verdict is handed to the kernel as soon as it is known, and where nbgrader's
+               score differs from it, the verified score goes into the gradebook and the
+               submission is flagged
+    bound      everything the submission runs shares one cgroup (memory, processes), one deadline
+               and one output budget (grading.limits)
+write_feedback(root, student, db_url, limits):
+    feedback   nbgrader's GenerateFeedback for one student, also in the step's sandbox
 
 Both are plain module-level functions of picklable arguments, so a local process pool and a
 Dask worker can run them. They need the course directory at the same path (a shared filesystem
 for a cluster) and a gradebook URL that every worker can reach.
 """
+import json
 import os
 import resource
+import shutil
+import tempfile
 import threading
 import time
 import traceback
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import CHECKS
-from .provided import ASSIGNMENT
+from .limits import GradingLimits
+from .assignment import ASSIGNMENT
 
 STAGING = ".grading/staged"     # relative to the course root; nbgrader's submitted_directory
 FUNCTIONS = tuple(CHECKS)       # the graded functions, in notebook order
 
-# nbgrader is not thread-safe, and the sandbox kernel's socket prefix is one per process:
-# a worker process grades one submission at a time, whatever its thread count.
+# A grading process has one nbgrader step (grading.nbgrader_step) and one scratch folder per
+# course: it grades one submission at a time, whatever its thread count.
 _ONE_AT_A_TIME = threading.Lock()
-_apis = {}                      # (course root, gradebook URL) -> NbGraderAPI, one per process
+_current = {}                   # what the submission being graded runs: its cgroup (for hygiene)
 
 
 @dataclass
@@ -65,28 +74,10 @@ def load_config(root, db_url):
     return config
 
 
-def nbgrader_api(root, db_url):
-    """An NbGraderAPI for the course at root on the gradebook db_url, made once per process."""
-    key = (str(root), db_url)
-    if key not in _apis:
-        from sqlalchemy.exc import SAWarning
-        from nbgrader.apps.api import NbGraderAPI
-        from nbgrader.coursedir import CourseDirectory
-
-        from .gradebook import alembic_on_path
-
-        alembic_on_path()
-        # nbgrader 0.9.6 triggers harmless SQLAlchemy session warnings on every submission.
-        warnings.filterwarnings("ignore", category=SAWarning)
-        config = load_config(root, db_url)
-        _apis[key] = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
-    return _apis[key]
-
-
-def grade_submission(root, student, db_url):
+def grade_submission(root, student, db_url, limits=GradingLimits()):
     """Stage, autograde and verify one student's submission.
 
-    root -- the course directory; db_url -- the gradebook
+    root -- the course directory; db_url -- the gradebook; limits -- grading.limits.GradingLimits
     Returns a Result. Problems of the submission are in Result.problems; a failure of the
     grading machinery itself (an exception) is in Result.failed, so that the run can go on.
     """
@@ -94,13 +85,14 @@ def grade_submission(root, student, db_url):
         started = time.perf_counter()
         result = Result(student)
         try:
-            _grade(Path(root), student, db_url, result)
+            _grade(Path(root), student, db_url, result, limits)
         except Exception:
             result.failed = traceback.format_exc(limit=-3).strip()
         result.seconds = time.perf_counter() - started
         result.worker = f"{os.uname().nodename}:{os.getpid()}"
         result.peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        result.kernel_peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        if not result.kernel_peak_mb:
+            result.kernel_peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         return result
 
 
@@ -110,45 +102,105 @@ def _check_course(root):
                                 "workers need it at the same path (a shared filesystem)")
 
 
-def _grade(root, student, db_url, result):
+class VerdictFolder:
+    """A folder of verdicts that a kernel reads (grading/inside/kernel_grading): one JSON file per
+    function, written whole (write, then rename) as soon as verification knows it."""
+
+    def __enter__(self):
+        self.path = Path(tempfile.mkdtemp(prefix="gc-verdicts-"))
+        os.chmod(self.path, 0o755)
+        return self
+
+    def write(self, function, verdict):
+        temporary = self.path / f".{function}.json"
+        temporary.write_text(json.dumps({"passed": verdict.passed, "message": verdict.message}))
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, self.path / f"{function}.json")
+
+    def __exit__(self, *exc):
+        shutil.rmtree(self.path, ignore_errors=True)
+        return False
+
+
+def submission_cgroup(student, limits):
+    """The submission's cgroup (grading.cgroups), or a stand-in that does nothing where cgroups
+    are not available."""
+    from contextlib import nullcontext
+
+    from .cgroups import SubmissionCgroup
+
+    group = SubmissionCgroup.create(student, memory_bytes=limits.memory_bytes, max_processes=limits.max_processes)
+    return group if group is not None else nullcontext()
+
+
+def kill_current():
+    """End everything the submission being graded runs (its cgroup): for a worker that is told to stop."""
+    group = _current.get("cgroup")
+    if group is not None:
+        group.kill()
+
+
+def _grade(root, student, db_url, result, limits):
     from . import course, verify
+    from .kernels import VERDICT_READER, Zygote
+    from .nbgrader_step import runtime_folder, step_for
     from .remote import WorkerStartFailed
     from .staging import stage
-    from .warm_kernels import KernelZygote
 
     _check_course(root)
-    api = nbgrader_api(root, db_url)
     staged = stage(root / "submitted" / student / ASSIGNMENT, root / STAGING / student / ASSIGNMENT,
                    release_folder=root / "release" / ASSIGNMENT)
     result.problems.extend(staged.problems)
+    step = step_for(root)
+    step.prepare_autograde(student, staged.folder, db_url)
+    deadline = time.monotonic() + limits.deadline_seconds
 
     # Verification reads the staged copy in processes of its own: it runs while nbgrader's kernel
-    # works, and only its recording has to wait for nbgrader's scores.
-    with ThreadPoolExecutor(max_workers=1) as beside, KernelZygote(root, student):
-        verifying = beside.submit(verify.verify_submission, staged.folder, course_root=root)
-        outcome = api.autograde(ASSIGNMENT, student, force=True, create=True)
-        if not outcome["success"]:
-            last = (outcome.get("error") or outcome.get("log") or "").strip().splitlines()
-            result.problems.append("nbgrader could not finish this submission: the verified scores are recorded"
-                                   + (f" ({last[-1][:200]})" if last else ""))
+    # works, and hands each verdict to the kernel as soon as it is known.
+    with submission_cgroup(student, limits) as group, VerdictFolder() as verdicts, \
+            Zygote(root, ASSIGNMENT, work_area=root / "autograded" / student, package=VERDICT_READER,
+                   verdicts=verdicts.path, cgroup=group, sockets_near=runtime_folder()) as zygote, \
+            step.kernel_service(zygote, student), ThreadPoolExecutor(max_workers=1) as beside:
+        _current["cgroup"] = group
         try:
-            verdicts = verifying.result()
-        except WorkerStartFailed as error:
-            # A problem of the grading machine, not of the student: record nothing, say so loudly.
-            raise RuntimeError(f"NOT VERIFIED: the verification worker could not start ({error})") from None
-    result.flags.extend(verify.record_verdicts(db_url, ASSIGNMENT, student, verdicts))
-    result.diagnoses = {f: v.message for f, v in verdicts.items() if not v.passed}
+            verifying = beside.submit(verify.verify_submission, staged.folder, course_root=root,
+                                      on_verdict=verdicts.write, deadline=deadline, cgroup=group)
+            outcome = step.run("autograde", student, limits)
+            if not outcome["success"]:
+                last = (outcome.get("error") or outcome.get("log") or "").strip().splitlines()
+                result.problems.append("nbgrader could not finish this submission: the verified scores are recorded"
+                                       + (f" ({last[-1][:200]})" if last else ""))
+            try:
+                verdicts_of = verifying.result()
+            except WorkerStartFailed as error:
+                # A problem of the grading machine, not of the student: record nothing, say so loudly.
+                raise RuntimeError(f"NOT VERIFIED: the verification worker could not start ({error})") from None
+            peak = group.peak_memory() if hasattr(group, "peak_memory") else None
+            if peak:
+                result.kernel_peak_mb = peak / 2 ** 20
+        finally:
+            _current.pop("cgroup", None)
+    for relative, why in step.bring_back("autograded", student):
+        result.problems.append(f"the graded copy of {relative} was not kept: {why}")
+    step.bring_back_grades(student, db_url)
+    result.flags.extend(verify.record_verdicts(db_url, ASSIGNMENT, student, verdicts_of))
+    result.diagnoses = {f: v.message for f, v in verdicts_of.items() if not v.passed}
     result.scores = course.scores(root, db_url, student=student).get(student, {})
 
 
-def write_feedback(root, student, db_url):
+def write_feedback(root, student, db_url, limits=GradingLimits()):
     """nbgrader's feedback HTML for one graded student; returns a problem in words, or ""."""
+    from .nbgrader_step import step_for
+
     with _ONE_AT_A_TIME:
         root = Path(root)
         _check_course(root)
         if not list((root / "autograded" / student / ASSIGNMENT).glob("*.ipynb")):
             return "no feedback HTML: nbgrader left no graded notebook to show"
-        written = nbgrader_api(root, db_url).generate_feedback(ASSIGNMENT, student, force=True)
+        step = step_for(root)
+        step.prepare_feedback(student, db_url)
+        written = step.run("feedback", student, limits)
+        step.bring_back("feedback", student)
         if not written["success"]:
             return "the feedback could not be written: " + (written.get("error") or "").strip()[-200:]
         return ""

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 COURSE_ROOT = Path(os.environ.get("GRADING_COURSE_ROOT", Path(__file__).resolve().parent.parent))
-ASSIGNMENT = "gradient_checking"
+from .assignment import ASSIGNMENT  # noqa: F401 (re-exported)
 # Inside the grading sandbox source/ is not visible; the sandbox points this at the
 # read-only released copy, which `make release` keeps identical (tests/test_release.py).
 HELPERS_PATH = Path(os.environ.get("GRADING_HELPERS", COURSE_ROOT / "source" / ASSIGNMENT / "gc_utils.py"))

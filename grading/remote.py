@@ -14,7 +14,6 @@ carries only its type name, so a check that wants a float or a dict fails on it.
 import json
 import os
 import selectors
-import shutil
 import signal
 import subprocess
 import sys
@@ -25,16 +24,20 @@ from pathlib import Path
 
 import numpy as np
 
-from . import worker as protocol
+from .inside import worker as protocol
 from .harness import CheckFailed
 from .provided import ASSIGNMENT, COURSE_ROOT
 
-WORKER_SCRIPT = Path(__file__).with_name("worker.py")
+WORKER_SCRIPT = Path(__file__).parent / "inside" / "worker.py"
 SUBSTITUTES = Path(__file__).with_name("substitutes.py")
+INSIDE = Path("/run/grading")   # where the sandbox shows the worker its two files
+WORKDIR = "/work"               # the worker's private tmpfs folder inside the sandbox
 
 CALL_TIMEOUT = 20.0       # seconds for one call of a student's function
 EXEC_TIMEOUT = 30.0       # seconds for one cell of the student's notebook
 FUNCTION_BUDGET = 60.0    # seconds for all calls of one function's hidden tests (a test cell's timeout)
+CELLS_BUDGET = 60.0       # seconds for all cells of one notebook, restarts included
+MAX_STARTS = 5            # workers started for one notebook (each crash of a cell costs one)
 START_TIMEOUT = 30.0      # seconds for the worker to start and import NumPy
 MAX_ANSWER = 64 * 2**20   # bytes in one answer line
 MAX_DEPTH = 40            # nesting depth of a decoded answer
@@ -73,23 +76,6 @@ def sandbox_module():
     return sandbox if sandbox.available() else None
 
 
-def _worker_command(argv, *, workdir, readonly, env):
-    """The command line that runs the worker: in the grading sandbox when bubblewrap is there.
-
-    The sandbox shows the worker its working folder (writable), the Python environment and
-    `readonly` (its own two files and the released assignment), and nothing else: no grading
-    package, no course, no network. Without bubblewrap the worker is a plain subprocess
-    (GRADING_WORKER_SANDBOX=required refuses that; =off forces it, for debugging).
-    """
-    sandbox = sandbox_module()
-    if sandbox is not None:
-        return sandbox.wrap(argv, workdir=workdir, readonly=readonly, writable=[workdir], env=env)
-    if os.environ.get(SANDBOX_SWITCH) == "required":
-        raise WorkerStartFailed("the grading sandbox is required (GRADING_WORKER_SANDBOX=required) "
-                                "but bubblewrap is not installed")
-    return list(argv)
-
-
 def site_directories():
     """The directories of installed packages (NumPy) that the worker adds to its sys.path."""
     paths = sysconfig.get_paths()
@@ -102,35 +88,44 @@ def released_helpers(course_root=COURSE_ROOT):
 
 
 class Worker:
-    """One worker process, and the JSON lines exchanged with it.
+    """One worker process (a broker and its runner, grading/inside/worker.py), and the JSON lines
+    exchanged with it.
 
     The process starts at once; wait_ready() waits for its first line, so that several workers
-    can start at the same time.
+    can start at the same time. In the sandbox it works in a private tmpfs folder: nothing it
+    writes reaches the host.
     """
 
-    def __init__(self, helpers):
-        self.workdir = tempfile.TemporaryDirectory(prefix="gc-worker-")
-        self.runtime = tempfile.TemporaryDirectory(prefix="gc-runtime-")
-        # The worker sees copies of its two files, not the grading package's folder.
-        runtime = Path(self.runtime.name)
-        for path in (WORKER_SCRIPT, SUBSTITUTES):
-            shutil.copyfile(path, runtime / path.name)
-            os.chmod(runtime / path.name, 0o644)
-        os.chmod(runtime, 0o755)
+    def __init__(self, helpers, cgroup=None):
         helpers = Path(helpers).resolve()
-        argv = [sys.executable, "-I", "-S", "-B", str(runtime / WORKER_SCRIPT.name)]
+        argv = [sys.executable, "-I", "-S", "-B", str(INSIDE / WORKER_SCRIPT.name)]
         for site in site_directories():
             argv += ["--site", site]
-        argv += ["--substitutes", str(runtime / SUBSTITUTES.name), "--helpers", str(helpers)]
-        env = {"HOME": self.workdir.name, "LANG": "C.UTF-8", "MPLBACKEND": "Agg", "MPLCONFIGDIR": self.workdir.name,
+        argv += ["--substitutes", str(INSIDE / SUBSTITUTES.name), "--helpers", str(helpers)]
+        env = {"HOME": WORKDIR, "LANG": "C.UTF-8", "MPLBACKEND": "Agg", "MPLCONFIGDIR": WORKDIR,
                "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-        command = _worker_command(argv, workdir=self.workdir.name, readonly=[str(runtime), str(helpers.parent)],
-                                  env=env)
         self.stderr = tempfile.TemporaryFile()
-        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=self.stderr, cwd=self.workdir.name,
-                                        env={**env, "PATH": "/usr/bin:/bin"},
-                                        start_new_session=True, close_fds=True)
+        self.workdir = None
+        sandbox = sandbox_module()
+        if sandbox is not None:
+            # Its two files shown read-only at a path of their own: not the grading package's folder.
+            command = sandbox.wrap(argv, workdir=WORKDIR, tmpfs=[WORKDIR], env=env, cgroup=cgroup,
+                                   readonly=[(WORKER_SCRIPT, INSIDE / WORKER_SCRIPT.name),
+                                             (SUBSTITUTES, INSIDE / SUBSTITUTES.name), helpers.parent])
+            self.process = sandbox.popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         stderr=self.stderr, start_new_session=True, close_fds=True)
+        else:
+            if os.environ.get(SANDBOX_SWITCH) == "required":
+                raise WorkerStartFailed("the grading sandbox is required (GRADING_WORKER_SANDBOX=required) "
+                                        "but bubblewrap is not installed")
+            self.workdir = tempfile.TemporaryDirectory(prefix="gc-worker-")
+            argv[argv.index(str(INSIDE / WORKER_SCRIPT.name))] = str(WORKER_SCRIPT)
+            argv[argv.index(str(INSIDE / SUBSTITUTES.name))] = str(SUBSTITUTES)
+            self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                            stderr=self.stderr, cwd=self.workdir.name,
+                                            env={**env, "HOME": self.workdir.name, "MPLCONFIGDIR": self.workdir.name,
+                                                 "PATH": "/usr/bin:/bin"},
+                                            start_new_session=True, close_fds=True)
         self.buffer = bytearray()
         self.selector = selectors.DefaultSelector()
         os.set_blocking(self.process.stdout.fileno(), False)
@@ -170,9 +165,9 @@ class Worker:
             answer = self._read(deadline)
             if not isinstance(answer, dict):
                 raise WorkerError("an answer that is not a JSON object")
-            if answer.get("id") == self.next_id:
-                return answer
-            # A line the student's code wrote to the channel itself, or a stale answer: skip it.
+            if answer.get("id") != self.next_id:   # the broker answers each request once, in order
+                raise WorkerError(f"an answer to request {answer.get('id')!r} instead of {self.next_id}")
+            return answer
 
     def _wait(self, fd, event, deadline):
         """Whether fd became ready for `event` before the deadline; WorkerTimeout once it has passed."""
@@ -256,8 +251,8 @@ class Worker:
                 pass
         self.selector.close()
         self.stderr.close()
-        self.workdir.cleanup()
-        self.runtime.cleanup()
+        if getattr(self, "workdir", None) is not None:
+            self.workdir.cleanup()
 
 
 class RemoteStudent:
@@ -272,13 +267,18 @@ class RemoteStudent:
     """
 
     def __init__(self, cells, *, setup=(), helpers=None, call_timeout=CALL_TIMEOUT,
-                 exec_timeout=EXEC_TIMEOUT, function_budget=FUNCTION_BUDGET):
+                 exec_timeout=EXEC_TIMEOUT, function_budget=FUNCTION_BUDGET, cells_budget=CELLS_BUDGET,
+                 deadline=None, cgroup=None):
         self.setup = list(setup)
         self.cells = list(cells)
         self.helpers = helpers or released_helpers()
         self.call_timeout = call_timeout
         self.exec_timeout = exec_timeout
         self.function_budget = function_budget
+        self.cells_budget = cells_budget   # seconds for all of the notebook's cells, restarts included
+        self.deadline = deadline           # time.monotonic() by which everything must be done, or None
+        self.cgroup = cgroup               # the submission's cgroup, which the worker joins
+        self._cells_spent = 0.0
         self.cell_errors = {}   # cell name -> "TypeError: ..." for cells that raised
         self.left_out = {}      # cell name -> why it was left out (it crashed or hung the worker)
         self.worker = None
@@ -290,13 +290,16 @@ class RemoteStudent:
     def prepare(self):
         """Start the worker process without waiting for it (start() loads it later)."""
         if self.worker is None and self._pending is None:
-            self._pending = Worker(self.helpers)
+            self._pending = Worker(self.helpers, self.cgroup)
             self.starts += 1
         return self
 
     def start(self):
         """Start the worker and run setup and cells, if that has not happened yet."""
         while self.worker is None:
+            if self.starts >= MAX_STARTS:   # cell after cell broke the worker: run none of the rest
+                for name, _ in self.cells:
+                    self.left_out.setdefault(name, f"the worker had been restarted {MAX_STARTS} times")
             self.prepare()
             worker, self._pending = self._pending, None
             for name, code in self.setup:
@@ -317,15 +320,25 @@ class RemoteStudent:
             worker.kill()
             raise WorkerStartFailed(f"the trusted setup cell {name} did not run in the worker: {error!r}") from None
 
+    def _time_left(self):
+        """Seconds left before the deadline (infinite without one)."""
+        return float("inf") if self.deadline is None else self.deadline - time.monotonic()
+
     def _run_cells(self, worker):
         """Run every cell that is not left out; False if one of them broke the worker (now left out)."""
         for name, code in self.cells:
             if name in self.left_out:
                 continue
+            timeout = min(self.exec_timeout, self.cells_budget - self._cells_spent, self._time_left())
+            if timeout <= 0:
+                self.left_out[name] = (f"the notebook's cells had used up the {self.cells_budget:g} seconds they may take"
+                                       if self._time_left() > 0 else "the time for grading the submission had run out")
+                continue
+            started = time.monotonic()
             try:
-                answer = worker.request({"op": "exec", "code": code, "name": name}, self.exec_timeout)
+                answer = worker.request({"op": "exec", "code": code, "name": name}, timeout)
             except WorkerTimeout:
-                self.left_out[name] = f"it did not finish within {self.exec_timeout:g} seconds"
+                self.left_out[name] = f"it did not finish within {timeout:g} seconds"
             except WorkerDied as died:
                 self.left_out[name] = f"it crashed the Python process ({died})"
             except WorkerError as error:
@@ -335,6 +348,8 @@ class RemoteStudent:
                 if isinstance(error, dict):
                     self.cell_errors[name] = f"{error.get('type')}: {error.get('message')}"[:2000]
                 continue
+            finally:
+                self._cells_spent += time.monotonic() - started
             worker.kill()
             return False
         return True
@@ -364,11 +379,13 @@ class RemoteStudent:
         Returns (result, printed text, the arguments as they are after the call), rebuilt from
         plain data; raises CheckFailed with a message for the student when the call fails.
         """
+        if self._time_left() <= 0:
+            raise CheckFailed(f"{name} could not be tested: the time for grading the whole submission had run out.")
         self.start()
         budget = self.function_budget - self._spent.get(name, 0.0)
         if budget <= 0:
             raise CheckFailed(f"{name} used up the {self.function_budget:g} seconds that its tests may take.")
-        timeout = min(self.call_timeout, budget)
+        timeout = min(self.call_timeout, budget, max(self._time_left(), 0.001))
         request = {"op": "call", "function": name,
                    "args": [protocol.encode(a, np) for a in args],
                    "kwargs": protocol.encode(dict(kwargs), np),
@@ -378,6 +395,9 @@ class RemoteStudent:
             answer = self.worker.request(request, timeout)
         except WorkerTimeout:
             self.discard()
+            if self._time_left() <= 0:
+                raise CheckFailed(f"{name} did not finish before the time for grading the whole submission "
+                                  "ran out: is it very slow, or is there an endless loop?") from None
             if timeout < self.call_timeout:
                 raise CheckFailed(f"{name} used up the {self.function_budget:g} seconds that its tests may take: "
                                   "is it very slow, or is there an endless loop?") from None

@@ -8,10 +8,24 @@ worker starts Python and nbgrader once per run, not once per submission.
 Processes, never threads: nbgrader is not thread-safe, and the sandboxed kernel's socket
 prefix is one per process (nbgrader_config.py). A Dask worker with several threads still
 does one job at a time (grading.pipeline's lock); start Dask workers with `--nthreads 1`.
+
+Local workers end with the run, whatever ends it: leaving the `with` block through an exception
+(an interruption, SIGTERM turned into one by grading.autograde, a closed output pipe) kills
+them; and each worker ends by itself when the process that started it dies, even by SIGKILL
+(PR_SET_PDEATHSIG, and a watch on its parent). A worker that is told to end kills what the
+submission it grades runs (its cgroup) before it goes.
 """
+import ctypes
 import multiprocessing
+import os
+import signal
+import threading
+import time
 import uuid
 from concurrent.futures import ProcessPoolExecutor, as_completed
+
+PR_SET_PDEATHSIG = 1
+WATCH_SECONDS = 0.5
 
 
 def _as_finished(futures, as_completed):
@@ -21,6 +35,31 @@ def _as_finished(futures, as_completed):
             yield futures[future], future.result()
         except Exception as error:   # the worker died or was lost, or the job could not run there
             yield futures[future], error
+
+
+def _end_worker(*_):
+    """A worker told to end: kill what its submission runs, then go at once."""
+    from . import pipeline
+
+    try:
+        pipeline.kill_current()
+    finally:
+        os._exit(1)
+
+
+def _watch_parent(parent):
+    while os.getppid() == parent:
+        time.sleep(WATCH_SECONDS)
+    _end_worker()
+
+
+def start_worker(parent):
+    """In each local worker, first thing: end with `parent` (the grading run's main process)."""
+    signal.signal(signal.SIGTERM, _end_worker)
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:
+        _end_worker()
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
 
 
 class LocalProcesses:
@@ -35,12 +74,27 @@ class LocalProcesses:
 
     def __enter__(self):
         # "spawn": each worker starts clean, without the threads and open files of this process.
-        self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
+        self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=start_worker, initargs=(os.getpid(),))
         return self
 
-    def __exit__(self, *exc):
-        # On an interruption, queued jobs are dropped; each running one ends with its worker.
-        self.pool.shutdown(wait=True, cancel_futures=True)
+    def __exit__(self, kind, *exc):
+        if kind is None:
+            self.pool.shutdown(wait=True)
+        else:
+            self.abort()
+
+    def abort(self):
+        """End the workers now: queued jobs are dropped, running ones end with their worker."""
+        processes = list((self.pool._processes or {}).values())
+        for process in processes:
+            if process.is_alive():
+                process.terminate()   # SIGTERM: the worker kills its submission's cgroup, then exits
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.join(10)
+            if process.is_alive():
+                process.kill()
 
     def run(self, function, jobs):
         futures = {self.pool.submit(function, *args): key for key, args in jobs.items()}

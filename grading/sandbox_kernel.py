@@ -1,45 +1,44 @@
 """The kernel `gradient-checking-sandbox`: an IPython kernel that runs inside the grading sandbox.
 
-    python grading/sandbox_kernel.py -f CONNECTION_FILE [ipykernel options]   # what Jupyter runs
-    python -m grading.sandbox_kernel --install                                 # write the kernelspec
+    python -I -m grading.sandbox_kernel -f CONNECTION_FILE [ipykernel options]   # what Jupyter runs
+    python -m grading.sandbox_kernel --install                                   # write the kernelspec
 
 nbgrader starts the kernel with the notebook's folder, autograded/<student>/<assignment>/, as
-working directory. Inside the sandbox (grading.sandbox) the kernel sees that folder
-(writable), the released assignment release/<assignment>/ and the grading package (read-only),
-the Python environment, and nothing else of the course: no source/, gradebook, or other student.
+working directory. The kernel runs in a sandbox (grading.sandbox) where that path holds a private
+copy of the folder's regular files (grading.kernels): it sees the released assignment, what
+`import grading` finds, and the Python environment; no source/, gradebook, other student or
+network; and nothing it writes reaches the host.
 
-The sandbox has no network, so the kernel talks to nbclient over Unix sockets (the "ipc"
-transport, set in nbgrader_config.py). Jupyter names the sockets <ip>-<port>, next to the
-connection files of every other kernel; the launcher gives this kernel a private folder for its
-sockets instead, and links the names that Jupyter expects to them.
+Two ways to get there:
+- Under `make autograde`, nbgrader itself runs in a sandbox of its own (grading.nbgrader_step),
+  and the grading worker names its kernel service in GRADING_KERNEL_SERVICE: the launcher asks
+  the service for the kernel, and the service forks it from the submission's kernel zygote,
+  where `import grading` finds only the verified verdicts.
+- Otherwise (a plain `nbgrader autograde`, `nbgrader validate`), the launcher starts a kernel
+  zygote for this one kernel, with this package read-only: the hidden tests run in the kernel,
+  as nbgrader does it.
+Either way the launcher passes on the first 64 KiB of what the kernel writes to its own stdout
+and stderr (crash reports), waits for the kernel to end and ends with it.
 """
 import ctypes
 import json
 import os
 import selectors
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-if __package__:
-    from . import kernel_zygote
-    from .sandbox import INSTALL_HINT, SANDBOX_GID, SandboxUnavailable, available, grant_write, require, wrap
-else:  # run by path (the kernelspec does this so that starting a kernel does not import numpy)
-    import kernel_zygote
-    from sandbox import INSTALL_HINT, SANDBOX_GID, SandboxUnavailable, available, grant_write, require, wrap
+from . import kernels
+from .inside import kernel_zygote
+from .sandbox import INSTALL_HINT, SandboxUnavailable, available, require, run as run_sandboxed, wrap
 
 KERNEL_NAME = "gradient-checking-sandbox"
 ASSIGNMENT = "gradient_checking"
-PACKAGE = Path(__file__).resolve().parent
-PORTS = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
+PACKAGE = kernels.PACKAGE
 PR_SET_PDEATHSIG = 1  # prctl(2)
 OUTPUT_BUDGET = 64 * 2 ** 10  # bytes of the kernel's own stdout/stderr passed on to the grader
-FONT_CACHE = "GRADING_SANDBOX_FONT_CACHE"  # set in kernel.json: matplotlib's font list, made at install
-ZYGOTE = "GRADING_KERNEL_ZYGOTE"   # the socket of the kernel zygote for this submission (grading.warm_kernels)
-SERVES = "serves"                  # file next to that socket: the folder whose kernels the zygote may start
+KERNEL_SERVICE = "GRADING_KERNEL_SERVICE"   # the socket of the grading worker's kernel service
 
 
 def course_of(folder):
@@ -54,62 +53,12 @@ def course_of(folder):
     return Path(os.environ.get("GRADING_COURSE_ROOT", PACKAGE.parent)).resolve(), ASSIGNMENT
 
 
-def kernel_environment(root, assignment, private):
-    """The variables a sandboxed kernel gets on top of the sandbox's own (grading.sandbox.wrap)."""
-    release = Path(root) / "release" / assignment
-    return {"GRADING_COURSE_ROOT": str(root), "GRADING_HELPERS": str(release / "gc_utils.py"),
-            "MPLCONFIGDIR": str(private),
-            # The kernel's parent is the sandbox's init, PID 1 (or the zygote): ipykernel then
-            # neither watches for its parent's death nor prints a console banner.
-            "JPY_PARENT_PID": "1"}
-
-
-def readonly_paths(root, assignment):
-    """What a kernel may read besides the Python environment: the release and this package."""
-    return [Path(root) / "release" / assignment, PACKAGE]
-
-
-def copy_font_cache(private):
-    """Put matplotlib's font list (made at install, see build_font_cache) into a kernel's MPLCONFIGDIR."""
-    fonts = Path(os.environ.get(FONT_CACHE) or installed_spec_folder() / "matplotlib")
-    for cached in fonts.glob("fontlist-*.json"):
-        shutil.copy(cached, private)
-
-
-def installed_spec_folder(prefix=sys.prefix):
-    return Path(prefix) / "share" / "jupyter" / "kernels" / KERNEL_NAME
-
-
-def private_connection(connection_file, private):
-    """(the kernel's own connection file in `private`, {name Jupyter expects: socket in private})."""
-    info = json.loads(Path(connection_file).read_text())
-    if info.get("transport") != "ipc" or not os.path.isabs(info.get("ip", "")):
-        sys.exit("gradient-checking-sandbox: the kernel has no network; set c.KernelManager.transport = 'ipc' "
-                 f"(connection file {connection_file} has transport {info.get('transport')!r}, ip {info.get('ip')!r})")
-    links = {f"{info['ip']}-{info[p]}": f"{private}/ipc-{info[p]}" for p in PORTS}
-    inner = Path(private) / "kernel.json"
-    inner.write_text(json.dumps({**info, "ip": f"{private}/ipc"}))
-    inner.chmod(0o640)
-    if os.geteuid() == 0:
-        os.chown(inner, 0, SANDBOX_GID)
-    return inner, links
-
-
-def sandboxed_kernel(inner, extra_args, folder, private):
-    """The command line that starts ipykernel in a sandbox of its own, its sockets in `private`."""
-    copy_font_cache(private)
-    root, assignment = course_of(folder)
-    return wrap([sys.executable, "-m", "ipykernel_launcher", "-f", str(inner), *extra_args],
-                workdir=folder, readonly=readonly_paths(root, assignment), writable=[folder, private],
-                env=kernel_environment(root, assignment, private))
-
-
 def die_with_parent():
     """Be sent SIGTERM when the grading process that started this launcher dies, even by kill -9.
 
     Jupyter starts kernels in a session of their own, out of reach of a signal to the grader's
     process group; without this a killed grading run would leave its kernels running. On SIGTERM
-    the launcher stops bwrap, which takes the kernel with it (--die-with-parent).
+    the launcher has the kernel killed.
     """
     parent = os.getppid()
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
@@ -129,34 +78,6 @@ def _alive(pid):
     except PermissionError:
         pass
     return True
-
-
-def zygote_for(folder):
-    """A connection to the kernel zygote that serves `folder`, or None.
-
-    The grading pipeline (grading.warm_kernels) names one in the environment for the submission
-    it grades; a plain `nbgrader autograde` has none and starts every kernel in a new sandbox.
-    """
-    path = os.environ.get(ZYGOTE)
-    if not path:
-        return None
-    served = Path(path).parent / SERVES
-    try:
-        if not Path(folder).resolve().is_relative_to(Path(served.read_text()).resolve()):
-            return None
-    except OSError:
-        return None
-    return kernel_zygote.connect(path)
-
-
-def private_folder(zygote):
-    """The kernel's private folder: inside the zygote's (which its sandbox sees), or a new one."""
-    if zygote is None:
-        return tempfile.mkdtemp(prefix="gc-kernel-")
-    private = tempfile.mkdtemp(prefix="kernel-", dir=Path(os.environ[ZYGOTE]).parent)
-    if os.geteuid() == 0:
-        grant_write(private)
-    return private
 
 
 def forward(chunk, budget):
@@ -179,31 +100,23 @@ def relay(read, budget=OUTPUT_BUDGET):
     return budget
 
 
-def run_forked(zygote, inner, extra_args, folder, private):
-    """Let the zygote fork the kernel; wait for it to exit; return its exit status, or None if
-    the zygote could not start one."""
-    read, write = os.pipe()
-    try:
-        # HOME: IPython's profile and history are this kernel's own, not shared with the
-        # submission's other kernels.
-        env = {"MPLCONFIGDIR": str(private), "HOME": str(private), "PWD": str(folder)}
-        if kernel_zygote.launch(zygote, str(inner), extra_args, str(folder), env, write) is None:
-            return None
-    finally:
-        os.close(write)
-    signal.signal(signal.SIGTERM, lambda *_: kernel_zygote.ask_kill(zygote))
+def wait_relaying(control, read):
+    """Relay the kernel's output from `read` until `control` (a zygote or service connection)
+    reports its exit; return the exit status. SIGTERM has the kernel killed."""
+    signal.signal(signal.SIGTERM, lambda *_: kernel_zygote.ask_kill(control))
     os.set_blocking(read, False)
     budget = OUTPUT_BUDGET
     with selectors.DefaultSelector() as waiting:
         waiting.register(read, selectors.EVENT_READ)
-        waiting.register(zygote, selectors.EVENT_READ)
+        waiting.register(control, selectors.EVENT_READ)
         while True:
             for key, _ in waiting.select():
                 if key.fileobj != read:
-                    ended = kernel_zygote.receive(zygote)
+                    ended = kernel_zygote.receive(control)
                     relay(read, budget)
                     os.close(read)
-                    return ended["exit"] if ended and "exit" in ended else 1
+                    control.close()
+                    return ended["exit"] if ended and isinstance(ended.get("exit"), int) else 1
                 try:
                     chunk = os.read(read, 2 ** 16)
                 except BlockingIOError:
@@ -214,50 +127,66 @@ def run_forked(zygote, inner, extra_args, folder, private):
                     waiting.unregister(read)
 
 
-def run(connection_file, extra_args):
-    """Run the kernel until it exits; return its exit status."""
-    die_with_parent()
+def run_via_service(service, info, extra_args, folder):
+    """Ask the grading worker's kernel service for the kernel (make autograde)."""
+    client = kernel_zygote.connect(service, wait=0)
+    if client is None:
+        sys.exit(f"gradient-checking-sandbox: the grading run's kernel service at {service} is gone")
+    read, write = os.pipe()
+    try:
+        pid = kernel_zygote.launch(client, {"connection": info, "argv": list(extra_args), "cwd": folder}, [write])
+    finally:
+        os.close(write)
+    if pid is None:
+        sys.exit("gradient-checking-sandbox: the grading run's kernel service did not start the kernel")
+    return wait_relaying(client, read)
+
+
+def run_own_zygote(info, extra_args, folder):
+    """Start a kernel zygote for this one kernel, with the real grading package (plain nbgrader)."""
     try:
         require()
     except SandboxUnavailable as error:
         sys.exit(f"gradient-checking-sandbox: {error}")
-    folder = os.getcwd()
-    zygote = zygote_for(folder)
-    private = private_folder(zygote)
-    links = {}
+    root, assignment = course_of(folder)
+    with kernels.Zygote(root, assignment, work_area=Path(folder).parent,
+                        sockets_near=os.path.dirname(info["ip"])) as zygote:
+        read, write = os.pipe()
+        try:
+            started = zygote.start_kernel(info, extra_args, cwd=folder, output=write, folder=folder)
+        except kernels.KernelStartFailed as error:
+            os.close(read)
+            sys.exit(f"gradient-checking-sandbox: {error}")
+        finally:
+            os.close(write)
+        try:
+            return wait_relaying(started.connection, read)
+        finally:
+            kernels.remove_sealed(info)
+
+
+def run(connection_file, extra_args):
+    """Run the kernel until it exits; return its exit status."""
+    die_with_parent()
+    # Interrupts arrive as messages (interrupt_mode in kernel.json); a SIGINT sent to the
+    # process group must not stop the launcher.
+    signal.signal(signal.SIGINT, lambda *_: None)
     try:
-        inner, links = private_connection(connection_file, private)
-        for name, target in links.items():
-            os.makedirs(os.path.dirname(name), mode=0o700, exist_ok=True)
-            os.symlink(target, name)
-        # Interrupts arrive as messages (interrupt_mode in kernel.json); a SIGINT sent to the
-        # process group must not stop the launcher. A handler, not SIG_IGN, which the kernel
-        # would inherit and then ignore the interrupt itself.
-        signal.signal(signal.SIGINT, lambda *_: None)
-        if zygote is not None:
-            if os.geteuid() == 0:
-                grant_write(folder)
-            status = run_forked(zygote, inner, extra_args, folder, private)
-            zygote.close()
-            if status is not None:
-                return status
-        kernel = subprocess.Popen(sandboxed_kernel(inner, extra_args, folder, private),
-                                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        signal.signal(signal.SIGTERM, lambda *_: kernel.terminate())
-        relay(kernel.stdout.fileno())
-        return kernel.wait()
-    finally:
-        for name in links:
-            if os.path.islink(name):
-                os.remove(name)
-        shutil.rmtree(private, ignore_errors=True)
+        info = kernels.connection_info(connection_file)
+    except kernels.KernelStartFailed as error:
+        sys.exit(f"gradient-checking-sandbox: {error}")
+    folder = os.getcwd()
+    service = os.environ.get(KERNEL_SERVICE)
+    if service:
+        return run_via_service(service, info, extra_args, folder)
+    return run_own_zygote(info, extra_args, folder)
 
 
 def build_font_cache(folder):
     """Let matplotlib list the fonts once, inside the sandbox, into `folder`; False without bwrap.
 
-    Every kernel starts with an empty private folder, where matplotlib would spend 0.15 s
-    listing the fonts again; the launcher copies this list there instead.
+    Every kernel starts with an empty matplotlib folder, where matplotlib would spend 0.15 s
+    listing the fonts again; the zygote copies this list there instead.
     """
     if not available():
         print(f"note: no font list for the sandboxed kernel: {INSTALL_HINT}", file=sys.stderr)
@@ -265,23 +194,24 @@ def build_font_cache(folder):
     folder.mkdir(parents=True, exist_ok=True)
     command = wrap([sys.executable, "-c", "import matplotlib.font_manager"], workdir=folder,
                    writable=[folder], env={"MPLCONFIGDIR": folder})
-    subprocess.run(command, check=True)
+    run_sandboxed(command, check=True)
     if os.geteuid() == 0:  # made by the sandbox user; from now on read-only for it
         for path in folder.iterdir():
-            os.chown(path, 0, 0)
+            os.chown(path, 0, 0, follow_symlinks=False)
         folder.chmod(0o755)
     return True
 
 
 def install(prefix=sys.prefix):
     """Write the kernelspec into <prefix>/share/jupyter/kernels/; return its folder."""
-    folder = installed_spec_folder(prefix)
+    folder = kernels.installed_font_cache(prefix).parent
     folder.mkdir(parents=True, exist_ok=True)
-    fonts = folder / "matplotlib"
+    fonts = kernels.installed_font_cache(prefix)
     build_font_cache(fonts)
-    spec = {"argv": [sys.executable, "-E", "-S", str(PACKAGE / "sandbox_kernel.py"), "-f", "{connection_file}"],
+    # -I: neither the working directory (a student's folder) nor PYTHON* variables reach sys.path.
+    spec = {"argv": [sys.executable, "-I", "-m", "grading.sandbox_kernel", "-f", "{connection_file}"],
             "display_name": "Python 3 (grading sandbox)", "language": "python",
-            "interrupt_mode": "message", "env": {FONT_CACHE: str(fonts)}, "metadata": {}}
+            "interrupt_mode": "message", "env": {kernels.FONT_CACHE: str(fonts)}, "metadata": {}}
     (folder / "kernel.json").write_text(json.dumps(spec, indent=1) + "\n")
     return folder
 

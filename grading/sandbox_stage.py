@@ -1,14 +1,19 @@
-"""Root's first step into the sandbox: make the bound paths reachable, drop to nobody, start bwrap.
+"""The first step into the sandbox: join the cgroup, (as root) make the bound paths reachable and
+drop to an unprivileged user, die with the grader, start bwrap.
 
-    python -I -S sandbox_stage.py UID GID GRADER_PID bwrap [bwrap options] -- command...
+    python -I -S sandbox_stage.py UID GID GRADER_PID CGROUP_PROCS bwrap [bwrap options] -- command...
 
-grading.sandbox.wrap() puts this in front of bwrap when the grader is root, because root is
-exempt from the process limit even inside a user namespace. The paths to bind may not be
-reachable for the unprivileged user (the Python installation in /root, a course copy in a 0700
-temporary folder), so the stage, still root, opens them, bind-mounts them under a tmpfs in a
-mount namespace of its own (the machine's mounts do not change), rewrites the command to use
-those mounts, drops to UID/GID and execs bwrap. It imports only what it needs: it runs once
-for every sandbox, and Python's start-up is most of its cost.
+UID and GID are "-" when the grader is not root (nothing to drop); CGROUP_PROCS is a
+comma-separated list of cgroup.procs files to join, or "-". grading.sandbox.wrap() puts this in
+front of every bwrap command line.
+
+Joining the cgroup here, before bwrap exists, puts every process of the sandbox in it from its
+first instruction on. As root, the paths to bind may not be reachable for the unprivileged user
+(the Python installation in /root, a course copy in a 0700 temporary folder), so the stage, still
+root, opens them, bind-mounts them under a tmpfs in a mount namespace of its own (the machine's
+mounts do not change), rewrites the command to use those mounts, and drops to UID/GID; it is root
+because root is exempt from the process limit even inside a user namespace. It imports only what
+it needs: it runs once for every sandbox, and Python's start-up is most of its cost.
 """
 import ctypes
 import os
@@ -20,7 +25,7 @@ CLONE_NEWNS, MS_BIND, MS_REC, MS_PRIVATE = 0x20000, 0x1000, 0x4000, 0x40000
 PR_SET_PDEATHSIG, SIGKILL = 1, 9
 # How many values follow each bwrap option that wrap() uses, to find the bind sources.
 ARITY = {"--bind": 2, "--ro-bind": 2, "--symlink": 2, "--setenv": 2,
-         "--size": 1, "--tmpfs": 1, "--proc": 1, "--dev": 1, "--chdir": 1}
+         "--size": 1, "--tmpfs": 1, "--proc": 1, "--dev": 1, "--chdir": 1, "--seccomp": 1}
 
 libc = ctypes.CDLL(None, use_errno=True)
 
@@ -40,7 +45,14 @@ def bind_sources(command):
         i += 1 + ARITY.get(command[i], 0)
 
 
-def stage(uid, gid, grader, command):
+def join_cgroups(procs_files):
+    for procs in procs_files:
+        with open(procs, "w") as handle:
+            handle.write(str(os.getpid()))
+
+
+def reach_as(uid, gid, command):
+    """As root: bind every source where `uid` can reach it, then become uid/gid."""
     check(libc.unshare(CLONE_NEWNS), "unshare")
     check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make the mounts private")
     # Open every source first, so that one below STAGE_MOUNT stays reachable once it is covered.
@@ -59,6 +71,12 @@ def stage(uid, gid, grader, command):
     os.setgroups([])
     os.setresgid(gid, gid, gid)
     os.setresuid(uid, uid, uid)
+
+
+def stage(uid, gid, grader, procs_files, command):
+    join_cgroups(procs_files)
+    if uid is not None:
+        reach_as(uid, gid, command)
     # Die with the grader, the process that made this command (wrap) and started it. bwrap's
     # --die-with-parent takes effect only once bwrap runs, and only if the grader is still
     # alive then: a grader killed during the stage would leave a sandbox behind. Asked after the
@@ -69,5 +87,11 @@ def stage(uid, gid, grader, command):
     os.execv(command[0], command)
 
 
+def main(argv):
+    uid, gid, grader, joins, command = argv[0], argv[1], argv[2], argv[3], argv[4:]
+    stage(None if uid == "-" else int(uid), None if gid == "-" else int(gid), int(grader),
+          [] if joins == "-" else joins.split(","), command)
+
+
 if __name__ == "__main__":
-    stage(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:])
+    main(sys.argv[1:])

@@ -7,18 +7,23 @@ nbgrader can always process: unreadable notebooks are left out (nbgrader then sc
 notebook 0 and grades the others), duplicated cells are left out, retyped cells get their type
 back (as nbgrader itself does), unexpected
 and oversized files stay behind. Every such change is recorded as a problem in plain words.
+
+Nothing in the student's folder is followed: a notebook or file that is a symbolic link, a FIFO
+or a device is left out with a sentence (grading.files), and the copy holds regular files only.
 """
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
+from . import files
 from .build_reference import NOTEBOOKS
 from .provided import ASSIGNMENT, COURSE_ROOT
 
 MAX_EXTRA_FILE_BYTES = 5 * 2 ** 20
+MAX_EXTRA_FILES = 50                  # files besides the notebooks that are copied
 MAX_NOTEBOOK_BYTES = 20 * 2 ** 20
+SKIPPED = (".ipynb_checkpoints", "__pycache__", ".DS_Store")
 
 
 @dataclass
@@ -31,11 +36,14 @@ class Staged:
 
 def read_notebook(path):
     """The notebook at path, or raise ValueError with a reason a person can act on."""
-    size = path.stat().st_size
-    if size > MAX_NOTEBOOK_BYTES:
-        raise ValueError(f"it is {size / 2 ** 20:.0f} MiB, more than the {MAX_NOTEBOOK_BYTES // 2 ** 20} MiB allowed")
     try:
-        notebook = nbformat.read(path, as_version=4)
+        data = files.read_regular(path, MAX_NOTEBOOK_BYTES)
+    except files.TooLarge:
+        raise ValueError(f"it is more than the {MAX_NOTEBOOK_BYTES // 2 ** 20} MiB allowed") from None
+    except files.NotRegular as error:
+        raise ValueError(str(error).replace(str(path), "it")) from None
+    try:
+        notebook = nbformat.reads(data.decode("utf-8"), as_version=4)
     except Exception as error:  # nbformat raises several kinds for broken JSON
         raise ValueError(f"it is not a readable notebook ({type(error).__name__}: {str(error)[:200]})") from None
     try:
@@ -82,17 +90,26 @@ def release_cell_types(release_folder, name):
 def stage(submission, destination, release_folder=COURSE_ROOT / "release" / ASSIGNMENT):
     """Stage the submission folder `submission` into `destination` (replaced); return Staged."""
     submission, destination = Path(submission), Path(destination)
-    if destination.exists():
-        shutil.rmtree(destination)
+    files.remove_tree(destination)
     destination.mkdir(parents=True)
     staged = Staged(destination)
+    try:
+        present, others = files.regular_files(submission, skip=SKIPPED)
+    except files.NotRegular:
+        staged.problems.append("The submission folder is a symbolic link: nothing in it was graded.")
+        return staged
+    except FileNotFoundError:
+        present, others = [], []
+    present = dict(present)
+    for relative, what in others:
+        staged.problems.append(f"{relative} is {what}: it was not read.")
     for name in NOTEBOOKS:
-        path = submission / name
-        if not path.is_file():
-            staged.problems.append(f"{name} is missing: its functions score 0.")
+        if name not in present:
+            if not any(relative == name for relative, _ in others):
+                staged.problems.append(f"{name} is missing: its functions score 0.")
             continue
         try:
-            notebook = read_notebook(path)
+            notebook = read_notebook(submission / name)
         except ValueError as reason:
             staged.problems.append(f"{name} could not be graded: {reason}. Its functions score 0.")
             continue
@@ -101,17 +118,24 @@ def stage(submission, destination, release_folder=COURSE_ROOT / "release" / ASSI
         for grade_id in restore_cell_types(notebook, release_cell_types(release_folder, name)):
             staged.problems.append(f"{name}: the cell '{grade_id}' had been changed to another type; "
                                    "it is graded as the type it has in the assignment.")
-        nbformat.write(notebook, destination / name)
+        files.write_new(destination / name, nbformat.writes(notebook).encode("utf-8"))
         staged.notebooks.append(name)
-    for path in sorted(submission.rglob("*")):
-        relative = path.relative_to(submission)
-        if not path.is_file() or path.is_symlink() or relative.as_posix() in NOTEBOOKS:
-            continue
-        if path.suffix == ".ipynb":
+    extras = [(relative, size) for relative, size in present.items() if relative not in NOTEBOOKS]
+    copied = 0
+    for relative, size in extras:
+        if relative.endswith(".ipynb"):
             staged.problems.append(f"{relative} is not part of the assignment and was not graded.")
-        elif relative.name == "timestamp.txt" or path.stat().st_size <= MAX_EXTRA_FILE_BYTES:
-            (destination / relative).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, destination / relative)
-        else:
+        elif size > MAX_EXTRA_FILE_BYTES:
             staged.problems.append(f"{relative} is larger than {MAX_EXTRA_FILE_BYTES // 2 ** 20} MiB and was left out.")
+        elif copied >= MAX_EXTRA_FILES:
+            staged.problems.append(f"{relative} was left out: only {MAX_EXTRA_FILES} files besides the notebooks are copied.")
+        else:
+            try:
+                data = files.read_regular(submission / relative, MAX_EXTRA_FILE_BYTES)
+            except (files.NotRegular, files.TooLarge, OSError) as error:
+                staged.problems.append(f"{relative} was left out: {error}.")
+                continue
+            (destination / relative).parent.mkdir(parents=True, exist_ok=True)
+            files.write_new(destination / relative, data)
+            copied += 1
     return staged

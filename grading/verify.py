@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from . import CHECKS
+from . import CHECKS, files
 from .build_reference import NOTEBOOKS
 from .course import TEST_CELL_PREFIX
 from .harness import CheckFailed
@@ -167,18 +167,22 @@ def read_submitted_notebook(path, layout):
     """Read a submitted notebook defensively, as data; never raises for a bad notebook."""
     reading = NotebookReading()
     path = Path(path)
-    if not path.is_file():
+    try:
+        data = files.read_regular(path, MAX_NOTEBOOK_BYTES)
+    except FileNotFoundError:
         others = sorted(p.name for p in path.parent.glob("*.ipynb") if p.name not in NOTEBOOKS) \
             if path.parent.is_dir() else []
         hint = f" (the folder has {', '.join(others)}: a renamed copy is not graded)" if others else ""
         reading.problem = f"The notebook {layout.name} is missing from the submission{hint}."
         return reading
-    size = path.stat().st_size
-    if size > MAX_NOTEBOOK_BYTES:
-        reading.problem = f"{layout.name} is {size / 2 ** 20:.0f} MiB, more than the {MAX_NOTEBOOK_BYTES // 2 ** 20} MiB allowed."
+    except files.TooLarge:
+        reading.problem = f"{layout.name} is larger than the {MAX_NOTEBOOK_BYTES // 2 ** 20} MiB allowed."
+        return reading
+    except (files.NotRegular, OSError) as error:
+        reading.problem = f"{layout.name} could not be read as a notebook file: {error}."
         return reading
     try:
-        notebook = json.loads(path.read_bytes())
+        notebook = json.loads(data)
     except (ValueError, RecursionError) as error:
         reading.problem = f"{layout.name} is not a readable notebook (its JSON is broken: {str(error)[:160]})."
         return reading
@@ -243,12 +247,14 @@ def read_submitted_notebook(path, layout):
 
 
 # ---------------------------------------------------------------------------------- verification
-def verify_submission(submission_dir, *, course_root=COURSE_ROOT, only=None, **remote_options):
+def verify_submission(submission_dir, *, course_root=COURSE_ROOT, only=None, on_verdict=None, **remote_options):
     """Grade every function of a submission outside the student's kernel.
 
     submission_dir -- the folder with the submitted notebooks (read as data only)
     only -- function names to verify (default: all); a notebook with none of them is not run
-    remote_options -- call_timeout, exec_timeout, function_budget for RemoteStudent
+    on_verdict -- called as on_verdict(function, verdict) as soon as each verdict is known
+    remote_options -- call_timeout, exec_timeout, function_budget, cells_budget, deadline (a
+                      time.monotonic() value for the whole submission), cgroup for RemoteStudent
 
     Returns {function: Verdict}, in the order of the notebooks. A broken notebook or cell gives
     0 points to the functions it affects, with a message; the others are verified. Raises
@@ -278,11 +284,13 @@ def verify_submission(submission_dir, *, course_root=COURSE_ROOT, only=None, **r
                 problem = reading.problem or reading.function_problems.get(function)
                 if problem:
                     verdicts[function] = Verdict(0.0, points, problem, layout.id, warnings)
-                    continue
-                passed, message = _run_check(function, student)
-                if not passed:
-                    message = _with_cell_trouble(message, function, student)
-                verdicts[function] = Verdict(points if passed else 0.0, points, message, layout.id, warnings)
+                else:
+                    passed, message = _run_check(function, student)
+                    if not passed:
+                        message = _with_cell_trouble(message, function, student)
+                    verdicts[function] = Verdict(points if passed else 0.0, points, message, layout.id, warnings)
+                if on_verdict is not None:
+                    on_verdict(function, verdicts[function])
         return verdicts
     finally:
         for student in students:

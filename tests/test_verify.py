@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from grading import CHECKS
-from grading import catalog, synthetic, verify, worker
+from grading import catalog, synthetic, verify
+from grading.inside import worker
 from grading.build_reference import NOTEBOOKS
 from grading.harness import CheckFailed, NotebookStudent, changed_argument, require_float, require_number
 from grading.provided import ASSIGNMENT

@@ -2,10 +2,22 @@
 
     python -I -S -B worker.py --site DIR --substitutes PATH --helpers PATH
 
-It is a standalone script. It imports the standard library and NumPy only, and never the
-grading package, which is not reachable where it runs (the sandbox shows it neither the
-package nor the course): the stand-in helpers (grading/substitutes.py) and the released
-gc_utils.py are loaded by path, from its command line.
+It is a standalone script, run by path inside the sandbox. It imports the standard library and
+NumPy only, and never the grading package, which is not reachable where it runs (the sandbox
+shows it neither the package nor the course): the stand-in helpers (grading/substitutes.py) and
+the released gc_utils.py are loaded by path, from its command line.
+
+Two processes. The one started, the *broker*, owns the channel to the grader and never runs a
+line of student code. It forks the *runner*, which runs the student's cells and calls and talks
+only to the broker, over a socket pair; the runner has no descriptor of the grader's channel.
+The broker makes itself non-dumpable before the fork, so the runner cannot open the broker's
+descriptors through /proc either (and the sandbox's seccomp filter denies ptrace). For each
+request the broker drops whatever the runner wrote unasked, forwards the request without its
+id, takes the runner's next line as the answer, checks that it is a JSON object, and sends it
+on with the request's id. So the student's code can answer the call it was given, which is what
+returning a value does, and nothing else: no answer to another request, no line in the channel.
+When the runner dies, the broker exits with the runner's status (128 + signal number for a
+signal, as bwrap reports it).
 
 Protocol: one JSON object per line, requests on stdin, answers on stdout.
 
@@ -25,8 +37,7 @@ for everything else. NaN and the infinities are written as Python's json module 
 
 The code runs in a plain Python process: no IPython, so input transformers, event hooks and
 get_ipython() do not exist here. What the student prints is captured (the first 10,000
-characters are kept); the protocol uses private copies of the original stdin and stdout,
-whose descriptors 0, 1 and 2 are pointed at /dev/null before any student code runs.
+characters are kept); descriptors 0, 1 and 2 lead to /dev/null.
 """
 import builtins
 import importlib
@@ -311,34 +322,34 @@ class Worker:
                     "args_after": [encode(a, np) for a in args]}
 
 
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE = 1, 4
+MAX_ANSWER = 64 * 2 ** 20     # bytes of one answer line from the runner
+
+
+def _prctl(option, value):
+    import ctypes
+    return ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
+
+
 def die_with_parent():
-    """Linux: end this process when the grader that started it ends (an orphan must not loop on)."""
-    try:
-        import ctypes
-        import signal
-        ctypes.CDLL(None).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
-    except Exception:
-        pass
+    """Linux: end this process when the process that started it ends (an orphan must not loop on)."""
+    import signal
+    _prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL))
 
 
-def main(argv):
-    die_with_parent()
-    options = {"--site": [], "--substitutes": [], "--helpers": []}
-    for flag, value in zip(argv[::2], argv[1::2]):
-        options[flag].append(value)
-    sys.path.extend(options["--site"])
-
-    # The protocol talks through private copies of fds 0 and 1; 0, 1 and 2 then lead nowhere,
-    # so neither input() nor a print nor os.write(1, ...) can reach the channel by accident.
-    channel_in = os.fdopen(os.dup(0), "rb")
-    channel_out = os.fdopen(os.dup(1), "wb")
+def _to_null(*fds):
     null = os.open(os.devnull, os.O_RDWR)
-    os.dup2(null, 0)
-    os.dup2(null, 1)
+    for fd in fds:
+        os.dup2(null, fd)
+    os.close(null)
+
+
+# ----------------------------------------------------------------------------- the runner
+def run_student(channel, options):
+    """The runner: answer requests that come over `channel` (a socket), one line each."""
+    import numpy as np
     sys.stdin = open(os.devnull)
     sys.stdout = open(os.devnull, "w")
-
-    import numpy as np
     substitutes = load_module("_grader_substitutes", options["--substitutes"][0])
     # Two copies of the helpers: the stand-ins are built from a private one, and the notebook's
     # `from gc_utils import ...` gets the other, in which the stand-ins are bound during a call.
@@ -346,28 +357,134 @@ def main(argv):
     sys.modules["gc_utils"] = load_module("gc_utils", options["--helpers"][0])
     install_lazy_modules()
     worker = Worker(np, substitutes, private_helpers)
+    reader, writer = channel.makefile("rb"), channel.makefile("wb")
 
     def send(message):
-        channel_out.write(json.dumps(message).encode() + b"\n")
-        channel_out.flush()
+        writer.write(json.dumps(message).encode() + b"\n")
+        writer.flush()
 
-    os.dup2(null, 2)   # startup went well: from here on stderr leads nowhere too
+    _to_null(2)   # start-up went well (its errors reach the grader): from here on, nowhere
     sys.stderr = open(os.devnull, "w")
     send({"ready": True})
-    for line in channel_in:
+    for line in reader:
         try:
             request = json.loads(line)
             answer = worker.handle(request)
         except Exception as error:  # a malformed request: say so, keep serving
             answer = {"error": dict(describe(error), kind="protocol")}
-            request = {}
-        if isinstance(request, dict) and "id" in request:
-            answer["id"] = request["id"]
         try:
             send(answer)
         except (TypeError, ValueError) as error:
-            send({"error": dict(describe(error), kind="protocol"), "id": request.get("id")})
+            send({"error": dict(describe(error), kind="protocol")})
     return 0
+
+
+# ----------------------------------------------------------------------------- the broker
+class RunnerGone(Exception):
+    pass
+
+
+def _read_line(sock, pending, limit=MAX_ANSWER):
+    """The next line (without its newline) from `sock`; `pending` keeps what came after it."""
+    while True:
+        end = pending.find(b"\n")
+        if end >= 0:
+            line = bytes(pending[:end])
+            del pending[:end + 1]
+            return line
+        if len(pending) > limit:
+            raise ValueError(f"an answer longer than {limit} bytes")
+        chunk = sock.recv(1 << 20)
+        if not chunk:
+            raise RunnerGone()
+        pending += chunk
+
+
+def _drain(sock, pending):
+    """Drop what the runner wrote without being asked."""
+    pending.clear()
+    sock.setblocking(False)
+    try:
+        while sock.recv(1 << 20):
+            pass
+    except (BlockingIOError, InterruptedError):
+        pass
+    finally:
+        sock.setblocking(True)
+
+
+def _exit_like(status):
+    """Exit as the runner did: its code, or 128 + the signal that killed it."""
+    code = os.waitstatus_to_exitcode(status)
+    os._exit(128 - code if code < 0 else code)
+
+
+def broker(grader_in, grader_out, runner, pid):
+    """Relay the grader's requests to the runner and its answers back, one for one."""
+    pending = bytearray()
+
+    def send(message):
+        grader_out.write(json.dumps(message).encode() + b"\n")
+        grader_out.flush()
+
+    try:
+        ready = json.loads(_read_line(runner, pending))
+        if ready != {"ready": True}:
+            raise ValueError("the runner did not start")
+        send({"ready": True})
+        for line in grader_in:
+            request = json.loads(line)
+            request_id = request.pop("id", None)
+            _drain(runner, pending)
+            runner.sendall(json.dumps(request).encode() + b"\n")
+            try:
+                answer = json.loads(_read_line(runner, pending))
+                if not isinstance(answer, dict):
+                    raise ValueError("not an object")
+            except (ValueError, RecursionError) as error:
+                answer = {"error": {"kind": "protocol", "type": "ValueError",
+                                    "message": f"the runner answered something that is not a JSON object: {error}"[:300]}}
+            answer["id"] = request_id
+            send(answer)
+    except RunnerGone:
+        pass
+    import signal
+    try:
+        os.kill(pid, signal.SIGKILL)   # the grader closed the channel, or the runner broke it
+    except ProcessLookupError:
+        pass
+    _exit_like(os.waitpid(pid, 0)[1])
+
+
+def main(argv):
+    import socket
+
+    die_with_parent()
+    options = {"--site": [], "--substitutes": [], "--helpers": []}
+    for flag, value in zip(argv[::2], argv[1::2]):
+        options[flag].append(value)
+    sys.path.extend(options["--site"])
+    # The channel lives in private copies of fds 0 and 1; 0, 1 and 2 then lead nowhere.
+    grader_in, grader_out = os.dup(0), os.dup(1)
+    _to_null(0, 1)
+    _prctl(PR_SET_DUMPABLE, 0)   # the runner must not reach the broker's descriptors via /proc
+    broker_end, runner_end = socket.socketpair()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.close(grader_in)
+            os.close(grader_out)
+            broker_end.close()
+            die_with_parent()
+            code = run_student(runner_end, options)
+        except BaseException:   # start-up failed: say why on stderr, which the grader keeps
+            import traceback
+            traceback.print_exc()
+        finally:
+            os._exit(code)
+    runner_end.close()
+    broker(os.fdopen(grader_in, "rb"), os.fdopen(grader_out, "wb"), broker_end, pid)
 
 
 if __name__ == "__main__":

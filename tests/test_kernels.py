@@ -1,15 +1,16 @@
-"""Kernels forked from the kernel zygote (grading.warm_kernels, grading/kernel_zygote.py).
+"""Kernels forked from a kernel zygote (grading.kernels, grading/inside/kernel_zygote.py).
 
-`make autograde` starts each submission's kernels from a zygote in that submission's sandbox.
-Such a kernel must be as confined as one started the usual way (the sandbox probe of
-test_sandbox.py, run as a cell that our pipeline grades), look like a fresh kernel to the
-notebook (same sys.path, working directory, environment and __name__), leave nothing running
-for the next notebook, answer interrupts, and give way to a usual kernel whenever there is no
-zygote for its folder.
+`make autograde` starts each submission's kernels from one zygote in that submission's sandbox,
+through the grading worker's kernel service; a plain `nbgrader autograde` starts a zygote for
+each kernel. Either kernel must be as confined as the sandbox probe of test_sandbox.py says,
+look the same to the notebook (same sys.path, working directory, environment and __name__),
+leave nothing running for the next notebook, write nothing to the host, answer interrupts; and
+nothing but a socket is ever taken from where the sandbox could have put it.
 """
 import json
 import os
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -19,24 +20,25 @@ from pathlib import Path
 import pytest
 from jupyter_client import KernelManager
 
-from grading import autograde, course, synthetic
+from grading import autograde, course, kernels, synthetic
 from grading.build_reference import NOTEBOOKS
+from grading.kernels import ZYGOTE_SCRIPT
 from grading.provided import ASSIGNMENT
-from grading.sandbox_kernel import KERNEL_NAME, SERVES, ZYGOTE
-from grading.warm_kernels import ZYGOTE_SCRIPT, KernelZygote
+from grading.sandbox_kernel import KERNEL_NAME
 from test_sandbox import assert_course_and_host_hidden, assert_limits_bind, host_server, probe_code, probe_results  # noqa: F401
 
 FINGERPRINT = ("import json as _json, os as _os, sys as _sys\n"
                "print('KERNEL ' + _json.dumps({'pid': _os.getpid(), 'ppid': _os.getppid(), 'path': _sys.path,"
                " 'cwd': _os.getcwd(), 'env': sorted(_os.environ), 'main': __name__, 'argv0': _sys.argv[0]}))\n")
-# Left running by notebook 1; notebook 2 looks for it and for any process besides its own.
+# Left running by notebook 1; notebook 2 looks for it and for any process besides its own. The
+# note goes to /tmp, which the kernels of one submission share (their folders are rebuilt).
 STRAY = ("import subprocess as _sp\n"
          "_stray = _sp.Popen(['sleep', '600'], start_new_session=True)\n"
-         "open('stray.pid', 'w').write(str(_stray.pid))\n")
-# (Verification runs these cells too, in a folder of its own: there is no stray.pid there.)
+         "open('/tmp/stray.pid', 'w').write(str(_stray.pid))\n")
+# (Verification runs these cells too, in a sandbox of its own: there is no stray.pid there.)
 LOOK = ("import os as _os\n"
-        "if _os.path.exists('stray.pid'):\n"
-        "    _pid = int(open('stray.pid').read())\n"
+        "if _os.path.exists('/tmp/stray.pid'):\n"
+        "    _pid = int(open('/tmp/stray.pid').read())\n"
         "    _others = sorted(int(p) for p in _os.listdir('/proc') if p.isdigit() and int(p) not in (1, 2, _os.getpid()))\n"
         "    print('LOOK stray alive=%s others=%s' % (_os.path.exists(f'/proc/{_pid}'), _others))\n")
 
@@ -81,7 +83,7 @@ def test_a_forked_kernel_is_as_sandboxed_as_a_usual_one(graded):
     assert_limits_bind(results)
     assert results["write_own_folder"] == "ok: 4"
     assert results["read_release"].startswith("ok")
-    assert (root / "autograded" / "mallory" / ASSIGNMENT / "probe.txt").stat().st_uid == 65534
+    assert not (root / "autograded" / "mallory" / ASSIGNMENT / "probe.txt").exists(), "a kernel's writes stay inside"
     scores = course.scores(root)
     assert sum(scores["aaron"].values()) == 100 and sum(scores["mallory"].values()) == 100, scores
 
@@ -90,10 +92,11 @@ def test_a_forked_kernel_is_as_sandboxed_as_a_usual_one(graded):
 def test_a_forked_kernel_looks_fresh_to_the_notebook(graded, notebook, cell):
     usual = fingerprint(course.cell_output(graded["stock"], "finn", notebook, cell))
     forked = fingerprint(course.cell_output(graded["ours"], "finn", notebook, cell))
-    assert usual["ppid"] == 1, "stock nbgrader's kernel is the first process of its own sandbox"
-    assert forked["ppid"] == 2 and forked["pid"] > 2, "our kernel is a child of the zygote"
-    for key in ("path", "env", "main", "argv0"):
+    assert usual["ppid"] == forked["ppid"] == 2, "either kernel is a child of its zygote, the sandbox's first program"
+    for key in ("path", "main", "argv0"):
         assert forked[key] == usual[key], key
+    # The same environment, but where make autograde's kernels find their verdicts.
+    assert sorted(set(forked["env"]) - {"GRADING_VERDICTS"}) == usual["env"]
     assert Path(forked["cwd"]).relative_to(graded["ours"]) == Path(usual["cwd"]).relative_to(graded["stock"])
 
 
@@ -130,14 +133,15 @@ def test_forked_kernels_draw_the_same_outputs_as_usual_ones(graded):
 
 @pytest.fixture
 def folder(new_course):
-    root = new_course("warm_unit")
+    root = new_course("kernels_unit")
     path = root / "autograded" / "eve" / ASSIGNMENT
     path.mkdir(parents=True)
+    (path / "data.txt").write_text("the kernel's own copy\n")
     return root, path
 
 
 def start(path):
-    """A kernel of the sandbox kernelspec in `path`, and its client."""
+    """A kernel of the sandbox kernelspec in `path` (the launcher's own zygote), and its client."""
     manager = KernelManager(kernel_name=KERNEL_NAME, transport="ipc", ip=tempfile.mkdtemp() + "/kernel")
     manager.start_kernel(cwd=str(path))
     client = manager.client()
@@ -160,54 +164,75 @@ def run_code(client, code, timeout=60):
     return "".join(printed), (errors[0] if errors else None)
 
 
-def parent_of_kernel(path):
+def test_a_plain_kernel_works_on_a_private_copy_of_its_folder(folder):
+    root, path = folder
     manager, client = start(path)
     try:
-        return int(run_code(client, "import os; print(os.getppid())")[0])
+        assert run_code(client, "import os; print(os.getppid(), open('data.txt').read().strip())") == \
+            ("2 the kernel's own copy\n", None)
+        assert run_code(client, "open('data.txt', 'w').write('changed'); os.symlink('/etc/passwd', 'link')")[1] is None
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel()
+    assert (path / "data.txt").read_text() == "the kernel's own copy\n" and not os.path.lexists(path / "link")
+
+
+def test_a_forked_kernel_can_be_interrupted_and_goes_on(folder):
+    root, path = folder
+    manager, client = start(path)
+    try:
+        sent = client.execute("import time\nwhile True: time.sleep(0.01)")
+        time.sleep(1)
+        manager.interrupt_kernel()
+        reply = client.get_shell_msg(timeout=30)
+        while reply["parent_header"].get("msg_id") != sent:   # replies to wait_for_ready's kernel_info
+            reply = client.get_shell_msg(timeout=30)
+        assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "KeyboardInterrupt"
+        assert run_code(client, "print(6 * 7)") == ("42\n", None)
     finally:
         client.stop_channels()
         manager.shutdown_kernel()
 
 
-def test_the_launcher_starts_a_usual_kernel_when_the_zygote_cannot_serve(folder, monkeypatch, tmp_path):
+def test_one_zygote_serves_kernel_after_kernel_and_goes_with_its_block(folder, tmp_path):
     root, path = folder
-    # No zygote, a dead one (its socket file is left, nobody listens), one for another student.
-    assert parent_of_kernel(path) == 1
-    dead = tmp_path / "zygote.sock"
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    listener.bind(str(dead))
-    listener.close()
-    (tmp_path / SERVES).write_text(str(root / "autograded" / "eve"))
-    monkeypatch.setenv(ZYGOTE, str(dead))
-    assert parent_of_kernel(path) == 1
-    monkeypatch.delenv(ZYGOTE)
-    with KernelZygote(root, "someone_else"):
-        assert parent_of_kernel(path) == 1
-    with KernelZygote(root, "eve"):
-        assert parent_of_kernel(path) == 2
-        assert parent_of_kernel(path) == 2, "the zygote serves one kernel after another"
-    assert ZYGOTE not in os.environ
+    with kernels.Zygote(root, ASSIGNMENT, work_area=path.parent, sockets_near=tmp_path) as zygote:
+        for round in range(2):
+            connection = {"transport": "ipc", "ip": str(tmp_path / f"k{round}"), "key": "", "signature_scheme": "hmac-sha256",
+                          "shell_port": 1, "iopub_port": 2, "stdin_port": 3, "control_port": 4, "hb_port": 5}
+            read, write = os.pipe()
+            started = zygote.start_kernel(connection, [], cwd=path, output=write, folder=path)
+            os.close(write)
+            for port in range(1, 6):   # moved out of the sandbox's folder, to where the client looks
+                assert stat.S_ISSOCK(os.lstat(f"{connection['ip']}-{port}").st_mode)
+            started.kill()
+            assert started.exit_status() != 0
+            os.close(read)
+        assert zygote.alive()
+    assert not zygote.alive() and not zygote.sockets.exists()
 
 
-def test_a_forked_kernel_can_be_interrupted_and_goes_on(folder):
-    root, path = folder
-    with KernelZygote(root, "eve") as zygote:
-        manager, client = start(path)
-        try:
-            client.execute("import time\nwhile True: time.sleep(0.01)")
-            time.sleep(1)
-            manager.interrupt_kernel()
-            reply = client.get_shell_msg(timeout=30)
-            assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "KeyboardInterrupt"
-            assert run_code(client, "print(6 * 7)") == ("42\n", None)
-        finally:
-            client.stop_channels()
-            manager.shutdown_kernel()
-        assert zygote.process.poll() is None, "the zygote outlived its kernel"
-    assert zygote.process.poll() is not None and not zygote.private.exists()
+@pytest.mark.parametrize("planted", ["symlink", "fifo", "file"])
+def test_seal_takes_only_a_socket(tmp_path, planted):
+    """A kernel that puts something else where its socket belongs is refused, and nothing is followed."""
+    inside, outside = tmp_path / "inside", tmp_path / "outside"
+    inside.mkdir()
+    outside.mkdir()
+    canary = tmp_path / "canary"
+    canary.write_text("untouched")
+    if planted == "symlink":
+        os.symlink(canary, inside / "ipc-1")
+    elif planted == "fifo":
+        os.mkfifo(inside / "ipc-1")
+    else:
+        (inside / "ipc-1").write_text("not a socket")
+    with pytest.raises(kernels.KernelStartFailed, match="where its socket"):
+        kernels.seal(inside, {"ipc-1": str(outside / "kernel-1")}, timeout=1)
+    assert not os.path.lexists(outside / "kernel-1") and canary.read_text() == "untouched"
+    assert oct(canary.stat().st_mode & 0o777) != oct(0o666)
 
 
-def test_a_kernel_that_closes_its_output_does_not_keep_the_launcher_busy(tmp_path):
+def test_a_kernel_that_closes_its_output_does_not_keep_the_launcher_busy():
     """The launcher waits for the zygote's word that the kernel has exited; output ending earlier
     (a kernel may close its stdout and stderr) must not make that wait a busy loop."""
     import signal
@@ -216,13 +241,12 @@ def test_a_kernel_that_closes_its_output_does_not_keep_the_launcher_busy(tmp_pat
     from grading import sandbox_kernel
 
     launcher, zygote = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    read, write = os.pipe()
 
     def fake_zygote():
-        _, fds, _, _ = socket.recv_fds(zygote, 2 ** 16, 1)
-        os.write(fds[0], b"kernel says goodbye\n")
-        os.close(fds[0])                        # end of the kernel's output ...
-        zygote.send(json.dumps({"pid": 7}).encode())
-        time.sleep(2)                           # ... while the kernel still runs
+        os.write(write, b"kernel says goodbye\n")
+        os.close(write)                        # end of the kernel's output ...
+        time.sleep(2)                          # ... while the kernel still runs
         zygote.send(json.dumps({"exit": 3}).encode())
 
     thread = threading.Thread(target=fake_zygote)
@@ -230,7 +254,7 @@ def test_a_kernel_that_closes_its_output_does_not_keep_the_launcher_busy(tmp_pat
     handler = signal.getsignal(signal.SIGTERM)
     started = time.process_time()
     try:
-        status = sandbox_kernel.run_forked(launcher, tmp_path / "kernel.json", [], tmp_path, tmp_path)
+        status = sandbox_kernel.wait_relaying(launcher, read)
     finally:
         signal.signal(signal.SIGTERM, handler)
         thread.join()
@@ -240,7 +264,6 @@ def test_a_kernel_that_closes_its_output_does_not_keep_the_launcher_busy(tmp_pat
 
 
 def test_the_zygote_refuses_to_run_outside_the_sandbox(tmp_path):
-    where = tmp_path / "zygote.sock"
-    done = subprocess.run([sys.executable, str(ZYGOTE_SCRIPT), str(where)], capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, str(ZYGOTE_SCRIPT), str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert done.returncode != 0 and "only inside the grading sandbox" in done.stderr
-    assert not where.exists()
+    assert not (tmp_path / "zygote.sock").exists()
