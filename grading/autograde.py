@@ -28,7 +28,7 @@ from collections import defaultdict
 from dataclasses import asdict
 from pathlib import Path
 
-from . import cgroups, gradebook, pipeline, runners
+from . import cgroups, files, gradebook, pipeline, runners
 from .ledger import Ledger, public_url, submission_fingerprint
 from .limits import GradingLimits
 from .pipeline import FUNCTIONS, Result
@@ -109,10 +109,16 @@ def grade_all(runner, root, students, db_url, *, progress=True, limits=GradingLi
 
 def feedback_missing(root, student):
     """True if the student's feedback HTML is absent or older than their graded notebooks."""
-    graded = list((Path(root) / "autograded" / student / ASSIGNMENT).glob("*.ipynb"))
-    pages = list((Path(root) / "feedback" / student / ASSIGNMENT).glob("*.html"))
-    return not pages or len(pages) < len(graded) or \
-        min(p.stat().st_mtime for p in pages) < max((g.stat().st_mtime for g in graded), default=0)
+    def times(kind, suffix):
+        folder = Path(root) / kind / student / ASSIGNMENT
+        try:
+            regular, _ = files.regular_files(folder, anchor=root)
+        except (FileNotFoundError, files.NotRegular):
+            return []
+        return [os.stat(folder / name, follow_symlinks=False).st_mtime for name, _ in regular if name.endswith(suffix)]
+
+    graded, pages = times("autograded", ".ipynb"), times("feedback", ".html")
+    return not pages or len(pages) < len(graded) or min(pages) < max(graded, default=0)
 
 
 def write_all_feedback(runner, root, students, db_url, *, progress=True, limits=GradingLimits()):

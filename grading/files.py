@@ -1,18 +1,24 @@
-"""Files that a student could have made, handled without following a link or opening a device.
+"""Files that a student, or a sandbox, could have made: handled without following a link or opening a device.
 
 A submission's folder can hold symbolic links (to the gradebook, another student's notebook,
-/dev/zero), FIFOs that block whoever reads them, and device nodes. Everything the grader reads
-or copies from such a folder goes through this module:
+/dev/zero), FIFOs that block whoever reads them, and device nodes; so can any folder a sandbox
+can write. Everything the grader reads, copies or removes in such a folder goes through here:
 
-    data = read_regular(folder / "1_gradient_checking_1d.ipynb", limit=20 * 2**20)
-    for name, size in regular_files(folder): ...
-    copy_regular_files(source, fresh_destination)
+    data = read_regular(folder / "1_gradient_checking_1d.ipynb", limit=20 * 2**20, anchor=root)
+    files, others = regular_files(folder, anchor=root)
+    copy_regular_files(source, fresh_destination, limit=..., anchor=root, destination_anchor=course)
+    remove_tree(folder, anchor=root)
 
-The rules: a path is opened with O_PATH | O_NOFOLLOW first, which neither follows a last-component
-link nor opens a FIFO or device; only a regular file is then opened for reading, through
-/proc/self/fd, so the file read is the very one that was checked. Folders are walked with
-directory descriptors (os.fwalk), never through a link. Anything else is refused with a
-NotRegular error that says what the path is.
+The rules:
+- `anchor` is a trusted folder that contains the path: every component of the path below it is
+  entered with O_NOFOLLOW, so a folder on the way that was swapped for a link is refused, not
+  followed (without an anchor, the last component is checked);
+- a file is opened with O_PATH | O_NOFOLLOW first, which neither follows a link nor opens a FIFO
+  or a device; only a regular file is then opened for reading, through /proc/self/fd, so the
+  file read is the very one that was checked;
+- folders are walked by descriptors (os.fwalk), never through a link;
+- files are created with O_EXCL | O_NOFOLLOW, in folders made here, under descriptors.
+Anything else is refused with a NotRegular error that says what the path is.
 """
 import os
 import shutil
@@ -21,6 +27,7 @@ from pathlib import Path
 
 READ = os.O_RDONLY | os.O_CLOEXEC
 LOOK = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
+FOLDER = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -42,11 +49,40 @@ def kind(mode):
     return "a special file"
 
 
-def open_regular(path, *, dir_fd=None):
+def open_folder(path, anchor=None):
+    """A descriptor of the folder `path`. Every component below `anchor` (default: the path's
+    parent) is entered without following a link; NotRegular says which one is not a folder."""
+    path = Path(path)
+    anchor = path.parent if anchor is None else Path(anchor)
+    fd = os.open(anchor, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for part in path.relative_to(anchor).parts:
+            try:
+                inner = os.open(part, FOLDER, dir_fd=fd)
+            except OSError as error:
+                if error.errno == 2:       # ENOENT
+                    raise
+                mode = os.stat(part, dir_fd=fd, follow_symlinks=False).st_mode
+                raise NotRegular(f"{path} is not a folder: {part} is {kind(mode)}") from None
+            os.close(fd)
+            fd = inner
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def open_regular(path, *, dir_fd=None, anchor=None):
     """A read-only descriptor of the regular file at `path`, which is not followed if it is a link.
 
     Raises NotRegular for anything else, FileNotFoundError if there is nothing.
     """
+    if anchor is not None and dir_fd is None:
+        folder = open_folder(Path(path).parent, anchor)
+        try:
+            return open_regular(Path(path).name, dir_fd=folder)
+        finally:
+            os.close(folder)
     handle = os.open(path, LOOK, dir_fd=dir_fd)
     try:
         mode = os.fstat(handle).st_mode
@@ -57,9 +93,9 @@ def open_regular(path, *, dir_fd=None):
         os.close(handle)
 
 
-def read_regular(path, limit, *, dir_fd=None):
+def read_regular(path, limit, *, dir_fd=None, anchor=None):
     """The bytes of the regular file at `path`; TooLarge if it holds more than `limit` bytes."""
-    fd = open_regular(path, dir_fd=dir_fd)
+    fd = open_regular(path, dir_fd=dir_fd, anchor=anchor)
     with os.fdopen(fd, "rb") as handle:
         size = os.fstat(handle.fileno()).st_size
         if size > limit:
@@ -70,33 +106,34 @@ def read_regular(path, limit, *, dir_fd=None):
     return data
 
 
-def regular_files(folder, *, skip=()):
-    """[(relative path with /, size)] of the regular files below `folder`, sorted; links, FIFOs,
-    sockets and devices are left out, and linked folders are not entered.
+def _walk(folder_fd, skip):
+    """(relative folder with a trailing /, its descriptor, [entry names]) for each folder below
+    `folder_fd`, walked by descriptors; linked folders are not entered (they are entries)."""
+    for top, dirs, names, top_fd in os.fwalk(".", dir_fd=folder_fd, follow_symlinks=False):
+        prefix = "" if top == "." else top[2:].replace(os.sep, "/") + "/"
+        entered = sorted(d for d in dirs if d not in skip and
+                         stat.S_ISDIR(os.stat(d, dir_fd=top_fd, follow_symlinks=False).st_mode))
+        links = [d for d in dirs if d not in skip and d not in entered]
+        dirs[:] = entered
+        yield prefix, top_fd, sorted(n for n in names + links if n not in skip)
 
-    skip -- names of files and folders to leave out wherever they are (".ipynb_checkpoints", ...)
-    Returns also the entries left out, as [(relative path, what it is)].
-    """
+
+def regular_files(folder, *, skip=(), anchor=None):
+    """([(relative path with /, size)] of the regular files below `folder`, [(relative path, what
+    it is)] of the other entries: links, FIFOs, sockets, devices), both sorted. Linked folders
+    are not entered. NotRegular if `folder` is not a folder."""
     files, others = [], []
-    folder = str(folder)
-    if stat.S_ISLNK(os.lstat(folder).st_mode):
-        raise NotRegular(f"{folder} is a symbolic link, not a folder")
-    for top, dirs, names, top_fd in os.fwalk(folder, follow_symlinks=False):
-        relative_top = os.path.relpath(top, folder)
-        prefix = "" if relative_top == "." else relative_top.replace(os.sep, "/") + "/"
-        dirs[:] = sorted(d for d in dirs if d not in skip)
-        for name in sorted(names):
-            if name in skip:
-                continue
-            info = os.lstat(name, dir_fd=top_fd)
-            if stat.S_ISREG(info.st_mode):
-                files.append((prefix + name, info.st_size))
-            else:
-                others.append((prefix + name, kind(info.st_mode)))
-        for name in list(dirs):   # fwalk lists a link to a folder among the folders, and skips it
-            if stat.S_ISLNK(os.lstat(name, dir_fd=top_fd).st_mode):
-                dirs.remove(name)
-                others.append((prefix + name, "a symbolic link"))
+    fd = open_folder(folder, anchor)
+    try:
+        for prefix, top_fd, names in _walk(fd, skip):
+            for name in names:
+                info = os.stat(name, dir_fd=top_fd, follow_symlinks=False)
+                if stat.S_ISREG(info.st_mode):
+                    files.append((prefix + name, info.st_size))
+                else:
+                    others.append((prefix + name, kind(info.st_mode)))
+    finally:
+        os.close(fd)
     return sorted(files), sorted(others)
 
 
@@ -107,10 +144,10 @@ def write_new(path, data, mode=0o644, *, dir_fd=None):
         handle.write(data)
 
 
-def _new_folder(name, *, dir_fd=None):
+def _new_folder(name, *, dir_fd):
     """Make the folder `name` (it must not exist) and return a descriptor of it."""
     os.mkdir(name, 0o755, dir_fd=dir_fd)
-    return os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+    return os.open(name, FOLDER, dir_fd=dir_fd)
 
 
 def make_folders(anchor, relative):
@@ -123,8 +160,7 @@ def make_folders(anchor, relative):
                 os.mkdir(part, 0o755, dir_fd=fd)
             except FileExistsError:
                 pass
-            # ELOOP for a link, ENOTDIR for anything else that is not a folder
-            inner = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+            inner = os.open(part, FOLDER, dir_fd=fd)   # ELOOP for a link, ENOTDIR for anything else
             os.close(fd)
             fd = inner
     finally:
@@ -132,24 +168,27 @@ def make_folders(anchor, relative):
     return Path(anchor) / relative
 
 
-def copy_regular_files(source, destination, *, limit, names=None, skip=()):
+def copy_regular_files(source, destination, *, limit, names=None, skip=(), anchor=None, destination_anchor=None):
     """Copy the regular files below `source` into the new folder `destination` (made here; its
     parent must exist). Both sides are walked by descriptors: nothing is followed on either.
 
     names -- copy only these relative paths (default: every regular file)
     limit -- bytes per file; a larger file, and anything that is not a regular file, stays behind
+    anchor, destination_anchor -- trusted folders that contain source and destination (see open_folder)
     Returns [(relative path, why it was left out)].
     """
     left = []
-    made = {"": _new_folder(str(destination))}
+    source_fd = open_folder(source, anchor)
+    parent = open_folder(Path(destination).parent, destination_anchor)
     try:
-        for top, dirs, entries, top_fd in os.fwalk(str(source), follow_symlinks=False):
-            relative_top = os.path.relpath(top, str(source))
-            prefix = "" if relative_top == "." else relative_top.replace(os.sep, "/") + "/"
-            dirs[:] = [d for d in dirs if d not in skip and not stat.S_ISLNK(os.lstat(d, dir_fd=top_fd).st_mode)]
-            for name in sorted(entries):
+        made = {"": _new_folder(Path(destination).name, dir_fd=parent)}
+    finally:
+        os.close(parent)
+    try:
+        for prefix, top_fd, entries in _walk(source_fd, skip):
+            for name in entries:
                 relative = prefix + name
-                if name in skip or (names is not None and relative not in names):
+                if names is not None and relative not in names:
                     continue
                 try:
                     data = read_regular(name, limit, dir_fd=top_fd)
@@ -165,19 +204,27 @@ def copy_regular_files(source, destination, *, limit, names=None, skip=()):
                             made[key] = _new_folder(parts[i - 1], dir_fd=made["/".join(parts[:i - 1])])
                 write_new(name, data, dir_fd=made[folder])
     finally:
-        for fd in made.values():
+        for fd in [source_fd, *made.values()]:
             os.close(fd)
     return left
 
 
-def remove_tree(path):
+def remove_tree(path, *, anchor=None):
     """Remove `path`: a folder with everything in it (links are removed, never followed), a file
     or a link. Nothing there is fine."""
+    path = Path(path)
     try:
-        info = os.lstat(path)
+        parent = open_folder(path.parent, anchor)
     except FileNotFoundError:
         return
-    if stat.S_ISDIR(info.st_mode):
-        shutil.rmtree(path)    # on Linux, rmtree walks by descriptors and never follows a link
-    else:
-        os.unlink(path)
+    try:
+        try:
+            mode = os.stat(path.name, dir_fd=parent, follow_symlinks=False).st_mode
+        except FileNotFoundError:
+            return
+        if stat.S_ISDIR(mode):
+            shutil.rmtree(path.name, dir_fd=parent)   # walks by descriptors, never follows a link
+        else:
+            os.unlink(path.name, dir_fd=parent)
+    finally:
+        os.close(parent)

@@ -69,54 +69,73 @@ def connection_info(path):
     return info
 
 
-def working_files(folder):
+def working_files(folder, anchor=None):
     """([relative names], [read-only descriptors]) of the regular files of a kernel's folder, at
-    most MAX_FILES of at most MAX_FILE_BYTES each; links, FIFOs and devices are left out."""
+    most MAX_FILES of at most MAX_FILE_BYTES each; links, FIFOs and devices are left out.
+    anchor -- a trusted folder that holds `folder` (see grading.files.open_folder)"""
     names, fds = [], []
     try:
-        regular, _ = files.regular_files(folder, skip=(".ipynb_checkpoints", "__pycache__"))
+        regular, _ = files.regular_files(folder, skip=(".ipynb_checkpoints", "__pycache__"), anchor=anchor)
     except (FileNotFoundError, files.NotRegular):
         return names, fds
     for relative, size in regular[:MAX_FILES]:
         if size > MAX_FILE_BYTES:
             continue
         try:
-            fds.append(files.open_regular(Path(folder) / relative))
+            fds.append(files.open_regular(Path(folder) / relative, anchor=anchor or folder))
         except (files.NotRegular, OSError):
             continue
         names.append(relative)
     return names, fds
 
 
-def seal(folder, moves, *, alive=lambda: True, timeout=START_TIMEOUT):
-    """Move the sockets named in `moves` ({name in folder: destination}) to their destinations
-    as they appear; each must be a socket, at its destination too."""
+def seal(folder, moves, *, alive=lambda: True, timeout=START_TIMEOUT, inner=None):
+    """Move the sockets named in `moves` ({name: destination}) to their destinations as they
+    appear in `folder` (or in its subfolder `inner`, entered without following a link); each
+    must be a socket, at its destination too."""
     pending = dict(moves)
     deadline = time.monotonic() + timeout
-    while pending:
-        for name, destination in list(pending.items()):
-            source = Path(folder) / name
-            try:
-                mode = os.lstat(source).st_mode
-            except FileNotFoundError:
-                continue
-            if not stat.S_ISSOCK(mode):
-                raise KernelStartFailed(f"the kernel put {files.kind(mode)} where its socket {name} belongs")
-            os.rename(source, destination)
-            mode = os.lstat(destination).st_mode
-            if not stat.S_ISSOCK(mode):   # swapped between the two calls: not ours
-                os.unlink(destination)
-                raise KernelStartFailed(f"the kernel swapped its socket {name} for {files.kind(mode)}")
-            # The destination is out of the sandbox's reach now: this names the socket checked above.
-            os.chmod(destination, 0o666)
-            del pending[name]
-        if not pending:
-            return
-        if not alive():
-            raise KernelStartFailed("the kernel ended before it was ready")
-        if time.monotonic() > deadline:
-            raise KernelStartFailed(f"the kernel did not open its sockets within {timeout:g} seconds")
-        time.sleep(0.002)
+    top = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    where = None
+    try:
+        while pending:
+            if where is None:
+                where = top if inner is None else _enter(top, inner)
+            for name, destination in list(pending.items()) if where is not None else ():
+                try:
+                    mode = os.stat(name, dir_fd=where, follow_symlinks=False).st_mode
+                except FileNotFoundError:
+                    continue
+                if not stat.S_ISSOCK(mode):
+                    raise KernelStartFailed(f"the kernel put {files.kind(mode)} where its socket {name} belongs")
+                os.rename(name, destination, src_dir_fd=where)
+                mode = os.lstat(destination).st_mode
+                if not stat.S_ISSOCK(mode):   # swapped between the two calls: not ours
+                    os.unlink(destination)
+                    raise KernelStartFailed(f"the kernel swapped its socket {name} for {files.kind(mode)}")
+                del pending[name]
+            if not pending:
+                return
+            if not alive():
+                raise KernelStartFailed("the kernel ended before it was ready")
+            if time.monotonic() > deadline:
+                raise KernelStartFailed(f"the kernel did not open its sockets within {timeout:g} seconds")
+            time.sleep(0.002)
+    finally:
+        if where is not None and where != top:
+            os.close(where)
+        os.close(top)
+
+
+def _enter(top, name):
+    """A descriptor of the folder `name` in `top`, or None while there is none; a link or any other
+    file there is refused."""
+    try:
+        return os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=top)
+    except FileNotFoundError:
+        return None
+    except OSError as error:   # ELOOP: a link; ENOTDIR: a file, a FIFO, ...
+        raise KernelStartFailed(f"the kernel's socket folder {name} is not a folder ({error.strerror})") from None
 
 
 class StartedKernel:
@@ -191,17 +210,18 @@ class Zygote:
             self._listener = target
         return self._listener
 
-    def start_kernel(self, connection, argv, *, cwd, output, env=None, folder=None):
+    def start_kernel(self, connection, argv, *, cwd, output, env=None, folder=None, anchor=None):
         """Fork a kernel: `connection` is the connection file's content (its ip is where the
         client will look for the sockets), `cwd` its working folder inside, `output` the
         descriptor its stdout and stderr go to; `folder` the host folder whose regular files
-        make up its working folder (default: none). Returns a StartedKernel."""
+        make up its working folder (default: none), below the trusted `anchor`. Returns a
+        StartedKernel."""
         client = kernel_zygote.connect(str(self._listening()), wait=0)
         if client is None:
             raise KernelStartFailed("the kernel zygote is gone")
         self._kernels += 1
         name = f"k{self._kernels}"
-        names, fds = working_files(folder) if folder is not None else ([], [])
+        names, fds = working_files(folder, anchor) if folder is not None else ([], [])
         request = {"connection": {key: value for key, value in connection.items() if key != "ip"},
                    "argv": list(argv), "cwd": str(cwd), "env": dict(env or {}), "files": names, "sockets": name}
         try:
@@ -216,8 +236,8 @@ class Zygote:
         ended = selectors.DefaultSelector()
         ended.register(client, selectors.EVENT_READ)
         try:
-            seal(self.sockets / name, {f"ipc-{connection[p]}": f"{connection['ip']}-{connection[p]}" for p in PORTS},
-                 alive=lambda: not ended.select(0) and self.alive())
+            seal(self.sockets, {f"ipc-{connection[p]}": f"{connection['ip']}-{connection[p]}" for p in PORTS},
+                 alive=lambda: not ended.select(0) and self.alive(), inner=name)
         except KernelStartFailed:
             started.kill()
             client.close()

@@ -43,14 +43,15 @@ def submission_fingerprint(root, student):
     digest = hashlib.sha256()
     folder = Path(root) / "submitted" / student / ASSIGNMENT
     try:
-        regular, others = files.regular_files(folder, skip=SKIPPED_NAMES)
+        regular, others = files.regular_files(folder, skip=SKIPPED_NAMES, anchor=Path(root) / "submitted")
     except (files.NotRegular, FileNotFoundError) as error:
         digest.update(f"unreadable: {type(error).__name__}".encode())
         return digest.hexdigest()
     for relative, _ in regular:
         digest.update(relative.encode() + b"\0")
         try:
-            digest.update(hashlib.sha256(files.read_regular(folder / relative, MAX_HASHED_BYTES)).digest())
+            data = files.read_regular(folder / relative, MAX_HASHED_BYTES, anchor=Path(root) / "submitted")
+            digest.update(hashlib.sha256(data).digest())
         except (files.NotRegular, files.TooLarge, OSError) as error:
             digest.update(f"unreadable: {type(error).__name__}".encode())
     for relative, what in others:

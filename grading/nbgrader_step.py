@@ -154,11 +154,19 @@ class NbgraderStep:
 
     def _give(self, path):
         """Make a file or folder the grading process put in the scratch folder the step's."""
-        if os.geteuid() == 0:
-            for folder, _, names, fd in os.fwalk(path, follow_symlinks=False):
-                os.chown(fd, GRADER_UID, GRADER_GID)
-                for name in names:
-                    os.chown(name, GRADER_UID, GRADER_GID, dir_fd=fd, follow_symlinks=False)
+        if os.geteuid() != 0:
+            return
+        if not Path(path).is_dir():
+            fd = files.open_regular(path, anchor=self.scratch)
+            try:
+                os.fchown(fd, GRADER_UID, GRADER_GID)
+            finally:
+                os.close(fd)
+            return
+        for folder, _, names, fd in os.fwalk(path, follow_symlinks=False):
+            os.chown(fd, GRADER_UID, GRADER_GID)
+            for name in names:
+                os.chown(name, GRADER_UID, GRADER_GID, dir_fd=fd, follow_symlinks=False)
 
     def _course_files(self, student, db_url):
         """What every job needs: the configuration and the gradebook slice."""
@@ -170,15 +178,14 @@ class NbgraderStep:
             made = Path(private) / "gradebook.db"
             gradebook_slice.export(db_url, configured_course_id(self.root), ASSIGNMENT, student, made)
             files.write_new(self.scratch / "gradebook.db", made.read_bytes())
-        if os.geteuid() == 0:
-            os.chown(self.scratch / "gradebook.db", GRADER_UID, GRADER_GID, follow_symlinks=False)
+        self._give(self.scratch / "gradebook.db")
 
     def bring_back_grades(self, student, db_url):
         """Copy this student's rows of the slice that the step wrote back into the course gradebook."""
         with tempfile.TemporaryDirectory(prefix="gc-slice-") as private:
             for name in ("gradebook.db", "gradebook.db-journal"):   # a journal: the step was stopped mid-write
                 try:
-                    data = files.read_regular(self.scratch / name, MAX_FILE_BYTES)
+                    data = files.read_regular(self.scratch / name, MAX_FILE_BYTES, anchor=self.scratch)
                 except FileNotFoundError:
                     continue
                 files.write_new(Path(private) / name, data)
@@ -190,9 +197,11 @@ class NbgraderStep:
         regular, _ = files.regular_files(source, skip=(".ipynb_checkpoints", "__pycache__"))
         files.make_folders(self.scratch, "source")
         files.copy_regular_files(source, self.scratch / "source" / ASSIGNMENT, limit=MAX_FILE_BYTES,
-                                 names={name for name, _ in regular if not name.endswith(".ipynb")})
+                                 names={name for name, _ in regular if not name.endswith(".ipynb")},
+                                 destination_anchor=self.scratch)
         files.make_folders(self.scratch, f"submitted/{student}")
-        files.copy_regular_files(staged_folder, self.scratch / "submitted" / student / ASSIGNMENT, limit=MAX_FILE_BYTES)
+        files.copy_regular_files(staged_folder, self.scratch / "submitted" / student / ASSIGNMENT, limit=MAX_FILE_BYTES,
+                                 destination_anchor=self.scratch)
         for folder in ("source", "submitted"):
             self._give(self.scratch / folder)
 
@@ -200,7 +209,8 @@ class NbgraderStep:
         self._course_files(student, db_url)
         graded = self.root / "autograded" / student / ASSIGNMENT
         files.make_folders(self.scratch, f"autograded/{student}")
-        files.copy_regular_files(graded, self.scratch / "autograded" / student / ASSIGNMENT, limit=MAX_FILE_BYTES)
+        files.copy_regular_files(graded, self.scratch / "autograded" / student / ASSIGNMENT, limit=MAX_FILE_BYTES,
+                                 anchor=self.root, destination_anchor=self.scratch)
         self._give(self.scratch / "autograded")
 
     def bring_back(self, kind, student):
@@ -208,13 +218,17 @@ class NbgraderStep:
         regular files the step made in its scratch copy; returns [(file, why it was left out)]."""
         made = self.scratch / kind / student / ASSIGNMENT
         target = self.root / kind / student / ASSIGNMENT
-        files.remove_tree(target)
-        try:
-            os.lstat(made)
-        except FileNotFoundError:   # nbgrader removes what it could not finish
-            return []
+        files.remove_tree(target, anchor=self.root)
         files.make_folders(self.root, f"{kind}/{student}")
-        return files.copy_regular_files(made, target, limit=MAX_FILE_BYTES)
+        try:
+            return files.copy_regular_files(made, target, limit=MAX_FILE_BYTES, anchor=self.scratch,
+                                            destination_anchor=self.root)
+        except FileNotFoundError:   # nbgrader removes what it could not finish
+            files.remove_tree(target, anchor=self.root)
+            return []
+        except files.NotRegular as error:   # the step put a link where its folder belongs
+            files.remove_tree(target, anchor=self.root)
+            return [(f"{kind}/{student}", str(error))]
 
     def kernel_service(self, zygote, student):
         return KernelService(self, zygote, student)
@@ -298,7 +312,8 @@ class KernelService:
                         self.zygote.stop()
                         self.zygote.start()
                     started = self.zygote.start_kernel(info, request.get("argv", []), cwd=self.cwd, output=output,
-                                                       folder=self.step.scratch / "autograded" / self.student / ASSIGNMENT)
+                                                       folder=self.step.scratch / "autograded" / self.student / ASSIGNMENT,
+                                                       anchor=self.step.scratch)
             except (kernels.KernelStartFailed, OSError, ValueError, KeyError, TypeError) as error:
                 print(f"kernel service: {error}", file=sys.stderr)
                 return

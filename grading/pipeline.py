@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import CHECKS
+from . import CHECKS, files
 from .limits import GradingLimits
 from .assignment import ASSIGNMENT
 
@@ -113,8 +113,7 @@ class VerdictFolder:
 
     def write(self, function, verdict):
         temporary = self.path / f".{function}.json"
-        temporary.write_text(json.dumps({"passed": verdict.passed, "message": verdict.message}))
-        os.chmod(temporary, 0o644)
+        files.write_new(temporary, json.dumps({"passed": verdict.passed, "message": verdict.message}).encode())
         os.replace(temporary, self.path / f"{function}.json")
 
     def __exit__(self, *exc):
@@ -149,7 +148,7 @@ def _grade(root, student, db_url, result, limits):
 
     _check_course(root)
     staged = stage(root / "submitted" / student / ASSIGNMENT, root / STAGING / student / ASSIGNMENT,
-                   release_folder=root / "release" / ASSIGNMENT)
+                   release_folder=root / "release" / ASSIGNMENT, anchor=root / "submitted")
     result.problems.extend(staged.problems)
     step = step_for(root)
     step.prepare_autograde(student, staged.folder, db_url)
@@ -195,7 +194,11 @@ def write_feedback(root, student, db_url, limits=GradingLimits()):
     with _ONE_AT_A_TIME:
         root = Path(root)
         _check_course(root)
-        if not list((root / "autograded" / student / ASSIGNMENT).glob("*.ipynb")):
+        try:
+            graded, _ = files.regular_files(root / "autograded" / student / ASSIGNMENT, anchor=root)
+        except (FileNotFoundError, files.NotRegular):
+            graded = []
+        if not any(name.endswith(".ipynb") for name, _ in graded):
             return "no feedback HTML: nbgrader left no graded notebook to show"
         step = step_for(root)
         step.prepare_feedback(student, db_url)

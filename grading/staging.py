@@ -23,6 +23,7 @@ from .provided import ASSIGNMENT, COURSE_ROOT
 MAX_EXTRA_FILE_BYTES = 5 * 2 ** 20
 MAX_EXTRA_FILES = 50                  # files besides the notebooks that are copied
 MAX_NOTEBOOK_BYTES = 20 * 2 ** 20
+MAX_CELLS = 1000                      # the assignment's notebooks have about 40 cells each
 SKIPPED = (".ipynb_checkpoints", "__pycache__", ".DS_Store")
 
 
@@ -34,10 +35,10 @@ class Staged:
     problems: list = field(default_factory=list)
 
 
-def read_notebook(path):
+def read_notebook(path, anchor=None):
     """The notebook at path, or raise ValueError with a reason a person can act on."""
     try:
-        data = files.read_regular(path, MAX_NOTEBOOK_BYTES)
+        data = files.read_regular(path, MAX_NOTEBOOK_BYTES, anchor=anchor)
     except files.TooLarge:
         raise ValueError(f"it is more than the {MAX_NOTEBOOK_BYTES // 2 ** 20} MiB allowed") from None
     except files.NotRegular as error:
@@ -46,6 +47,9 @@ def read_notebook(path):
         notebook = nbformat.reads(data.decode("utf-8"), as_version=4)
     except Exception as error:  # nbformat raises several kinds for broken JSON
         raise ValueError(f"it is not a readable notebook ({type(error).__name__}: {str(error)[:200]})") from None
+    cells = notebook.get("cells")
+    if isinstance(cells, list) and len(cells) > MAX_CELLS:
+        raise ValueError(f"it has {len(cells)} cells, more than the {MAX_CELLS} allowed")
     try:
         nbformat.validate(notebook)
     except nbformat.ValidationError as error:
@@ -87,14 +91,18 @@ def release_cell_types(release_folder, name):
     return {c.metadata["nbgrader"]["grade_id"]: c.cell_type for c in notebook.cells if "nbgrader" in c.metadata}
 
 
-def stage(submission, destination, release_folder=COURSE_ROOT / "release" / ASSIGNMENT):
-    """Stage the submission folder `submission` into `destination` (replaced); return Staged."""
+def stage(submission, destination, release_folder=COURSE_ROOT / "release" / ASSIGNMENT, anchor=None):
+    """Stage the submission folder `submission` into `destination` (replaced); return Staged.
+
+    anchor -- a trusted folder that holds the submission (submitted/): no folder between the
+              two may be a link (grading.files.open_folder)
+    """
     submission, destination = Path(submission), Path(destination)
     files.remove_tree(destination)
     destination.mkdir(parents=True)
     staged = Staged(destination)
     try:
-        present, others = files.regular_files(submission, skip=SKIPPED)
+        present, others = files.regular_files(submission, skip=SKIPPED, anchor=anchor)
     except files.NotRegular:
         staged.problems.append("The submission folder is a symbolic link: nothing in it was graded.")
         return staged
@@ -109,7 +117,7 @@ def stage(submission, destination, release_folder=COURSE_ROOT / "release" / ASSI
                 staged.problems.append(f"{name} is missing: its functions score 0.")
             continue
         try:
-            notebook = read_notebook(submission / name)
+            notebook = read_notebook(submission / name, anchor)
         except ValueError as reason:
             staged.problems.append(f"{name} could not be graded: {reason}. Its functions score 0.")
             continue
@@ -131,7 +139,7 @@ def stage(submission, destination, release_folder=COURSE_ROOT / "release" / ASSI
             staged.problems.append(f"{relative} was left out: only {MAX_EXTRA_FILES} files besides the notebooks are copied.")
         else:
             try:
-                data = files.read_regular(submission / relative, MAX_EXTRA_FILE_BYTES)
+                data = files.read_regular(submission / relative, MAX_EXTRA_FILE_BYTES, anchor=anchor)
             except (files.NotRegular, files.TooLarge, OSError) as error:
                 staged.problems.append(f"{relative} was left out: {error}.")
                 continue

@@ -1,95 +1,225 @@
-"""The attack catalog (grading.attacks) through the real pipeline: nbgrader autograde, then verification.
+"""The attack catalog (grading.attacks) through the real `make autograde`, with canaries outside the course.
 
-Every attack is graded in one batch with an honest student. Stock nbgrader gives most of them the
-points for the function they game; verification gives that function 0, records it as nbgrader's
-manual score with a comment, and flags it. The honest student keeps 100 and is not flagged.
+One batch: every attack as a student of its own, between two honest students (graded first and
+last), graded by `python -m grading.autograde` with two workers, a short deadline and the usual
+limits, while an inotify watch sits on canary files outside the course (tests/canaries.py).
+Each attack must end with nothing outside its submission changed or revealed, its gamed
+function at 0, both honest students at 100, and the run finishing in bounded time; and when
+the run is over, no process of it is left.
 """
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
 import time
+import uuid
+from pathlib import Path
 
+import nbformat
 import pytest
+from canaries import Canaries
 
-from grading import attacks, course, remote, synthetic, verify
+from grading import attacks, course, synthetic, verify
+from grading.build_reference import NOTEBOOKS
+from grading.kernels import PACKAGE
+from grading.limits import GradingLimits
 from grading.provided import ASSIGNMENT
 
-SANDBOXED = remote.sandbox_module() is not None
-ATTACKS = [a for a in attacks.ATTACKS if SANDBOXED or not a.needs_sandbox]
+DEADLINE, CELL_TIMEOUT = 30, 8      # seconds: short, so that the time attacks end soon
+HONEST = ("aaa_honest_first", "zzz_honest_last")
 POINTS = {f: p for layout in verify.assignment_layout() for f, p in layout.functions.items()}
+LIMITS = GradingLimits()
+RUN_BOUND = 900                     # seconds for the whole batch (it takes about a third of that)
 
 
-def gradebook_rows(root, students):
-    """{student: {function: (auto score, final score, manual comment)}} and {student: total}."""
-    from nbgrader.api import Gradebook
+def places(root, student, canary_folder):
+    kernel_folder = root / "autograded" / student / ASSIGNMENT
+    return {"@REL_CANARY@": os.path.relpath(canary_folder, kernel_folder), "@CANARY@": str(canary_folder),
+            "@REL_COURSE@": os.path.relpath(root, kernel_folder), "@COURSE@": str(root),
+            "@PACKAGE@": str(PACKAGE), "@HONEST@": HONEST[0]}
 
-    rows, totals = {}, {}
-    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
-        for student in students:
-            submission = gb.find_submission(ASSIGNMENT, student)
-            totals[student] = submission.score
-            row = rows[student] = {}
-            for function in POINTS:
-                notebook = synthetic.notebook_of()[function][:-len(".ipynb")]
-                grade = gb.find_grade("test_" + function, notebook, ASSIGNMENT, student)
-                comment = gb.find_comment(function, notebook, ASSIGNMENT, student)
-                row[function] = (grade.auto_score, grade.score, comment.manual_comment)
-    return rows, totals
+
+def plant_submitted(root, attack, canary_folder):
+    """What an attack hands in besides notebooks: links, a FIFO, a device (made here, as the LMS
+    or the exchange would have stored them)."""
+    folder = root / "submitted" / attack.name / ASSIGNMENT
+    honest = root / "submitted" / HONEST[0] / ASSIGNMENT
+    if attack.submitted == "notebook link":
+        (folder / NOTEBOOKS[0]).unlink()
+        os.symlink(honest / NOTEBOOKS[0], folder / NOTEBOOKS[0])
+    elif attack.submitted == "folder link":
+        for path in folder.iterdir():
+            path.unlink()
+        folder.rmdir()
+        os.symlink(honest, folder)
+    elif attack.submitted == "fifo":
+        os.mkfifo(folder / "data.csv")
+    elif attack.submitted == "device":
+        os.mknod(folder / "zeros.bin", 0o666 | __import__("stat").S_IFCHR, os.makedev(1, 5))
+
+
+def secret_markers(root, canaries, gradebook_marker):
+    """Strings that must never appear in an attacker's graded notebooks or feedback: the canary's
+    secret, a name in the gradebook, and lines of the hidden tests that no student sees (not in
+    the release, not in what `import grading` finds in the kernel)."""
+    public = "".join((root / "release" / ASSIGNMENT / name).read_text() for name in NOTEBOOKS)
+    public += "".join(p.read_text() for p in (PACKAGE / "inside").rglob("*.py"))
+    markers = {canaries.secret: "the canary secret", gradebook_marker: "the gradebook"}
+    # (Not reference.py: these synthetic students hand in the instructor's solutions as their own.)
+    for module in ("checks_nd.py", "checks_1d.py", "diagnoses.py", "cases.py", "harness.py"):
+        lines = [line.strip() for line in (PACKAGE / module).read_text().splitlines()]
+        distinct = [line for line in lines if len(line) > 40 and line not in public and not line.startswith("#")]
+        for line in distinct[:6]:
+            markers[line] = f"grading/{module}"
+    return markers
+
+
+def hash_tree(folder):
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file() and not p.is_symlink()}
+
+
+def run_processes(root):
+    """Processes that belong to a grading run of `root` (by command line or working folder)."""
+    import psutil
+
+    found = []
+    for process in psutil.process_iter(["pid", "cmdline", "cwd"]):
+        text = " ".join(process.info["cmdline"] or []) + " " + str(process.info.get("cwd") or "")
+        if str(root) in text or "nbgrader_step" in text or "kernel_zygote" in text:
+            found.append(process.info)
+    return found
 
 
 @pytest.fixture(scope="module")
-def batch(new_course):
+def batch(new_course, tmp_path_factory):
     root = new_course("attacks")
-    students = {"honest": synthetic.submission()}
-    students.update({attack.name: attacks.submission(attack) for attack in ATTACKS})
-    for student, notebooks in students.items():
+    canaries = Canaries(tmp_path_factory.mktemp("canaries_outside_the_course"))
+    honest_marker = "HONEST-" + uuid.uuid4().hex
+    for student in HONEST:
+        notebooks = synthetic.submission()
+        notebooks[NOTEBOOKS[0]].cells.append(nbformat.v4.new_code_cell(f"# {honest_marker}"))
         course.add_submission(root, student, notebooks)
-    course.autograde(root)
-    started = time.perf_counter()
-    flags = {}
-    for student in students:
-        verdicts = verify.verify_submission(root / "submitted" / student / ASSIGNMENT)
-        flags[student] = verify.record_verdicts(f"sqlite:///{root / 'gradebook.db'}", ASSIGNMENT, student, verdicts)
-    seconds = time.perf_counter() - started
-    rows, totals = gradebook_rows(root, students)
-    return {"root": root, "flags": flags, "rows": rows, "totals": totals, "seconds": seconds}
+    for attack in attacks.ATTACKS:
+        course.add_submission(root, attack.name,
+                              attacks.submission(attack, places=places(root, attack.name, canaries.folder)))
+        plant_submitted(root, attack, canaries.folder)
+    honest_before = {s: hash_tree(root / "submitted" / s) for s in HONEST}
+    gradebook_marker = "GRADEBOOK-" + uuid.uuid4().hex   # a name only the gradebook holds
+    course.nbgrader(root, "db", "student", "add", "someone", f"--first-name={gradebook_marker}")
+    command = [sys.executable, "-m", "grading.autograde", "--root", str(root), "--workers", "2", "--quiet",
+               "--deadline", str(DEADLINE), "--cell-timeout", str(CELL_TIMEOUT)]
+    started = time.monotonic()
+    with canaries.watching():
+        done = subprocess.run(command, capture_output=True, text=True, timeout=RUN_BOUND)
+        seconds = time.monotonic() - started
+        time.sleep(1)   # late events
+    time.sleep(2)
+    left = run_processes(root)
+    results = {r["student"]: r for r in json.loads((root / "reports" / "autograde.json").read_text())}
+    yield {"root": root, "canaries": canaries, "done": done, "seconds": seconds, "results": results,
+           "scores": course.scores(root), "auto": course.scores(root, auto=True), "left": left,
+           "honest_before": honest_before, "honest_marker": honest_marker,
+           "markers": {**secret_markers(root, canaries, gradebook_marker), honest_marker: "another student's notebook"}}
+    canaries.close()
 
 
-def test_the_catalog_has_at_least_15_attacks_that_beat_stock_nbgrader():
-    assert len({a.name for a in attacks.ATTACKS}) == len(attacks.ATTACKS)
-    assert sum(a.beats_nbgrader for a in attacks.ATTACKS) >= 15
+def test_the_catalog_has_at_least_40_attacks_of_every_kind():
+    names = [a.name for a in attacks.ATTACKS]
+    assert len(names) == len(set(names)) and len(names) >= 40
+    kinds = {a.kind for a in attacks.ATTACKS}
+    assert {"in-kernel", "secret", "link", "special file", "flood", "time", "memory", "processes",
+            "forged reply", "system call", "submitted file"} <= kinds
     assert all(a.games in POINTS for a in attacks.ATTACKS)
 
 
-@pytest.mark.parametrize("attack", ATTACKS, ids=lambda a: a.name)
-def test_the_gamed_function_earns_nothing_and_is_flagged(batch, attack):
-    auto, final, comment = batch["rows"][attack.name][attack.games]
-    if attack.beats_nbgrader:
-        assert auto == POINTS[attack.games], f"{attack.name} no longer fools the in-kernel grading (auto score {auto})"
-        assert comment.startswith(verify.MARKER), comment
-    assert final == 0, f"{attack.name} kept {final} points for {attack.games}"
-    flagged = [f for f in batch["flags"][attack.name] if f.function == attack.games]
-    assert flagged and flagged[0].verified == 0 and flagged[0].reason, batch["flags"][attack.name]
-    if attack.beats_nbgrader:
-        assert flagged[0].startswith(f"{attack.games}: in-kernel score {POINTS[attack.games]:g}, verified 0: ")
+def test_the_run_finishes_in_bounded_time_and_grades_everyone(batch):
+    done = batch["done"]
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert batch["seconds"] < RUN_BOUND
+    assert set(batch["results"]) == set(HONEST) | {a.name for a in attacks.ATTACKS}
+    slowest = max(batch["results"].values(), key=lambda r: r["seconds"])
+    assert slowest["seconds"] < DEADLINE + LIMITS.grace_seconds + 30, (slowest["student"], slowest["seconds"])
 
 
-def test_the_honest_student_keeps_full_marks_and_is_not_flagged(batch):
-    assert batch["flags"]["honest"] == []
-    assert batch["totals"]["honest"] == 100
-    assert all(auto == final == POINTS[f] and comment is None
-               for f, (auto, final, comment) in batch["rows"]["honest"].items())
+def test_nothing_outside_the_course_was_touched(batch):
+    canaries = batch["canaries"]
+    assert canaries.touched() == [], canaries.touched()[:20]
+    assert canaries.changed() == []
 
 
-def test_totals_are_the_verified_points(batch):
-    for student, row in batch["rows"].items():
-        assert batch["totals"][student] == sum(final for _, final, _ in row.values()), student
+def test_no_process_of_the_run_is_left(batch):
+    assert batch["left"] == []
 
 
-def test_the_feedback_tells_the_student_why(batch):
+@pytest.mark.parametrize("student", HONEST)
+def test_the_honest_students_keep_full_marks(batch, student):
+    assert sum(batch["scores"][student].values()) == 100, batch["scores"][student]
+    assert batch["results"][student]["flags"] == [], batch["results"][student]["flags"]
+    assert hash_tree(batch["root"] / "submitted" / student) == batch["honest_before"][student], "a submission changed"
+
+
+@pytest.mark.parametrize("attack", attacks.ATTACKS, ids=lambda a: a.name)
+def test_the_attack_gains_nothing_and_reaches_nothing(batch, attack):
     root = batch["root"]
-    course.nbgrader(root, "generate_feedback", ASSIGNMENT, "--student", "input_transformer", "--force")
-    html = (root / "feedback" / "input_transformer" / ASSIGNMENT / "1_gradient_checking_1d.html").read_text()
-    assert verify.MARKER in html
+    result = batch["results"][attack.name]
+    assert not result["failed"], result["failed"]
+    # Its gamed function scores 0; where the kernel was fooled, verification overrode and flagged it.
+    assert batch["scores"][attack.name][attack.games] == 0, batch["scores"][attack.name]
+    if batch["auto"][attack.name][attack.games] > 0:
+        assert any(flag.startswith(attack.games) for flag in map(str, result["flags"])), result["flags"]
+    # What comes back to the course from its grading: regular files only, no secret in them.
+    for kind in ("autograded", "feedback"):
+        folder = root / kind / attack.name
+        for path in folder.rglob("*") if folder.exists() else ():
+            info = os.lstat(path)
+            assert path.is_dir() and not path.is_symlink() or __import__("stat").S_ISREG(info.st_mode), path
+            if path.is_file():
+                text = path.read_bytes().decode(errors="replace")
+                for marker, what in batch["markers"].items():
+                    assert marker not in text, f"{what} in {path.relative_to(root)}"
+    assert result["seconds"] < DEADLINE + LIMITS.grace_seconds + 30
 
 
-def test_verification_is_fast(batch):
-    # Most attack submissions hand in one notebook; the bound is loose for busy CI machines.
-    assert batch["seconds"] / len(batch["flags"]) < 3.0, batch["seconds"]
+@pytest.mark.parametrize("attack", [a for a in attacks.ATTACKS if a.kind == "flood"], ids=lambda a: a.name)
+def test_a_flood_is_cut_to_the_output_budget(batch, attack):
+    graded = batch["root"] / "autograded" / attack.name / ASSIGNMENT / NOTEBOOKS[0]
+    if graded.exists():   # nbgrader may have given up on the notebook (then nothing is kept)
+        assert graded.stat().st_size < LIMITS.output_bytes + 2 * 2 ** 20, graded.stat().st_size
+    for page in (batch["root"] / "feedback" / attack.name).rglob("*.html"):
+        assert page.stat().st_size < 2 * LIMITS.output_bytes + 4 * 2 ** 20, (page, page.stat().st_size)
+    assert batch["results"][attack.name]["peak_mb"] < 1024, "the grading worker itself grew"
+
+
+@pytest.mark.parametrize("attack", [a for a in attacks.ATTACKS if a.kind == "memory"], ids=lambda a: a.name)
+def test_memory_is_bounded_for_the_whole_submission(batch, attack):
+    peak = batch["results"][attack.name]["kernel_peak_mb"]
+    assert 0 < peak <= LIMITS.memory_bytes / 2 ** 20 + 16, peak
+
+
+def test_denied_system_calls_fail_in_the_kernel(batch):
+    printed = course.cell_output(batch["root"], "denied_system_calls", NOTEBOOKS[0], "forward_propagation")
+    results = json.loads(re.search(r"SYSCALLS (\{.*\})", printed).group(1))
+    assert results and all(value in ("EPERM", "ENOSYS") for value in results.values()), results
+
+
+def test_submitted_links_and_special_files_are_not_read(batch):
+    results = batch["results"]
+    assert any("symbolic link" in p for p in results["submits_a_link_to_a_notebook"]["problems"])
+    assert any("symbolic link" in p for p in results["submits_a_linked_folder"]["problems"])
+    assert any("FIFO" in p for p in results["submits_a_fifo"]["problems"])
+    assert any("device" in p for p in results["submits_a_device"]["problems"])
+    assert sum(batch["scores"]["submits_a_link_to_a_notebook"].values()) == 0
+
+
+def test_a_rerun_of_the_special_files_ends_the_same_way(batch):
+    root = batch["root"]
+    again = [a.name for a in attacks.ATTACKS if a.kind in ("special file", "submitted file")] + ["link_fifo", "link_device"]
+    command = [sys.executable, "-m", "grading.autograde", "--root", str(root), "--workers", "2", "--quiet", "--force",
+               "--deadline", str(DEADLINE), "--cell-timeout", str(CELL_TIMEOUT), *[f"--student={s}" for s in again]]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=RUN_BOUND)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    scores = course.scores(root)
+    assert all(scores[s] == batch["scores"][s] for s in again)

@@ -222,6 +222,9 @@ def become_kernel(request, fds, sockets, work_area):
     with open(connection_file, "w") as out:
         json.dump(connection, out)
     os.chdir(request["cwd"])
+    # Sockets that anyone may connect to: the grader moves them out of the sandbox's reach, and
+    # nbgrader's step (another user) connects. Files stay in the sandbox's own tmpfs.
+    os.umask(0)
     os.environ.update(request.get("env", {}))
     os.environ.update({"HOME": home, "PWD": request["cwd"]})
     if "numpy.random" in sys.modules:            # a fork would share its state with its siblings
