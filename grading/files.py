@@ -16,12 +16,11 @@ The rules:
 - a file is opened with O_PATH | O_NOFOLLOW first, which neither follows a link nor opens a FIFO
   or a device; only a regular file is then opened for reading, through /proc/self/fd, so the
   file read is the very one that was checked;
-- folders are walked by descriptors (os.fwalk), never through a link;
+- folders are walked and removed by descriptors, each entered with O_NOFOLLOW, never through a link;
 - files are created with O_EXCL | O_NOFOLLOW, in folders made here, under descriptors.
 Anything else is refused with a NotRegular error that says what the path is.
 """
 import os
-import shutil
 import stat
 from pathlib import Path
 
@@ -106,16 +105,34 @@ def read_regular(path, limit, *, dir_fd=None, anchor=None):
     return data
 
 
-def _walk(folder_fd, skip):
+def walk(folder_fd, skip=()):
     """(relative folder with a trailing /, its descriptor, [entry names]) for each folder below
-    `folder_fd`, walked by descriptors; linked folders are not entered (they are entries)."""
-    for top, dirs, names, top_fd in os.fwalk(".", dir_fd=folder_fd, follow_symlinks=False):
-        prefix = "" if top == "." else top[2:].replace(os.sep, "/") + "/"
-        entered = sorted(d for d in dirs if d not in skip and
-                         stat.S_ISDIR(os.stat(d, dir_fd=top_fd, follow_symlinks=False).st_mode))
-        links = [d for d in dirs if d not in skip and d not in entered]
-        dirs[:] = entered
-        yield prefix, top_fd, sorted(n for n in names + links if n not in skip)
+    `folder_fd`, parents first. Each folder is entered with O_NOFOLLOW under its parent's
+    descriptor, so a link (to a folder or anything else) is an entry, never entered."""
+    pending = [("", os.dup(folder_fd))]
+    try:
+        while pending:
+            prefix, fd = pending.pop(0)
+            try:
+                with os.scandir(fd) as entries:
+                    names = sorted(e.name for e in entries if e.name not in skip)
+                folders, others = [], []
+                for name in names:
+                    if stat.S_ISDIR(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode):
+                        folders.append(name)
+                    else:
+                        others.append(name)
+                yield prefix, fd, others
+                for name in folders:
+                    try:
+                        pending.append((prefix + name + "/", os.open(name, FOLDER | os.O_NONBLOCK, dir_fd=fd)))
+                    except OSError:   # swapped for something else since: not entered
+                        others.append(name)
+            finally:
+                os.close(fd)
+    finally:
+        for _, fd in pending:
+            os.close(fd)
 
 
 def regular_files(folder, *, skip=(), anchor=None):
@@ -125,7 +142,7 @@ def regular_files(folder, *, skip=(), anchor=None):
     files, others = [], []
     fd = open_folder(folder, anchor)
     try:
-        for prefix, top_fd, names in _walk(fd, skip):
+        for prefix, top_fd, names in walk(fd, skip):
             for name in names:
                 info = os.stat(name, dir_fd=top_fd, follow_symlinks=False)
                 if stat.S_ISREG(info.st_mode):
@@ -185,7 +202,7 @@ def copy_regular_files(source, destination, *, limit, names=None, skip=(), ancho
     finally:
         os.close(parent)
     try:
-        for prefix, top_fd, entries in _walk(source_fd, skip):
+        for prefix, top_fd, entries in walk(source_fd, skip):
             for name in entries:
                 relative = prefix + name
                 if names is not None and relative not in names:
@@ -209,6 +226,37 @@ def copy_regular_files(source, destination, *, limit, names=None, skip=(), ancho
     return left
 
 
+def _empty(fd, rounds=10):
+    """Remove everything in the folder `fd`: links and files unlinked, folders (entered with
+    O_NOFOLLOW) emptied and removed. Something that appears meanwhile is removed in another round."""
+    for _ in range(rounds):
+        with os.scandir(fd) as entries:
+            names = [e.name for e in entries]
+        if not names:
+            return
+        for name in names:
+            try:
+                mode = os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode
+            except FileNotFoundError:
+                continue
+            if not stat.S_ISDIR(mode):
+                os.unlink(name, dir_fd=fd)
+                continue
+            try:
+                inner = os.open(name, FOLDER | os.O_NONBLOCK, dir_fd=fd)
+            except OSError:        # swapped for something that is not a folder: another round
+                continue
+            try:
+                _empty(inner, rounds)
+            finally:
+                os.close(inner)
+            try:
+                os.rmdir(name, dir_fd=fd)
+            except OSError:        # something appeared in it meanwhile: another round
+                pass
+    raise OSError(f"a folder kept filling up while it was being removed ({rounds} rounds)")
+
+
 def remove_tree(path, *, anchor=None):
     """Remove `path`: a folder with everything in it (links are removed, never followed), a file
     or a link. Nothing there is fine."""
@@ -223,7 +271,12 @@ def remove_tree(path, *, anchor=None):
         except FileNotFoundError:
             return
         if stat.S_ISDIR(mode):
-            shutil.rmtree(path.name, dir_fd=parent)   # walks by descriptors, never follows a link
+            inner = os.open(path.name, FOLDER | os.O_NONBLOCK, dir_fd=parent)
+            try:
+                _empty(inner)
+            finally:
+                os.close(inner)
+            os.rmdir(path.name, dir_fd=parent)
         else:
             os.unlink(path.name, dir_fd=parent)
     finally:

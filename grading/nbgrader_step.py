@@ -156,17 +156,23 @@ class NbgraderStep:
         """Make a file or folder the grading process put in the scratch folder the step's."""
         if os.geteuid() != 0:
             return
-        if not Path(path).is_dir():
+        try:
+            fd = files.open_folder(path, self.scratch)
+        except files.NotRegular:   # a file, not a folder
             fd = files.open_regular(path, anchor=self.scratch)
             try:
                 os.fchown(fd, GRADER_UID, GRADER_GID)
             finally:
                 os.close(fd)
             return
-        for folder, _, names, fd in os.fwalk(path, follow_symlinks=False):
-            os.chown(fd, GRADER_UID, GRADER_GID)
-            for name in names:
-                os.chown(name, GRADER_UID, GRADER_GID, dir_fd=fd, follow_symlinks=False)
+        try:
+            os.fchown(fd, GRADER_UID, GRADER_GID)
+            for _, top_fd, names in files.walk(fd):
+                os.fchown(top_fd, GRADER_UID, GRADER_GID)
+                for name in names:
+                    os.chown(name, GRADER_UID, GRADER_GID, dir_fd=top_fd, follow_symlinks=False)
+        finally:
+            os.close(fd)
 
     def _course_files(self, student, db_url):
         """What every job needs: the configuration and the gradebook slice."""
@@ -201,7 +207,7 @@ class NbgraderStep:
                                  destination_anchor=self.scratch)
         files.make_folders(self.scratch, f"submitted/{student}")
         files.copy_regular_files(staged_folder, self.scratch / "submitted" / student / ASSIGNMENT, limit=MAX_FILE_BYTES,
-                                 destination_anchor=self.scratch)
+                                 anchor=self.root, destination_anchor=self.scratch)
         for folder in ("source", "submitted"):
             self._give(self.scratch / folder)
 

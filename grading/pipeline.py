@@ -148,7 +148,7 @@ def _grade(root, student, db_url, result, limits):
 
     _check_course(root)
     staged = stage(root / "submitted" / student / ASSIGNMENT, root / STAGING / student / ASSIGNMENT,
-                   release_folder=root / "release" / ASSIGNMENT, anchor=root / "submitted")
+                   release_folder=root / "release" / ASSIGNMENT, anchor=root / "submitted", destination_anchor=root)
     result.problems.extend(staged.problems)
     step = step_for(root)
     step.prepare_autograde(student, staged.folder, db_url)
@@ -162,7 +162,7 @@ def _grade(root, student, db_url, result, limits):
             step.kernel_service(zygote, student), ThreadPoolExecutor(max_workers=1) as beside:
         _current["cgroup"] = group
         try:
-            verifying = beside.submit(verify.verify_submission, staged.folder, course_root=root,
+            verifying = beside.submit(verify.verify_submission, staged.folder, course_root=root, anchor=root,
                                       on_verdict=verdicts.write, deadline=deadline, cgroup=group)
             outcome = step.run("autograde", student, limits)
             if not outcome["success"]:
@@ -189,21 +189,27 @@ def _grade(root, student, db_url, result, limits):
 
 def write_feedback(root, student, db_url, limits=GradingLimits()):
     """nbgrader's feedback HTML for one graded student; returns a problem in words, or ""."""
+    with _ONE_AT_A_TIME:
+        try:
+            return _write_feedback(Path(root), student, db_url, limits)
+        except Exception as error:   # the machinery failed: say so; the next run tries again
+            return f"the feedback could not be written: {type(error).__name__}: {error}"
+
+
+def _write_feedback(root, student, db_url, limits):
     from .nbgrader_step import step_for
 
-    with _ONE_AT_A_TIME:
-        root = Path(root)
-        _check_course(root)
-        try:
-            graded, _ = files.regular_files(root / "autograded" / student / ASSIGNMENT, anchor=root)
-        except (FileNotFoundError, files.NotRegular):
-            graded = []
-        if not any(name.endswith(".ipynb") for name, _ in graded):
-            return "no feedback HTML: nbgrader left no graded notebook to show"
-        step = step_for(root)
-        step.prepare_feedback(student, db_url)
-        written = step.run("feedback", student, limits)
-        step.bring_back("feedback", student)
-        if not written["success"]:
-            return "the feedback could not be written: " + (written.get("error") or "").strip()[-200:]
-        return ""
+    _check_course(root)
+    try:
+        graded, _ = files.regular_files(root / "autograded" / student / ASSIGNMENT, anchor=root)
+    except (FileNotFoundError, files.NotRegular):
+        graded = []
+    if not any(name.endswith(".ipynb") for name, _ in graded):
+        return "no feedback HTML: nbgrader left no graded notebook to show"
+    step = step_for(root)
+    step.prepare_feedback(student, db_url)
+    written = step.run("feedback", student, limits)
+    step.bring_back("feedback", student)
+    if not written["success"]:
+        return "the feedback could not be written: " + (written.get("error") or "").strip()[-200:]
+    return ""

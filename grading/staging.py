@@ -91,15 +91,17 @@ def release_cell_types(release_folder, name):
     return {c.metadata["nbgrader"]["grade_id"]: c.cell_type for c in notebook.cells if "nbgrader" in c.metadata}
 
 
-def stage(submission, destination, release_folder=COURSE_ROOT / "release" / ASSIGNMENT, anchor=None):
+def stage(submission, destination, release_folder=COURSE_ROOT / "release" / ASSIGNMENT, anchor=None,
+          destination_anchor=None):
     """Stage the submission folder `submission` into `destination` (replaced); return Staged.
 
-    anchor -- a trusted folder that holds the submission (submitted/): no folder between the
-              two may be a link (grading.files.open_folder)
+    anchor, destination_anchor -- trusted folders that hold the submission (submitted/) and the
+              destination: no folder between them may be a link (grading.files.open_folder)
     """
     submission, destination = Path(submission), Path(destination)
-    files.remove_tree(destination)
-    destination.mkdir(parents=True)
+    destination_anchor = Path(destination_anchor or destination.parent)
+    files.remove_tree(destination, anchor=destination_anchor)
+    files.make_folders(destination_anchor, destination.relative_to(destination_anchor))
     staged = Staged(destination)
     try:
         present, others = files.regular_files(submission, skip=SKIPPED, anchor=anchor)

@@ -163,15 +163,21 @@ class NotebookReading:
     warnings: dict = field(default_factory=dict)   # function -> [tampering seen]
 
 
-def read_submitted_notebook(path, layout):
-    """Read a submitted notebook defensively, as data; never raises for a bad notebook."""
+def read_submitted_notebook(path, layout, anchor=None):
+    """Read a submitted notebook defensively, as data; never raises for a bad notebook.
+
+    anchor -- a trusted folder that holds it (see grading.files.open_folder)
+    """
     reading = NotebookReading()
     path = Path(path)
     try:
-        data = files.read_regular(path, MAX_NOTEBOOK_BYTES)
+        data = files.read_regular(path, MAX_NOTEBOOK_BYTES, anchor=anchor)
     except FileNotFoundError:
-        others = sorted(p.name for p in path.parent.glob("*.ipynb") if p.name not in NOTEBOOKS) \
-            if path.parent.is_dir() else []
+        try:
+            present, _ = files.regular_files(path.parent, anchor=anchor)
+        except (FileNotFoundError, files.NotRegular):
+            present = []
+        others = sorted(name for name, _ in present if name.endswith(".ipynb") and name not in NOTEBOOKS)
         hint = f" (the folder has {', '.join(others)}: a renamed copy is not graded)" if others else ""
         reading.problem = f"The notebook {layout.name} is missing from the submission{hint}."
         return reading
@@ -247,12 +253,14 @@ def read_submitted_notebook(path, layout):
 
 
 # ---------------------------------------------------------------------------------- verification
-def verify_submission(submission_dir, *, course_root=COURSE_ROOT, only=None, on_verdict=None, **remote_options):
+def verify_submission(submission_dir, *, course_root=COURSE_ROOT, only=None, on_verdict=None, anchor=None,
+                      **remote_options):
     """Grade every function of a submission outside the student's kernel.
 
     submission_dir -- the folder with the submitted notebooks (read as data only)
     only -- function names to verify (default: all); a notebook with none of them is not run
     on_verdict -- called as on_verdict(function, verdict) as soon as each verdict is known
+    anchor -- a trusted folder that holds submission_dir (see grading.files.open_folder)
     remote_options -- call_timeout, exec_timeout, function_budget, cells_budget, deadline (a
                       time.monotonic() value for the whole submission), cgroup for RemoteStudent
 
@@ -265,7 +273,7 @@ def verify_submission(submission_dir, *, course_root=COURSE_ROOT, only=None, on_
     helpers = Path(course_root) / "release" / ASSIGNMENT / "gc_utils.py"
     wanted = set(only) if only is not None else {f for layout in layouts for f in layout.functions}
     layouts = [layout for layout in layouts if wanted & set(layout.functions)]
-    readings = [read_submitted_notebook(submission_dir / layout.name, layout) for layout in layouts]
+    readings = [read_submitted_notebook(submission_dir / layout.name, layout, anchor) for layout in layouts]
     students = []
     try:
         for layout, reading in zip(layouts, readings):
