@@ -395,7 +395,9 @@ class LmsCollector(FileNameCollectorPlugin):
 # The intake
 
 def read_zip(path):
-    """The member paths (with /) of the files in the zip at `path`; IntakeError if it is unusable."""
+    """([member paths with /], [member names skipped]) of the files in the zip at `path`: a member
+    whose path would leave the folder it is extracted to is skipped (and named), the others kept.
+    IntakeError if the zip is unusable."""
     path = Path(path)
     if not path.is_file():
         raise IntakeError(f"{path}: no such file")
@@ -412,9 +414,11 @@ def read_zip(path):
     if not members:
         raise IntakeError(f"{path} holds no files")
     unsafe = [m for m in members if member_parts(m) is None]
-    if unsafe:
-        raise IntakeError(f"{path} holds paths outside its own folder, which no LMS writes: {', '.join(unsafe[:5])}")
-    return ["/".join(member_parts(m)) for m in members]
+    safe = ["/".join(member_parts(m)) for m in members if member_parts(m) is not None]
+    if not safe:
+        raise IntakeError(f"{path} holds only paths outside its own folder, which no LMS writes: "
+                          f"{', '.join(map(repr, unsafe[:5]))}")
+    return safe, unsafe
 
 
 def _digest(path):
@@ -484,6 +488,7 @@ class Summary:
     unchanged: list = field(default_factory=list)
     had_earlier: set = field(default_factory=set)      # roster students who already had a submission
     graded_before: list = field(default_factory=list)  # updated students that autograded/ holds
+    skipped: list = field(default_factory=list)        # members whose path leaves the download's folder
 
     def of(self, status):
         return [e for e in self.entries if e.status == status]
@@ -529,7 +534,8 @@ class Summary:
             lines.append("Late: not known (Moodle's download does not say; see the grading table in Moodle)")
         else:
             lines.append(f"Late: {', '.join(self.late)}" if self.late else "Late: none")
-        problems = []
+        problems = [f"skipped, its path leads outside the download's folder (no LMS writes that): {name!r}"
+                    for name in self.skipped]
         unknown = defaultdict(list)
         for e in self.of(NOT_ON_ROSTER):
             unknown[(e.lms_id, e.name)].append(where(e))
@@ -575,7 +581,7 @@ def intake(zip_path, roster_path, root=COURSE_ROOT, lms="auto", db_url=None):
     if not release.is_dir():
         raise IntakeError(f"{root} has no {release.relative_to(root)}: generate the release first (make release)")
     students = read_roster(roster_path)
-    members = read_zip(zip_path)
+    members, skipped = read_zip(zip_path)
     if lms == "auto":
         lms = detect_lms(members)
         if lms is None:
@@ -608,7 +614,7 @@ def intake(zip_path, roster_path, root=COURSE_ROOT, lms="auto", db_url=None):
     after = snapshot(root)
     summary = Summary(lms, archived.relative_to(root), students, entries,
                       released_notebooks=[n for n in released if n.endswith(".ipynb")],
-                      had_earlier={s.id for s in students if s.id in before})
+                      had_earlier={s.id for s in students if s.id in before}, skipped=skipped)
     for student, files in summary.collected.items():
         for name in files:   # zip_collect logs and goes on; a file it did not copy must not go unnoticed
             if name not in after.get(student, {}):

@@ -132,11 +132,12 @@ def submission_cgroup(student, limits):
     return group if group is not None else nullcontext()
 
 
-def kill_current():
-    """End everything the submission being graded runs (its cgroup): for a worker that is told to stop."""
+def end_current():
+    """End everything the submission being graded runs, and remove its cgroup: for a worker that
+    is told to stop."""
     group = _current.get("cgroup")
     if group is not None:
-        group.kill()
+        group.remove()
 
 
 def _grade(root, student, db_url, result, limits):

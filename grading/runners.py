@@ -42,7 +42,7 @@ def _end_worker(*_):
     from . import pipeline
 
     try:
-        pipeline.kill_current()
+        pipeline.end_current()
     finally:
         os._exit(1)
 
@@ -95,6 +95,9 @@ class LocalProcesses:
             process.join(10)
             if process.is_alive():
                 process.kill()
+                process.join(10)
+        from .cgroups import sweep
+        sweep()   # what a worker killed outright could not remove
 
     def run(self, function, jobs):
         futures = {self.pool.submit(function, *args): key for key, args in jobs.items()}

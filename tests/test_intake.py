@@ -299,6 +299,30 @@ def test_moodle_unknown_id_and_other_plugins_are_reported(moodle):
     assert set(run.downloaded) >= {f"{EXTRACTED}/{stem}/{name}" for name in MOODLE}
 
 
+def test_an_unsafe_member_is_skipped_and_everyone_else_is_collected(course_copy, canvas_zip, tmp_path):
+    """One member whose path would leave the download's folder (a student's file name cannot make
+    that; a tampered zip can) costs that member only, said in a sentence."""
+    _, members, roster = canvas_zip
+    unsafe = {"../../outside.ipynb": b"{}", "/absolute/evil.ipynb": b"{}", "C:/windows/evil.ipynb": b"{}",
+              "lovelaceada_12345_678901_../../../escape.txt": b"x"}
+    zip_path = make_zip(tmp_path / "tampered.zip", {**members, **unsafe})
+    root = course_copy("unsafe_member")
+    run = run_intake(root, zip_path, roster)
+    assert run.status == 0, run.err
+    assert sorted({key.split("/")[0] for key in run.submitted}) == ["ada", "grace"]
+    for name in unsafe:
+        assert f"skipped, its path leads outside the download's folder (no LMS writes that): {name!r}" in run.out
+    assert not (root.parent / "outside.ipynb").exists() and not Path("/absolute/evil.ipynb").exists()
+    assert not list(root.parent.rglob("escape.txt"))
+
+
+def test_a_zip_of_nothing_but_unsafe_members_is_refused(course_copy, tmp_path):
+    root = course_copy("only_unsafe")
+    run = run_intake(root, make_zip(tmp_path / "bad.zip", {"../x.ipynb": b"{}"}), write_roster(tmp_path))
+    assert run.status == 2 and "holds only paths outside its own folder" in run.err
+    assert not (root / "submitted").exists()
+
+
 # ---------------------------------------------------------------------------------------------
 # Unusable input: a clear message, exit status 2, and the course untouched
 

@@ -266,6 +266,55 @@ def test_a_cell_that_crashes_or_hangs_is_left_out():
         assert "crashed" in remote.left_out["crash"] and "did not finish" in remote.left_out["hang"]
 
 
+FORGERS = """
+import json, os
+
+def forged(x):
+    line = json.dumps({"id": 2, "result": 99.0, "printed": "", "args_after": [x]}).encode() + b"\\n"
+    for fd in range(64):
+        try:
+            os.write(fd, line * 10)
+        except OSError:
+            pass
+    return 0.0
+
+def parents_descriptors():
+    opened = []
+    for fd in range(16):
+        try:
+            with open("/proc/%d/fd/%d" % (os.getppid(), fd), "wb"):
+                opened.append(fd)
+        except OSError:
+            pass
+    return opened
+
+def twice(x):
+    return 2 * x
+"""
+
+
+def test_a_forged_answer_answers_only_the_call_that_wrote_it():
+    """The student's code runs in a child of the broker that owns the grader's channel. Lines it
+    writes to its own descriptors can at most stand in for the answer of the call it is in,
+    which returning a value does anyway; the next call is answered by its own function, and the
+    broker's descriptors are out of reach, even through /proc."""
+    with RemoteStudent([("forgers", FORGERS)], setup=SETUP) as student:
+        for number in range(3):
+            student.call("forged", 1.0)   # whatever it answers, it answers only itself
+            assert student.call("twice", number)[0] == 2 * number
+        assert student.call("parents_descriptors")[0] == [], "the broker's descriptors are out of reach"
+        assert student.starts == 1
+
+
+def test_a_runner_that_kills_its_broker_only_loses_its_call():
+    code = "import os, signal\ndef kill_parent():\n    os.kill(os.getppid(), signal.SIGKILL)\n    return 1\n" \
+           "def twice(x):\n    return 2 * x\n"
+    with RemoteStudent([("killer", code)], setup=SETUP) as student:
+        with pytest.raises(CheckFailed, match="crashed the Python process"):
+            student.call("kill_parent")
+        assert student.call("twice", 3)[0] == 6 and student.starts == 2
+
+
 def test_the_worker_has_no_ipython_and_no_grading_package():
     code = '''
 def probe():
