@@ -241,7 +241,7 @@ def run(argv=None):
               f"{len(fresh) / grading_seconds:.2f} per second; feedback: {feedback_seconds:.1f} s.")
     memory = worker_memory(fresh)
     for worker, (own, child) in sorted(memory.items()):
-        print(f"  worker {worker}: peak {own:.0f} MiB itself, {child:.0f} MiB its largest kernel or verifier")
+        print(f"  worker {worker}: peak {own:.0f} MiB itself, {child:.0f} MiB its largest submission (all its processes)")
     for r in failed:
         print(f"\nNOT GRADED {r.student} (the next run tries again):\n{r.failed}")
 

@@ -1,22 +1,22 @@
 """A cgroup per submission: memory and processes bounded for everything that submission runs.
 
 Resource limits (setrlimit) bind each process on its own: three processes of one sandbox could
-hold three times the memory limit. A cgroup bounds them together, whatever they fork, and lets
-the grader end them all at once:
+hold three times the memory limit. A cgroup bounds them together, whatever they fork, lets the
+grader end them all at once, and counts their CPU time:
 
-    with SubmissionCgroup.create("ada", memory_bytes=2 * 2**30, max_processes=128) as group:
+    with Cgroup.create("ada", memory_bytes=2 * 2**30, max_processes=128) as group:
         group.procs_files     # what the sandbox stage joins before it starts bwrap
         ...
         group.peak_memory()   # bytes, the most the submission held at once
+        group.cpu_seconds()   # CPU time of all its processes
     # on leaving: every process still in it is killed, then it is removed
 
 cgroup v2 is used where this process's cgroup can hand the memory and pids controllers to a
-child (a delegated subtree); otherwise cgroup v1's memory and pids hierarchies, which root can
-always write where they are mounted. When neither is writable (grading as an ordinary user
-without delegation), create() returns None and only the per-process limits apply; `why_not()`
-says why. Cgroups are made inside this process's own, so limits set above it still hold.
-
-CPU accounting for benchmarks (cpu_seconds) reads cpuacct (v1) or cpu.stat (v2).
+child (a delegated subtree); otherwise cgroup v1's memory and pids hierarchies (and cpuacct,
+for CPU time), which root can always write where they are mounted. When neither is writable
+(grading as an ordinary user without delegation), create() returns None and only the
+per-process limits apply; `why_not()` says why. Cgroups are made inside this process's own, so
+limits set above it still hold. A cgroup without limits (Cgroup.create(label)) only counts CPU.
 """
 import itertools
 import os
@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 PREFIX = "gradient-checking"
+LIMITING = ("memory", "pids")
 _counter = itertools.count()
 
 
@@ -62,9 +63,9 @@ def _writable_dir(path):
     return path.is_dir() and os.access(path, os.W_OK | os.X_OK)
 
 
-def locate(controllers=("memory", "pids")):
-    """("v2", [parent folder]) or ("v1", [parent folder per controller]) where child cgroups with
-    `controllers` can be made, or (None, reason)."""
+def locate(controllers=LIMITING):
+    """("v2", {"unified": parent}) or ("v1", {controller: parent}) where child cgroups with
+    `controllers` can be made (v1 adds cpuacct where it can, for CPU time), or (None, reason)."""
     mounts, own = _mounts(), _own_paths()
     if "unified" in mounts and "unified" in own:
         parent = Path(mounts["unified"] + own["unified"])
@@ -78,15 +79,18 @@ def locate(controllers=("memory", "pids")):
             try:
                 if missing:
                     (parent / "cgroup.subtree_control").write_text(" ".join("+" + c for c in missing))
-                return "v2", [parent]
+                return "v2", {"unified": parent}
             except OSError:
                 pass   # processes live in this cgroup itself: v2 forbids controllers below it
-    if all(c in mounts and c in own for c in controllers):
-        parents = [Path(mounts[c] + own[c]) for c in controllers]
-        if all(_writable_dir(p) for p in parents):
+    wanted = [*controllers, "cpuacct"]
+    parents = {c: Path(mounts[c] + own[c]) for c in wanted if c in mounts and c in own}
+    if all(c in parents for c in controllers):
+        parents = {c: parent for c, parent in parents.items() if _writable_dir(parent)}
+        if all(c in parents for c in controllers) and parents:
             return "v1", parents
-        return None, f"cgroup v1 {', '.join(controllers)} hierarchies are not writable by uid {os.geteuid()}"
-    return None, f"no writable cgroup with the {' and '.join(controllers)} controllers (no delegated cgroup v2 subtree, no cgroup v1 mounts)"
+        return None, f"cgroup v1 {', '.join(controllers) or 'cpuacct'} hierarchies are not writable by uid {os.geteuid()}"
+    return None, (f"no writable cgroup with the {' and '.join(controllers)} controllers (no delegated cgroup v2 "
+                  "subtree, no cgroup v1 mounts)")
 
 
 def why_not():
@@ -95,26 +99,29 @@ def why_not():
     return "" if version else where
 
 
-class SubmissionCgroup:
-    """One cgroup (one per controller under v1) that bounds a submission."""
+class Cgroup:
+    """One cgroup (one per controller under v1): limits for a submission, or CPU counting only."""
 
     def __init__(self, version, folders):
-        self.version, self.folders = version, folders
+        self.version, self.folders = version, dict(folders)
 
     @classmethod
-    def create(cls, label, *, memory_bytes, max_processes):
-        """A new cgroup named after `label`, with its limits set; None where cgroups are unavailable."""
-        version, parents = locate()
+    def create(cls, label, *, memory_bytes=None, max_processes=None):
+        """A new cgroup named after `label`; with memory_bytes and max_processes, bounded.
+        None where cgroups are unavailable."""
+        limited = memory_bytes is not None or max_processes is not None
+        version, parents = locate(LIMITING if limited else ())
         if version is None:
             return None
         safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in label)[:40]
         name = f"{PREFIX}-{os.getpid()}-{next(_counter)}-{safe}"
-        folders = [parent / name for parent in parents]
-        for folder in folders:
-            folder.mkdir()
-        group = cls(version, folders)
+        group = cls(version, {})
         try:
-            group._limit(memory_bytes, max_processes)
+            for controller, parent in parents.items():
+                (parent / name).mkdir()
+                group.folders[controller] = parent / name
+            if limited:
+                group._limit(memory_bytes, max_processes)
         except OSError:
             group.remove()
             raise
@@ -122,25 +129,25 @@ class SubmissionCgroup:
 
     def _limit(self, memory_bytes, max_processes):
         if self.version == "v2":
-            folder = self.folders[0]
+            folder = self.folders["unified"]
             (folder / "memory.max").write_text(str(memory_bytes))
             if (folder / "memory.swap.max").exists():
                 (folder / "memory.swap.max").write_text("0")
             (folder / "pids.max").write_text(str(max_processes))
             return
-        memory, pids = self.folders
+        memory = self.folders["memory"]
         (memory / "memory.limit_in_bytes").write_text(str(memory_bytes))
         if (memory / "memory.memsw.limit_in_bytes").exists():   # no escape into swap
             try:
                 (memory / "memory.memsw.limit_in_bytes").write_text(str(memory_bytes))
             except OSError:
                 pass
-        (pids / "pids.max").write_text(str(max_processes))
+        (self.folders["pids"] / "pids.max").write_text(str(max_processes))
 
     @property
     def procs_files(self):
         """The cgroup.procs files a process writes its pid to, to join (the sandbox stage does)."""
-        return [str(folder / "cgroup.procs") for folder in self.folders]
+        return [str(folder / "cgroup.procs") for folder in self.folders.values()]
 
     def join(self, pid=0):
         """Move process `pid` (0: this one) into the cgroup."""
@@ -158,8 +165,8 @@ class SubmissionCgroup:
 
     def kill(self, wait=5.0):
         """SIGKILL every process in the cgroup, again until none is left (a fork may race the kill)."""
-        killer = self.folders[0] / "cgroup.kill"
-        if self.version == "v2" and killer.exists():
+        killer = self.folders.get("unified", Path("/nonexistent")) / "cgroup.kill"
+        if killer.exists():
             killer.write_text("1")
         deadline = time.monotonic() + wait
         while (left := self.pids()) and time.monotonic() < deadline:
@@ -171,33 +178,32 @@ class SubmissionCgroup:
             time.sleep(0.01)
         return not self.pids()
 
-    def peak_memory(self):
-        """The most memory (bytes) the cgroup's processes held at once, or None if not recorded."""
-        name = "memory.peak" if self.version == "v2" else "memory.max_usage_in_bytes"
+    def _read(self, controller, name):
         try:
-            return int((self.folders[0] / name).read_text())
-        except (OSError, ValueError):
+            return (self.folders[controller] / name).read_text()
+        except (KeyError, OSError):
             return None
 
-    def memory_events(self):
-        """How often the memory limit killed a process (OOM kills), or None if not recorded."""
-        try:
-            if self.version == "v2":
-                for line in (self.folders[0] / "memory.events").read_text().splitlines():
-                    if line.startswith("oom_kill "):
-                        return int(line.split()[1])
-            else:
-                for line in (self.folders[0] / "memory.oom_control").read_text().splitlines():
-                    if line.startswith("oom_kill "):
-                        return int(line.split()[1])
-        except (OSError, ValueError):
-            pass
-        return None
+    def peak_memory(self):
+        """The most memory (bytes) the cgroup's processes held at once, or None if not recorded."""
+        text = self._read("unified", "memory.peak") if self.version == "v2" else \
+            self._read("memory", "memory.max_usage_in_bytes")
+        return int(text) if text and text.strip().isdigit() else None
+
+    def cpu_seconds(self):
+        """CPU time of the cgroup's processes so far, or None if not counted."""
+        if self.version == "v2":
+            for line in (self._read("unified", "cpu.stat") or "").splitlines():
+                if line.startswith("usage_usec "):
+                    return int(line.split()[1]) / 1e6
+            return None
+        text = self._read("cpuacct", "cpuacct.usage")
+        return int(text) / 1e9 if text else None
 
     def remove(self):
         """Kill what is left and remove the cgroup."""
         self.kill()
-        for folder in self.folders:
+        for folder in self.folders.values():
             for _ in range(100):
                 try:
                     folder.rmdir()
@@ -217,30 +223,19 @@ class SubmissionCgroup:
 
 def sweep():
     """Remove the cgroups that grading runs which no longer exist left behind (a run killed with
-    SIGKILL cannot remove its own); returns how many were removed."""
-    version, parents = locate()
-    if version is None:
-        return 0
+    SIGKILL cannot remove its own), in every hierarchy; returns how many were removed."""
+    mounts, own = _mounts(), _own_paths()
     removed = 0
-    for parent in parents:
+    for controller, mount_point in mounts.items():
+        parent = Path(mount_point + own.get(controller, "/"))
+        if not _writable_dir(parent):
+            continue
         for folder in parent.glob(f"{PREFIX}-*"):
             try:
                 owner = int(folder.name.split("-")[2])
             except (IndexError, ValueError):
                 continue
             if owner != os.getpid() and not Path(f"/proc/{owner}").exists():
-                group = SubmissionCgroup(version, [folder])
-                group.remove()
+                Cgroup("v2" if controller == "unified" else "v1", {controller: folder}).remove()
                 removed += not folder.exists()
     return removed
-
-
-def cpu_seconds_of(folder):
-    """CPU seconds used so far by the processes of the cgroup at `folder` (cpuacct or cpu.stat)."""
-    folder = Path(folder)
-    if (folder / "cpuacct.usage").exists():
-        return int((folder / "cpuacct.usage").read_text()) / 1e9
-    for line in (folder / "cpu.stat").read_text().splitlines():
-        if line.startswith("usage_usec "):
-            return int(line.split()[1]) / 1e6
-    raise OSError(f"no CPU accounting in {folder}")

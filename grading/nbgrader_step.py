@@ -77,6 +77,7 @@ class NbgraderStep:
         self.service = kernels.private_folder(runtime_folder(), "gc-service-")  # the kernel service's socket
         self.log = tempfile.TemporaryFile()
         self.process = None
+        self.cgroup = None     # counts the step's CPU time (no limits: it runs no student code)
         # Top-level names of the scratch folder that are mount points of the step's own view
         # (a .venv or the package inside the course directory): never removed while it runs.
         self.mount_points = {Path(p).relative_to(self.root).parts[0]
@@ -87,11 +88,15 @@ class NbgraderStep:
 
     # ------------------------------------------------------------------ the process
     def start(self):
+        from .cgroups import Cgroup
+
+        if self.cgroup is None:
+            self.cgroup = Cgroup.create("nbgrader-step")
         command = wrap([sys.executable, "-I", "-m", "grading.nbgrader_step", "serve"], workdir=self.root,
                        writable=[(self.scratch, self.root)],
                        readonly=[kernels.PACKAGE, self.sealed, self.service],
                        env={"JUPYTER_RUNTIME_DIR": "/tmp/runtime", KERNEL_SERVICE: str(self.service / SERVICE_SOCKET)},
-                       uid=GRADER_UID, gid=GRADER_GID, limits=STEP_LIMITS)
+                       uid=GRADER_UID, gid=GRADER_GID, limits=STEP_LIMITS, cgroup=self.cgroup)
         self.process = popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log)
         return self
 
@@ -107,8 +112,14 @@ class NbgraderStep:
                 stream.close()
             self.process = None
 
+    def cpu_seconds(self):
+        """CPU time the step's processes used so far (0 where cgroups are unavailable)."""
+        return (self.cgroup.cpu_seconds() or 0.0) if self.cgroup is not None else 0.0
+
     def close(self):
         self.stop()
+        if self.cgroup is not None:
+            self.cgroup.remove()
         for folder in (self.scratch, self.sealed, self.service):
             files.remove_tree(folder)
         self.log.close()

@@ -52,6 +52,9 @@ class Result:
     flags: list = field(default_factory=list)        # where the verified verdict overrode nbgrader's
     diagnoses: dict = field(default_factory=dict)    # function -> why it lost points (verified)
     seconds: float = 0.0
+    cpu_seconds: float = 0.0       # CPU of the submission's sandboxes: kernels, zygote, verification
+    step_cpu_seconds: float = 0.0  # CPU of nbgrader's step for this submission
+    grader_cpu_seconds: float = 0.0  # CPU of the grading worker itself for this submission
     failed: str = ""             # the grading itself failed (machine, gradebook): not a grade, retried next run
     worker: str = ""             # host:pid of the process that graded it
     peak_mb: float = 0.0         # that process's peak resident memory so far
@@ -82,13 +85,14 @@ def grade_submission(root, student, db_url, limits=GradingLimits()):
     grading machinery itself (an exception) is in Result.failed, so that the run can go on.
     """
     with _ONE_AT_A_TIME:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         result = Result(student)
         try:
             _grade(Path(root), student, db_url, result, limits)
         except Exception:
             result.failed = traceback.format_exc(limit=-3).strip()
         result.seconds = time.perf_counter() - started
+        result.grader_cpu_seconds = time.process_time() - cpu
         result.worker = f"{os.uname().nodename}:{os.getpid()}"
         result.peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         if not result.kernel_peak_mb:
@@ -126,9 +130,9 @@ def submission_cgroup(student, limits):
     are not available."""
     from contextlib import nullcontext
 
-    from .cgroups import SubmissionCgroup
+    from .cgroups import Cgroup
 
-    group = SubmissionCgroup.create(student, memory_bytes=limits.memory_bytes, max_processes=limits.max_processes)
+    group = Cgroup.create(student, memory_bytes=limits.memory_bytes, max_processes=limits.max_processes)
     return group if group is not None else nullcontext()
 
 
@@ -165,7 +169,9 @@ def _grade(root, student, db_url, result, limits):
         try:
             verifying = beside.submit(verify.verify_submission, staged.folder, course_root=root, anchor=root,
                                       on_verdict=verdicts.write, deadline=deadline, cgroup=group)
+            step_cpu = step.cpu_seconds()
             outcome = step.run("autograde", student, limits)
+            result.step_cpu_seconds = step.cpu_seconds() - step_cpu
             if not outcome["success"]:
                 last = (outcome.get("error") or outcome.get("log") or "").strip().splitlines()
                 result.problems.append("nbgrader could not finish this submission: the verified scores are recorded"
@@ -175,9 +181,9 @@ def _grade(root, student, db_url, result, limits):
             except WorkerStartFailed as error:
                 # A problem of the grading machine, not of the student: record nothing, say so loudly.
                 raise RuntimeError(f"NOT VERIFIED: the verification worker could not start ({error})") from None
-            peak = group.peak_memory() if hasattr(group, "peak_memory") else None
-            if peak:
-                result.kernel_peak_mb = peak / 2 ** 20
+            if group is not None:
+                result.kernel_peak_mb = (group.peak_memory() or 0) / 2 ** 20
+                result.cpu_seconds = group.cpu_seconds() or 0.0
         finally:
             _current.pop("cgroup", None)
     for relative, why in step.bring_back("autograded", student):

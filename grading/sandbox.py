@@ -177,7 +177,7 @@ def wrap(argv, *, workdir, readonly=(), writable=(), tmpfs=(), env=None, limits=
     env -- extra environment variables; the environment starts empty apart from PATH, HOME=/tmp,
            LANG, and single-threaded BLAS (which keeps the address space small)
     uid, gid -- whom the sandbox runs as when the caller is root (nobody, or GRADER_UID)
-    cgroup -- a grading.cgroups.SubmissionCgroup that the sandbox joins before it starts
+    cgroup -- a grading.cgroups.Cgroup that the sandbox joins before it starts
     Side effect when called as root: each writable path is given to group `gid`, group-writable
     and (directories) sticky; see grant_write.
     """

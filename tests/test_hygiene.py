@@ -40,7 +40,7 @@ def run_cgroups(pids):
     """{cgroup folder: its pids} of the cgroups that the run's workers made."""
     version, parents = cgroups.locate()
     found = {}
-    for parent in parents or []:
+    for parent in (parents or {}).values():
         for folder in parent.glob(f"{cgroups.PREFIX}-*"):
             if int(folder.name.split("-")[2]) in pids:
                 procs = (folder / "cgroup.procs").read_text().split() if (folder / "cgroup.procs").exists() else []
