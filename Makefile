@@ -22,10 +22,13 @@ help:
 	@echo "make bench-grading  throughput of grading 100 submissions: stock nbgrader, ours, the floor (~25 min)"
 
 $(BIN)/.installed: requirements.txt pyproject.toml
-	@# Submissions run in Debian's bubblewrap; install it when missing and we may (root, apt).
-	@command -v bwrap >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-		{ DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; }; } || \
-		{ echo "bubblewrap (bwrap) is required: install Debian's package bubblewrap"; exit 1; }
+	@# Submissions run in Debian's bubblewrap with a seccomp filter made by libseccomp; install
+	@# them when missing and we may (root, apt).
+	@{ command -v bwrap >/dev/null && ldconfig -p | grep -q 'libseccomp\.so\.2'; } || \
+		{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		{ DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap libseccomp2 >/dev/null; }; } || \
+		{ echo "bubblewrap (bwrap) and libseccomp2 are required: install Debian's packages bubblewrap and libseccomp2"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip==26.3
 	$(BIN)/pip install --quiet -r requirements.txt

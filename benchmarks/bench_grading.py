@@ -32,6 +32,13 @@ plus its largest child: kernel or verifier); for ours both the whole command and
 (reports/autograde_run.json). Goals: ours-2 throughput at least 1.8x stock on 2 cores, and ours-2
 at most 25% over floor-2.
 
+CPU: stock's and ours' commands each run in a cgroup of their own (grading.cgroups: cpuacct under
+cgroup v1, cpu.stat under v2), so their CPU time counts every process they start, sandboxes
+included. It prints the CPU seconds per submission of each, the ratio of ours to stock, and
+where ours spends it, from the figures each graded submission records (reports/autograde.json):
+the submission's sandboxes (kernels, zygote, verification worker), nbgrader's step, the grading
+worker itself, and the rest (the main process, feedback, export and the class report).
+
 Grading must really happen: stock and ours must have every submission in the gradebook, the
 correct ones at 100 and the others below; the floor must run every readable notebook, the correct
 ones without an error. Otherwise the script exits non-zero. The defaults take about 23
@@ -59,9 +66,11 @@ import nbformat
 from nbclient import NotebookClient
 
 from grading import catalog, course, synthetic
-from grading.autograde import RUN_REPORT
+from grading.autograde import REPORT, RUN_REPORT
 from grading.build_reference import NOTEBOOKS
 from grading.provided import ASSIGNMENT
+
+from cpu import cpu_counted   # benchmarks/cpu.py, next to this script
 
 MODES = ("stock", "ours-1", "ours-2", "floor-1", "floor-2")
 NB1 = NOTEBOOKS[0]
@@ -159,21 +168,23 @@ def check_gradebook(root, students, mode):
 
 
 def run_stock(root, students):
-    """Seconds of one stock `nbgrader autograde`. It exits non-zero when a notebook is malformed
-    (it gives up on that whole submission): accept that, and only that."""
-    started = time.perf_counter()
-    try:
-        course.autograde(root)
-        failed = set()
-    except RuntimeError as error:
-        failed = set(re.findall(r"error processing assignment '[^']*' for student '([^']+)'", str(error)))
-        expected = {s.name for s in students if s.detail == "malformed_json"}
-        if failed != expected:
-            raise SystemExit(f"stock: nbgrader autograde failed on {sorted(failed) or 'the whole run'}, "
-                             f"expected only {sorted(expected)}:\n{str(error)[-3000:]}")
+    """Seconds and CPU seconds of one stock `nbgrader autograde`. It exits non-zero when a notebook
+    is malformed (it gives up on that whole submission): accept that, and only that."""
+    started, message = time.perf_counter(), "it succeeded"
+    with cpu_counted() as counter:
+        try:
+            course.autograde(root, prefix=counter["prefix"])
+            failed = set()
+        except RuntimeError as error:
+            failed = set(re.findall(r"error processing assignment '[^']*' for student '([^']+)'", str(error)))
+            message = str(error)[-3000:]
+    expected = {s.name for s in students if s.detail == "malformed_json"}
+    if failed != expected:
+        raise SystemExit(f"stock: nbgrader autograde failed on {sorted(failed) or 'the whole run'}, "
+                         f"expected only {sorted(expected)}:\n{message}")
     seconds = time.perf_counter() - started
     check_gradebook(root, students, "stock")
-    return {"seconds": seconds}
+    return {"seconds": seconds, "cpu": counter["cpu"]}
 
 
 def run_ours(root, students, workers):
@@ -181,8 +192,9 @@ def run_ours(root, students, workers):
     and its workers' peak memory, from the run report it writes."""
     command = [sys.executable, "-m", "grading.autograde", "--root", str(root), "--workers", str(workers), "--quiet"]
     started = time.perf_counter()
-    done = subprocess.run(command, cwd=root, capture_output=True, text=True)
-    seconds = time.perf_counter() - started
+    with cpu_counted() as counter:
+        done = subprocess.run(counter["prefix"] + command, cwd=root, capture_output=True, text=True)
+    seconds, cpu = time.perf_counter() - started, counter["cpu"]
     if done.returncode != 0:
         raise SystemExit(f"ours-{workers}: {' '.join(command)} exited {done.returncode}:\n"
                          f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
@@ -191,7 +203,13 @@ def run_ours(root, students, workers):
         raise SystemExit(f"ours-{workers}: graded {run['graded']} of {len(students)}, not graded {run['failed']}")
     check_gradebook(root, students, f"ours-{workers}")
     memory = {worker: (peak["self"], peak["largest_child"]) for worker, peak in run["worker_peak_mb"].items()}
-    return {"seconds": seconds, "grading": run["grading_seconds"], "memory": memory}
+    results = json.loads((root / REPORT).read_text())
+    parts = {part: sum(r[key] for r in results) for part, key in CPU_PARTS.items()}
+    return {"seconds": seconds, "grading": run["grading_seconds"], "memory": memory, "cpu": cpu, "cpu_parts": parts}
+
+
+CPU_PARTS = {"sandboxes (kernels, zygote, verification)": "cpu_seconds", "nbgrader's step": "step_cpu_seconds",
+             "the grading worker": "grader_cpu_seconds"}
 
 
 # --- the floor: nbclient on the python3 kernel, in worker processes ---
@@ -325,6 +343,7 @@ def print_results(results, n, rounds):
         print(f"{label:<16}{median:>13.2f}{low:>7.2f}{high:>7.2f}{throughput:>8.3f}{x_stock:>9}{vs_floor:>10}   {peak}")
     print("(command: the whole `python -m grading.autograde`, export and class report included; "
           "grading: its grading phase only, which is what the floor is compared with)")
+    print_cpu(results, n)
 
     print("\nGoals:")
     if stock and "ours-2 command" in rows:
@@ -345,6 +364,30 @@ def print_results(results, n, rounds):
                   + (f", goal <= {100 * goal:.0f}%: " if goal is not None else ": ") + verdict)
         else:
             print(f"  ours-{workers} vs floor-{workers}: not measured (--modes)")
+
+
+def print_cpu(results, n):
+    """CPU seconds per submission of stock's and ours' whole commands, and where ours spends it."""
+    cpu = {mode: [run["cpu"] / run["size"] for run in runs if run.get("cpu") is not None]
+           for mode, runs in results.items() if mode == "stock" or mode.startswith("ours")}
+    cpu = {mode: values for mode, values in cpu.items() if values}
+    if not cpu:
+        print("\nCPU: not counted (no writable cgroup with CPU accounting here)")
+        return
+    print("\nCPU seconds per submission, each whole command in a cgroup of its own (median over rounds):")
+    stock = statistics.median(cpu["stock"]) if "stock" in cpu else None
+    for mode, values in cpu.items():
+        median = statistics.median(values)
+        print(f"  {mode:<8} {median:6.2f}" + (f"   {median / stock:.2f} x stock" if stock and mode != "stock" else ""))
+    for mode, runs in results.items():
+        if not mode.startswith("ours") or mode not in cpu:
+            continue
+        total = sum(run["cpu"] for run in runs)
+        parts = {part: sum(run["cpu_parts"][part] for run in runs) for part in CPU_PARTS}
+        parts["the rest: main process, feedback, export, report, starting workers"] = total - sum(parts.values())
+        print(f"  where {mode} spends it (CPU seconds per submission, share):")
+        for part, seconds in parts.items():
+            print(f"    {part:<70} {seconds / n:6.2f}  {100 * seconds / total:4.0f}%")
 
 
 def main(argv=None):

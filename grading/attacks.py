@@ -461,48 +461,48 @@ for _name in ("payments.csv", "extra.fifo"):
         print("could not make", _name, error)
 ''', "special file"),
     # --- output floods of every type ---
-    _around("flood_stdout", "prints 24 MiB", _CONSTANT + '''
-for _ in range(24):
+    _around("flood_stdout", "prints 12 MiB", _CONSTANT + '''
+for _ in range(12):
     print("x" * 2 ** 20)
 ''', "flood"),
-    _around("flood_stderr", "writes 24 MiB to stderr", _CONSTANT + '''
+    _around("flood_stderr", "writes 12 MiB to stderr", _CONSTANT + '''
 import sys as _sys
-for _ in range(24):
+for _ in range(12):
     _sys.stderr.write("x" * 2 ** 20 + "\\n")
 ''', "flood"),
-    _around("flood_images", "displays 24 images of 1 MiB", _CONSTANT + '''
+    _around("flood_images", "displays 12 images of 1 MiB", _CONSTANT + '''
 import base64 as _base64, os as _os
 from IPython.display import display as _display
 _image = _base64.b64encode(_os.urandom(3 * 2 ** 18)).decode()
-for _ in range(24):
+for _ in range(12):
     _display({"image/png": _image}, raw=True)
 ''', "flood"),
-    _around("flood_html", "displays 24 HTML outputs of 1 MiB", _CONSTANT + '''
+    _around("flood_html", "displays 12 HTML outputs of 1 MiB", _CONSTANT + '''
 from IPython.display import HTML as _HTML, display as _display
-for _ in range(24):
+for _ in range(12):
     _display(_HTML("<p>" + "x" * 2 ** 20 + "</p>"))
 ''', "flood"),
     _around("flood_one_result", "a cell whose result is one 20 MiB string", _CONSTANT + '''
 "x" * (20 * 2 ** 20)
 ''', "flood"),
-    _around("flood_display_updates", "updates one display 24 times with 1 MiB each", _CONSTANT + '''
+    _around("flood_display_updates", "updates one display 12 times with 1 MiB each", _CONSTANT + '''
 from IPython.display import HTML as _HTML, display as _display
 _handle = _display(_HTML("start"), display_id=True)
-for _ in range(24):
+for _ in range(12):
     _handle.update(_HTML("x" * 2 ** 20))
 ''', "flood"),
     _around("flood_error", "raises an error whose message is 20 MiB", _CONSTANT + '''
 raise ValueError("x" * (20 * 2 ** 20))
 ''', "flood"),
-    _around("flood_own_stdout", "writes 48 MiB to the kernel process's own stdout and stderr", _CONSTANT + '''
+    _around("flood_own_stdout", "writes 24 MiB to the kernel process's own stdout and stderr", _CONSTANT + '''
 import os as _os
-for _ in range(24):
+for _ in range(12):
     _os.write(1, b"x" * 2 ** 20)
     _os.write(2, b"y" * 2 ** 20)
 ''', "flood"),
-    _around("flood_comm_messages", "opens 24 comms carrying 1 MiB each", _CONSTANT + '''
+    _around("flood_comm_messages", "opens 12 comms carrying 1 MiB each", _CONSTANT + '''
 from comm import create_comm as _create_comm
-for _ in range(24):
+for _ in range(12):
     _create_comm(target_name="flood", data={"payload": "x" * 2 ** 20})
 ''', "flood"),
     _around("flood_many_outputs", "50,000 small display outputs", _CONSTANT + '''
@@ -510,9 +510,9 @@ from IPython.display import display as _display
 for _i in range(50000):
     _display({"text/plain": "output %d %s" % (_i, "x" * 200)}, raw=True)
 ''', "flood"),
-    _around("flood_with_clear_output", "clears and redraws a 1 MiB output 24 times", _CONSTANT + '''
+    _around("flood_with_clear_output", "clears and redraws a 1 MiB output 12 times", _CONSTANT + '''
 from IPython.display import clear_output as _clear, display as _display, HTML as _HTML
-for _ in range(24):
+for _ in range(12):
     _clear(wait=True)
     _display(_HTML("x" * 2 ** 20))
 ''', "flood"),

@@ -28,12 +28,13 @@ def points_per_function(course_root=COURSE_ROOT):
     return points
 
 
-def nbgrader(root, *args, check=True):
-    """Run `nbgrader <args>` in the course directory `root`; return the CompletedProcess."""
+def nbgrader(root, *args, check=True, prefix=()):
+    """Run `nbgrader <args>` in the course directory `root`; return the CompletedProcess.
+    prefix -- words before the command (a benchmark runs it in a cgroup this way)"""
     env = dict(os.environ)
     bin_dir = str(Path(sys.executable).parent)
     env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")  # nbgrader calls `alembic` by name
-    command = [os.path.join(bin_dir, "nbgrader"), *args]
+    command = [*prefix, os.path.join(bin_dir, "nbgrader"), *args]
     result = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True)
     if check and result.returncode != 0:
         raise RuntimeError(f"nbgrader {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
@@ -54,8 +55,8 @@ def generate_release(root):
     nbgrader(root, "generate_assignment", ASSIGNMENT, "--force")
 
 
-def autograde(root, *extra):
-    return nbgrader(root, "autograde", ASSIGNMENT, *extra)
+def autograde(root, *extra, prefix=()):
+    return nbgrader(root, "autograde", ASSIGNMENT, *extra, prefix=prefix)
 
 
 def add_submission(root, student, notebooks):

@@ -25,7 +25,6 @@ import json
 import os
 import selectors
 import signal
-import subprocess
 import sys
 from pathlib import Path
 

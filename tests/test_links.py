@@ -5,8 +5,8 @@ A recording run grades one submission and writes its feedback in this process
 zygote's sockets, bringing the results back) with the file-system functions of os, shutil and
 builtins wrapped, noting every operation on a path where a student or a sandbox could have put
 something (paths relative to a folder's descriptor resolved): the submission, its staged copy,
-its graded and feedback folders, the step's scratch folder and the kernel zygote's sockets folder. Then, for every one of those paths, a run plants a link
-there just before the grader first touches it: to a canary file outside the course, or to a
+its graded and feedback folders, the step's scratch folder and the kernel zygote's sockets folder. Then, for the first path the grader touches in each
+folder, a run plants a link there just before the grader first touches it: to a canary file outside the course, or to a
 canary folder where the grader expects a folder. Whatever the grader then does (refuse the
 file, give up on the submission), the canaries must stay untouched (inotify), nothing may fail
 uncaught, and the run must end. A second table shows that the operations themselves are of the
@@ -15,14 +15,12 @@ kinds that cannot follow a last-component link.
 import os
 import re
 import threading
-from pathlib import Path
 
 import pytest
 from canaries import Canaries
 
 from grading import course, gradebook, pipeline, synthetic
 from grading.limits import GradingLimits
-from grading.provided import ASSIGNMENT
 
 # Folders a student or a sandbox can write in (the others the grader uses are its own, 0700 or
 # root's); the folders themselves are the grader's, what is in them is not.
@@ -151,14 +149,15 @@ def grade(root, student, watch, *, plant_at=None, feedback=True):
 
 
 def representatives(seen, watch):
-    """[(phase, pattern)]: one path for each operation on each folder, in the order first touched."""
-    chosen, groups = [], set()
+    """[(phase, pattern)]: the first path the grader touches in each folder, and each folder
+    itself, in the order first touched."""
+    chosen, folders = [], set()
     for phase, operations in seen.items():
-        for name, path, flags, _ in operations:
+        for _, path, _, _ in operations:
             pattern = watch.normalized(path)
-            group = (name, flags, os.path.dirname(pattern))
-            if group not in groups and all(pattern != p for _, p in chosen):
-                groups.add(group)
+            folder = os.path.dirname(pattern)
+            if folder not in folders and all(pattern != p for _, p in chosen):
+                folders.add(folder)
                 chosen.append((phase, pattern))
     return chosen
 
@@ -215,4 +214,4 @@ def test_a_link_planted_at_any_path_the_grader_touches_is_never_followed(recorde
     assert canaries.changed() == []
     missed = [pattern for pattern, (planted, _, _) in outcomes.items() if not planted]
     assert not missed, missed
-    assert len(outcomes) >= 20, outcomes
+    assert len(outcomes) >= 15, outcomes
