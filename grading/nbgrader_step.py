@@ -18,8 +18,11 @@ rows of the slice (gradebook_slice.import_). The step sees no other student, no 
 hidden test and not the course's gradebook; its kernels come from the grading process's kernel
 service (KernelService), which forks them from the submission's kernel zygote (grading.kernels).
 
-One step process serves a grading process for all its submissions, one job at a time: it imports
-nbgrader once, then forks for each job, so every job starts from the same state.
+One step process serves a grading process for all its submissions, one job at a time, as the
+formgrader runs nbgrader's operations one after another in one process: it imports nbgrader
+once, and the second job on finds nbconvert's and SQLAlchemy's caches warm (a feedback page costs
+half as much CPU). Nothing of a student is left for the next one to find on disk: the scratch
+folder is emptied between jobs.
 
     step = step_for(root)                    # host side, one per course and grading process
     step.prepare_autograde(student, staged_folder, db_url)
@@ -403,7 +406,7 @@ def job_config(job):
 
 
 def run_job(job):
-    """nbgrader's outcome of one job, in this (forked) process."""
+    """nbgrader's outcome of one job."""
     from nbgrader.apps.api import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
 
@@ -416,31 +419,14 @@ def run_job(job):
     return {"success": False, "error": f"unknown job {job['op']!r}", "log": ""}
 
 
-def in_child(job):
-    """Run the job in a forked child; its outcome, or why the child gave none."""
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(read)
-        try:
-            outcome = run_job(job)
-        except BaseException as error:   # nbgrader's own failure: say so, never hang the grader
-            import traceback
-
-            outcome = {"success": False, "error": f"{type(error).__name__}: {error}",
-                       "log": traceback.format_exc()[-LOG_BYTES:]}
-        with os.fdopen(write, "w") as out:
-            out.write(json.dumps(outcome))
-        os._exit(0)
-    os.close(write)
-    with os.fdopen(read) as answer:
-        text = answer.read()
-    _, status = os.waitpid(pid, 0)
+def answer(job):
+    """nbgrader's outcome of one job; a failure of nbgrader itself becomes an outcome too."""
     try:
-        return json.loads(text)
-    except ValueError:
-        return {"success": False, "error": f"nbgrader's process ended with status {os.waitstatus_to_exitcode(status)}",
-                "log": ""}
+        return run_job(job)
+    except Exception as error:   # nbgrader's own failure: say so, never hang the grader
+        import traceback
+
+        return {"success": False, "error": f"{type(error).__name__}: {error}", "log": traceback.format_exc()[-LOG_BYTES:]}
 
 
 def serve():
@@ -457,7 +443,7 @@ def serve():
     for name in PRELOAD:
         importlib.import_module(name)
     for line in sys.stdin:
-        channel.write(json.dumps(in_child(json.loads(line))) + "\n")
+        channel.write(json.dumps(answer(json.loads(line))) + "\n")
         channel.flush()
 
 
