@@ -2,7 +2,7 @@
 
 RemoteStudent has the interface of harness.NotebookStudent, so every hidden test (grading.CHECKS)
 runs unchanged against it. The difference is where the student's code runs: in a worker process
-(grading/worker.py) that knows nothing of the grading package, started without IPython and,
+(grading/inside/worker.py) that knows nothing of the grading package, started without IPython and,
 once grading/sandbox.py is in place, inside the sandbox. This process draws the cases, keeps
 the reference and compares; the worker only answers calls.
 

@@ -8,7 +8,7 @@ This module grades every function a second time, outside that kernel:
    kernel or its outputs) and takes from them only the student's code: the solution cells by
    grade_id and the code cells the student added. The setup cells come from the SOURCE
    notebooks (trusted), the test cells from nowhere: the hidden tests run in this process.
-2. The student's code runs in a worker process (grading/worker.py, through grading/remote.py):
+2. The student's code runs in a worker process (grading/inside/worker.py, through grading/remote.py):
    plain Python, no IPython, no grading package, sandboxed when grading/sandbox.py is available.
    This process draws the random cases, keeps the reference and compares; only plain data
    crosses the boundary, as JSON.

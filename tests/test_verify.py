@@ -267,16 +267,31 @@ def test_a_cell_that_crashes_or_hangs_is_left_out():
 
 
 FORGERS = """
-import json, os
+import json, os, threading, time
 
-def forged(x):
-    line = json.dumps({"id": 2, "result": 99.0, "printed": "", "args_after": [x]}).encode() + b"\\n"
+def _forge(result):
+    line = json.dumps({"id": 2, "result": result, "printed": "", "args_after": [1.0]}).encode() + b"\\n"
     for fd in range(64):
         try:
             os.write(fd, line * 10)
         except OSError:
             pass
+
+def forged(x):
+    _forge(99.0)
     return 0.0
+
+def forging_on(x):
+    # keeps writing answers from a thread while the grader's next calls run
+    def keep_forging():
+        for _ in range(50):
+            _forge(-1.0)
+            time.sleep(0.01)
+    threading.Thread(target=keep_forging, daemon=True).start()
+    return 0.0
+
+def huge_text():
+    return "x" * 100_000_000
 
 def parents_descriptors():
     opened = []
@@ -295,13 +310,17 @@ def twice(x):
 
 def test_a_forged_answer_answers_only_the_call_that_wrote_it():
     """The student's code runs in a child of the broker that owns the grader's channel. Lines it
-    writes to its own descriptors can at most stand in for the answer of the call it is in,
-    which returning a value does anyway; the next call is answered by its own function, and the
-    broker's descriptors are out of reach, even through /proc."""
+    writes to its own descriptors, before its answer or from a thread during later calls, answer
+    nothing: each request carries a fresh token that its answer must repeat. The next call is
+    answered by its own function, and the broker's descriptors are out of reach, even through /proc."""
     with RemoteStudent([("forgers", FORGERS)], setup=SETUP) as student:
         for number in range(3):
-            student.call("forged", 1.0)   # whatever it answers, it answers only itself
+            assert student.call("forged", 1.0)[0] == 0.0
             assert student.call("twice", number)[0] == 2 * number
+        assert student.call("forging_on", 1.0)[0] == 0.0
+        for number in range(20):
+            assert student.call("twice", number)[0] == 2 * number
+        assert isinstance(student.call("huge_text")[0], Opaque), "an answer too long to send is opaque"
         assert student.call("parents_descriptors")[0] == [], "the broker's descriptors are out of reach"
         assert student.starts == 1
 

@@ -12,10 +12,12 @@ line of student code. It forks the *runner*, which runs the student's cells and 
 only to the broker, over a socket pair; the runner has no descriptor of the grader's channel.
 The broker makes itself non-dumpable before the fork, so the runner cannot open the broker's
 descriptors through /proc either (and the sandbox's seccomp filter denies ptrace). For each
-request the broker drops whatever the runner wrote unasked, forwards the request without its
-id, takes the runner's next line as the answer, checks that it is a JSON object, and sends it
-on with the request's id. So the student's code can answer the call it was given, which is what
-returning a value does, and nothing else: no answer to another request, no line in the channel.
+request the broker forwards the request without its id but with a fresh random token, takes as
+the answer the runner's first line that is a JSON object carrying that token, drops every other
+line, and sends the answer on with the request's id. A token exists only from the moment its
+request reaches the runner, so the student's code can answer the call it was given, which is
+what returning a value does, and nothing else: a line written earlier, or the late answer of an
+earlier call, answers nothing, and no line reaches the grader's channel.
 When the runner dies, the broker exits with the runner's status (128 + signal number for a
 signal, as bwrap reports it).
 
@@ -51,7 +53,7 @@ import warnings
 
 PRINT_LIMIT = 10_000            # characters of printed text kept per call or cell
 MAX_DEPTH = 32                  # nesting depth of an encoded value
-MAX_ELEMENTS = 2_000_000        # numbers in one encoded value (arrays included)
+MAX_ELEMENTS = 2_000_000        # numbers and characters in one encoded value (arrays included)
 NUMERIC_KINDS = "biuf"          # NumPy dtype kinds that cross the boundary as numbers
 LAZY_MODULES = ("matplotlib", "matplotlib.pyplot")  # imported on first use: they cost 0.7 s
 
@@ -92,6 +94,8 @@ def _encode(value, np, depth, budget):
         raise OverflowError("nested too deeply")
     budget.take(1)
     kind = type(value)
+    if issubclass(kind, str):
+        budget.take(str.__len__(value))   # a character counts as a number: the answer's line stays bounded
     if value is None or kind is bool or kind is str or kind is int or kind is float:
         return value  # NaN and infinities travel as Python's json writes them
     if issubclass(kind, np.ndarray):
@@ -367,15 +371,17 @@ def run_student(channel, options):
     sys.stderr = open(os.devnull, "w")
     send({"ready": True})
     for line in reader:
+        token = None
         try:
             request = json.loads(line)
+            token = request.pop("token", None)
             answer = worker.handle(request)
         except Exception as error:  # a malformed request: say so, keep serving
             answer = {"error": dict(describe(error), kind="protocol")}
         try:
-            send(answer)
+            send(dict(answer, token=token))
         except (TypeError, ValueError) as error:
-            send({"error": dict(describe(error), kind="protocol")})
+            send({"error": dict(describe(error), kind="protocol"), "token": token})
     return 0
 
 
@@ -385,32 +391,34 @@ class RunnerGone(Exception):
 
 
 def _read_line(sock, pending, limit=MAX_ANSWER):
-    """The next line (without its newline) from `sock`; `pending` keeps what came after it."""
+    """The next line (without its newline) from `sock`, or None for a line longer than `limit`,
+    which is dropped as it comes; `pending` keeps what came after the line."""
+    dropping = False
     while True:
         end = pending.find(b"\n")
         if end >= 0:
-            line = bytes(pending[:end])
+            line = None if dropping else bytes(pending[:end])
             del pending[:end + 1]
             return line
         if len(pending) > limit:
-            raise ValueError(f"an answer longer than {limit} bytes")
+            dropping = True
+            pending.clear()
         chunk = sock.recv(1 << 20)
         if not chunk:
             raise RunnerGone()
         pending += chunk
 
 
-def _drain(sock, pending):
-    """Drop what the runner wrote without being asked."""
-    pending.clear()
-    sock.setblocking(False)
-    try:
-        while sock.recv(1 << 20):
-            pass
-    except (BlockingIOError, InterruptedError):
-        pass
-    finally:
-        sock.setblocking(True)
+def _answer_to(token, sock, pending):
+    """The runner's first line that is a JSON object carrying `token`; every other line is dropped."""
+    while True:
+        line = _read_line(sock, pending)
+        try:
+            answer = json.loads(line) if line is not None else None
+        except (ValueError, RecursionError):
+            continue   # not JSON, or too long: written by the student's code, not by the runner's loop
+        if isinstance(answer, dict) and answer.pop("token", None) == token:
+            return answer
 
 
 def _exit_like(status):
@@ -435,15 +443,9 @@ def broker(grader_in, grader_out, runner, pid):
         for line in grader_in:
             request = json.loads(line)
             request_id = request.pop("id", None)
-            _drain(runner, pending)
-            runner.sendall(json.dumps(request).encode() + b"\n")
-            try:
-                answer = json.loads(_read_line(runner, pending))
-                if not isinstance(answer, dict):
-                    raise ValueError("not an object")
-            except (ValueError, RecursionError) as error:
-                answer = {"error": {"kind": "protocol", "type": "ValueError",
-                                    "message": f"the runner answered something that is not a JSON object: {error}"[:300]}}
+            token = os.urandom(16).hex()   # unguessable, so no line written before this request matches
+            runner.sendall(json.dumps(dict(request, token=token)).encode() + b"\n")
+            answer = _answer_to(token, runner, pending)
             answer["id"] = request_id
             send(answer)
     except RunnerGone:
