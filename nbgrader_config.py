@@ -6,6 +6,7 @@ Every stock command works from the repository root, which is the course director
     nbgrader generate_feedback gradient_checking
     nbgrader export
 """
+import importlib.util
 import os
 
 from jupyter_core.paths import jupyter_runtime_dir
@@ -50,3 +51,24 @@ c.Execute.kernel_name = "gradient-checking-sandbox"
 # grading process (nbgrader's default is relative to the working directory, the course root).
 c.KernelManager.transport = "ipc"
 c.KernelManager.ip = os.path.join(jupyter_runtime_dir(), f"gradient-checking-{os.getpid()}")
+
+# Student-controlled text stays data in what nbgrader writes for the instructor and the students
+# (docs/security.md, "Student-controlled text"), where the grading package is installed:
+# - `nbgrader export` writes grades.csv with the csv module and no cell a spreadsheet would run
+#   (grading/grades_csv.py); stock nbgrader joins names with commas, so a comma or a line break
+#   in a name shifts columns and rows;
+# - feedback pages show students' markdown and outputs sanitized, under a Content-Security-Policy
+#   that lets no script run: grading/templates/feedback/safe_feedback.html.j2, over nbgrader's own
+#   feedback template. Its folder is named `feedback` and searched first because nbgrader's API
+#   (and so the formgrader's button) sets the template name to "feedback" whatever is configured.
+c.HTMLExporter.sanitize_html = True
+_GRADING = importlib.util.find_spec("grading")   # None where only the student's side is installed
+if _GRADING:
+    _NBGRADER = importlib.util.find_spec("nbgrader").submodule_search_locations[0]
+    c.ExportApp.plugin_class = "grading.grades_csv.SafeCsvExport"
+    c.HTMLExporter.template_name = "feedback"
+    c.HTMLExporter.template_file = "safe_feedback.html.j2"
+    c.HTMLExporter.filters = {"for_page": "grading.untrusted_text.for_page"}
+    c.HTMLExporter.extra_template_basedirs = [
+        os.path.join(_GRADING.submodule_search_locations[0], "templates"),
+        os.path.join(_NBGRADER, "server_extensions", "formgrader", "templates")]

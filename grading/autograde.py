@@ -33,6 +33,7 @@ from .ledger import Ledger, public_url, submission_fingerprint
 from .limits import GradingLimits
 from .pipeline import FUNCTIONS, Result
 from .provided import ASSIGNMENT, COURSE_ROOT
+from .untrusted_text import for_terminal
 
 REPORT = "reports/autograde.json"      # every current student's Result (read by grading.report)
 RUN_REPORT = "reports/autograde_run.json"   # figures of the last run (read by the benchmark)
@@ -58,12 +59,13 @@ def short_marks(result):
 
 
 def format_table(results):
+    """The grading table, one line per student; ids and marks can hold no control character."""
     header = f"{'student':<22}" + "".join(f"{s:>9}" for s in SHORT) + f"{'total':>8}  flags"
     lines = [header, "-" * len(header)]
     for r in sorted(results, key=lambda r: r.student):
         lines.append(f"{r.student:<22}" + "".join(f"{r.scores.get(f, 0):>9g}" for f in FUNCTIONS) +
                      f"{r.total:>8g}  " + short_marks(r))
-    return "\n".join(lines)
+    return "\n".join(for_terminal(line) for line in lines)
 
 
 def write_report(root, results):
@@ -138,13 +140,13 @@ def write_all_feedback(runner, root, students, db_url, *, progress=True, limits=
 
 
 def export_grades(root, db_url):
-    """grades.csv in the course root, written by nbgrader's own CSV export (what `nbgrader export` runs)."""
+    """grades.csv in the course root, as `nbgrader export` writes it (grading.grades_csv)."""
     from nbgrader.api import Gradebook
-    from nbgrader.plugins import CsvExportPlugin
+    from .grades_csv import SafeCsvExport
 
     path = Path(root) / "grades.csv"
     with Gradebook(db_url, gradebook.configured_course_id(root)) as book:
-        CsvExportPlugin(to=str(path)).export(book)
+        SafeCsvExport(to=str(path)).export(book)
     return path
 
 
@@ -243,7 +245,7 @@ def run(argv=None):
     for worker, (own, child) in sorted(memory.items()):
         print(f"  worker {worker}: peak {own:.0f} MiB itself, {child:.0f} MiB its largest submission (all its processes)")
     for r in failed:
-        print(f"\nNOT GRADED {r.student} (the next run tries again):\n{r.failed}")
+        print(for_terminal(f"\nNOT GRADED {r.student} (the next run tries again):\n{r.failed}", keep_newlines=True))
 
     from . import report
     write_report(root, results)

@@ -52,6 +52,7 @@ from traitlets import Enum, Unicode
 from .course import nbgrader
 from .gradebook import normalized
 from .provided import ASSIGNMENT, COURSE_ROOT
+from .untrusted_text import for_terminal
 
 LMS_NAMES = {"canvas": "Canvas", "moodle": "Moodle"}
 DOWNLOADED = Path("downloaded") / ASSIGNMENT   # nbgrader zip_collect's default layout
@@ -562,7 +563,7 @@ class Summary:
         if self.graded_before:
             lines.append(f"Updated since their last grade: {', '.join(self.graded_before)}. "
                          "Grade them again (the stock `nbgrader autograde` skips them without --force).")
-        return "\n".join(lines)
+        return "\n".join(for_terminal(line) for line in lines)   # names and paths come from students
 
 
 def intake(zip_path, roster_path, root=COURSE_ROOT, lms="auto", db_url=None):
@@ -651,10 +652,10 @@ def main(argv=None):
     try:
         summary = intake(args.zip, args.roster, root=args.root, lms=args.lms, db_url=args.db_url)
     except IntakeError as error:
-        print(f"intake: error: {error}", file=sys.stderr)
+        print(for_terminal(f"intake: error: {error}", keep_newlines=True), file=sys.stderr)
         return 2
     except RuntimeError as error:
-        print(f"intake: {error}", file=sys.stderr)
+        print(for_terminal(f"intake: {error}", keep_newlines=True), file=sys.stderr)
         return 1
     print(summary.text())
     return 0

@@ -18,6 +18,7 @@ from pathlib import Path
 from .autograde import FUNCTIONS, REPORT
 from .course import points_per_function
 from .provided import COURSE_ROOT
+from .untrusted_text import for_plot
 
 PAGE = "reports/class_report.html"
 
@@ -62,7 +63,7 @@ def draw(results, folder):
     mistakes = frequent_mistakes(results)
     fig, ax = plt.subplots(figsize=(10, 0.6 * max(len(mistakes), 2) + 1.2))
     # Diagnoses usually name their function; a shortened, wrapped label keeps the bars readable.
-    labels = [textwrap.fill(textwrap.shorten(m if m.startswith(f) else f"{f}: {m}", 110), 60)
+    labels = [for_plot(textwrap.fill(textwrap.shorten(m if m.startswith(f) else f"{f}: {m}", 110), 60))
               for (f, m), _ in mistakes][::-1]
     ax.barh(labels or ["(no diagnosed mistakes)"], [c for _, c in mistakes][::-1] or [0], color="tab:red")
     ax.set_xlabel("students")

