@@ -62,6 +62,15 @@ PREVIOUS = DOWNLOADED / "previous"             # earlier downloads; zip_collect 
 
 ROSTER_REQUIRED = ("id", "lms_id")
 ROSTER_OPTIONAL = ("first_name", "last_name", "email")
+# What one LMS download may hold; a member beyond these is skipped with a sentence, the others
+# are collected. A class's download is a few files per student, none of them large.
+MAX_MEMBERS = 5000
+MAX_MEMBER_BYTES = 64 * 2 ** 20        # a notebook of this assignment is well under 1 MiB
+MAX_TOTAL_BYTES = 2 * 2 ** 30          # everything collected from one download
+MAX_RATIO = 100                        # uncompressed / compressed, for members over RATIO_FROM bytes
+RATIO_FROM = 2 ** 20
+MAX_DEPTH = 8                          # folders in a member's path
+MAX_PART_BYTES = 255                   # a file name, as most file systems allow
 # nbgrader reads submitted/<id>/<assignment>/timestamp.txt as the submission time, and
 # zip_collect keeps one it finds: a student must not be able to send it.
 RESERVED_NAMES = {"timestamp.txt"}
@@ -307,13 +316,47 @@ def member_parts(name):
     return parts
 
 
+def member_problem(info, kept_bytes=0, kept_members=0):
+    """Why the zip member `info` (a zipfile.ZipInfo) must be skipped, in words; "" if it may be
+    extracted. kept_bytes, kept_members -- what the members kept before it add up to."""
+    parts = member_parts(info.filename)
+    if parts is None:
+        return "its path leads outside the download's folder (no LMS writes that)"
+    if len(parts) > MAX_DEPTH + 1 or any(len(p.encode("utf-8", "surrogateescape")) > MAX_PART_BYTES for p in parts):
+        return f"its path is deeper than {MAX_DEPTH} folders or has a name longer than {MAX_PART_BYTES} bytes"
+    if info.file_size > MAX_MEMBER_BYTES:
+        return f"it unpacks to {info.file_size} bytes, more than the {MAX_MEMBER_BYTES // 2 ** 20} MiB allowed"
+    if info.file_size > RATIO_FROM and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+        return f"it unpacks to more than {MAX_RATIO} times its size in the zip (a zip bomb)"
+    if kept_members >= MAX_MEMBERS:
+        return f"the download holds more than {MAX_MEMBERS} files"
+    if kept_bytes + info.file_size > MAX_TOTAL_BYTES:
+        return f"the download unpacks to more than {MAX_TOTAL_BYTES // 2 ** 30} GiB"
+    return ""
+
+
+def usable_members(archive):
+    """[(ZipInfo, "")] for the members of `archive` to extract and [(ZipInfo, why)] for those skipped."""
+    kept, skipped, kept_bytes = [], [], 0
+    for info in archive.infolist():
+        if info.is_dir():
+            continue
+        why = member_problem(info, kept_bytes, len(kept))
+        if why:
+            skipped.append((info, why))
+        else:
+            kept.append((info, ""))
+            kept_bytes += info.file_size
+    return kept, skipped
+
+
 class LmsExtractor(ExtractorPlugin):
     """Extract each zip in the archive folder into extracted/<zip name>/; copy any other file.
 
     Unlike nbgrader's ExtractorPlugin it does not unpack the archives inside the download:
     a .zip or .gz that a student sent is one of the student's files, and the stock extractor
-    stops the whole collection at a .gz that is not a tar archive. Members whose path would
-    leave the extracted folder are skipped.
+    stops the whole collection at a .gz that is not a tar archive. Members that member_problem
+    refuses (outside the folder, too deep, too large, a zip bomb, too many) are skipped.
     """
 
     def extract(self, archive_path, extracted_path):
@@ -327,14 +370,11 @@ class LmsExtractor(ExtractorPlugin):
             target = Path(extracted_path) / os.path.splitext(name)[0]
             self.log.info("Extracting %s to %s", source, target)
             with zipfile.ZipFile(source) as archive:
-                for member in archive.infolist():
-                    if member.is_dir():
-                        continue
-                    parts = member_parts(member.filename)
-                    if parts is None:
-                        self.log.warning("Skipped a member outside the folder: %s", member.filename)
-                        continue
-                    destination = target.joinpath(*parts)
+                kept, skipped = usable_members(archive)
+                for member, why in skipped:
+                    self.log.warning("Skipped %r: %s", member.filename, why)
+                for member, _ in kept:
+                    destination = target.joinpath(*member_parts(member.filename))
                     destination.parent.mkdir(parents=True, exist_ok=True)
                     with archive.open(member) as data, open(destination, "wb") as out:
                         shutil.copyfileobj(data, out)
@@ -396,9 +436,8 @@ class LmsCollector(FileNameCollectorPlugin):
 # The intake
 
 def read_zip(path):
-    """([member paths with /], [member names skipped]) of the files in the zip at `path`: a member
-    whose path would leave the folder it is extracted to is skipped (and named), the others kept.
-    IntakeError if the zip is unusable."""
+    """([member paths with /], [(member name, why it is skipped)]) of the files in the zip at `path`
+    (member_problem decides). IntakeError if the zip is unusable, or a member to keep is damaged."""
     path = Path(path)
     if not path.is_file():
         raise IntakeError(f"{path}: no such file")
@@ -406,20 +445,23 @@ def read_zip(path):
         raise IntakeError(f"{path} is not a zip file (or an incomplete download)")
     try:
         with zipfile.ZipFile(path) as archive:
-            damaged = archive.testzip()
-            members = [m.filename for m in archive.infolist() if not m.is_dir()]
+            kept, skipped = usable_members(archive)
+            for member, _ in kept:   # only what will be extracted is read: a bomb skipped is never unpacked
+                try:
+                    with archive.open(member) as data:
+                        while data.read(1 << 20):
+                            pass
+                except zipfile.BadZipFile:
+                    raise IntakeError(f"{path} is damaged ({member.filename} fails its checksum): "
+                                      "download it again") from None
     except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError) as error:
         raise IntakeError(f"{path}: the zip cannot be read: {error}") from None
-    if damaged:
-        raise IntakeError(f"{path} is damaged ({damaged} fails its checksum): download it again")
-    if not members:
+    if not kept and not skipped:
         raise IntakeError(f"{path} holds no files")
-    unsafe = [m for m in members if member_parts(m) is None]
-    safe = ["/".join(member_parts(m)) for m in members if member_parts(m) is not None]
-    if not safe:
-        raise IntakeError(f"{path} holds only paths outside its own folder, which no LMS writes: "
-                          f"{', '.join(map(repr, unsafe[:5]))}")
-    return safe, unsafe
+    if not kept:
+        raise IntakeError(f"{path} holds no file that can be collected: "
+                          + "; ".join(f"{m.filename!r}: {why}" for m, why in skipped[:5]))
+    return ["/".join(member_parts(m.filename)) for m, _ in kept], [(m.filename, why) for m, why in skipped]
 
 
 def _digest(path):
@@ -489,7 +531,7 @@ class Summary:
     unchanged: list = field(default_factory=list)
     had_earlier: set = field(default_factory=set)      # roster students who already had a submission
     graded_before: list = field(default_factory=list)  # updated students that autograded/ holds
-    skipped: list = field(default_factory=list)        # members whose path leaves the download's folder
+    skipped: list = field(default_factory=list)        # [(zip member name, why it was skipped)]
 
     def of(self, status):
         return [e for e in self.entries if e.status == status]
@@ -535,8 +577,7 @@ class Summary:
             lines.append("Late: not known (Moodle's download does not say; see the grading table in Moodle)")
         else:
             lines.append(f"Late: {', '.join(self.late)}" if self.late else "Late: none")
-        problems = [f"skipped, its path leads outside the download's folder (no LMS writes that): {name!r}"
-                    for name in self.skipped]
+        problems = [f"skipped, {why}: {name!r}" for name, why in self.skipped]
         unknown = defaultdict(list)
         for e in self.of(NOT_ON_ROSTER):
             unknown[(e.lms_id, e.name)].append(where(e))

@@ -5,12 +5,14 @@ has a duplicated cell id (nbgrader issue #1083), and copies whatever files a stu
 Staging keeps the student's folder untouched and writes, for each submission, a copy that
 nbgrader can always process: unreadable notebooks are left out (nbgrader then scores that
 notebook 0 and grades the others), duplicated cells are left out, retyped cells get their type
-back (as nbgrader itself does), unexpected
-and oversized files stay behind. Every such change is recorded as a problem in plain words.
+back (as nbgrader itself does), metadata of the wrong type is removed (a student can
+edit a notebook's JSON, and nbgrader would stop on it), unexpected and oversized files stay
+behind. Every such change is recorded as a problem in plain words.
 
 Nothing in the student's folder is followed: a notebook or file that is a symbolic link, a FIFO
 or a device is left out with a sentence (grading.files), and the copy holds regular files only.
 """
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,21 +37,66 @@ class Staged:
     problems: list = field(default_factory=list)
 
 
-def read_notebook(path, anchor=None):
-    """The notebook at path, or raise ValueError with a reason a person can act on."""
+# Notebook metadata that nbformat's schema or nbgrader reads as an object.
+OBJECT_METADATA = ("kernelspec", "language_info", "nbgrader")
+
+
+def repair_metadata(notebook):
+    """Remove metadata of the wrong type, in place: a notebook's kernelspec, language_info or nbgrader
+    entry that is not an object, and a cell's nbgrader entry that is not an object or whose
+    grade_id is not a string (that cell is then an ordinary cell). Returns sentences saying what."""
+    said = []
+    metadata = notebook.get("metadata")
+    if not isinstance(metadata, dict):
+        notebook["metadata"] = {}
+        said.append("its metadata was not an object and was removed")
+    else:
+        for key in OBJECT_METADATA:
+            if key in metadata and not isinstance(metadata[key], dict):
+                del metadata[key]
+                said.append(f"its '{key}' metadata was not an object and was removed")
+    for index, cell in enumerate(notebook.get("cells") or []):
+        if not isinstance(cell, dict):
+            continue   # nbformat's validation names it
+        if not isinstance(cell.get("metadata"), dict):
+            cell["metadata"] = {}
+            said.append(f"cell {index + 1}'s metadata was not an object and was removed")
+            continue
+        grading = cell["metadata"].get("nbgrader")
+        if "nbgrader" in cell["metadata"] and not (isinstance(grading, dict) and isinstance(grading.get("grade_id", ""), str)):
+            del cell["metadata"]["nbgrader"]
+            said.append(f"cell {index + 1}'s nbgrader metadata had the wrong type and was removed; "
+                        "that cell was graded as an ordinary cell")
+    return said
+
+
+def read_notebook(path, anchor=None, repaired=None):
+    """The notebook at path, or raise ValueError with a reason a person can act on.
+
+    repaired -- a list that gets a sentence for each repair of the metadata (repair_metadata)"""
     try:
         data = files.read_regular(path, MAX_NOTEBOOK_BYTES, anchor=anchor)
     except files.TooLarge:
         raise ValueError(f"it is more than the {MAX_NOTEBOOK_BYTES // 2 ** 20} MiB allowed") from None
     except files.NotRegular as error:
         raise ValueError(str(error).replace(str(path), "it")) from None
+    def unreadable(error):
+        return ValueError(f"it is not a readable notebook ({type(error).__name__}: {str(error)[:200]})")
+
     try:
-        notebook = nbformat.reads(data.decode("utf-8"), as_version=4)
-    except Exception as error:  # nbformat raises several kinds for broken JSON
-        raise ValueError(f"it is not a readable notebook ({type(error).__name__}: {str(error)[:200]})") from None
-    cells = notebook.get("cells")
+        raw = json.loads(data.decode("utf-8"))
+    except Exception as error:  # bad bytes, bad JSON, or nested too deeply (RecursionError)
+        raise unreadable(error) from None
+    cells = raw.get("cells") if isinstance(raw, dict) else None
     if isinstance(cells, list) and len(cells) > MAX_CELLS:
         raise ValueError(f"it has {len(cells)} cells, more than the {MAX_CELLS} allowed")
+    said = repair_metadata(raw) if isinstance(raw, dict) else []   # before nbformat, which trips on them
+    try:
+        notebook = nbformat.reads(json.dumps(raw), as_version=4)
+    except Exception as error:  # nbformat raises several kinds for what is not a notebook
+        raise unreadable(error) from None
+    if repaired is not None:
+        repaired.extend(said)
     try:
         nbformat.validate(notebook)
     except nbformat.ValidationError as error:
@@ -70,6 +117,18 @@ def deduplicate_cells(notebook):
         kept.append(cell)
     notebook.cells = kept
     return duplicated
+
+
+def forget_unknown_grade_ids(notebook, cell_types):
+    """Remove the nbgrader metadata of cells whose grade_id the release does not have (nbgrader would
+    look for them in the gradebook and stop); those cells are then ordinary ones. Returns the ids."""
+    forgotten = []
+    for cell in notebook.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id is not None and grade_id not in cell_types:
+            del cell.metadata["nbgrader"]
+            forgotten.append(grade_id)
+    return forgotten
 
 
 def restore_cell_types(notebook, cell_types):
@@ -118,14 +177,20 @@ def stage(submission, destination, release_folder=COURSE_ROOT / "release" / ASSI
             if not any(relative == name for relative, _ in others):
                 staged.problems.append(f"{name} is missing: its functions score 0.")
             continue
+        repaired = []
         try:
-            notebook = read_notebook(submission / name, anchor)
+            notebook = read_notebook(submission / name, anchor, repaired)
         except ValueError as reason:
             staged.problems.append(f"{name} could not be graded: {reason}. Its functions score 0.")
             continue
+        staged.problems.extend(f"{name}: {sentence}." for sentence in repaired)
+        cell_types = release_cell_types(release_folder, name)
+        for grade_id in forget_unknown_grade_ids(notebook, cell_types):
+            staged.problems.append(f"{name}: a cell claimed the grade id '{grade_id}', which the assignment does "
+                                   "not have; it was graded as an ordinary cell.")
         for grade_id in deduplicate_cells(notebook):
             staged.problems.append(f"{name} has more than one cell '{grade_id}': only the first one is graded.")
-        for grade_id in restore_cell_types(notebook, release_cell_types(release_folder, name)):
+        for grade_id in restore_cell_types(notebook, cell_types):
             staged.problems.append(f"{name}: the cell '{grade_id}' had been changed to another type; "
                                    "it is graded as the type it has in the assignment.")
         files.write_new(destination / name, nbformat.writes(notebook).encode("utf-8"))

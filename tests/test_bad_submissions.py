@@ -49,6 +49,18 @@ def retyped(notebook_name, grade_id):
     return edit
 
 
+def wrong_metadata_types(notebooks):
+    """Metadata a student edited in the JSON: a kernelspec that is a list, a test cell whose nbgrader
+    entry is a string, an added cell that claims a grade id the assignment does not have."""
+    nb = notebooks[NB1]
+    nb.metadata["kernelspec"] = ["python3"]
+    next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_forward_propagation"
+         ).metadata["nbgrader"] = "locked"
+    nb.cells.append(nbformat.v4.new_code_cell("x = 1", metadata={"nbgrader": {
+        "grade": True, "grade_id": "bonus", "points": "all of them", "solution": False, "locked": False}}))
+    return notebooks
+
+
 def renamed(notebooks):
     notebooks["my_work.ipynb"] = notebooks.pop(NB1)
     return notebooks
@@ -112,6 +124,7 @@ BAD = {
                                 "def gradient_check_by_parameter(parameters, gradients, X, Y, epsilon=1e-7):\n"
                                 "    with open('huge.bin', 'wb') as f:\n        f.write(b'0' * 200 * 2 ** 20)\n    return {}\n"}),
                       ("gradient_check_by_parameter",), "File too large"),
+    "b17_wrong_metadata_types": (wrong_metadata_types, (), "'kernelspec' metadata was not an object"),
 }
 
 

@@ -316,10 +316,41 @@ def test_an_unsafe_member_is_skipped_and_everyone_else_is_collected(course_copy,
     assert not list(root.parent.rglob("escape.txt"))
 
 
+def test_zip_abuse_is_skipped_member_by_member_and_everyone_else_is_collected(course_copy, canvas_zip, tmp_path):
+    """A zip bomb, a member too large, a path too deep and a name too long, in the class's own
+    download: each is skipped with a sentence, never unpacked, and the class is collected."""
+    _, members, roster = canvas_zip
+    abuse = {
+        "lovelaceada_12345_678901_bomb.txt": bytes(10 * 2 ** 20),           # 10 MiB of zeros: ~10 KiB zipped
+        "lovelaceada_12345_678901_huge.bin": os.urandom(2 ** 20) * 65,      # 65 MiB, not compressible much
+        "/".join(["deep"] * 12) + "/lovelaceada_12345_678901_x.txt": b"x",
+        "lovelaceada_12345_678901_" + "n" * 300 + ".txt": b"x",
+    }
+    zip_path = make_zip(tmp_path / "abuse.zip", {**members, **abuse})
+    root = course_copy("zip_abuse")
+    run = run_intake(root, zip_path, roster)
+    assert run.status == 0, run.err
+    assert sorted({key.split("/")[0] for key in run.submitted}) == ["ada", "grace"]
+    assert f"it unpacks to more than {intake.MAX_RATIO} times its size in the zip (a zip bomb): " \
+           f"'lovelaceada_12345_678901_bomb.txt'" in run.out
+    assert "more than the 64 MiB allowed: 'lovelaceada_12345_678901_huge.bin'" in run.out
+    assert run.out.count("is deeper than 8 folders or has a name longer than 255 bytes") == 2
+    assert not [p for p in (root / "downloaded").rglob("*") if p.is_file() and p.stat().st_size > 2 ** 20
+                and p.suffix != ".zip"], "a skipped member was unpacked"
+
+
+def test_a_download_of_too_many_files_is_cut_at_the_bound():
+    info = zipfile.ZipInfo("lovelaceada_12345_678901_notes.txt")
+    assert intake.member_problem(info, kept_members=intake.MAX_MEMBERS - 1) == ""
+    assert "more than 5000 files" in intake.member_problem(info, kept_members=intake.MAX_MEMBERS)
+    info.file_size = 2 ** 20
+    assert "more than 2 GiB" in intake.member_problem(info, kept_bytes=intake.MAX_TOTAL_BYTES - 2 ** 19)
+
+
 def test_a_zip_of_nothing_but_unsafe_members_is_refused(course_copy, tmp_path):
     root = course_copy("only_unsafe")
     run = run_intake(root, make_zip(tmp_path / "bad.zip", {"../x.ipynb": b"{}"}), write_roster(tmp_path))
-    assert run.status == 2 and "holds only paths outside its own folder" in run.err
+    assert run.status == 2 and "holds no file that can be collected" in run.err and "leads outside" in run.err
     assert not (root / "submitted").exists()
 
 

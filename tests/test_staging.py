@@ -1,9 +1,11 @@
 """Staging: a broken submission becomes a copy nbgrader can grade, and the original is untouched."""
 import copy
 import hashlib
+import json
 import os
 
 import nbformat
+import pytest
 
 from grading import synthetic
 from grading.build_reference import NOTEBOOKS
@@ -87,3 +89,44 @@ def test_a_retyped_graded_cell_gets_its_type_back(tmp_path):
     assert cell.cell_type == "code" and "def gradient_check_n" in cell.source
     assert staged.problems == [f"{NB2}: the cell 'gradient_check_n' had been changed to another type; "
                                "it is graded as the type it has in the assignment."]
+
+
+def _raw(notebook):
+    return json.loads(nbformat.writes(notebook))
+
+
+def _cell_of(raw, grade_id):
+    return next(c for c in raw["cells"] if isinstance(c["metadata"].get("nbgrader"), dict)
+                and c["metadata"]["nbgrader"].get("grade_id") == grade_id)
+
+
+# name: (how the notebook's JSON is edited, the sentence staging must say)
+WRONG_TYPES = {
+    "notebook metadata a string": (lambda raw: raw.update(metadata="oops"),
+                                   "its metadata was not an object and was removed"),
+    "kernelspec a list": (lambda raw: raw["metadata"].update(kernelspec=["python3"]),
+                          "its 'kernelspec' metadata was not an object and was removed"),
+    "cell metadata a list": (lambda raw: _cell_of(raw, "forward_propagation").update(metadata=[1]),
+                             "metadata was not an object and was removed"),
+    "nbgrader metadata a string": (lambda raw: _cell_of(raw, "forward_propagation")["metadata"].update(nbgrader="x"),
+                                   "nbgrader metadata had the wrong type and was removed"),
+    "grade_id a list": (lambda raw: _cell_of(raw, "forward_propagation")["metadata"]["nbgrader"].update(grade_id=[1]),
+                        "nbgrader metadata had the wrong type and was removed"),
+    "grade_id unknown": (lambda raw: _cell_of(raw, "forward_propagation")["metadata"]["nbgrader"].update(grade_id="mine"),
+                         "claimed the grade id 'mine', which the assignment does not have"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(WRONG_TYPES))
+def test_metadata_of_the_wrong_type_is_removed_with_a_sentence(tmp_path, case):
+    """A student can edit the notebook's JSON; nbformat and nbgrader would stop on a wrong type."""
+    edit, sentence = WRONG_TYPES[case]
+    notebooks = synthetic.submission()
+    source = write(tmp_path / "in", notebooks)
+    raw = _raw(notebooks[NB1])
+    edit(raw)
+    (source / NB1).write_text(json.dumps(raw))
+    staged = stage(source, tmp_path / "out")
+    assert staged.notebooks == list(NOTEBOOKS), staged.problems
+    assert any(p.startswith(f"{NB1}: ") and sentence in p for p in staged.problems), staged.problems
+    nbformat.validate(nbformat.read(tmp_path / "out" / NB1, 4))
