@@ -39,6 +39,7 @@ import re
 import shutil
 import sys
 import tempfile
+import unicodedata
 import zipfile
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -61,6 +62,13 @@ EXTRACTED = DOWNLOADED / "extracted"
 PREVIOUS = DOWNLOADED / "previous"             # earlier downloads; zip_collect never looks here
 
 ROSTER_REQUIRED = ("id", "lms_id")
+# The one form of student id the course accepts (after Unicode NFKC normalization): it is a folder
+# name in submitted/, a pattern in nbgrader's globs, a row in every table, so only ASCII letters,
+# digits, '.', '_' and '-', starting with a letter or digit. Confusable letters (a Cyrillic 'а'),
+# control and invisible characters, spaces and path separators are refused by the form itself.
+STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+STUDENT_ID_RULE = "1 to 64 ASCII letters, digits, '.', '_' or '-', starting with a letter or digit"
+MAX_LMS_ID_DIGITS = 20
 ROSTER_OPTIONAL = ("first_name", "last_name", "email")
 # What one LMS download may hold; a member beyond these is skipped with a sentence, the others
 # are collected. A class's download is a few files per student, none of them large.
@@ -103,8 +111,9 @@ def read_roster(path):
     """The students of the roster CSV at `path`, checked; IntakeError says what is wrong.
 
     Column names are matched without regard to case or surrounding spaces; blank lines are
-    skipped. An id must be usable as a folder name and appear once; an lms_id must be a number
-    and appear once, or be empty (that student's files cannot be recognised).
+    skipped. An id must have the form STUDENT_ID after NFKC normalization and appear once, case
+    aside; an lms_id must be a number and appear once, or be empty (that student's files cannot
+    be recognised).
     """
     path = Path(path)
     try:
@@ -130,24 +139,23 @@ def read_roster(path):
         if not any(values.values()):
             continue
         where = f"roster {path}, line {reader.line_num}"
-        student_id, lms_id = values["id"], values["lms_id"]
+        student_id, lms_id = unicodedata.normalize("NFKC", values["id"]), values["lms_id"]
         if not student_id:
             raise IntakeError(f"{where}: the id is empty")
-        # The id becomes a folder name in submitted/ and a pattern in nbgrader's globs.
-        if student_id.startswith(".") or re.search(r"[/\\*?\[\]]", student_id):
-            raise IntakeError(f"{where}: the id {student_id!r} cannot be a folder name "
-                              "(no /, \\, *, ?, [ ] and no leading dot)")
-        if student_id in ids:
-            raise IntakeError(f"{where}: the id {student_id!r} appears twice")
+        if not STUDENT_ID.fullmatch(student_id):
+            raise IntakeError(f"{where}: the id {student_id!r} is not of the form this course accepts "
+                              f"({STUDENT_ID_RULE})")
+        if student_id.casefold() in ids:   # folders that differ by case alone collide on many file systems
+            raise IntakeError(f"{where}: the id {student_id!r} appears twice (letter case aside)")
         if lms_id:
-            if not re.fullmatch(r"[0-9]+", lms_id):
-                raise IntakeError(f"{where}: the lms_id {lms_id!r} is not a number; it must be the Canvas "
+            if not re.fullmatch(r"[0-9]{1,%d}" % MAX_LMS_ID_DIGITS, lms_id):
+                raise IntakeError(f"{where}: the lms_id {lms_id!r} is not a number (of at most {MAX_LMS_ID_DIGITS} digits); it must be the Canvas "
                                   "user id or the Moodle participant id that the LMS puts in the file names")
             lms_id = str(int(lms_id))
             if lms_id in lms_ids:
                 raise IntakeError(f"{where}: the lms_id {lms_id} is also that of {lms_ids[lms_id]!r}")
             lms_ids[lms_id] = student_id
-        ids.add(student_id)
+        ids.add(student_id.casefold())
         students.append(Student(student_id, lms_id, values["first_name"], values["last_name"], values["email"]))
     if not students:
         raise IntakeError(f"roster {path} has no students")

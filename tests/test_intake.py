@@ -339,6 +339,12 @@ def test_zip_abuse_is_skipped_member_by_member_and_everyone_else_is_collected(co
                 and p.suffix != ".zip"], "a skipped member was unpacked"
 
 
+def test_an_id_is_read_in_its_normalized_form(tmp_path):
+    """Full-width letters (what some keyboards type) are the same id as the ASCII ones."""
+    students = intake.read_roster(write_roster(tmp_path, "id,lms_id\n\uff41\uff44\uff41,12345\n"))
+    assert [s.id for s in students] == ["ada"]
+
+
 def test_a_download_of_too_many_files_is_cut_at_the_bound():
     info = zipfile.ZipInfo("lovelaceada_12345_678901_notes.txt")
     assert intake.member_problem(info, kept_members=intake.MAX_MEMBERS - 1) == ""
@@ -384,7 +390,15 @@ BAD_INPUTS = {
     "no columns": (good_zip, "", [], "lacks the columns id and lms_id"),
     "lms_id twice": (good_zip, "id,lms_id\nada,12345\ngrace,012345\n", [], "the lms_id 12345 is also that of 'ada'"),
     "lms_id not a number": (good_zip, "id,lms_id\nada,lovelaceada\n", [], "the lms_id 'lovelaceada' is not a number"),
-    "id not a folder name": (good_zip, "id,lms_id\n../ada,12345\n", [], "cannot be a folder name"),
+    "id not a folder name": (good_zip, "id,lms_id\n../ada,12345\n", [], "the id '../ada' is not of the form"),
+    "id with a space": (good_zip, "id,lms_id\nada lovelace,12345\n", [], "is not of the form this course accepts"),
+    "id with a Cyrillic a": (good_zip, "id,lms_id\n\u0430da,12345\n", [], "the id '\u0430da' is not of the form"),
+    "id with an escape": (good_zip, "id,lms_id\nada\x1b[2K,12345\n", [], "the id 'ada\\x1b[2K' is not of the form"),
+    "id with a zero-width space": (good_zip, "id,lms_id\nada\u200b,12345\n", [], "is not of the form"),
+    "id too long": (good_zip, "id,lms_id\n" + "a" * 65 + ",12345\n", [], "1 to 64 ASCII letters"),
+    "ids differing by case": (good_zip, "id,lms_id\nada,12345\nAda,23456\n", [],
+                              "the id 'Ada' appears twice (letter case aside)"),
+    "lms_id too long": (good_zip, "id,lms_id\nada," + "1" * 21 + "\n", [], "is not a number (of at most 20 digits)"),
 }
 
 
