@@ -102,7 +102,7 @@ def grade_all(runner, root, students, db_url, *, progress=True, limits=GradingLi
                 ledger.record(result, fingerprints[student])
             results.append(result)
             if result.failed or result.flags:
-                bar.write(f"{result.student}: {short_marks(result)}")
+                bar.write(for_terminal(f"{result.student}: {short_marks(result)}"))
             bar.set_postfix(flagged=sum(bool(r.flags) for r in results),
                             failed=sum(bool(r.failed) for r in results), refresh=False)
             bar.update()

@@ -19,6 +19,7 @@ import nbformat
 import pytest
 
 from grading import course, synthetic
+from grading.demo import CRASH
 from grading.provided import ASSIGNMENT
 from grading.untrusted_text import for_plot, for_spreadsheet, for_terminal
 
@@ -135,11 +136,13 @@ def test_the_grading_table_prints_no_control_character(graded):
 def test_a_student_id_with_escape_sequences_is_printed_as_escapes(new_course):
     """A folder in submitted/ named by someone with shell access to it is shown, not obeyed."""
     root = new_course("escape_id")
-    course.add_submission(root, f"mallory{ESC}[1A{ESC}[2K", synthetic.submission(complete=False))
-    grading = run(sys.executable, "-m", "grading.autograde", "--root", str(root), "--quiet", "--workers", "1",
-                  "--no-feedback")
+    # A crash gets the student flagged, so the progress line names them too.
+    course.add_submission(root, f"mallory{ESC}[1A{ESC}[2K", synthetic.submission({"gradient_check_by_parameter": CRASH}))
+    grading = run(sys.executable, "-m", "grading.autograde", "--root", str(root), "--workers", "1",
+                  "--no-feedback")   # not --quiet: the progress lines name the student too
     assert printed_controls(grading.stdout + grading.stderr) == []
     assert "mallory\\x1b[1A\\x1b[2K" in grading.stdout
+    assert "mallory\\x1b[1A\\x1b[2K: FLAGGED" in grading.stdout + grading.stderr, "the progress line"
 
 
 def test_the_class_report_is_written_whatever_a_diagnosis_says(new_course):
