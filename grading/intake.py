@@ -149,8 +149,9 @@ def read_roster(path):
             raise IntakeError(f"{where}: the id {student_id!r} appears twice (letter case aside)")
         if lms_id:
             if not re.fullmatch(r"[0-9]{1,%d}" % MAX_LMS_ID_DIGITS, lms_id):
-                raise IntakeError(f"{where}: the lms_id {lms_id!r} is not a number (of at most {MAX_LMS_ID_DIGITS} digits); it must be the Canvas "
-                                  "user id or the Moodle participant id that the LMS puts in the file names")
+                raise IntakeError(f"{where}: the lms_id {lms_id!r} is not a number (of at most {MAX_LMS_ID_DIGITS} "
+                                  "digits); it must be the Canvas user id or the Moodle participant id that the "
+                                  "LMS puts in the file names")
             lms_id = str(int(lms_id))
             if lms_id in lms_ids:
                 raise IntakeError(f"{where}: the lms_id {lms_id} is also that of {lms_ids[lms_id]!r}")
@@ -344,7 +345,7 @@ def member_problem(info, kept_bytes=0, kept_members=0):
 
 
 def usable_members(archive):
-    """[(ZipInfo, "")] for the members of `archive` to extract and [(ZipInfo, why)] for those skipped."""
+    """([ZipInfo] of the members of `archive` to extract, [(ZipInfo, why)] of those skipped)."""
     kept, skipped, kept_bytes = [], [], 0
     for info in archive.infolist():
         if info.is_dir():
@@ -353,7 +354,7 @@ def usable_members(archive):
         if why:
             skipped.append((info, why))
         else:
-            kept.append((info, ""))
+            kept.append(info)
             kept_bytes += info.file_size
     return kept, skipped
 
@@ -381,7 +382,7 @@ class LmsExtractor(ExtractorPlugin):
                 kept, skipped = usable_members(archive)
                 for member, why in skipped:
                     self.log.warning("Skipped %r: %s", member.filename, why)
-                for member, _ in kept:
+                for member in kept:
                     destination = target.joinpath(*member_parts(member.filename))
                     destination.parent.mkdir(parents=True, exist_ok=True)
                     with archive.open(member) as data, open(destination, "wb") as out:
@@ -454,7 +455,7 @@ def read_zip(path):
     try:
         with zipfile.ZipFile(path) as archive:
             kept, skipped = usable_members(archive)
-            for member, _ in kept:   # only what will be extracted is read: a bomb skipped is never unpacked
+            for member in kept:   # only what will be extracted is read: a bomb skipped is never unpacked
                 try:
                     with archive.open(member) as data:
                         while data.read(1 << 20):
@@ -469,7 +470,7 @@ def read_zip(path):
     if not kept:
         raise IntakeError(f"{path} holds no file that can be collected: "
                           + "; ".join(f"{m.filename!r}: {why}" for m, why in skipped[:5]))
-    return ["/".join(member_parts(m.filename)) for m, _ in kept], [(m.filename, why) for m, why in skipped]
+    return ["/".join(member_parts(m.filename)) for m in kept], [(m.filename, why) for m, why in skipped]
 
 
 def _digest(path):

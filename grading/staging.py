@@ -70,23 +70,23 @@ def repair_metadata(notebook):
     return said
 
 
-def read_notebook(path, anchor=None, repaired=None):
-    """The notebook at path, or raise ValueError with a reason a person can act on.
+def _unreadable(error):
+    return ValueError(f"it is not a readable notebook ({type(error).__name__}: {str(error)[:200]})")
 
-    repaired -- a list that gets a sentence for each repair of the metadata (repair_metadata)"""
+
+def read_notebook(path, anchor=None):
+    """(the notebook at path, [a sentence for each repair of its metadata (repair_metadata)]),
+    or raise ValueError with a reason a person can act on."""
     try:
         data = files.read_regular(path, MAX_NOTEBOOK_BYTES, anchor=anchor)
     except files.TooLarge:
         raise ValueError(f"it is more than the {MAX_NOTEBOOK_BYTES // 2 ** 20} MiB allowed") from None
     except files.NotRegular as error:
         raise ValueError(str(error).replace(str(path), "it")) from None
-    def unreadable(error):
-        return ValueError(f"it is not a readable notebook ({type(error).__name__}: {str(error)[:200]})")
-
     try:
         raw = json.loads(data.decode("utf-8"))
     except Exception as error:  # bad bytes, bad JSON, or nested too deeply (RecursionError)
-        raise unreadable(error) from None
+        raise _unreadable(error) from None
     cells = raw.get("cells") if isinstance(raw, dict) else None
     if isinstance(cells, list) and len(cells) > MAX_CELLS:
         raise ValueError(f"it has {len(cells)} cells, more than the {MAX_CELLS} allowed")
@@ -94,14 +94,12 @@ def read_notebook(path, anchor=None, repaired=None):
     try:
         notebook = nbformat.reads(json.dumps(raw), as_version=4)
     except Exception as error:  # nbformat raises several kinds for what is not a notebook
-        raise unreadable(error) from None
-    if repaired is not None:
-        repaired.extend(said)
+        raise _unreadable(error) from None
     try:
         nbformat.validate(notebook)
     except nbformat.ValidationError as error:
         raise ValueError(f"it is not a valid notebook ({str(error).splitlines()[0][:200]})") from None
-    return notebook
+    return notebook, said
 
 
 def deduplicate_cells(notebook):
@@ -177,9 +175,8 @@ def stage(submission, destination, release_folder=COURSE_ROOT / "release" / ASSI
             if not any(relative == name for relative, _ in others):
                 staged.problems.append(f"{name} is missing: its functions score 0.")
             continue
-        repaired = []
         try:
-            notebook = read_notebook(submission / name, anchor, repaired)
+            notebook, repaired = read_notebook(submission / name, anchor)
         except ValueError as reason:
             staged.problems.append(f"{name} could not be graded: {reason}. Its functions score 0.")
             continue

@@ -19,13 +19,14 @@ import nbformat
 import pytest
 
 from grading import course, synthetic
+from grading.build_reference import NOTEBOOKS
 from grading.demo import CRASH
 from grading.provided import ASSIGNMENT
 from grading.untrusted_text import for_plot, for_spreadsheet, for_terminal
 
 from browser_support import CHROMIUM, CHROMIUM_ARGS
 
-NB1, NB2 = "1_gradient_checking_1d.ipynb", "2_gradient_checking_nd.ipynb"
+NB1, NB2 = NOTEBOOKS
 
 ESC = "\x1b"
 # What a terminal would act on: C0 controls but the newline, DEL, C1 controls, bidi overrides.
