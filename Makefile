@@ -21,7 +21,7 @@ help:
 	@echo "make intake ZIP=submissions.zip ROSTER=roster.csv  import a Canvas or Moodle download"
 	@echo "make bench-grading  throughput of grading 100 submissions: stock nbgrader, ours, the floor (~25 min)"
 
-$(BIN)/.installed: requirements.txt pyproject.toml
+$(BIN)/.installed: requirements.txt pyproject.toml jupyter-config/grading.json
 	@# Submissions run in Debian's bubblewrap with a seccomp filter made by libseccomp; install
 	@# them when missing and we may (root, apt).
 	@{ command -v bwrap >/dev/null && ldconfig -p | grep -q 'libseccomp\.so\.2'; } || \
@@ -34,6 +34,8 @@ $(BIN)/.installed: requirements.txt pyproject.toml
 	$(BIN)/pip install --quiet -r requirements.txt
 	$(BIN)/pip install --quiet --no-build-isolation --no-deps -e .
 	$(BIN)/python -m grading.sandbox_kernel --install  # the sandboxed kernel that autograde uses
+	@# The formgrader's pages escape what they show (grading/formgrader_guard.py).
+	install -D -m 644 jupyter-config/grading.json $(VENV)/etc/jupyter/jupyter_server_config.d/grading.json
 	touch $@
 
 reference: $(BIN)/.installed

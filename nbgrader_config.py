@@ -57,18 +57,21 @@ c.KernelManager.ip = os.path.join(jupyter_runtime_dir(), f"gradient-checking-{os
 # - `nbgrader export` writes grades.csv with the csv module and no cell a spreadsheet would run
 #   (grading/grades_csv.py); stock nbgrader joins names with commas, so a comma or a line break
 #   in a name shifts columns and rows;
-# - feedback pages show students' markdown and outputs sanitized, under a Content-Security-Policy
-#   that lets no script run: grading/templates/feedback/safe_feedback.html.j2, over nbgrader's own
-#   feedback template. Its folder is named `feedback` and searched first because nbgrader's API
-#   (and so the formgrader's button) sets the template name to "feedback" whatever is configured.
+# - every page that shows a notebook (the feedback, the formgrader's grading page) shows its
+#   markdown and outputs sanitized: outputs by nbconvert, markdown and comments by the filter that
+#   every such template applies to them (grading.untrusted_text.markdown_for_page);
+# - feedback pages carry a Content-Security-Policy that lets no script run:
+#   grading/templates/feedback/safe_page.html.j2, over nbgrader's own feedback template. nbgrader
+#   chooses the template's name ("feedback" for feedback, "formgrade" in the formgrader), this
+#   file names the page in it: each of our two folders has a safe_page.html.j2 that extends
+#   nbgrader's page of that name, and they are searched first.
 c.HTMLExporter.sanitize_html = True
 _GRADING = importlib.util.find_spec("grading")   # None where only the student's side is installed
 if _GRADING:
     _NBGRADER = importlib.util.find_spec("nbgrader").submodule_search_locations[0]
     c.ExportApp.plugin_class = "grading.grades_csv.SafeCsvExport"
-    c.HTMLExporter.template_name = "feedback"
-    c.HTMLExporter.template_file = "safe_feedback.html.j2"
-    c.HTMLExporter.filters = {"for_page": "grading.untrusted_text.for_page"}
+    c.HTMLExporter.filters = {"strip_files_prefix": "grading.untrusted_text.markdown_for_page"}
+    c.HTMLExporter.template_file = "safe_page.html.j2"
     c.HTMLExporter.extra_template_basedirs = [
         os.path.join(_GRADING.submodule_search_locations[0], "templates"),
         os.path.join(_NBGRADER, "server_extensions", "formgrader", "templates")]

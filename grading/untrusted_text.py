@@ -63,3 +63,16 @@ def for_page(html):
     import bleach
 
     return bleach.clean(str(html), tags=PAGE_TAGS, attributes=PAGE_ATTRIBUTES, protocols=PAGE_PROTOCOLS)
+
+
+def markdown_for_page(html):
+    """nbconvert's `strip_files_prefix` filter followed by for_page.
+
+    Every template that shows a notebook (nbconvert's classic, nbgrader's feedback and formgrade)
+    passes the HTML it made from a markdown cell or a grader's comment through strip_files_prefix,
+    and nothing else; nbgrader_config.py puts this function in its place, so markdown is sanitized
+    in each of those pages without copying their templates."""
+    from nbconvert.filters.strings import strip_files_prefix
+
+    return for_page(strip_files_prefix(html))
+

