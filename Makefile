@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: demo test release reference bench bench-grading autograde intake clean-students help
+.PHONY: demo test release reference bench bench-grading autograde intake review-config clean-students help
 
 # `make autograde` options, all optional: WORKERS=4, DB=postgresql://user@host/db,
 # SCHEDULER=tcp://host:8786 (a Dask cluster), FORCE=1 (grade again what is graded already).
@@ -19,6 +19,7 @@ help:
 	@echo "make autograde  grade what is new in submitted/: one worker per core, sandboxed, verified, resumable"
 	@echo "               [WORKERS=n] [DB=postgresql://...] [SCHEDULER=tcp://host:8786] [FORCE=1]"
 	@echo "make intake ZIP=submissions.zip ROSTER=roster.csv  import a Canvas or Moodle download"
+	@echo "make review-config  show how nbgrader_config.py changed since last reviewed, and accept it"
 	@echo "make bench-grading  throughput of grading 100 submissions: stock nbgrader, ours, the floor (~25 min)"
 
 $(BIN)/.installed: requirements.txt pyproject.toml jupyter-config/grading.json
@@ -62,6 +63,9 @@ autograde: $(BIN)/.installed
 
 intake: $(BIN)/.installed
 	$(BIN)/python -m grading.intake $(ZIP) --roster $(ROSTER) $(if $(DB),--db-url $(DB))
+
+review-config: $(BIN)/.installed
+	$(BIN)/python -m grading.config_review $(if $(ACCEPT),--accept)
 
 bench-grading: $(BIN)/.installed
 	$(BIN)/python benchmarks/bench_grading.py

@@ -28,7 +28,7 @@ from collections import defaultdict
 from dataclasses import asdict
 from pathlib import Path
 
-from . import cgroups, files, gradebook, pipeline, runners
+from . import cgroups, config_review, files, gradebook, pipeline, runners
 from .ledger import Ledger, public_url, submission_fingerprint
 from .limits import GradingLimits
 from .pipeline import FUNCTIONS, Result
@@ -198,6 +198,13 @@ def main(argv=None):
 def run(argv=None):
     args = parse_args(argv)
     root = Path(args.root).resolve()
+    try:   # before anything loads nbgrader_config.py into this process
+        note = config_review.require_reviewed(root)
+    except config_review.ConfigNotReviewed as refusal:
+        print(refusal, file=sys.stderr)
+        return 3
+    if note:
+        print(note)
     db_url = gradebook.normalized(args.db_url or gradebook.configured_url(root))
     students = students_to_grade(root, args.student)
     if not students:

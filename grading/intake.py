@@ -50,6 +50,7 @@ from pathlib import Path, PurePosixPath
 from nbgrader.plugins import ExtractorPlugin, FileNameCollectorPlugin
 from traitlets import Enum, Unicode
 
+from .config_review import ConfigNotReviewed, require_reviewed
 from .course import nbgrader
 from .gradebook import normalized
 from .provided import ASSIGNMENT, COURSE_ROOT
@@ -60,6 +61,7 @@ DOWNLOADED = Path("downloaded") / ASSIGNMENT   # nbgrader zip_collect's default 
 ARCHIVE = DOWNLOADED / "archive"
 EXTRACTED = DOWNLOADED / "extracted"
 PREVIOUS = DOWNLOADED / "previous"             # earlier downloads; zip_collect never looks here
+REPLACED = DOWNLOADED / "replaced"             # submitted/ folders as they were before a download replaced them
 
 ROSTER_REQUIRED = ("id", "lms_id")
 # The one form of student id the course accepts (after Unicode NFKC normalization): it is a folder
@@ -89,6 +91,7 @@ SUPERSEDED = "superseded"
 NOT_ON_ROSTER = "not on the roster"
 NOT_RECOGNISED = "not recognised"
 RESERVED = "reserved name"
+AMBIGUOUS = "ambiguous"             # its name reads as the file of two students on the roster
 
 
 class IntakeError(Exception):
@@ -185,42 +188,49 @@ class Parsed:
     submission: int = 0   # Canvas's submission number; later ones are larger
 
 
-# Canvas: <sortable name, no punctuation>_[late_]<user id>_<submission id>_<original file name>
-# (the name is the shortest prefix that fits, so an underscore in it does no harm).
-CANVAS = re.compile(r"(?P<name>[^/]*?)_(?:(?P<late>late)_)?(?P<lms_id>[0-9]+)_(?P<submission>[0-9]+)_"
-                    r"(?P<original>[^/]+)", re.IGNORECASE)
+# Canvas: <sortable name>_[late_]<user id>_<submission id>_<original file name>
 # Moodle: a folder <Full Name>_<participant id>_assignsubmission_file_/ holding the files, or
 # (older versions) flat files <Full Name>_<participant id>_assignsubmission_file_<original>.
-MOODLE = re.compile(r"(?P<name>.+?)_(?P<lms_id>[0-9]+)_assignsubmission_file(?:_(?P<original>.*))?")
+# The name is the submitter's display name and the original name their own file's: both can hold
+# underscores and digits, so a name can imitate another student's ids ("x_23456_1" makes
+# "x_23456_1_12345_777_a.ipynb" read as LMS id 23456 too). Each parser returns every reading of
+# a file name; plan() keeps the one whose LMS id is on the roster, and leaves a file that reads
+# as two students' aside.
+CANVAS_IDS = re.compile(r"_(?:(?P<late>late)_)?(?P<lms_id>[0-9]+)_(?P<submission>[0-9]+)_(?P<original>.+)",
+                        re.IGNORECASE)
+MOODLE_IDS = re.compile(r"_(?P<lms_id>[0-9]+)_assignsubmission_file(?:_(?P<original>.*))?")
 # Canvas renames a file sent again: name.ipynb, name-1.ipynb, name-2.ipynb, ...
 RESUBMITTED = re.compile(r"(?P<stem>.+)-(?P<number>[0-9]+)")
 
 
+def _splits(text, ids):
+    """(name, match) for every place where `ids` matches the rest of `text` after an underscore."""
+    for i, character in enumerate(text):
+        if character == "_":
+            match = ids.fullmatch(text, i)
+            if match:
+                yield text[:i], match
+
+
 def parse_canvas(path):
-    """Parsed for a Canvas download's file at `path` (relative, with /), or None if it does not fit."""
-    match = CANVAS.fullmatch(PurePosixPath(path).name)
-    if not match:
-        return None
-    return Parsed(str(int(match["lms_id"])), match["name"], match["original"],
-                  late=bool(match["late"]), submission=int(match["submission"]))
+    """Every Parsed reading of a Canvas download's file at `path` (relative, with /); [] if none."""
+    name = PurePosixPath(path).name
+    return [Parsed(str(int(m["lms_id"])), who, m["original"], late=bool(m["late"]), submission=int(m["submission"]))
+            for who, m in _splits(name, CANVAS_IDS)]
 
 
 def parse_moodle(path):
-    """Parsed for a Moodle download's file at `path` (relative, with /), or None if it does not fit."""
+    """Every Parsed reading of a Moodle download's file at `path` (relative, with /); [] if none."""
     parts = PurePosixPath(path).parts
+    readings = []
     for i, part in enumerate(parts):
-        match = MOODLE.fullmatch(part)
-        if not match:
-            continue
-        inside, suffix = parts[i + 1:], match["original"] or ""
-        if inside and not suffix:
-            original = "/".join(inside)      # the folder form
-        elif suffix and not inside:
-            original = suffix                # the flat form
-        else:
-            return None
-        return Parsed(str(int(match["lms_id"])), match["name"], original)
-    return None
+        for who, match in _splits(part, MOODLE_IDS):
+            inside, suffix = parts[i + 1:], match["original"] or ""
+            if inside and not suffix:
+                readings.append(Parsed(str(int(match["lms_id"])), who, "/".join(inside)))   # the folder form
+            elif suffix and not inside:
+                readings.append(Parsed(str(int(match["lms_id"])), who, suffix))             # the flat form
+    return readings
 
 
 PARSERS = {"canvas": parse_canvas, "moodle": parse_moodle}
@@ -273,14 +283,20 @@ def plan(paths, students, lms, released=()):
     parse = PARSERS.get(lms)
     entries = []
     for path in sorted(paths):
-        parsed = parse(path) if parse else None
-        if parsed is None:
+        readings = parse(path) if parse else []
+        on_roster = [r for r in readings if r.lms_id in by_lms]
+        if not readings:
             entries.append(Entry(path, NOT_RECOGNISED))
             continue
+        if len({r.lms_id for r in on_roster}) > 1:
+            entries.append(Entry(path, AMBIGUOUS, ", ".join(sorted({r.lms_id for r in on_roster}, key=int)),
+                                 student=", ".join(sorted({by_lms[r.lms_id] for r in on_roster}))))
+            continue
+        parsed = on_roster[0] if on_roster else readings[0]
         student = by_lms.get(parsed.lms_id, "")
         entries.append(Entry(path, COLLECTED if student else NOT_ON_ROSTER, parsed.lms_id, parsed.name,
                              parsed.original, late=parsed.late, student=student, submission=parsed.submission))
-    recognised = [e for e in entries if e.status != NOT_RECOGNISED]
+    recognised = [e for e in entries if e.status not in (NOT_RECOGNISED, AMBIGUOUS)]
 
     if lms == "canvas":
         split = [split_resubmission(e.file_id) for e in recognised]
@@ -541,6 +557,8 @@ class Summary:
     had_earlier: set = field(default_factory=set)      # roster students who already had a submission
     graded_before: list = field(default_factory=list)  # updated students that autograded/ holds
     skipped: list = field(default_factory=list)        # [(zip member name, why it was skipped)]
+    kept_earlier: dict = field(default_factory=dict)   # {student: [released notebooks kept from before]}
+    replaced: Path = None                              # where the replaced folders were saved
 
     def of(self, status):
         return [e for e in self.entries if e.status == status]
@@ -594,13 +612,21 @@ class Summary:
             problems.append(f"not on the roster: LMS id {lms_id} ({name}), left in downloaded/: {', '.join(paths)}")
         for e in self.of(NOT_RECOGNISED):
             problems.append(f"not recognised: {where(e)}, left in downloaded/")
+        for e in self.of(AMBIGUOUS):
+            problems.append(f"not collected, its name reads as a file of {e.student} (LMS ids {e.lms_id}): a name "
+                            f"a submitter chose can imitate another's ids; find its sender in the LMS: {where(e)}, "
+                            f"left in downloaded/")
         for e in self.of(RESERVED):
             problems.append(f"not collected, nbgrader reserves the name {e.file_id}: {e.student}'s {where(e)}")
         for student in self.without_submission:
             earlier = " (the earlier one in submitted/ is kept)" if student in self.had_earlier else ""
             problems.append(f"no submission in this download: {student}{earlier}")
         for student, names in self.missing_notebooks.items():
-            problems.append(f"{student} sent no {' and no '.join(names)}")
+            kept = [n for n in names if n in self.kept_earlier.get(student, ())]
+            if kept:
+                problems.append(f"{student} sent no {' and no '.join(kept)} this time: the earlier one is kept")
+            if len(kept) < len(names):
+                problems.append(f"{student} sent no {' and no '.join(n for n in names if n not in kept)}")
         for s in self.students:
             if not s.lms_id:
                 problems.append(f"no lms_id on the roster for {s.id}: their files cannot be recognised")
@@ -610,6 +636,8 @@ class Summary:
         if older:
             lines.append("Older versions, not collected:")
             lines.extend(f"  {e.student or 'LMS id ' + e.lms_id}: {where(e)}" for e in older)
+        if self.replaced:
+            lines.append(f"The updated students' earlier files are saved in {self.replaced}/.")
         if self.graded_before:
             lines.append(f"Updated since their last grade: {', '.join(self.graded_before)}. "
                          "Grade them again (the stock `nbgrader autograde` skips them without --force).")
@@ -622,12 +650,14 @@ def intake(zip_path, roster_path, root=COURSE_ROOT, lms="auto", db_url=None):
     lms -- "auto", "canvas" or "moodle"
     db_url -- the gradebook; None leaves it to nbgrader_config.py
 
-    Raises IntakeError, before anything in the course changes, when an input is unusable, and
-    RuntimeError when an nbgrader command fails. Returns the Summary.
+    Raises IntakeError, before anything in the course changes, when an input is unusable,
+    ConfigNotReviewed when the course's configuration changed since it was last reviewed
+    (grading/config_review.py), and RuntimeError when an nbgrader command fails. Returns the Summary.
     """
     root = Path(root).resolve()
     if not (root / "nbgrader_config.py").is_file():
         raise IntakeError(f"{root} is not a course directory: it has no nbgrader_config.py")
+    require_reviewed(root)   # before an nbgrader command loads nbgrader_config.py
     release = root / "release" / ASSIGNMENT
     if not release.is_dir():
         raise IntakeError(f"{root} has no {release.relative_to(root)}: generate the release first (make release)")
@@ -646,6 +676,7 @@ def intake(zip_path, roster_path, root=COURSE_ROOT, lms="auto", db_url=None):
     archived = place_archive(root, zip_path)
     options = [f"--CourseDirectory.db_url={normalized(db_url)}"] if db_url else []
     with tempfile.TemporaryDirectory() as scratch:
+        earlier = save_earlier(root, before, Path(scratch) / "earlier")
         gradebook_roster = write_gradebook_roster(students, Path(scratch) / "students.csv")
         # Independent steps (gradebook, files) and each nbgrader start takes seconds: run both at once.
         with ThreadPoolExecutor(max_workers=2) as pool:
@@ -660,12 +691,14 @@ def intake(zip_path, roster_path, root=COURSE_ROOT, lms="auto", db_url=None):
             _check(imported.result(), "nbgrader db student import")
             _check(collected.result(), "nbgrader zip_collect")
 
-    released = list_files(release)
-    entries = plan(list_files(root / EXTRACTED), students, lms, set(released))
+        released = list_files(release)
+        released_notebooks = [n for n in released if n.endswith(".ipynb")]
+        entries = plan(list_files(root / EXTRACTED), students, lms, set(released))
+        replaced, kept_earlier = keep_earlier(root, earlier, before, snapshot(root), released_notebooks)
     after = snapshot(root)
-    summary = Summary(lms, archived.relative_to(root), students, entries,
-                      released_notebooks=[n for n in released if n.endswith(".ipynb")],
-                      had_earlier={s.id for s in students if s.id in before}, skipped=skipped)
+    summary = Summary(lms, archived.relative_to(root), students, entries, released_notebooks=released_notebooks,
+                      had_earlier={s.id for s in students if s.id in before}, skipped=skipped,
+                      kept_earlier=kept_earlier, replaced=replaced and replaced.relative_to(root))
     for student, files in summary.collected.items():
         for name in files:   # zip_collect logs and goes on; a file it did not copy must not go unnoticed
             if name not in after.get(student, {}):
@@ -679,6 +712,36 @@ def intake(zip_path, roster_path, root=COURSE_ROOT, lms="auto", db_url=None):
         else:
             summary.unchanged.append(student)
     return summary
+
+
+def save_earlier(root, before, folder):
+    """A copy in `folder`/<student>/ of each submitted/<student>/<assignment>/ that `before` lists."""
+    for student in before:
+        shutil.copytree(Path(root) / "submitted" / student / ASSIGNMENT, Path(folder) / student, symlinks=True)
+    return Path(folder)
+
+
+def keep_earlier(root, earlier, before, after, released_notebooks):
+    """After zip_collect replaced some students' folders: save each replaced folder (from the copy
+    in `earlier`) under downloaded/<assignment>/replaced/<time>/<student>/, and put back each
+    released notebook that a student had and this download does not hold, so that a download
+    never takes a notebook away. Returns (the folder of saved copies or None, {student: [kept]})."""
+    changed = [s for s in before if before[s] != after.get(s)]
+    if not changed:
+        return None, {}
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H%M%S.%fZ")
+    replaced = Path(root) / REPLACED / stamp
+    kept = {}
+    for student in changed:
+        folder = Path(root) / "submitted" / student / ASSIGNMENT
+        for name in released_notebooks:
+            if name in before[student] and name not in after.get(student, {}):
+                folder.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(Path(earlier) / student / name, folder / name)
+                kept.setdefault(student, []).append(name)
+        replaced.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(Path(earlier) / student), replaced / student)
+    return replaced, kept
 
 
 def parse_args(argv):
@@ -704,6 +767,9 @@ def main(argv=None):
     except IntakeError as error:
         print(for_terminal(f"intake: error: {error}", keep_newlines=True), file=sys.stderr)
         return 2
+    except ConfigNotReviewed as refusal:
+        print(f"intake: {refusal}", file=sys.stderr)
+        return 3
     except RuntimeError as error:
         print(for_terminal(f"intake: {error}", keep_newlines=True), file=sys.stderr)
         return 1

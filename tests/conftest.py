@@ -1,8 +1,15 @@
 """Shared fixtures: throwaway copies of the course, graded with the real nbgrader commands."""
+import os
+import tempfile
+
 import pytest
 
 from grading import course
 from pgserver import postgres_server  # noqa: F401  (a real PostgreSQL server on loopback)
+
+# The reviewed copies of the throwaway courses' configurations (grading/config_review.py) go to a
+# folder of this run, not the tester's own state folder; commands the tests start inherit it.
+os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="grading-state-")
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ that a file in submitted/ can be traced to the one zip member it must come from.
 import contextlib
 import io
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -226,25 +227,52 @@ def test_newer_download_replaces_the_students_in_it_and_keeps_the_others(canvas,
     assert second.submitted == {
         **{key: data for key, data in first.submitted.items() if key.startswith("ada/")},
         f"grace/{NB2}": members["hopper grace_LATE_23456_678910_2_gradient_checking_nd-1.ipynb"],
+        f"grace/{NB1}": first.submitted[f"grace/{NB1}"],   # a download never takes a notebook away
         f"alan/{NB1}": members["turingalan_34567_678911_1_gradient_checking_1d.ipynb"],
     }
     assert "(1 new, 1 updated, 0 unchanged)" in second.out
     assert "no submission in this download: ada (the earlier one in submitted/ is kept)" in second.out
-    assert f"grace sent no {NB1}" in second.out
+    assert f"grace sent no {NB1} this time: the earlier one is kept" in second.out
+    assert f"alan sent no {NB2}\n" in second.out
     assert "Updated since their last grade: grace." in second.out
     assert second.students == IN_GRADEBOOK
+    # grace's folder as it was before, saved where the summary says
+    [saved] = re.findall(r"earlier files are saved in (\S+)/\.", second.out)
+    assert {p.name: p.read_bytes() for p in (second.root / saved / "grace").iterdir()} == {
+        name.split("/")[1]: data for name, data in first.submitted.items() if name.startswith("grace/")}
 
 
 def test_newer_download_is_the_only_one_collected_from(canvas, canvas_again):
     first, _ = canvas
     second, members, zip_path = canvas_again
-    archived = {path: data for path, data in second.downloaded.items() if "/extracted/" not in path}
+    archived = {path: data for path, data in second.downloaded.items()
+                if "/extracted/" not in path and "/replaced/" not in path}
     previous = [path for path in archived if path.startswith(f"downloaded/{ASSIGNMENT}/previous/")]
     assert len(archived) == 2 and len(previous) == 1
     assert archived[f"downloaded/{ASSIGNMENT}/archive/submissions_1.zip"] == zip_path.read_bytes()
     assert archived[previous[0]] == first.downloaded[f"downloaded/{ASSIGNMENT}/archive/submissions.zip"]
     assert {p for p in second.downloaded if "/extracted/" in p} == {
         f"{EXTRACTED}/submissions_1/{name}" for name in members}
+
+
+def test_a_download_shaped_by_a_submitters_name_never_touches_another_students_files(course_copy, tmp_path):
+    """Mallory (LMS id 23456) sets her display name to "x_12345_1", so Canvas names her file
+    "x_12345_1_23456_777_...": it reads as ada's (12345) too. It is collected for neither; ada's
+    notebooks, taken in by an earlier download, stay as they were."""
+    root = course_copy("imitation")
+    roster = write_roster(tmp_path, "id,lms_id\nada,12345\nmallory,23456\n")
+    honest = {f"lovelaceada_12345_600_{NB1}": notebook(NB1, "ada 1d"),
+              f"lovelaceada_12345_600_{NB2}": notebook(NB2, "ada nd")}
+    first = run_intake(root, make_zip(tmp_path / "first.zip", honest), roster)
+    assert first.status == 0, first.err
+    forged = {f"x_12345_1_23456_777_{NB1}": notebook(NB1, "mallory as ada")}
+    second = run_intake(root, make_zip(tmp_path / "second.zip", forged), roster, process=True)
+    assert second.status == 0, second.err
+    assert second.submitted == first.submitted == {f"ada/{NB1}": honest[f"lovelaceada_12345_600_{NB1}"],
+                                                   f"ada/{NB2}": honest[f"lovelaceada_12345_600_{NB2}"]}
+    assert (f"not collected, its name reads as a file of ada, mallory (LMS ids 12345, 23456)" in second.out
+            and f"x_12345_1_23456_777_{NB1}, left in downloaded/" in second.out)
+    assert "(0 new, 0 updated, 0 unchanged)" in second.out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -420,24 +448,54 @@ def test_unusable_input_is_refused_with_a_clear_message(case, course_copy, tmp_p
 # File names, without nbgrader
 
 def test_canvas_names():
-    assert intake.parse_canvas("x/lovelaceada_12345_678901_1_gradient_checking_1d.ipynb") == intake.Parsed(
-        "12345", "lovelaceada", NB1, late=False, submission=678901)
-    assert intake.parse_canvas("hopper grace_LATE_023456_678902_2_gradient_checking_nd-1.ipynb") == intake.Parsed(
+    assert intake.parse_canvas("x/lovelaceada_12345_678901_1_gradient_checking_1d.ipynb") == [
+        intake.Parsed("12345", "lovelaceada", NB1, late=False, submission=678901),
+        intake.Parsed("678901", "lovelaceada_12345", "gradient_checking_1d.ipynb", submission=1)]
+    assert intake.parse_canvas("hopper grace_LATE_023456_678902_2_gradient_checking_nd-1.ipynb")[0] == intake.Parsed(
         "23456", "hopper grace", "2_gradient_checking_nd-1.ipynb", late=True, submission=678902)
-    assert intake.parse_canvas("late_7_8_notes.txt") == intake.Parsed("7", "late", "notes.txt", submission=8)
-    assert intake.parse_canvas("o_brien_7_8_1_x.txt") == intake.Parsed("7", "o_brien", "1_x.txt", submission=8)
+    assert intake.parse_canvas("late_7_8_notes.txt") == [intake.Parsed("7", "late", "notes.txt", submission=8)]
+    assert intake.parse_canvas("o_brien_7_8_1_x.txt")[0] == intake.Parsed("7", "o_brien", "1_x.txt", submission=8)
     for name in (NB1, "lovelaceada_12345_gradient_checking_1d.ipynb", "lovelaceada_12345_678901_", "a/b_1_2"):
-        assert intake.parse_canvas(name) is None, name
+        assert intake.parse_canvas(name) == [], name
 
 
 def test_moodle_names():
-    assert intake.parse_moodle(f"Ada Lovelace_12345_assignsubmission_file_/{NB1}") == intake.Parsed(
-        "12345", "Ada Lovelace", NB1)
-    assert intake.parse_moodle(f"Ada Lovelace_12345_assignsubmission_file_/extra/{NB1}").original == f"extra/{NB1}"
-    assert intake.parse_moodle(f"Grace Hopper_23456_assignsubmission_file_{NB2}").original == NB2
+    assert intake.parse_moodle(f"Ada Lovelace_12345_assignsubmission_file_/{NB1}") == [intake.Parsed(
+        "12345", "Ada Lovelace", NB1)]
+    assert intake.parse_moodle(f"Ada Lovelace_12345_assignsubmission_file_/extra/{NB1}")[0].original == f"extra/{NB1}"
+    assert intake.parse_moodle(f"Grace Hopper_23456_assignsubmission_file_{NB2}")[0].original == NB2
     for name in ("Alan Turing_34567_assignsubmission_onlinetext_/onlinetext.html",
                  "Alan Turing_34567_assignsubmission_file_", f"Alan Turing_assignsubmission_file_/{NB1}"):
-        assert intake.parse_moodle(name) is None, name
+        assert intake.parse_moodle(name) == [], name
+
+
+ROSTER_IDS = [intake.Student("ada", "12345"), intake.Student("grace", "23456")]
+
+
+@pytest.mark.parametrize("lms, path", [
+    # grace's display name imitates ada's ids, in front of grace's own
+    ("canvas", f"x_12345_1_23456_777_{NB1}"),
+    # the file grace sent is named like ada's
+    ("canvas", f"hoppergrace_23456_777_a_12345_778_{NB1}"),
+    ("moodle", f"Eve_12345_assignsubmission_file_x_23456_assignsubmission_file_{NB1}"),
+    ("moodle", f"Grace_23456_assignsubmission_file_Ada_12345_assignsubmission_file_{NB1}"),
+])
+def test_a_name_that_imitates_another_students_ids_is_not_collected(lms, path):
+    """A file that reads as the file of two students on the roster goes to neither."""
+    [entry] = intake.plan([path], ROSTER_IDS, lms)
+    assert (entry.status, entry.student, entry.lms_id) == (intake.AMBIGUOUS, "ada, grace", "12345, 23456")
+
+
+def test_a_reading_off_the_roster_does_not_make_a_file_ambiguous():
+    """Every Canvas name reads a second way (the submission id as a user id); only ids on the
+    roster count."""
+    entries = intake.plan([f"lovelaceada_12345_678901_{NB1}", f"o_brien_23456_8_1_x.txt"], ROSTER_IDS, "canvas")
+    assert [(e.status, e.student, e.file_id) for e in entries] == [
+        (intake.COLLECTED, "ada", NB1), (intake.COLLECTED, "grace", "1_x.txt")]
+    # Moodle's folder form ends the name where the folder ends: the imitation reads one way only.
+    [entry] = intake.plan([f"Eve_12345_assignsubmission_file_x_23456_assignsubmission_file_/{NB1}"], ROSTER_IDS,
+                          "moodle")
+    assert (entry.status, entry.student, entry.file_id) == (intake.COLLECTED, "grace", NB1)
 
 
 def test_lms_is_recognised_by_the_names_most_files_fit():
