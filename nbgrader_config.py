@@ -59,7 +59,8 @@ c.KernelManager.ip = os.path.join(jupyter_runtime_dir(), f"gradient-checking-{os
 #   in a name shifts columns and rows;
 # - every page that shows a notebook (the feedback, the formgrader's grading page) shows its
 #   markdown and outputs sanitized: outputs by nbconvert, markdown and comments by the filter that
-#   every such template applies to them (grading.untrusted_text.markdown_for_page);
+#   every such template applies to them (grading.untrusted_text.markdown_for_page); the names in
+#   the grading page's heading escaped (grading.page_names);
 # - feedback pages carry a Content-Security-Policy that lets no script run:
 #   grading/templates/feedback/safe_page.html.j2, over nbgrader's own feedback template. nbgrader
 #   chooses the template's name ("feedback" for feedback, "formgrade" in the formgrader), this
@@ -72,6 +73,7 @@ if _GRADING:
     c.ExportApp.plugin_class = "grading.grades_csv.SafeCsvExport"
     c.HTMLExporter.filters = {"strip_files_prefix": "grading.untrusted_text.markdown_for_page"}
     c.HTMLExporter.template_file = "safe_page.html.j2"
+    c.HTMLExporter.preprocessors = ["grading.page_names.EscapeNames"]   # the formgrader's heading
     c.HTMLExporter.extra_template_basedirs = [
         os.path.join(_GRADING.submodule_search_locations[0], "templates"),
         os.path.join(_NBGRADER, "server_extensions", "formgrader", "templates")]

@@ -1,18 +1,27 @@
-"""A Jupyter server extension: the formgrader's own pages escape every value they show.
+"""A Jupyter server extension: the formgrader's pages show what they are given, and a link cannot
+point the formgrader at another folder's configuration.
 
-nbgrader's formgrader renders its pages with a Jinja environment made without autoescaping, and
-some of its pages write a value from the address into a script (`var assignment_id = "..."`).
-A link that a student sends the instructor, with a quote and script in the assignment's or the
-student's place, then runs that script in the instructor's Jupyter session, which can read and
-write the whole course. Turned on here, autoescaping writes such a value as inert text; the
-formgrader's pages look the same for every ordinary value.
+- nbgrader's formgrader renders its pages with a Jinja environment made without autoescaping,
+  and some of its pages write a value from the address into a script (`var assignment_id =
+  "..."`). A link that a student sends the instructor, with a quote and script in the
+  assignment's or the student's place, then runs that script in the instructor's Jupyter session,
+  which can read and write the whole course. With autoescaping on, such a value is inert text;
+  the pages look the same for every ordinary value.
+- `/formgrader?path=FOLDER` makes the formgrader load FOLDER's nbgrader_config.py, which is
+  Python, in the server's process: a plain GET, so a link or an image in any page the instructor
+  opens is enough, and a student's own folder can hold such a file. The guard refuses the
+  request with a sentence; the course's formgrader is the one whose root the server serves.
 
-`make` enables it for the course's environment:
-    jupyter server extension enable --sys-prefix grading.formgrader_guard
+`make` enables it for the course's environment (jupyter-config/grading.json).
 """
+import functools
+
+from tornado import web
 from tornado.ioloop import IOLoop
 
 SETTING = "nbgrader_jinja2_env"   # where nbgrader's formgrader keeps its Jinja environment
+OTHER_COURSE = ("This formgrader serves one course: opening another folder's configuration "
+                "(/formgrader?path=...) would run that folder's nbgrader_config.py in this server.")
 
 
 def _jupyter_server_extension_points():
@@ -28,8 +37,26 @@ def escape_formgrader_pages(settings, log):
     log.info("formgrader_guard: the formgrader's pages escape the values they show")
 
 
+def refuse_other_courses(handler_class):
+    """Wrap the formgrader's entry page so that a request naming a folder is refused (403)."""
+    get = handler_class.get
+    if getattr(get, "guarded", False):
+        return
+
+    @functools.wraps(get)
+    def guarded_get(self, *args, **kwargs):
+        if self.get_argument("path", ""):
+            raise web.HTTPError(403, OTHER_COURSE)
+        return get(self, *args, **kwargs)
+
+    guarded_get.guarded = True
+    handler_class.get = guarded_get
+
+
 def _load_jupyter_server_extension(serverapp):
+    from nbgrader.server_extensions.formgrader.handlers import FormgraderHandler
+
+    refuse_other_courses(FormgraderHandler)
     # Extensions load in the order of their names, so the formgrader's environment does not exist
     # yet; the loop runs this once every extension is loaded, before the first request.
-    settings = serverapp.web_app.settings
-    IOLoop.current().add_callback(escape_formgrader_pages, settings, serverapp.log)
+    IOLoop.current().add_callback(escape_formgrader_pages, serverapp.web_app.settings, serverapp.log)

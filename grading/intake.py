@@ -82,8 +82,9 @@ RATIO_FROM = 2 ** 20
 MAX_DEPTH = 8                          # folders in a member's path
 MAX_PART_BYTES = 255                   # a file name, as most file systems allow
 # nbgrader reads submitted/<id>/<assignment>/timestamp.txt as the submission time, and
-# zip_collect keeps one it finds: a student must not be able to send it.
-RESERVED_NAMES = {"timestamp.txt"}
+# zip_collect keeps one it finds; nbgrader runs an nbgrader_config.py (and reads a .json) in the
+# folder it starts in: a student must not be able to send either.
+RESERVED_NAMES = {"timestamp.txt", "nbgrader_config.py", "nbgrader_config.json"}
 
 # What became of each extracted file.
 COLLECTED = "collected"
@@ -316,7 +317,7 @@ def plan(paths, students, lms, released=()):
     for e in recognised:
         if latest[(e.lms_id, e.file_id)] is not e:
             e.status = SUPERSEDED
-        elif e.status == COLLECTED and e.file_id in RESERVED_NAMES:
+        elif e.status == COLLECTED and PurePosixPath(e.file_id).name in RESERVED_NAMES:
             e.status = RESERVED
     return entries
 

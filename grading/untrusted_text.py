@@ -51,18 +51,37 @@ def for_plot(text):
 PAGE_TAGS = {"a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "div", "dl", "dt", "em", "h1", "h2",
              "h3", "h4", "h5", "h6", "hr", "i", "img", "kbd", "li", "ol", "p", "pre", "s", "span", "strong",
              "sub", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "u", "ul"}
-PAGE_ATTRIBUTES = {"*": ["class", "id", "title"], "a": ["href"], "img": ["src", "alt", "width", "height"],
-                   "td": ["colspan", "rowspan", "align"], "th": ["colspan", "rowspan", "align"]}
-PAGE_PROTOCOLS = {"http", "https", "mailto", "data"}   # data: for the images markdown embeds
+PAGE_ATTRIBUTES = {"*": {"class", "id", "title"}, "a": {"href"}, "img": {"src", "alt", "width", "height"},
+                   "td": {"colspan", "rowspan", "align"}, "th": {"colspan", "rowspan", "align"}}
+PAGE_PROTOCOLS = {"http", "https", "mailto", "data"}
+# Where a link or an image may lead. Not to a path on the page's own server: the formgrader is
+# served with the instructor's session, so an image the browser fetches by itself, or a link
+# clicked, would make a request in the instructor's name (nbgrader's `/formgrader?path=` loads
+# and runs the configuration of any folder). Images only embedded (data:, as markdown
+# attachments are), links only to other sites, mail, or a heading of the same page.
+LINK_STARTS = ("http://", "https://", "mailto:", "#")
+IMAGE_STARTS = ("data:image/",)
+
+
+def _page_attribute(tag, name, value):
+    """bleach's test of one attribute: allowed for the tag, and a link or image only as above."""
+    if name not in PAGE_ATTRIBUTES["*"] | PAGE_ATTRIBUTES.get(tag, set()):
+        return False
+    target = value.strip().lower()
+    if (tag, name) == ("a", "href"):
+        return target.startswith(LINK_STARTS)
+    if (tag, name) == ("img", "src"):
+        return target.startswith(IMAGE_STARTS)
+    return True
 
 
 def for_page(html):
-    """HTML made from a student's markdown, with only formatting markup left active (PAGE_TAGS);
-    every other tag, attribute and link scheme is escaped. Sanitized with bleach, the library
-    nbconvert uses, but with the tags that markdown produces allowed."""
+    """HTML made from a student's markdown, with only formatting markup left active (PAGE_TAGS,
+    _page_attribute); every other tag is escaped, every other attribute dropped. Sanitized with
+    bleach, the library nbconvert uses, but with the tags that markdown produces allowed."""
     import bleach
 
-    return bleach.clean(str(html), tags=PAGE_TAGS, attributes=PAGE_ATTRIBUTES, protocols=PAGE_PROTOCOLS)
+    return bleach.clean(str(html), tags=PAGE_TAGS, attributes=_page_attribute, protocols=PAGE_PROTOCOLS)
 
 
 def markdown_for_page(html):

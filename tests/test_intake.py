@@ -516,7 +516,14 @@ def test_canvas_numbers_are_resubmissions_only_where_they_can_be():
                                                                                "ada_1_5_plot.png"]
 
 
-def test_a_student_cannot_send_nbgraders_timestamp_file():
-    entries = intake.plan(["ada_1_5_timestamp.txt", f"ada_1_5_{NB1}"], [intake.Student("ada", "1")], "canvas")
-    assert {e.path: e.status for e in entries} == {"ada_1_5_timestamp.txt": intake.RESERVED,
-                                                   f"ada_1_5_{NB1}": intake.COLLECTED}
+def test_a_student_cannot_send_nbgraders_timestamp_or_configuration_file():
+    """nbgrader takes timestamp.txt for the submission time, and runs an nbgrader_config.py of the
+    folder it starts in (at any depth a student's folder could become that)."""
+    roster = [intake.Student("ada", "1")]
+    entries = intake.plan(["ada_1_5_timestamp.txt", f"ada_1_5_{NB1}", "ada_1_5_nbgrader_config.py",
+                           "ada_1_5_nbgrader_config.json"], roster, "canvas")
+    assert {e.path: e.status for e in entries} == {
+        "ada_1_5_timestamp.txt": intake.RESERVED, f"ada_1_5_{NB1}": intake.COLLECTED,
+        "ada_1_5_nbgrader_config.py": intake.RESERVED, "ada_1_5_nbgrader_config.json": intake.RESERVED}
+    [entry] = intake.plan(["Ada_1_assignsubmission_file_/deeper/nbgrader_config.py"], roster, "moodle")
+    assert entry.status == intake.RESERVED

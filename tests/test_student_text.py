@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+import urllib.error
 import urllib.parse
 import zipfile
 from pathlib import Path
@@ -23,7 +24,7 @@ from grading import course, synthetic
 from grading.build_reference import NOTEBOOKS
 from grading.demo import CRASH
 from grading.provided import ASSIGNMENT
-from grading.untrusted_text import for_plot, for_spreadsheet, for_terminal
+from grading.untrusted_text import for_page, for_plot, for_spreadsheet, for_terminal
 
 from browser_support import CHROMIUM, CHROMIUM_ARGS, LOOPBACK, JupyterLab
 
@@ -41,6 +42,10 @@ ROSTER = [
     ["alan", "Alan<img src=x onerror=\"window.pwned = 'roster name'\">", "<b>Turing</b>", "", "34567"],
 ]
 HONEST = {"ada": 100, "grace": 100, "alan": 0}   # alan hands in the blank release
+# ... whose gradient_check raises a message of markup, which his diagnosis quotes.
+RAISES_MARKUP = ("def gradient_check(x, theta, epsilon=1e-7, print_msg=False):\n"
+                 "    raise ValueError(\"<img src=x onerror=\\\"window.pwned = 'diagnosis'\\\">"
+                 "<script>window.pwned = 'diagnosis script'</script>\")\n")
 
 
 HOSTILE_MARKDOWN = ("My notes <script>window.pwned = 'markdown script'</script>\n\n"
@@ -53,10 +58,24 @@ HOSTILE_CODE = ("from IPython.display import HTML, Javascript, display\n"
                 "print(\"<script>window.pwned = 'printed'</script>\")")
 
 
-def with_hostile_cells(notebook):
+# A folder whose nbgrader_config.py writes a canary file: nbgrader's `/formgrader?path=FOLDER`
+# would load it in the instructor's Jupyter server. A student's markdown asks for it by itself.
+CANARY = "canary-formgrader-ran-a-students-config"
+
+
+def plant_config(folder):
+    planted = Path(folder) / "planted"
+    planted.mkdir()
+    (planted / "nbgrader_config.py").write_text(f"open({str(Path(folder) / CANARY)!r}, 'w').write('ran')\n")
+    return planted
+
+
+def with_hostile_cells(notebook, planted):
     """A copy of `notebook` with a markdown cell and a code cell of script added at its end."""
     notebook = nbformat.from_dict(json.loads(json.dumps(notebook)))
-    notebook.cells += [nbformat.v4.new_markdown_cell(HOSTILE_MARKDOWN), nbformat.v4.new_code_cell(HOSTILE_CODE)]
+    requests = f'\n\n<img src="/formgrader?path={planted}"> [the same, as a link](/formgrader?path={planted})'
+    notebook.cells += [nbformat.v4.new_markdown_cell(HOSTILE_MARKDOWN + requests),
+                       nbformat.v4.new_code_cell(HOSTILE_CODE)]
     return notebook
 
 
@@ -79,36 +98,40 @@ def graded(new_course, tmp_path_factory):
     roster = folder / "roster.csv"
     with open(roster, "w", newline="") as handle:
         csv.writer(handle).writerows(ROSTER)
-    solved, blank = synthetic.submission(), synthetic.submission(complete=False)
+    solved, blank = synthetic.submission(), synthetic.submission({"gradient_check": RAISES_MARKUP}, complete=False)
     members = {
         "lovelaceada_12345_678901_1_gradient_checking_1d.ipynb": solved[NB1],
         "lovelaceada_12345_678901_2_gradient_checking_nd.ipynb": solved[NB2],
-        "hoppergrace_23456_678902_1_gradient_checking_1d.ipynb": with_hostile_cells(solved[NB1]),
+        "hoppergrace_23456_678902_1_gradient_checking_1d.ipynb": with_hostile_cells(solved[NB1], plant_config(folder)),
         "hoppergrace_23456_678902_2_gradient_checking_nd.ipynb": solved[NB2],
         "turingalan_34567_678903_1_gradient_checking_1d.ipynb": blank[NB1],
         "turingalan_34567_678903_2_gradient_checking_nd.ipynb": blank[NB2],
         # Not on the roster; the display name part carries an escape sequence and a bidi override.
         f"evil{ESC}]0;owned{ESC}\\\u202emallory_99999_678904_1_gradient_checking_1d.ipynb": solved[NB1],
     }
+    # She sends a configuration file too; intake does not collect it.
+    members["hoppergrace_23456_678902_nbgrader_config.py"] = f"open({str(folder / CANARY)!r}, 'w')\n"
     zip_path = folder / "submissions.zip"
     with zipfile.ZipFile(zip_path, "w") as archive:
         for name, notebook in members.items():
-            archive.writestr(name, json.dumps(notebook))
+            archive.writestr(name, notebook if isinstance(notebook, str) else json.dumps(notebook))
     intake = run(sys.executable, "-m", "grading.intake", str(zip_path), "--roster", str(roster), "--root", str(root))
     assert intake.returncode == 0, intake.stderr
     graded = run(sys.executable, "-m", "grading.autograde", "--root", str(root), "--quiet", "--workers", "2")
-    return root, intake, graded
+    return root, intake, graded, folder
 
 
 def test_the_intake_summary_prints_no_control_character(graded):
-    _, intake, _ = graded
+    root, intake, _, _ = graded
     assert "not on the roster: LMS id 99999" in intake.stdout
     assert printed_controls(intake.stdout + intake.stderr) == []
     assert "\\x1b]0;owned" in intake.stdout, "the escape is shown, as an escape"
+    assert "nbgrader reserves the name nbgrader_config.py: grace's" in intake.stdout
+    assert not (root / "submitted" / "grace" / ASSIGNMENT / "nbgrader_config.py").exists()
 
 
 def test_grades_csv_keeps_every_row_and_column_and_runs_no_formula(graded):
-    root, _, grading = graded
+    root, _, grading, _ = graded
     assert grading.returncode == 0, grading.stdout + grading.stderr
     stock_export = run(os.path.join(os.path.dirname(sys.executable), "nbgrader"), "export",
                        "--to", "exported.csv", cwd=root)
@@ -128,7 +151,7 @@ def test_grades_csv_keeps_every_row_and_column_and_runs_no_formula(graded):
 
 
 def test_the_grading_table_prints_no_control_character(graded):
-    _, _, grading = graded
+    _, _, grading, _ = graded
     assert printed_controls(grading.stdout + grading.stderr) == []
     table = {line.split()[0]: line.split()[7] for line in grading.stdout.splitlines()
              if line.split() and line.split()[0] in HONEST}
@@ -166,7 +189,7 @@ def test_the_class_report_is_written_whatever_a_diagnosis_says(new_course):
 def test_no_script_a_student_wrote_runs_in_their_feedback_page(graded):
     """grace added markdown and outputs full of script to a complete notebook: her feedback page,
     opened in Chromium, runs none of it, shows her text, and still says 100."""
-    root, _, _ = graded
+    root, _, _, _ = graded
     page_path = root / "feedback" / "grace" / ASSIGNMENT / NB1.replace(".ipynb", ".html")
     html = page_path.read_text()
     assert "Content-Security-Policy" in html and "My notes" in html
@@ -187,6 +210,15 @@ def test_no_script_a_student_wrote_runs_in_their_feedback_page(graded):
             assert "My notes" in page.inner_text("body") and page.inner_text("#kept") == "bold"
             score, out_of = re.search(r"Score: ([\d.]+) / ([\d.]+)", page.inner_text("h4")).groups()
             assert float(score) == float(out_of) > 0, "grace's notebook keeps its full score"
+
+            # alan's diagnosis quotes the markup his code raised: shown, not run
+            alans = root / "feedback" / "alan" / ASSIGNMENT / NB1.replace(".ipynb", ".html")
+            page.goto(alans.as_uri())
+            page.wait_for_load_state("load")
+            page.wait_for_timeout(500)
+            assert page.evaluate("() => window.pwned") is None
+            assert "window.pwned = 'diagnosis script'" in page.inner_text("body")
+            assert dialogs == [] and page.url == alans.as_uri()
         finally:
             browser.close()
 
@@ -195,8 +227,10 @@ def test_no_script_a_student_wrote_runs_in_the_formgrader(graded, tmp_path):
     """The instructor's formgrader, served by the course's own Jupyter, opened in Chromium: the
     students' list (a roster name with markup), grace's grading pages (her markdown and outputs of
     script) and a link a student could send, with script in the assignment's place, run none of
-    it; the names and her notes show as text, her scores as graded."""
-    root, _, _ = graded
+    it; the names and her notes show as text, her scores as graded. Her markdown's image and link
+    to `/formgrader?path=` (which would load and run a planted nbgrader_config.py in the server) are
+    not requested, and asked for directly the formgrader refuses."""
+    root, _, _, folder = graded
     config = (root / "nbgrader_config.py").read_bytes()
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
@@ -206,13 +240,17 @@ def test_no_script_a_student_wrote_runs_in_the_formgrader(graded, tmp_path):
         def url(path):
             return f"http://127.0.0.1:{lab.port}/formgrader/{path}?token={lab.token}"
 
-        with LOOPBACK.open(url(f"api/student_notebook_submissions/grace/{ASSIGNMENT}")) as response:
-            submissions = json.load(response)
-        assert sorted(s["score"] for s in submissions) == [30.0, 70.0]
+        def submissions(student):
+            with LOOPBACK.open(url(f"api/student_notebook_submissions/{student}/{ASSIGNMENT}")) as response:
+                return json.load(response)
+
+        graces = submissions("grace")
+        assert sorted(s["score"] for s in graces) == [30.0, 70.0]
         reflected = 'x";window.pwned="reflected link";"'
         pages = ["manage_students", f"manage_students/grace/{ASSIGNMENT}",
                  "manage_submissions/" + urllib.parse.quote(reflected),
-                 *(f"submissions/{s['id']}/" for s in submissions)]
+                 *(f"submissions/{s['id']}/" for s in graces),
+                 *(f"submissions/{s['id']}/" for s in submissions("alan"))]   # his diagnosis quotes markup
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
             try:
@@ -227,14 +265,23 @@ def test_no_script_a_student_wrote_runs_in_the_formgrader(graded, tmp_path):
                     assert page.evaluate("() => window.pwned") is None, path
                     assert page.url.startswith(f"http://127.0.0.1:{lab.port}/"), f"{path} led to {page.url}"
                     shown[path] = page.inner_text("body")
+                    link = page.get_by_text("the same, as a link")
+                    if link.count():
+                        link.click()
+                        page.wait_for_timeout(500)
                 assert dialogs == []
             finally:
                 browser.close()
         assert "<b>Turing</b>, Alan<img src=x" in shown["manage_students"], "the roster name, as text"
-        grading_pages = "".join(shown[p] for p in pages[3:])
-        assert "My notes <script>" in grading_pages and "Gradient Checking, Part 1" in grading_pages
+        grading_pages = "".join(shown[p] for p in pages[3:5])
+        assert "My notes <script>" in grading_pages and "the same, as a link" in grading_pages
+        assert "Gradient Checking, Part 1" in grading_pages
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            LOOPBACK.open(f"http://127.0.0.1:{lab.port}/formgrader?path={folder / 'planted'}&token={lab.token}")
+        assert refused.value.code == 403
     finally:
         lab.stop()
+    assert not (folder / CANARY).exists(), "the formgrader ran a student's configuration"
     assert (root / "nbgrader_config.py").read_bytes() == config
 
 
@@ -248,6 +295,14 @@ def test_no_script_a_student_wrote_runs_in_the_formgrader(graded, tmp_path):
 def test_for_terminal_shows_every_control_as_an_escape(text, shown):
     assert for_terminal(text) == shown
     assert printed_controls(for_terminal(text)) == []
+
+
+def test_for_page_keeps_no_link_or_image_to_the_pages_own_server():
+    shown = for_page('<a href="/formgrader?path=/x">a</a> <a href="https://example.org/">b</a> <a href="#top">c</a>'
+                     '<img src="/formgrader?path=/x"><img src="data:image/png;base64,AAAA" alt="d">'
+                     '<a href=" JAVASCRIPT:alert(1)">e</a><img src=x onerror="f()">')
+    assert shown == ('<a>a</a> <a href="https://example.org/">b</a> <a href="#top">c</a>'
+                     '<img><img src="data:image/png;base64,AAAA" alt="d"><a>e</a><img>')
 
 
 def test_for_terminal_keeps_newlines_only_when_asked():
