@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: demo test release reference bench bench-grading autograde intake review-config clean-students help
+.PHONY: demo test release reference bench bench-grading autograde intake review-config clean-students clean-demo help
 
 # `make autograde` options, all optional: WORKERS=4, DB=postgresql://user@host/db,
 # SCHEDULER=tcp://host:8786 (a Dask cluster), FORCE=1 (grade again what is graded already).
@@ -12,7 +12,8 @@ AUTOGRADE_OPTIONS = $(if $(WORKERS),--workers $(WORKERS)) $(if $(DB),--db-url $(
 	$(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(FORCE),--force)
 
 help:
-	@echo "make demo     grade synthetic students on the SQLite gradebook and print their scores"
+	@echo "make demo     grade synthetic students in a demo course of their own (demo/) and print their scores"
+	@echo "make clean-demo  remove demo/"
 	@echo "make test     run the whole test suite"
 	@echo "make release  regenerate grading/reference.py and release/ from source/"
 	@echo "make bench    measure notebook run times and autograde time per submission"
@@ -55,8 +56,15 @@ bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/bench_notebooks.py
 	$(BIN)/python benchmarks/bench_security.py
 
+# Every student's work in the course; only with CONFIRM=yes. The demo's class is in demo/.
 clean-students:
+	@[ "$(CONFIRM)" = yes ] || { echo "make clean-students deletes every student's submission, grade and feedback in this course"; \
+		echo "(submitted/ autograded/ feedback/ gradebook.db grades.csv downloaded/ reports/ .grading/)."; \
+		echo "If that is what you want: make clean-students CONFIRM=yes. The demo's class: make clean-demo."; exit 1; }
 	rm -rf submitted autograded/*/ feedback gradebook.db grades.csv downloaded reports .grading
+
+clean-demo:
+	rm -rf demo
 
 autograde: $(BIN)/.installed
 	$(BIN)/python -m grading.autograde $(AUTOGRADE_OPTIONS)

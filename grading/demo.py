@@ -1,14 +1,19 @@
 """`make demo`: grade a handful of synthetic students, safely, on the SQLite gradebook.
 
-Builds submissions in submitted/ and grades them with `grading.autograde` (one worker process
-per core; staging, nbgrader's autograde in the sandboxed kernel, verification outside the
-kernel), which also writes the feedback, grades.csv and the class report.
+The demo leaves the course alone: it grades in a course folder of its own, `demo/` (git-ignored),
+made afresh on every run from the course's source, release and reviewed nbgrader_config.py, with
+its own gradebook. There it builds submissions in submitted/ and grades them with
+`grading.autograde` (one worker process per core; staging, nbgrader's autograde in the sandboxed
+kernel, verification outside the kernel), which also writes the feedback, grades.csv and the
+class report. `make clean-demo` removes the folder.
 """
 import shutil
 import sys
 
-from . import attacks, autograde, catalog, course, synthetic
-from .provided import COURSE_ROOT
+from . import attacks, autograde, catalog, config_review, course, synthetic
+from .provided import ASSIGNMENT, COURSE_ROOT
+
+DEMO_ROOT = COURSE_ROOT / "demo"
 
 CRASH = '''
 import os
@@ -36,15 +41,36 @@ def demo_students():
     }
 
 
+def make_demo_course(root=DEMO_ROOT, origin=COURSE_ROOT):
+    """A fresh course at `root` with `origin`'s source, release and configuration, and nothing else.
+
+    Its nbgrader_config.py is `origin`'s, which the grader requires to be reviewed first; the copy
+    is then recorded as reviewed too (grading/config_review.py). Raises ConfigNotReviewed."""
+    note = config_review.require_reviewed(origin)
+    if note:
+        print(note)
+    shutil.rmtree(root, ignore_errors=True)
+    course.make_course_copy(root, origin)
+    shutil.copytree(origin / "release" / ASSIGNMENT, root / "release" / ASSIGNMENT)
+    config_review.record(root, config_review.current(root))
+    return root
+
+
 def main():
-    root = COURSE_ROOT
+    try:
+        root = make_demo_course()
+    except config_review.ConfigNotReviewed as refusal:
+        print(refusal, file=sys.stderr)
+        return 3
     students = demo_students()
     for student, notebooks in students.items():
-        shutil.rmtree(root / "submitted" / student, ignore_errors=True)
         course.add_submission(root, student, notebooks)
-    print(f"Grading {len(students)} synthetic students (sandboxed kernel, verified outside it) ...", flush=True)
-    # The demo's students are graded again on every run (--force): their submissions were just rewritten.
-    return autograde.main(["--root", str(root), "--force", *[arg for s in students for arg in ("--student", s)]])
+    print(f"Grading {len(students)} synthetic students in the demo course {root} "
+          f"(sandboxed kernel, verified outside it) ...", flush=True)
+    status = autograde.main(["--root", str(root), *[arg for s in students for arg in ("--student", s)]])
+    print(f"\nThe demo's grades.csv, feedback/ and reports/ are in {root}; the course itself was not "
+          f"touched. `make clean-demo` removes it.")
+    return status
 
 
 if __name__ == "__main__":

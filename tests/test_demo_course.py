@@ -1,0 +1,48 @@
+"""`make demo` leaves the course alone, and the cleanup commands cannot delete real students by accident."""
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from grading import config_review, course, demo
+from grading.provided import ASSIGNMENT
+
+MAKEFILE = Path(__file__).resolve().parent.parent / "Makefile"
+
+
+def test_the_demo_course_is_a_fresh_copy_beside_the_course(new_course, tmp_path):
+    origin = new_course("demo_origin")
+    course.add_submission(origin, "a_real_student", {})
+    before = sorted(p.relative_to(origin) for p in origin.rglob("*"))
+    root = demo.make_demo_course(tmp_path / "demo", origin)
+    stale = root / "submitted" / "left_from_last_time"
+    stale.mkdir(parents=True)
+    root = demo.make_demo_course(tmp_path / "demo", origin)   # made afresh on every run
+    assert sorted(p.name for p in root.iterdir()) == ["nbgrader_config.py", "release", "source"]
+    assert (root / "release" / ASSIGNMENT).is_dir() and not stale.exists()
+    assert sorted(p.relative_to(origin) for p in origin.rglob("*")) == before, "the course is untouched"
+    assert config_review.require_reviewed(root) == "", "its configuration is the course's, reviewed"
+
+
+def test_the_demo_refuses_a_course_configuration_nobody_reviewed(new_course, tmp_path):
+    origin = new_course("demo_unreviewed")
+    config_review.require_reviewed(origin)
+    with open(origin / "nbgrader_config.py", "a") as handle:
+        handle.write("\n# changed\n")
+    with pytest.raises(config_review.ConfigNotReviewed):
+        demo.make_demo_course(tmp_path / "demo", origin)
+    assert not (tmp_path / "demo").exists()
+
+
+def test_clean_students_deletes_nothing_unless_confirmed(tmp_path):
+    work = tmp_path / "submitted" / "ada" / ASSIGNMENT / "1_gradient_checking_1d.ipynb"
+    work.parent.mkdir(parents=True)
+    work.write_text("{}")
+    refused = subprocess.run(["make", "-s", "-C", str(tmp_path), "-f", str(MAKEFILE), "clean-students"],
+                             capture_output=True, text=True)
+    assert refused.returncode != 0 and "CONFIRM=yes" in refused.stdout
+    assert work.exists()
+    done = subprocess.run(["make", "-s", "-C", str(tmp_path), "-f", str(MAKEFILE), "clean-students", "CONFIRM=yes"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "submitted").exists()
