@@ -37,11 +37,13 @@ def alembic_on_path():
 
 
 def normalized(db_url):
-    """db_url with PostgreSQL's driver named: SQLAlchemy's default for postgresql:// is psycopg 3,
-    the course installs psycopg2 (requirements.txt)."""
-    for scheme in ("postgresql://", "postgres://"):
-        if db_url.startswith(scheme):
-            return "postgresql+psycopg2://" + db_url[len(scheme):]
+    """db_url with a PostgreSQL URL written as SQLAlchemy reads it with the course's driver,
+    psycopg 3 (requirements.txt): a `postgres://` scheme, or one that names another driver
+    (`postgresql+psycopg2://`), becomes `postgresql+psycopg://`. A plain `postgresql://` means
+    the same to SQLAlchemy already, so the stock commands take it as it is."""
+    scheme, separator, rest = db_url.partition("://")
+    if separator and (scheme == "postgres" or scheme.split("+")[0] == "postgresql"):
+        return "postgresql+psycopg://" + rest
     return db_url
 
 

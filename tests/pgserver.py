@@ -6,7 +6,7 @@ a fresh database of its own from `server.create_database()`, which returns its U
 
     with PostgresServer() as server:
         url = server.create_database("gradebook")                      # postgresql://...
-        sa_url = server.create_database("other", driver="psycopg2")   # postgresql+psycopg2://...
+        sa_url = server.create_database("other", driver="psycopg")    # postgresql+psycopg://...
 
 `postgres_server` is the same server as a session-scoped pytest fixture. Use it from conftest.py
 with `from pgserver import postgres_server  # noqa: F401`.
@@ -205,8 +205,8 @@ class PostgresServer:
     def url(self, dbname="postgres", driver=None):
         """Return the URL of database `dbname`: postgresql://grader@127.0.0.1:<port>/<dbname>.
 
-        libpq (psycopg2.connect, psql) takes it as it is. SQLAlchemy 2.1 reads a plain
-        postgresql:// as psycopg 3; `driver="psycopg2"` gives postgresql+psycopg2:// instead.
+        libpq (psycopg.connect, psql) takes it as it is, and SQLAlchemy 2.1 reads it with
+        psycopg 3, the course's driver; `driver="psycopg"` names that driver in the URL.
         """
         scheme = f"postgresql+{driver}" if driver else "postgresql"
         return f"{scheme}://{SUPERUSER}@127.0.0.1:{self.port}/{dbname}"

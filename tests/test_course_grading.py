@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -129,6 +130,16 @@ def test_postgresql_gradebook_equals_stock_nbgrader(stock, local_sqlite, new_cou
     with open(root / "grades.csv") as handle:     # nbgrader's export read the PostgreSQL gradebook
         exported = {row["student_id"]: float(row["score"]) for row in csv.DictReader(handle)}
     assert exported == {s: sum(row.values()) for s, row in course.scores(local_sqlite[0]).items()}
+    if mode == "local":
+        # The stock commands, with the URL as the instructor writes it in the environment.
+        env = {**os.environ, "GRADEBOOK_URL": url, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+        for command in (["export", "--to", "stock_export.csv"], ["db", "student", "list"]):
+            done = subprocess.run([str(Path(sys.executable).parent / "nbgrader"), *command], cwd=root, env=env,
+                                  capture_output=True, text=True)
+            assert done.returncode == 0, done.stdout + done.stderr
+        assert "z_blank" in done.stdout
+        with open(root / "stock_export.csv") as handle:
+            assert {row["student_id"]: float(row["score"]) for row in csv.DictReader(handle)} == exported
 
 
 def test_dask_cluster_on_sqlite_equals_stock_nbgrader(stock, local_sqlite, new_course, dask_scheduler):

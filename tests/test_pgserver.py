@@ -2,7 +2,7 @@
 import datetime
 import socket
 
-import psycopg2
+import psycopg
 import pytest
 from nbgrader.api import Gradebook, MissingEntry
 
@@ -11,9 +11,8 @@ from pgserver import PostgresNotInstalled, PostgresServer, find_bindir, postgres
 
 def query(url, sql, *params):
     """Run one statement on the database at `url` (autocommit); return its rows, if any."""
-    conn = psycopg2.connect(url)
+    conn = psycopg.connect(url, autocommit=True)
     try:
-        conn.autocommit = True
         with conn.cursor() as cur:
             cur.execute(sql, params)
             return cur.fetchall() if cur.description else None
@@ -38,8 +37,8 @@ def test_server_is_real_postgres_on_loopback(postgres_server):
 
 def test_gradebook_round_trip(postgres_server):
     url = postgres_server.create_database("gradebook")
-    # SQLAlchemy 2.1 maps a plain postgresql:// to psycopg 3; the pinned driver is psycopg2.
-    sa_url = postgres_server.url("gradebook", driver="psycopg2")
+    # SQLAlchemy 2.1 reads a plain postgresql:// with psycopg 3, the course's driver.
+    sa_url = postgres_server.url("gradebook")
     due = datetime.datetime(2030, 1, 31, 17, 0)
     gb = Gradebook(sa_url)  # creates nbgrader's tables in the empty database
     try:
