@@ -54,6 +54,7 @@ from .config_review import ConfigNotReviewed, require_reviewed
 from .course import nbgrader
 from .gradebook import normalized
 from .provided import ASSIGNMENT, COURSE_ROOT
+from .staging import read_notebook
 from .untrusted_text import for_terminal
 
 LMS_NAMES = {"canvas": "Canvas", "moodle": "Moodle"}
@@ -560,6 +561,7 @@ class Summary:
     skipped: list = field(default_factory=list)        # [(zip member name, why it was skipped)]
     kept_earlier: dict = field(default_factory=dict)   # {student: [released notebooks kept from before]}
     replaced: Path = None                              # where the replaced folders were saved
+    unreadable: dict = field(default_factory=dict)     # {(student, notebook): why the grader cannot read it}
 
     def of(self, status):
         return [e for e in self.entries if e.status == status]
@@ -622,6 +624,8 @@ class Summary:
         for student in self.without_submission:
             earlier = " (the earlier one in submitted/ is kept)" if student in self.had_earlier else ""
             problems.append(f"no submission in this download: {student}{earlier}")
+        for (student, name), why in sorted(self.unreadable.items()):
+            problems.append(f"{student}'s {name} cannot be graded, {why}: ask for it again before grading")
         for student, names in self.missing_notebooks.items():
             kept = [n for n in names if n in self.kept_earlier.get(student, ())]
             if kept:
@@ -704,6 +708,11 @@ def intake(zip_path, roster_path, root=COURSE_ROOT, lms="auto", db_url=None):
         for name in files:   # zip_collect logs and goes on; a file it did not copy must not go unnoticed
             if name not in after.get(student, {}):
                 raise RuntimeError(f"nbgrader zip_collect did not copy {name} to submitted/{student}/{ASSIGNMENT}/")
+        for name in set(files) & set(released_notebooks):   # read as the grader will read it
+            try:
+                read_notebook(root / "submitted" / student / ASSIGNMENT / name, anchor=root)
+            except ValueError as why:
+                summary.unreadable[(student, name)] = str(why)
         if student not in before:
             summary.new.append(student)
         elif before[student] != after[student]:

@@ -275,6 +275,24 @@ def test_a_download_shaped_by_a_submitters_name_never_touches_another_students_f
     assert "(0 new, 0 updated, 0 unchanged)" in second.out
 
 
+def test_a_notebook_the_grader_cannot_read_is_listed_at_intake(course_copy, tmp_path):
+    """A corrupt notebook is reported while the instructor can still ask for it again; it is
+    collected all the same (grading records why it scores 0), and the others are not held up."""
+    root = course_copy("unreadable")
+    members = {f"lovelaceada_12345_600_{NB1}": b'{"cells": [oops',
+               f"lovelaceada_12345_600_{NB2}": notebook(NB2, "ada nd"),
+               f"hoppergrace_23456_601_{NB1}": notebook(NB1, "grace 1d"),
+               f"hoppergrace_23456_601_{NB2}": b"\x89PNG not a notebook"}
+    done = run_intake(root, make_zip(tmp_path / "corrupt.zip", members), write_roster(tmp_path))
+    assert done.status == 0, done.err
+    problems = [line for line in done.out.splitlines() if "cannot be graded" in line]
+    assert len(problems) == 2, done.out
+    assert problems[0].startswith(f"  ada's {NB1} cannot be graded, it is not a readable notebook (JSONDecodeError")
+    assert problems[1].startswith(f"  grace's {NB2} cannot be graded, it is not a readable notebook (")
+    assert all(line.endswith("ask for it again before grading") for line in problems)
+    assert set(done.submitted) == {f"ada/{NB1}", f"ada/{NB2}", f"grace/{NB1}", f"grace/{NB2}"}
+
+
 # ---------------------------------------------------------------------------------------------
 # Moodle
 
