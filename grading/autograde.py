@@ -265,7 +265,7 @@ def run(argv=None):
     print(f"\nGrades:       {export_grades(root, db_url)}")
     if args.feedback:
         print(f"Feedback:     {root / 'feedback'}/<student>/{ASSIGNMENT}/*.html")
-    print(f"Class report: {report.write(root)}")
+    print(f"Class report: {report.write(root, db_url)}")
     print(f"Details:      {root / REPORT}")
     return 1 if failed else 0
 

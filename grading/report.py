@@ -1,8 +1,9 @@
 """The class report: one HTML page with PNG plots, written after a grading run.
 
-Reads reports/autograde.json (written by grading.autograde) and draws the score histogram,
-the pass rate of each function, the most frequent diagnosed mistakes and the flagged
-submissions.
+Reads reports/autograde.json (written by grading.autograde) and the gradebook's roster, and
+shows the score histogram, the pass rate of each function, the most frequent diagnosed mistakes
+(with their real wording: only the values of one case are left out), the flagged submissions, and
+a table of every student on the roster with their scores and the main reason they lost points.
 
     python -m grading.report [--root COURSE]
 """
@@ -15,6 +16,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+from . import config_review, gradebook
 from .autograde import FUNCTIONS, REPORT
 from .course import points_per_function
 from .provided import COURSE_ROOT
@@ -23,9 +25,16 @@ from .untrusted_text import for_plot
 PAGE = "reports/class_report.html"
 
 
+# The values of one case in a diagnosis: decimals and exponents ("returned 0.0782115",
+# "epsilon=0.231", "1.2e-07") and whatever follows an equals sign ("m = 2"). Integers elsewhere
+# are part of the mistake's name ("4/m instead of 1/m", "a factor 2", "W1") and stay.
+CASE_VALUE = re.compile(r"(?<![\w.])[-+]?(?:\d+\.\d+(?:e[-+]?\d+)?|\d+e[-+]?\d+)(?![\w])|(?<==)\s?[-+]?\d+(?![\w.])",
+                        re.IGNORECASE)
+
+
 def normalized(message):
-    """A diagnosis without its case-specific numbers, so equal mistakes count together."""
-    return re.sub(r"(?<![\w^])[-+]?\d[\d.]*(e[-+]?\d+)?", "#", message).strip()
+    """A diagnosis with the values of its case written as "…", so equal mistakes count together."""
+    return CASE_VALUE.sub(lambda m: (" " if m.group().startswith(" ") else "") + "…", message).strip()
 
 
 def load_results(root):
@@ -61,14 +70,14 @@ def draw(results, folder):
     plt.close(fig)
 
     mistakes = frequent_mistakes(results)
-    fig, ax = plt.subplots(figsize=(10, 0.6 * max(len(mistakes), 2) + 1.2))
-    # Diagnoses usually name their function; a shortened, wrapped label keeps the bars readable.
-    labels = [for_plot(textwrap.fill(textwrap.shorten(m if m.startswith(f) else f"{f}: {m}", 110), 60))
-              for (f, m), _ in mistakes][::-1]
-    ax.barh(labels or ["(no diagnosed mistakes)"], [c for _, c in mistakes][::-1] or [0], color="tab:red")
+    labels = [mistake_label(f, m) for (f, m), _ in mistakes][::-1]   # the most frequent at the top
+    lines = sum(label.count("\n") + 1 for label in labels) or 1
+    fig, ax = plt.subplots(figsize=(12, 0.17 * lines + 0.35 * max(len(labels), 1) + 1.2))
+    ax.barh(range(len(labels)) if labels else [0], [c for _, c in mistakes][::-1] or [0], color="tab:red")
+    ax.set_yticks(range(len(labels)) if labels else [0], labels or ["(no diagnosed mistakes)"])
     ax.set_xlabel("students")
     ax.set_title("Most frequent diagnosed mistakes")
-    ax.tick_params(axis="y", labelsize=8)
+    ax.tick_params(axis="y", labelsize=7)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
     fig.savefig(folder / "mistakes.png", dpi=100)
@@ -89,14 +98,61 @@ def draw(results, folder):
 
 
 def frequent_mistakes(results, top=10):
-    """[((function, diagnosis without numbers), students)], the most frequent first."""
+    """[((function, normalized diagnosis), students)], the most frequent first (then by function
+    and wording, so that the order never depends on the order of the results)."""
     counts = collections.Counter((f, normalized(m)) for r in results for f, m in r.get("diagnoses", {}).items())
-    return counts.most_common(top)
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:top]
 
 
-def write(root=COURSE_ROOT):
+def mistake_label(function, message, width=95):
+    """The whole diagnosis as a plot label, wrapped (never cut), after its function's name unless
+    it starts with it."""
+    return for_plot(textwrap.fill(message if message.startswith(function) else f"{function}: {message}", width))
+
+
+def main_reason(result, points):
+    """The diagnosis of the function that lost the most points; a sentence if none was made."""
+    worst = max(FUNCTIONS, key=lambda f: points[f] - result["scores"].get(f, 0))   # the first, on a tie
+    worst_loss = points[worst] - result["scores"].get(worst, 0)
+    if worst_loss <= 0:
+        return ""
+    diagnosis = result.get("diagnoses", {}).get(worst)
+    return f"{worst}: {diagnosis}" if diagnosis else f"{worst}: lost {worst_loss:g} points (no diagnosis)"
+
+
+def roster(db_url):
+    """[(id, "Last, First")] of every student in the gradebook, by id."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(db_url) as book:
+        return sorted((s.id, ", ".join(n for n in (s.last_name, s.first_name) if n)) for s in book.students)
+
+
+def student_rows(results, students, points):
+    """The per-student table's rows: every roster student (and anyone graded but not on it)."""
+    by_id = {r["student"]: r for r in results}
+    names = dict(students)
+    rows = []
+    for student in sorted(set(names) | set(by_id)):
+        r = by_id.get(student)
+        cells = [html.escape(student), html.escape(names.get(student, ""))]
+        if r is None:
+            cells += [""] * len(FUNCTIONS) + ["", "no submission graded"]
+        else:
+            cells += [f"{r['scores'].get(f, 0):g}" for f in FUNCTIONS] + [f"{sum(r['scores'].values()):g}"]
+            why = "; ".join(x for x in [main_reason(r, points), *map(str, r["flags"]), *r["problems"]] if x)
+            cells.append(html.escape(why))
+        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    return rows
+
+
+def write(root=COURSE_ROOT, db_url=None):
+    """Write the class report of the course `root`, whose gradebook is at db_url (None: the one
+    nbgrader_config.py names); return its path."""
     root = Path(root)
     results = load_results(root)
+    points = points_per_function(root)
+    students = roster(gradebook.normalized(db_url or gradebook.configured_url(root)))
     folder = root / "reports"
     rates = draw(results, folder)
     flagged = [r for r in results if r["flags"] or r["problems"]]
@@ -105,6 +161,7 @@ def write(root=COURSE_ROOT):
     flags = "".join(f"<tr><td>{html.escape(r['student'])}</td><td>{html.escape('; '.join(r['flags'] + r['problems']))}</td></tr>"
                     for r in flagged)
     rate_rows = "".join(f"<tr><td><code>{f}</code></td><td>{100 * x:.0f}%</td></tr>" for f, x in zip(FUNCTIONS, rates))
+    short = "".join(f"<th>{html.escape(f)}<br>/{points[f]:g}</th>" for f in FUNCTIONS)
     page = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>Gradient checking: class report</title>
 <style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}td{{padding:.2em .6em;vertical-align:top}}
@@ -118,6 +175,10 @@ table{{border-collapse:collapse}}tr:nth-child(even){{background:#f3f3f3}}</style
 <table><tr><th>students</th><th>function</th><th>diagnosis</th></tr>{rows or '<tr><td colspan=3>none</td></tr>'}</table>
 <h2>Flagged or problematic submissions</h2><img src="flags.png" alt="flagged submissions per function">
 <table><tr><th>student</th><th>why</th></tr>{flags or '<tr><td colspan=2>none</td></tr>'}</table>
+<h2>Every student</h2>
+<p>{len(students)} on the roster; the main reason is the diagnosis of the function that lost the most points.</p>
+<table><tr><th>student</th><th>name</th>{short}<th>total</th><th>main reason, flags, problems</th></tr>
+{"".join(student_rows(results, students, points))}</table>
 </body></html>"""
     path = root / PAGE
     path.write_text(page)
@@ -128,6 +189,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", default=str(COURSE_ROOT))
     args = parser.parse_args(argv)
+    try:   # the gradebook's address comes from nbgrader_config.py, which is Python
+        config_review.require_reviewed(Path(args.root).resolve())
+    except config_review.ConfigNotReviewed as refusal:
+        print(refusal, file=sys.stderr)
+        return 3
     print(f"Class report: {write(args.root)}")
     return 0
 

@@ -1,0 +1,67 @@
+"""The class report reads well: real wording in its diagnoses, sorted charts with whole labels,
+and every student on the roster in its table, with the main reason they lost points."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from nbgrader.api import Gradebook
+
+from grading import report
+from grading.course import points_per_function
+
+FULL = points_per_function()
+DB1 = "With a batch of m = {m} examples: db1 uses 4/m instead of 1/m."
+ONE_SIDED = ("For J = x theta^3 (epsilon={eps}), the relative difference should be 0.00430421, but your "
+             "function returned 0.0782115. Your approximation matches a one-sided difference.")
+
+
+def result(student, lost=(), diagnoses=None, flags=()):
+    scores = {f: 0.0 if f in lost else p for f, p in FULL.items()}
+    return {"student": student, "scores": scores, "flags": list(flags), "problems": [], "diagnoses": diagnoses or {}}
+
+
+def test_the_report_names_every_roster_student_and_their_main_reason(new_course):
+    root = new_course("class_report")
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as book:
+        for student, first, last in [("ada", "Ada", "Lovelace"), ("bob", "Bob", "<b>Builder</b>"),
+                                     ("cy", "Cy", "Young"), ("dee", "Dee", "Dee")]:
+            book.add_student(student, first_name=first, last_name=last)
+    results = [
+        result("ada"),
+        # bob loses 25 on the fixed pass and 20 on gradient_check: the fixed pass is his main reason
+        result("bob", lost=("backward_propagation_n_fixed", "gradient_check"),
+               diagnoses={"backward_propagation_n_fixed": DB1.format(m=2), "gradient_check": ONE_SIDED.format(eps=0.231)}),
+        result("dee", lost=("backward_propagation_n_fixed",), diagnoses={"backward_propagation_n_fixed": DB1.format(m=3)}),
+    ]
+    (root / "reports").mkdir()
+    (root / "reports" / "autograde.json").write_text(json.dumps(results))
+    env = {key: value for key, value in os.environ.items() if key != "GRADEBOOK_URL"}
+    done = subprocess.run([sys.executable, "-m", "grading.report", "--root", str(root)], env=env,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    page = (root / "reports" / "class_report.html").read_text()
+    table = page[page.index("<h2>Every student</h2>"):]
+    rows = [row.strip() for row in table.split("</tr>")]
+    rows = {row.split("</td>")[0].removeprefix("<tr><td>"): row for row in rows if row.startswith("<tr><td>")}
+    assert sorted(rows) == ["ada", "bob", "cy", "dee"]
+    assert "no submission graded" in rows["cy"]
+    assert "backward_propagation_n_fixed: With a batch of m = 2 examples: db1 uses 4/m instead of 1/m." in rows["bob"]
+    assert "&lt;b&gt;Builder&lt;/b&gt;, Bob" in rows["bob"] and "<b>Builder" not in page
+    assert "<td>55</td>" in rows["bob"] and "<td>100</td>" in rows["ada"]
+    # The same mistake with other numbers counts once, worded as it was, the case's values left out.
+    assert "<tr><td>2</td><td><code>backward_propagation_n_fixed</code></td><td>With a batch of m = … examples: " \
+           "db1 uses 4/m instead of 1/m.</td></tr>" in page
+
+
+def test_mistakes_are_sorted_and_their_labels_whole():
+    results = [result(s, diagnoses={"gradient_check": ONE_SIDED.format(eps=e)}) for s, e in [("a", 0.1), ("b", 0.2)]]
+    results += [result("c", diagnoses={"backward_propagation_n_fixed": DB1.format(m=2)})]
+    mistakes = report.frequent_mistakes(results)
+    assert [count for _, count in mistakes] == [2, 1]
+    assert mistakes[0][0] == ("gradient_check", ONE_SIDED.format(eps="…").replace("0.00430421", "…").replace(
+        "0.0782115", "…"))
+    label = report.mistake_label(*mistakes[0][0])
+    assert label.replace("\n", " ").endswith("Your approximation matches a one-sided difference.")
+    assert max(len(line) for line in label.splitlines()) <= 95
