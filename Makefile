@@ -50,7 +50,7 @@ demo: release
 	$(BIN)/python -m grading.demo
 
 test: $(BIN)/.installed
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/bench_notebooks.py
