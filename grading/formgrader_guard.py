@@ -11,10 +11,14 @@ point the formgrader at another folder's configuration.
   Python, in the server's process: a plain GET, so a link or an image in any page the instructor
   opens is enough, and a student's own folder can hold such a file. The guard refuses the
   request with a sentence; the course's formgrader is the one whose root the server serves.
+- The formgrader's Autograde button runs the stock `nbgrader autograde` in the server: the hidden
+  tests in the student's kernel, nothing verified, and on failure it deletes the student's graded
+  folder. The guard answers it with a sentence instead: grading goes through `make autograde`.
 
 `make` enables it for the course's environment (jupyter-config/grading.json).
 """
 import functools
+import json
 
 from tornado import web
 from tornado.ioloop import IOLoop
@@ -53,10 +57,33 @@ def refuse_other_courses(handler_class):
     handler_class.get = guarded_get
 
 
+AUTOGRADE_ELSEWHERE = (
+    "This course does not grade from the formgrader: its Autograde button would run the stock "
+    "nbgrader autograde, with the hidden tests in the student's own kernel and no verification, "
+    "and replace the verified grade. Grade in a terminal in the course folder: "
+    "make autograde FORCE=1 (add --student ID through python -m grading.autograde for one student).")
+
+
+def refuse_stock_autograde(handler_class):
+    """Make the formgrader's Autograde action answer, in the form its page shows, that grading
+    happens in `make autograde`; nothing is graded or removed."""
+    if getattr(handler_class.post, "guarded", False):
+        return
+
+    @web.authenticated
+    def refused_post(self, assignment_id, student_id):
+        self.write(json.dumps({"success": False, "log": "", "error": AUTOGRADE_ELSEWHERE}))
+
+    refused_post.guarded = True
+    handler_class.post = refused_post
+
+
 def _load_jupyter_server_extension(serverapp):
+    from nbgrader.server_extensions.formgrader.apihandlers import AutogradeHandler
     from nbgrader.server_extensions.formgrader.handlers import FormgraderHandler
 
     refuse_other_courses(FormgraderHandler)
+    refuse_stock_autograde(AutogradeHandler)
     # Extensions load in the order of their names, so the formgrader's environment does not exist
     # yet; the loop runs this once every extension is loaded, before the first request.
     IOLoop.current().add_callback(escape_formgrader_pages, serverapp.web_app.settings, serverapp.log)

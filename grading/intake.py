@@ -8,7 +8,8 @@ Inputs
           gives the instructor
   ROSTER  a CSV file with the columns id (the student's id in nbgrader) and lms_id (the Canvas
           user id or the Moodle participant id that the LMS writes into the file names), and
-          optionally first_name, last_name and email
+          optionally first_name, last_name and email; or Canvas's gradebook export, or Moodle's
+          grading worksheet, as the LMS gives them (grading/roster.py)
   COURSE  the course directory (default: this repository)
   URL     the gradebook (default: nbgrader_config.py's, which $GRADEBOOK_URL overrides); passed
           on to every nbgrader command as --CourseDirectory.db_url
@@ -51,6 +52,7 @@ from nbgrader.plugins import ExtractorPlugin, FileNameCollectorPlugin
 from traitlets import Enum, Unicode
 
 from .config_review import ConfigNotReviewed, require_reviewed
+from .roster import IntakeError, Student, read_roster, write_gradebook_roster  # noqa: F401 (Student: plan's input)
 from .course import nbgrader
 from .gradebook import normalized
 from .provided import ASSIGNMENT, COURSE_ROOT
@@ -64,15 +66,6 @@ EXTRACTED = DOWNLOADED / "extracted"
 PREVIOUS = DOWNLOADED / "previous"             # earlier downloads; zip_collect never looks here
 REPLACED = DOWNLOADED / "replaced"             # submitted/ folders as they were before a download replaced them
 
-ROSTER_REQUIRED = ("id", "lms_id")
-# The one form of student id the course accepts (after Unicode NFKC normalization): it is a folder
-# name in submitted/, a pattern in nbgrader's globs, a row in every table, so only ASCII letters,
-# digits, '.', '_' and '-', starting with a letter or digit. Confusable letters (a Cyrillic 'а'),
-# control and invisible characters, spaces and path separators are refused by the form itself.
-STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-STUDENT_ID_RULE = "1 to 64 ASCII letters, digits, '.', '_' or '-', starting with a letter or digit"
-MAX_LMS_ID_DIGITS = 20
-ROSTER_OPTIONAL = ("first_name", "last_name", "email")
 # What one LMS download may hold; a member beyond these is skipped with a sentence, the others
 # are collected. A class's download is a few files per student, none of them large.
 MAX_MEMBERS = 5000
@@ -96,86 +89,6 @@ RESERVED = "reserved name"
 AMBIGUOUS = "ambiguous"             # its name reads as the file of two students on the roster
 
 
-class IntakeError(Exception):
-    """Input that cannot be used; the message says what is wrong."""
-
-
-# ---------------------------------------------------------------------------------------------
-# The roster
-
-@dataclass(frozen=True)
-class Student:
-    id: str
-    lms_id: str = ""        # digits without leading zeros; "" when the roster gives none
-    first_name: str = ""
-    last_name: str = ""
-    email: str = ""
-
-
-def read_roster(path):
-    """The students of the roster CSV at `path`, checked; IntakeError says what is wrong.
-
-    Column names are matched without regard to case or surrounding spaces; blank lines are
-    skipped. An id must have the form STUDENT_ID after NFKC normalization and appear once, case
-    aside; an lms_id must be a number and appear once, or be empty (that student's files cannot
-    be recognised).
-    """
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")   # Excel's "CSV UTF-8" starts with a BOM
-    except FileNotFoundError:
-        raise IntakeError(f"roster {path}: no such file") from None
-    except UnicodeDecodeError:
-        raise IntakeError(f"roster {path} is not UTF-8 text: save it as CSV (UTF-8)") from None
-    except OSError as error:
-        raise IntakeError(f"roster {path}: {error.strerror}") from None
-    reader = csv.DictReader(io.StringIO(text))
-    header = [(name or "").strip().lower() for name in reader.fieldnames or []]
-    missing = [name for name in ROSTER_REQUIRED if name not in header]
-    if missing:
-        raise IntakeError(
-            f"roster {path} lacks the column{'s' if len(missing) > 1 else ''} {' and '.join(missing)}; "
-            f"it needs id and lms_id (and may have first_name, last_name, email); "
-            f"its columns are: {', '.join(header) if any(header) else 'none'}")
-    reader.fieldnames = header
-    students, ids, lms_ids = [], set(), {}
-    for row in reader:
-        values = {key: (row.get(key) or "").strip() for key in ROSTER_REQUIRED + ROSTER_OPTIONAL}
-        if not any(values.values()):
-            continue
-        where = f"roster {path}, line {reader.line_num}"
-        student_id, lms_id = unicodedata.normalize("NFKC", values["id"]), values["lms_id"]
-        if not student_id:
-            raise IntakeError(f"{where}: the id is empty")
-        if not STUDENT_ID.fullmatch(student_id):
-            raise IntakeError(f"{where}: the id {student_id!r} is not of the form this course accepts "
-                              f"({STUDENT_ID_RULE})")
-        if student_id.casefold() in ids:   # folders that differ by case alone collide on many file systems
-            raise IntakeError(f"{where}: the id {student_id!r} appears twice (letter case aside)")
-        if lms_id:
-            if not re.fullmatch(r"[0-9]{1,%d}" % MAX_LMS_ID_DIGITS, lms_id):
-                raise IntakeError(f"{where}: the lms_id {lms_id!r} is not a number (of at most {MAX_LMS_ID_DIGITS} "
-                                  "digits); it must be the Canvas user id or the Moodle participant id that the "
-                                  "LMS puts in the file names")
-            lms_id = str(int(lms_id))
-            if lms_id in lms_ids:
-                raise IntakeError(f"{where}: the lms_id {lms_id} is also that of {lms_ids[lms_id]!r}")
-            lms_ids[lms_id] = student_id
-        ids.add(student_id.casefold())
-        students.append(Student(student_id, lms_id, values["first_name"], values["last_name"], values["email"]))
-    if not students:
-        raise IntakeError(f"roster {path} has no students")
-    return students
-
-
-def write_gradebook_roster(students, path):
-    """Write the CSV that `nbgrader db student import` reads: every roster column but lms_id."""
-    with open(path, "w", newline="", encoding="utf-8") as out:
-        writer = csv.writer(out)
-        writer.writerow(("id",) + ROSTER_OPTIONAL)
-        for s in students:
-            writer.writerow((s.id, s.first_name, s.last_name, s.email))
-    return path
 
 
 # ---------------------------------------------------------------------------------------------

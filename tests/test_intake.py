@@ -293,6 +293,45 @@ def test_a_notebook_the_grader_cannot_read_is_listed_at_intake(course_copy, tmp_
     assert set(done.submitted) == {f"ada/{NB1}", f"ada/{NB2}", f"grace/{NB1}", f"grace/{NB2}"}
 
 
+CANVAS_EXPORT = (  # Grades -> Export in Canvas, as it writes it: a Points Possible row, the assignment's column
+    "Student,ID,SIS User ID,SIS Login ID,Section,Gradient checking (4242)\n"
+    "    Points Possible,,,,,100.00\n"
+    '"Lovelace, Ada",12345,S001,ada@uni.example,GC 101,\n'
+    '"Hopper, Grace",23456,S002,ghopper,GC 101,\n'
+    '"Turing, Alan",34567,,,GC 102,\n')
+MOODLE_WORKSHEET = (  # Download grading worksheet in a Moodle assignment
+    "Identifier,Full name,Email address,Status,Grade,Maximum grade,Grade can be changed,"
+    "Last modified (submission),Last modified (grade),Feedback comments\n"
+    "Participant 12345,Ada Lovelace,ada@uni.example,Submitted for grading,,100.00,Yes,,,\n"
+    "Participant 23456,Grace Brewster Hopper,grace@uni.example,No submission,,100.00,Yes,-,-,\n")
+
+
+def test_the_roster_can_be_the_lms_own_export(tmp_path):
+    canvas = intake.read_roster(write_roster(tmp_path, CANVAS_EXPORT))
+    assert canvas == [intake.Student("ada", "12345", "Ada", "Lovelace", "ada@uni.example"),
+                      intake.Student("ghopper", "23456", "Grace", "Hopper"),
+                      intake.Student("canvas-34567", "34567", "Alan", "Turing")]
+    moodle = intake.read_roster(write_roster(tmp_path, MOODLE_WORKSHEET))
+    assert moodle == [intake.Student("ada", "12345", "Ada", "Lovelace", "ada@uni.example"),
+                      intake.Student("grace", "23456", "Grace Brewster", "Hopper", "grace@uni.example")]
+
+
+def test_two_lms_rows_that_would_share_an_id_are_refused(tmp_path):
+    export = CANVAS_EXPORT + '"Lovelace, Augusta",45678,S009,ada@other.example,GC 101,\n'
+    with pytest.raises(intake.IntakeError, match=r"line 6: the id 'ada' appears twice .*first on line 3"):
+        intake.read_roster(write_roster(tmp_path, export))
+
+
+def test_a_canvas_download_with_canvas_own_roster(course_copy, canvas_zip, tmp_path):
+    zip_path, members, _ = canvas_zip
+    run = run_intake(course_copy("canvas_export"), zip_path, write_roster(tmp_path, CANVAS_EXPORT))
+    assert run.status == 0, run.err
+    assert sorted({key.split("/")[0] for key in run.submitted}) == ["ada", "ghopper"]
+    assert run.submitted[f"ghopper/{NB2}"] == members["hopper grace_late_23456_678902_2_gradient_checking_nd.ipynb"]
+    assert run.students["ghopper"] == ("Grace", "Hopper", None, None)
+    assert "no submission in this download: canvas-34567" in run.out
+
+
 # ---------------------------------------------------------------------------------------------
 # Moodle
 
@@ -443,7 +482,7 @@ BAD_INPUTS = {
     "id with a zero-width space": (good_zip, "id,lms_id\nada\u200b,12345\n", [], "is not of the form"),
     "id too long": (good_zip, "id,lms_id\n" + "a" * 65 + ",12345\n", [], "1 to 64 ASCII letters"),
     "ids differing by case": (good_zip, "id,lms_id\nada,12345\nAda,23456\n", [],
-                              "the id 'Ada' appears twice (letter case aside)"),
+                              "the id 'Ada' appears twice (letter case aside; first on line 2)"),
     "lms_id too long": (good_zip, "id,lms_id\nada," + "1" * 21 + "\n", [], "is not a number (of at most 20 digits)"),
 }
 

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.parse
+import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -279,6 +280,14 @@ def test_no_script_a_student_wrote_runs_in_the_formgrader(graded, tmp_path):
         with pytest.raises(urllib.error.HTTPError) as refused:
             LOOPBACK.open(f"http://127.0.0.1:{lab.port}/formgrader?path={folder / 'planted'}&token={lab.token}")
         assert refused.value.code == 403
+        # The formgrader's Autograde button would regrade with stock nbgrader, outside the sandbox
+        # and the verification: it is answered with a sentence, and grace's graded copy is kept.
+        graded_copy = {p: p.read_bytes() for p in (root / "autograded" / "grace").rglob("*") if p.is_file()}
+        request = urllib.request.Request(url(f"api/submission/{ASSIGNMENT}/grace/autograde"), data=b"", method="POST")
+        with LOOPBACK.open(request) as response:
+            answer = json.load(response)
+        assert answer["success"] is False and "make autograde" in answer["error"]
+        assert {p: p.read_bytes() for p in (root / "autograded" / "grace").rglob("*") if p.is_file()} == graded_copy
     finally:
         lab.stop()
     assert not (folder / CANARY).exists(), "the formgrader ran a student's configuration"
