@@ -32,15 +32,13 @@ download (an LMS download holds each student's latest submission); students who 
 keep what they have.
 """
 import argparse
-import csv
 import hashlib
-import io
+import json
 import os
 import re
 import shutil
 import sys
 import tempfile
-import unicodedata
 import zipfile
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -65,6 +63,10 @@ ARCHIVE = DOWNLOADED / "archive"
 EXTRACTED = DOWNLOADED / "extracted"
 PREVIOUS = DOWNLOADED / "previous"             # earlier downloads; zip_collect never looks here
 REPLACED = DOWNLOADED / "replaced"             # submitted/ folders as they were before a download replaced them
+# What `make export` needs to send grades and feedback back: the roster as the LMS gave it, and
+# how the LMS named each collected student (grading/lms_export.py).
+ROSTER_COPY = DOWNLOADED / "roster.csv"
+LMS_RECORD = DOWNLOADED / "lms.json"
 
 # What one LMS download may hold; a member beyond these is skipped with a sentence, the others
 # are collected. A class's download is a few files per student, none of them large.
@@ -634,7 +636,20 @@ def intake(zip_path, roster_path, root=COURSE_ROOT, lms="auto", db_url=None):
                 summary.graded_before.append(student)
         else:
             summary.unchanged.append(student)
+    remember_for_export(root, roster_path, lms, summary)
     return summary
+
+
+def remember_for_export(root, roster_path, lms, summary):
+    """Keep the roster file as it was given and, for every collected student, the name, LMS id and
+    Canvas submission id their files carried (students of earlier downloads keep theirs)."""
+    shutil.copyfile(roster_path, root / ROSTER_COPY)
+    record_path = root / LMS_RECORD
+    record = json.loads(record_path.read_text()) if record_path.is_file() else {"students": {}}
+    record["lms"] = lms
+    for e in summary.of(COLLECTED):
+        record["students"][e.student] = {"lms_id": e.lms_id, "name": e.name, "submission": e.submission}
+    record_path.write_text(json.dumps(record, indent=1, sort_keys=True))
 
 
 def save_earlier(root, before, folder):

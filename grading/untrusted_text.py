@@ -33,8 +33,9 @@ def for_terminal(text, *, keep_newlines=False):
 
 def for_spreadsheet(value):
     """A CSV cell that a spreadsheet shows as the text it is: a string that would start a formula
-    gets a leading apostrophe; numbers and empty cells are unchanged."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+    gets a leading apostrophe; numbers, empty cells and a bare dash (an LMS's "no value") are
+    unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS) and value.strip("-+ "):
         return "'" + value
     return value
 

@@ -5,7 +5,9 @@ The zips are built here the way each LMS names its files; every notebook in them
 that a file in submitted/ can be traced to the one zip member it must come from.
 """
 import contextlib
+import csv
 import io
+import json
 import os
 import re
 import shutil
@@ -200,7 +202,8 @@ def test_canvas_unknown_id_and_unknown_name_are_reported_and_kept(canvas):
     assert f"  not recognised: {EXTRACTED}/submissions/1_gradient_checking_1d.ipynb, left in downloaded/\n" in run.out
     # Nothing is lost: every member of the zip is still in downloaded/, next to the zip itself.
     assert set(run.downloaded) == {f"{EXTRACTED}/submissions/{name}" for name in members} | {
-        f"downloaded/{ASSIGNMENT}/archive/submissions.zip"}
+        f"downloaded/{ASSIGNMENT}/archive/submissions.zip", f"downloaded/{ASSIGNMENT}/roster.csv",
+        f"downloaded/{ASSIGNMENT}/lms.json"}   # the last two: what `make export` sends back with
     for name, data in members.items():
         assert run.downloaded[f"{EXTRACTED}/submissions/{name}"] == data
     assert sorted(p.name for p in (run.root / "submitted").iterdir()) == ["ada", "grace"]
@@ -246,7 +249,7 @@ def test_newer_download_is_the_only_one_collected_from(canvas, canvas_again):
     first, _ = canvas
     second, members, zip_path = canvas_again
     archived = {path: data for path, data in second.downloaded.items()
-                if "/extracted/" not in path and "/replaced/" not in path}
+                if "/extracted/" not in path and "/replaced/" not in path and not path.endswith((".csv", ".json"))}
     previous = [path for path in archived if path.startswith(f"downloaded/{ASSIGNMENT}/previous/")]
     assert len(archived) == 2 and len(previous) == 1
     assert archived[f"downloaded/{ASSIGNMENT}/archive/submissions_1.zip"] == zip_path.read_bytes()
@@ -330,6 +333,74 @@ def test_a_canvas_download_with_canvas_own_roster(course_copy, canvas_zip, tmp_p
     assert run.submitted[f"ghopper/{NB2}"] == members["hopper grace_late_23456_678902_2_gradient_checking_nd.ipynb"]
     assert run.students["ghopper"] == ("Grace", "Hopper", None, None)
     assert "no submission in this download: canvas-34567" in run.out
+
+
+@pytest.fixture(scope="module")
+def exported(course_copy, canvas_zip, tmp_path_factory):
+    """A class taken in with Canvas's own roster, graded by `make autograde`, exported by `make export`."""
+    zip_path, members, _ = canvas_zip
+    root = course_copy("round_trip")
+    taken = run_intake(root, zip_path, write_roster(tmp_path_factory.mktemp("export"), CANVAS_EXPORT))
+    assert taken.status == 0, taken.err
+    env = {key: value for key, value in os.environ.items() if key != "GRADEBOOK_URL"}
+    graded = subprocess.run([sys.executable, "-m", "grading.autograde", "--root", str(root), "--quiet",
+                             "--workers", "2"], env=env, capture_output=True, text=True)
+    assert graded.returncode == 0, graded.stdout + graded.stderr
+
+    def export(*options):
+        done = subprocess.run([sys.executable, "-m", "grading.lms_export", "--root", str(root), *options],
+                              env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+    return root, export
+
+
+def test_grades_go_back_in_canvas_own_file(exported):
+    root, export = exported
+    printed = export("--column", "Gradient checking (4242)")
+    rows = list(csv.reader((root / "exports" / "canvas_grades.csv").open(newline="")))
+    sent = list(csv.reader(io.StringIO(CANVAS_EXPORT)))
+    assert rows[0] == sent[0], "Canvas's own header, the assignment's column among it"
+    assert [row[:5] for row in rows] == [row[:5] for row in sent], "every identifying cell as Canvas wrote it"
+    assert [row[5] for row in rows[1:]] == ["100.00", "100.00", "100.00", ""]   # Points Possible, ada, grace, alan
+    assert "no graded submission (grade left empty): canvas-34567" in printed
+
+
+def test_feedback_goes_back_named_as_canvas_named_the_download(exported):
+    root, export = exported
+    export()
+    with zipfile.ZipFile(root / "exports" / "canvas_feedback.zip") as bundle:
+        names = sorted(bundle.namelist())
+    assert names == sorted(f"{who}_{lms_id}_{submission}_feedback_{page}"
+                           for who, lms_id, submission in [("lovelaceada", 12345, 678901), ("hopper grace", 23456, 678902)]
+                           for page in ("1_gradient_checking_1d.html", "2_gradient_checking_nd.html"))
+    for name in names:   # Canvas reads the user and the submission back from the name
+        assert {(r.lms_id, r.submission) for r in intake.parse_canvas(name)} & {("12345", 678901), ("23456", 678902)}
+
+
+def test_feedback_of_a_flagged_submission_waits_for_the_instructor(exported):
+    root, export = exported
+    results_path = root / "reports" / "autograde.json"
+    results = json.loads(results_path.read_text())
+    for r in results:
+        r["flags"] = ["gradient_check: in-kernel score 20, verified 0"] if r["student"] == "ghopper" else []
+    results_path.write_text(json.dumps(results))
+    printed = export()
+    assert "held back, flagged by verification (review, then --release-flagged): ghopper" in printed
+    with zipfile.ZipFile(root / "exports" / "canvas_feedback.zip") as bundle:
+        assert not [n for n in bundle.namelist() if "_23456_" in n]
+    export("--release-flagged")
+    with zipfile.ZipFile(root / "exports" / "canvas_feedback.zip") as bundle:
+        assert len([n for n in bundle.namelist() if "_23456_" in n]) == 2
+
+
+def test_grades_go_back_in_moodle_own_worksheet():
+    from grading import lms_export
+    rows = lms_export.filled_rows(MOODLE_WORKSHEET, "moodle", {"12345": "ada", "23456": "grace"}, {"ada": 85.0}, "")
+    sent = list(csv.reader(io.StringIO(MOODLE_WORKSHEET)))
+    assert rows[0] == sent[0]
+    assert [row[4] for row in rows[1:]] == ["85.00", ""]
+    assert [row[:4] + row[5:] for row in rows[1:]] == [row[:4] + row[5:] for row in sent[1:]]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -321,6 +321,7 @@ def test_for_terminal_keeps_newlines_only_when_asked():
 @pytest.mark.parametrize("cell, safe", [
     ("=1+1", "'=1+1"), ("+1", "'+1"), ("-1", "'-1"), ("@SUM(A1)", "'@SUM(A1)"), ("\t=1", "'\t=1"),
     ("\uff1d1+1", "'\uff1d1+1"), ("Ada", "Ada"), ("", ""), (3.5, 3.5), (None, None), ("a=b", "a=b"),
+    ("-", "-"), ("--", "--"), ("- 1", "'- 1"),
 ])
 def test_for_spreadsheet_neutralizes_formulas_only(cell, safe):
     assert for_spreadsheet(cell) == safe
