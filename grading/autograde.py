@@ -254,7 +254,7 @@ def run(argv=None):
     for r in failed:
         print(for_terminal(f"\nNOT GRADED {r.student} (the next run tries again):\n{r.failed}", keep_newlines=True))
 
-    from . import report
+    from . import report, similarity
     write_report(root, results)
     (root / RUN_REPORT).write_text(json.dumps({
         "mode": "dask" if args.scheduler else "local", "workers": getattr(runner, "workers", None),
@@ -265,7 +265,9 @@ def run(argv=None):
     print(f"\nGrades:       {export_grades(root, db_url)}")
     if args.feedback:
         print(f"Feedback:     {root / 'feedback'}/<student>/{ASSIGNMENT}/*.html")
+    similar, pairs = similarity.write(root)   # before the class report, which links it
     print(f"Class report: {report.write(root, db_url)}")
+    print(f"Similarity:   {similar} ({len(pairs)} pairs at or above {similarity.THRESHOLD:.0%})")
     print(f"Details:      {root / REPORT}")
     return 1 if failed else 0
 

@@ -146,6 +146,16 @@ def student_rows(results, students, points):
     return rows
 
 
+def similarity_link(root):
+    """A sentence linking the similarity report (grading/similarity.py), if it was written."""
+    from .similarity import PAGE as SIMILARITY_PAGE
+
+    if not (Path(root) / SIMILARITY_PAGE).is_file():
+        return "Not computed yet: python -m grading.similarity (make autograde writes it)."
+    return ('<a href="similarity.html">Pairs of submissions whose answers are alike</a>, '
+            "ranked, with the shared lines side by side.")
+
+
 def write(root=COURSE_ROOT, db_url=None):
     """Write the class report of the course `root`, whose gradebook is at db_url (None: the one
     nbgrader_config.py names); return its path."""
@@ -173,6 +183,7 @@ table{{border-collapse:collapse}}tr:nth-child(even){{background:#f3f3f3}}</style
 <h2>Pass rate per function</h2><img src="pass_rate.png" alt="pass rate per function"><table>{rate_rows}</table>
 <h2>Most frequent diagnosed mistakes</h2><img src="mistakes.png" alt="most frequent diagnosed mistakes">
 <table><tr><th>students</th><th>function</th><th>diagnosis</th></tr>{rows or '<tr><td colspan=3>none</td></tr>'}</table>
+<h2>Similar submissions</h2><p>{similarity_link(root)}</p>
 <h2>Flagged or problematic submissions</h2><img src="flags.png" alt="flagged submissions per function">
 <table><tr><th>student</th><th>why</th></tr>{flags or '<tr><td colspan=2>none</td></tr>'}</table>
 <h2>Every student</h2>
