@@ -57,6 +57,7 @@ test: $(BIN)/.installed
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/bench_notebooks.py
 	$(BIN)/python benchmarks/bench_security.py
+	$(BIN)/python benchmarks/bench_lms.py
 
 # Every student's work in the course; only with CONFIRM=yes. The demo's class is in demo/.
 clean-students:

@@ -24,3 +24,15 @@ def test_bench_grading_smallest_runs():
     assert result.returncode == 0, result.stdout + result.stderr
     for line in ("ours-1 command", "ours-1 grading", "floor-1", "Goals:", "load average after"):
         assert line in result.stdout, result.stdout
+
+
+LMS = SCRIPT.parent / "bench_lms.py"
+
+
+def test_bench_lms_on_a_small_class_prints_its_figures():
+    """`bench_lms.py` on 20 students, once: both figures print (the 1,000-student run is `make bench`)."""
+    result = subprocess.run([sys.executable, str(LMS), "--students", "20", "--repeats", "1"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for line in ("similarity, 20 students:", "µs per pair", "export, 20 students: Canvas grades file"):
+        assert line in result.stdout, result.stdout
