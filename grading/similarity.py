@@ -29,6 +29,9 @@ PAGE = "reports/similarity.html"
 THRESHOLD = 0.75     # the share of a submission's answer tokens found in the other's
 NOISE_TOKENS = 12    # k: matches shorter than this many tokens are ignored (copydetect's noise threshold)
 GUARANTEE_TOKENS = 18   # every match at least this long is found (winnowing window = 18 - 12 + 1)
+# The answers of this assignment are a few kilobytes; a submission's answer cells beyond this many
+# characters are left out, so that a huge cell cannot hold up the report (the grade is not affected).
+MAX_ANSWER_CHARS = 200_000
 
 
 @dataclass
@@ -48,7 +51,7 @@ def answer_text(notebooks):
         for cell in notebook.cells:
             if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution"):
                 parts.append(cell.source.rstrip() + "\n")
-    return "\n".join(parts)
+    return "\n".join(parts)[:MAX_ANSWER_CHARS]
 
 
 def read_answers(root, student):

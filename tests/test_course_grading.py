@@ -40,6 +40,19 @@ def honest_class():
     return students
 
 
+# The runners and gradebooks beyond the local SQLite run grade a smaller class: one correct, one
+# mistake in each notebook, one blank (the whole class runs locally and in the stock comparison).
+SMALL = ("a_alternative", "m_one_sided_1d", "m_team_bugs_kept", "z_blank")
+
+
+def small_class():
+    return {student: notebooks for student, notebooks in honest_class().items() if student in SMALL}
+
+
+def only_small(scores):
+    return {student: row for student, row in scores.items() if student in SMALL}
+
+
 def class_course(new_course, name, students):
     root = new_course(name)
     for student, notebooks in students.items():
@@ -120,16 +133,17 @@ def test_local_workers_on_sqlite_equal_stock_nbgrader(stock, local_sqlite):
 @pytest.mark.parametrize("mode", ["local", "dask"])
 def test_postgresql_gradebook_equals_stock_nbgrader(stock, local_sqlite, new_course, postgres_server,
                                                    dask_scheduler, mode):
-    root = class_course(new_course, f"pg_{mode}", honest_class())
+    root = class_course(new_course, f"pg_{mode}", small_class())
     url = postgres_server.create_database(f"gradebook_{mode}")
     where = ["--scheduler", dask_scheduler] if mode == "dask" else ["--workers", "2"]
     status, printed = run(root, "--db-url", url, *where)     # the URL as an instructor writes it
     assert status == 0, printed
-    assert assert_stock_grades(root, stock, gradebook.normalized(url)) == course.scores(local_sqlite[0])
+    local = only_small(course.scores(local_sqlite[0]))
+    assert assert_stock_grades(root, only_small(stock), gradebook.normalized(url)) == local
     assert not gradebook.graded_students(gradebook.configured_url(root)), "the SQLite gradebook was used"
     with open(root / "grades.csv") as handle:     # nbgrader's export read the PostgreSQL gradebook
         exported = {row["student_id"]: float(row["score"]) for row in csv.DictReader(handle)}
-    assert exported == {s: sum(row.values()) for s, row in course.scores(local_sqlite[0]).items()}
+    assert exported == {s: sum(row.values()) for s, row in local.items()}
     if mode == "local":
         # The stock commands, with the URL as the instructor writes it in the environment.
         env = {**os.environ, "GRADEBOOK_URL": url, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
@@ -143,11 +157,11 @@ def test_postgresql_gradebook_equals_stock_nbgrader(stock, local_sqlite, new_cou
 
 
 def test_dask_cluster_on_sqlite_equals_stock_nbgrader(stock, local_sqlite, new_course, dask_scheduler):
-    root = class_course(new_course, "dask", honest_class())
+    root = class_course(new_course, "dask", small_class())
     status, printed = run(root, "--scheduler", dask_scheduler)
     assert status == 0, printed
     assert "Dask cluster" in printed
-    assert assert_stock_grades(root, stock) == course.scores(local_sqlite[0])
+    assert assert_stock_grades(root, only_small(stock)) == only_small(course.scores(local_sqlite[0]))
 
 
 def test_second_run_grades_only_what_changed(local_sqlite, stock):
@@ -222,10 +236,16 @@ def test_killed_run_loses_no_finished_grade(new_course):
     scores = course.scores(root)
     assert all(sum(scores[s].values()) == 100 for s in finished), scores
 
-    time.sleep(1)
-    leftovers = [p.info for p in psutil.process_iter(["pid", "cmdline"])
-                 if any(str(root) in part for part in (p.info["cmdline"] or []))]
-    assert not leftovers, f"processes of the killed run are still running: {leftovers}"
+    def leftovers():
+        return [p.info for p in psutil.process_iter(["pid", "cmdline"])
+                if any(str(root) in part for part in (p.info["cmdline"] or []))]
+
+    # Workers notice their parent's death on their own (PDEATHSIG, a watch); on a loaded machine
+    # that can take a moment, never long.
+    ending = time.monotonic() + 10
+    while leftovers() and time.monotonic() < ending:
+        time.sleep(0.2)
+    assert not leftovers(), f"processes of the killed run are still running 10 s later: {leftovers()}"
 
     status, printed = run(root, "--workers", "2")
     assert status == 0, printed

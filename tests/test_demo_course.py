@@ -10,8 +10,12 @@ from grading.provided import ASSIGNMENT
 MAKEFILE = Path(__file__).resolve().parent.parent / "Makefile"
 
 
-def test_the_demo_course_is_a_fresh_copy_beside_the_course(new_course, tmp_path):
-    origin = new_course("demo_origin")
+@pytest.fixture(scope="module")
+def origin(new_course):
+    return new_course("demo_origin")
+
+
+def test_the_demo_course_is_a_fresh_copy_beside_the_course(origin, tmp_path):
     course.add_submission(origin, "a_real_student", {})
     before = sorted(p.relative_to(origin) for p in origin.rglob("*"))
     root = demo.make_demo_course(tmp_path / "demo", origin)
@@ -24,14 +28,16 @@ def test_the_demo_course_is_a_fresh_copy_beside_the_course(new_course, tmp_path)
     assert config_review.require_reviewed(root) == "", "its configuration is the course's, reviewed"
 
 
-def test_the_demo_refuses_a_course_configuration_nobody_reviewed(new_course, tmp_path):
-    origin = new_course("demo_unreviewed")
+def test_the_demo_refuses_a_course_configuration_nobody_reviewed(origin, tmp_path):
     config_review.require_reviewed(origin)
-    with open(origin / "nbgrader_config.py", "a") as handle:
-        handle.write("\n# changed\n")
-    with pytest.raises(config_review.ConfigNotReviewed):
-        demo.make_demo_course(tmp_path / "demo", origin)
-    assert not (tmp_path / "demo").exists()
+    reviewed = (origin / "nbgrader_config.py").read_text()
+    try:
+        (origin / "nbgrader_config.py").write_text(reviewed + "\n# changed\n")
+        with pytest.raises(config_review.ConfigNotReviewed):
+            demo.make_demo_course(tmp_path / "demo", origin)
+        assert not (tmp_path / "demo").exists()
+    finally:
+        (origin / "nbgrader_config.py").write_text(reviewed)
 
 
 def test_clean_students_deletes_nothing_unless_confirmed(tmp_path):

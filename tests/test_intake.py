@@ -325,10 +325,9 @@ def test_two_lms_rows_that_would_share_an_id_are_refused(tmp_path):
         intake.read_roster(write_roster(tmp_path, export))
 
 
-def test_a_canvas_download_with_canvas_own_roster(course_copy, canvas_zip, tmp_path):
-    zip_path, members, _ = canvas_zip
-    run = run_intake(course_copy("canvas_export"), zip_path, write_roster(tmp_path, CANVAS_EXPORT))
-    assert run.status == 0, run.err
+def test_a_canvas_download_with_canvas_own_roster(exported, canvas_zip):
+    _, _, run = exported
+    _, members, _ = canvas_zip
     assert sorted({key.split("/")[0] for key in run.submitted}) == ["ada", "ghopper"]
     assert run.submitted[f"ghopper/{NB2}"] == members["hopper grace_late_23456_678902_2_gradient_checking_nd.ipynb"]
     assert run.students["ghopper"] == ("Grace", "Hopper", None, None)
@@ -352,11 +351,11 @@ def exported(course_copy, canvas_zip, tmp_path_factory):
                               env=env, capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
         return done.stdout
-    return root, export
+    return root, export, taken
 
 
 def test_grades_go_back_in_canvas_own_file(exported):
-    root, export = exported
+    root, export, _ = exported
     printed = export("--column", "Gradient checking (4242)")
     rows = list(csv.reader((root / "exports" / "canvas_grades.csv").open(newline="")))
     sent = list(csv.reader(io.StringIO(CANVAS_EXPORT)))
@@ -367,7 +366,7 @@ def test_grades_go_back_in_canvas_own_file(exported):
 
 
 def test_feedback_goes_back_named_as_canvas_named_the_download(exported):
-    root, export = exported
+    root, export, _ = exported
     export()
     with zipfile.ZipFile(root / "exports" / "canvas_feedback.zip") as bundle:
         names = sorted(bundle.namelist())
@@ -379,7 +378,7 @@ def test_feedback_goes_back_named_as_canvas_named_the_download(exported):
 
 
 def test_feedback_of_a_flagged_submission_waits_for_the_instructor(exported):
-    root, export = exported
+    root, export, _ = exported
     results_path = root / "reports" / "autograde.json"
     results = json.loads(results_path.read_text())
     for r in results:
