@@ -6,6 +6,7 @@ code. Each test sends hostile text through the real commands (`python -m grading
 the instructor gets: no control byte printed, every CSV row and column intact and formula-free,
 the report always written, the honest students graded and shown correctly.
 """
+import contextlib
 import csv
 import json
 import os
@@ -78,6 +79,23 @@ def with_hostile_cells(notebook, planted):
     notebook.cells += [nbformat.v4.new_markdown_cell(HOSTILE_MARKDOWN + requests),
                        nbformat.v4.new_code_cell(HOSTILE_CODE)]
     return notebook
+
+
+@contextlib.contextmanager
+def chromium_page():
+    """A page of Debian's headless Chromium, and the list of the dialogs anything on it opened."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page()
+            dialogs = []
+            page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+            yield page, dialogs
+        finally:
+            browser.close()
 
 
 def printed_controls(text):
@@ -194,34 +212,24 @@ def test_no_script_a_student_wrote_runs_in_their_feedback_page(graded):
     page_path = root / "feedback" / "grace" / ASSIGNMENT / NB1.replace(".ipynb", ".html")
     html = page_path.read_text()
     assert "Content-Security-Policy" in html and "My notes" in html
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = browser.new_page()
-            dialogs = []
-            page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-            page.goto(page_path.as_uri())
-            page.wait_for_load_state("load")
-            page.wait_for_timeout(500)   # an onerror handler runs once its image has failed
-            assert page.evaluate("() => window.pwned") is None
-            assert dialogs == [] and page.url == page_path.as_uri()
-            assert "My notes" in page.inner_text("body") and page.inner_text("#kept") == "bold"
-            score, out_of = re.search(r"Score: ([\d.]+) / ([\d.]+)", page.inner_text("h4")).groups()
-            assert float(score) == float(out_of) > 0, "grace's notebook keeps its full score"
+    with chromium_page() as (page, dialogs):
+        page.goto(page_path.as_uri())
+        page.wait_for_load_state("load")
+        page.wait_for_timeout(500)   # an onerror handler runs once its image has failed
+        assert page.evaluate("() => window.pwned") is None
+        assert dialogs == [] and page.url == page_path.as_uri()
+        assert "My notes" in page.inner_text("body") and page.inner_text("#kept") == "bold"
+        score, out_of = re.search(r"Score: ([\d.]+) / ([\d.]+)", page.inner_text("h4")).groups()
+        assert float(score) == float(out_of) > 0, "grace's notebook keeps its full score"
 
-            # alan's diagnosis quotes the markup his code raised: shown, not run
-            alans = root / "feedback" / "alan" / ASSIGNMENT / NB1.replace(".ipynb", ".html")
-            page.goto(alans.as_uri())
-            page.wait_for_load_state("load")
-            page.wait_for_timeout(500)
-            assert page.evaluate("() => window.pwned") is None
-            assert "window.pwned = 'diagnosis script'" in page.inner_text("body")
-            assert dialogs == [] and page.url == alans.as_uri()
-        finally:
-            browser.close()
+        # alan's diagnosis quotes the markup his code raised: shown, not run
+        alans = root / "feedback" / "alan" / ASSIGNMENT / NB1.replace(".ipynb", ".html")
+        page.goto(alans.as_uri())
+        page.wait_for_load_state("load")
+        page.wait_for_timeout(500)
+        assert page.evaluate("() => window.pwned") is None
+        assert "window.pwned = 'diagnosis script'" in page.inner_text("body")
+        assert dialogs == [] and page.url == alans.as_uri()
 
 
 def test_no_script_a_student_wrote_runs_in_the_formgrader(graded, tmp_path):
@@ -233,9 +241,6 @@ def test_no_script_a_student_wrote_runs_in_the_formgrader(graded, tmp_path):
     not requested, and asked for directly the formgrader refuses."""
     root, _, _, folder = graded
     config = (root / "nbgrader_config.py").read_bytes()
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
-    from playwright.sync_api import sync_playwright
     lab = JupyterLab(root, tmp_path / "home", tmp_path / "lab.log").start()
     try:
         def url(path):
@@ -252,27 +257,20 @@ def test_no_script_a_student_wrote_runs_in_the_formgrader(graded, tmp_path):
                  "manage_submissions/" + urllib.parse.quote(reflected),
                  *(f"submissions/{s['id']}/" for s in graces),
                  *(f"submissions/{s['id']}/" for s in submissions("alan"))]   # his diagnosis quotes markup
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-            try:
-                page = browser.new_page()
-                dialogs = []
-                page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-                shown = {}
-                for path in pages:
-                    page.goto(url(path))
-                    page.wait_for_load_state("networkidle")
-                    page.wait_for_timeout(300)   # an onerror handler runs once its image has failed
-                    assert page.evaluate("() => window.pwned") is None, path
-                    assert page.url.startswith(f"http://127.0.0.1:{lab.port}/"), f"{path} led to {page.url}"
-                    shown[path] = page.inner_text("body")
-                    link = page.get_by_text("the same, as a link")
-                    if link.count():
-                        link.click()
-                        page.wait_for_timeout(500)
-                assert dialogs == []
-            finally:
-                browser.close()
+        with chromium_page() as (page, dialogs):
+            shown = {}
+            for path in pages:
+                page.goto(url(path))
+                page.wait_for_load_state("networkidle")
+                page.wait_for_timeout(300)   # an onerror handler runs once its image has failed
+                assert page.evaluate("() => window.pwned") is None, path
+                assert page.url.startswith(f"http://127.0.0.1:{lab.port}/"), f"{path} led to {page.url}"
+                shown[path] = page.inner_text("body")
+                link = page.get_by_text("the same, as a link")
+                if link.count():
+                    link.click()
+                    page.wait_for_timeout(500)
+            assert dialogs == []
         assert "<b>Turing</b>, Alan<img src=x" in shown["manage_students"], "the roster name, as text"
         grading_pages = "".join(shown[p] for p in pages[3:5])
         assert "My notes <script>" in grading_pages and "the same, as a link" in grading_pages
