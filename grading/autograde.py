@@ -198,13 +198,9 @@ def main(argv=None):
 def run(argv=None):
     args = parse_args(argv)
     root = Path(args.root).resolve()
-    try:   # before anything loads nbgrader_config.py into this process
-        note = config_review.require_reviewed(root)
-    except config_review.ConfigNotReviewed as refusal:
-        print(refusal, file=sys.stderr)
-        return 3
-    if note:
-        print(note)
+    refused = config_review.refusal_status(root)   # before anything loads nbgrader_config.py here
+    if refused:
+        return refused
     db_url = gradebook.normalized(args.db_url or gradebook.configured_url(root))
     students = students_to_grade(root, args.student)
     if not students:

@@ -102,6 +102,19 @@ def require_reviewed(root):
     return ""
 
 
+def refusal_status(root):
+    """For a command's main: None if the configuration is as reviewed (printing the first-run note),
+    else 3 after printing the refusal to stderr."""
+    try:
+        note = require_reviewed(root)
+    except ConfigNotReviewed as refusal:
+        print(refusal, file=sys.stderr)
+        return 3
+    if note:
+        print(note)
+    return None
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m grading.config_review",

@@ -35,7 +35,7 @@ from pathlib import Path
 from . import config_review, gradebook
 from .intake import LMS_RECORD, ROSTER_COPY
 from .provided import ASSIGNMENT, COURSE_ROOT
-from .roster import FORMATS, IntakeError, read_roster
+from .roster import IntakeError, form_of, read_roster
 from .untrusted_text import for_spreadsheet, for_terminal
 
 EXPORTS = Path("exports")
@@ -51,11 +51,6 @@ def scores(db_url):
             return {d["student"]: float(d["score"]) for d in book.submission_dicts(ASSIGNMENT)}
         except MissingEntry:
             return {}
-
-
-def roster_form(header):
-    """The FORMATS name of a roster whose (lower-cased) header is `header`."""
-    return next(name for name in ("canvas", "moodle", "course") if all(c in header for c in FORMATS[name][0]))
 
 
 def _score_text(score):
@@ -125,7 +120,7 @@ def export(root=COURSE_ROOT, db_url=None, column=ASSIGNMENT, release_flagged=Fal
         raise IntakeError(f"{root / ROSTER_COPY} is missing: `make export` sends back what `make intake` took in")
     students = read_roster(root / ROSTER_COPY)
     text = (root / ROSTER_COPY).read_text(encoding="utf-8-sig")
-    form = roster_form([cell.strip().lower() for cell in next(csv.reader(io.StringIO(text)))])
+    form = form_of([cell.strip().lower() for cell in next(csv.reader(io.StringIO(text)))])
     points = scores(gradebook.normalized(db_url or gradebook.configured_url(root)))
     (root / EXPORTS).mkdir(exist_ok=True)
     if form == "course":

@@ -200,11 +200,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", default=str(COURSE_ROOT))
     args = parser.parse_args(argv)
-    try:   # the gradebook's address comes from nbgrader_config.py, which is Python
-        config_review.require_reviewed(Path(args.root).resolve())
-    except config_review.ConfigNotReviewed as refusal:
-        print(refusal, file=sys.stderr)
-        return 3
+    refused = config_review.refusal_status(Path(args.root).resolve())   # the gradebook's address is in it
+    if refused:
+        return refused
     print(f"Class report: {write(args.root)}")
     return 0
 

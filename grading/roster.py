@@ -94,6 +94,11 @@ FORMATS = {   # the columns that tell a form, what reads one of its rows, how to
 }
 
 
+def form_of(header):
+    """The FORMATS name of a roster whose lower-cased column names are `header`, or None."""
+    return next((name for name in ("canvas", "moodle", "course") if all(c in header for c in FORMATS[name][0])), None)
+
+
 def read_roster(path):
     """The students of the roster CSV at `path` (any form in FORMATS), checked; IntakeError says
     what is wrong.
@@ -113,7 +118,7 @@ def read_roster(path):
         raise IntakeError(f"roster {path}: {error.strerror}") from None
     reader = csv.DictReader(io.StringIO(text))
     header = [(name or "").strip().lower() for name in reader.fieldnames or []]
-    form = next((name for name in ("canvas", "moodle", "course") if all(c in header for c in FORMATS[name][0])), None)
+    form = form_of(header)
     if form is None:
         missing = [name for name in COURSE_COLUMNS if name not in header]
         raise IntakeError(
