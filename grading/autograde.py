@@ -11,9 +11,11 @@
    progress bar.
 3. A grade goes into the ledger as soon as it is finished, so a killed run loses none and the
    next run takes up where it stopped.
-4. The same workers write nbgrader's feedback HTML of every student whose feedback is missing
-   or older than their graded notebooks.
-5. A table of every student, then grades.csv (nbgrader's CSV export) and the class report.
+4. Due dates, submission times and late penalties go into the gradebook (grading.deadlines),
+   for every student at every run.
+5. The same workers write nbgrader's feedback HTML of every student whose feedback is missing
+   or older than their graded notebooks, or whose late penalty changed.
+6. A table of every student, then grades.csv (nbgrader's CSV export) and the class report.
 
 The run ends cleanly whatever ends it: Ctrl-C, SIGTERM or a closed output pipe stop the workers
 and everything they started (grading.runners); grades finished before stay in the ledger.
@@ -28,7 +30,7 @@ from collections import defaultdict
 from dataclasses import asdict
 from pathlib import Path
 
-from . import cgroups, config_review, files, gradebook, pipeline, runners
+from . import cgroups, config_review, deadlines, files, gradebook, pipeline, runners
 from .ledger import Ledger, public_url, submission_fingerprint
 from .limits import GradingLimits
 from .pipeline import FUNCTIONS, Result
@@ -58,13 +60,21 @@ def short_marks(result):
     return "; ".join(marks)
 
 
-def format_table(results):
-    """The grading table, one line per student; ids and marks can hold no control character."""
-    header = f"{'student':<22}" + "".join(f"{s:>9}" for s in SHORT) + f"{'total':>8}  flags"
+def format_table(results, lateness=None, course_deadlines=None):
+    """The grading table, one line per student; ids and marks can hold no control character.
+
+    lateness -- {student: grading.deadlines.Lateness}: the late column, and a total after it."""
+    lateness = lateness or {}
+    header = f"{'student':<22}" + "".join(f"{s:>9}" for s in SHORT) + f"{'late':>7}{'total':>8}  flags"
     lines = [header, "-" * len(header)]
     for r in sorted(results, key=lambda r: r.student):
+        late = lateness.get(r.student)
+        penalty = late.penalty if late else 0.0
+        marks = short_marks(r)
+        if late and late.seconds_late:
+            marks = "; ".join(filter(None, [late.describe(course_deadlines), marks]))
         lines.append(f"{r.student:<22}" + "".join(f"{r.scores.get(f, 0):>9g}" for f in FUNCTIONS) +
-                     f"{r.total:>8g}  " + short_marks(r))
+                     f"{(f'-{penalty:g}' if penalty else ''):>7}{max(0.0, r.total - penalty):>8g}  " + marks)
     return "\n".join(for_terminal(line) for line in lines)
 
 
@@ -123,11 +133,12 @@ def feedback_missing(root, student):
     return not pages or len(pages) < len(graded) or min(pages) < max(graded, default=0)
 
 
-def write_all_feedback(runner, root, students, db_url, *, progress=True, limits=GradingLimits()):
-    """nbgrader's feedback HTML of each student whose feedback is missing or stale; {student: problem}."""
+def write_all_feedback(runner, root, students, db_url, *, progress=True, limits=GradingLimits(), stale=()):
+    """nbgrader's feedback HTML of each student whose feedback is missing or older than their
+    graded notebooks, or who is in `stale` (their late penalty changed); {student: problem}."""
     from tqdm import tqdm
 
-    todo = [s for s in students if feedback_missing(root, s)]
+    todo = [s for s in students if s in stale or feedback_missing(root, s)]
     problems = {}
     jobs = {student: (str(root), student, db_url, limits) for student in todo}
     for student, problem in tqdm(runner.run(pipeline.write_feedback, jobs), total=len(todo), unit="student",
@@ -210,6 +221,11 @@ def run(argv=None):
         print("Note: a SQLite gradebook works only if every Dask worker runs on this machine; "
               "use --db-url postgresql://... for several machines.")
     limits = GradingLimits(deadline_seconds=args.deadline, cell_seconds=args.cell_timeout)
+    try:
+        course_deadlines = deadlines.load(root)   # a mistake in deadlines.toml stops the run before it grades
+    except deadlines.DeadlinesError as error:
+        print(f"autograde: {error}", file=sys.stderr)
+        return 2
     gradebook.prepare(root, db_url)
     cgroups.sweep()   # what runs killed with SIGKILL left behind
     ledger = Ledger(root, db_url)
@@ -227,8 +243,11 @@ def run(argv=None):
         started = time.perf_counter()
         fresh = grade_all(runner, root, todo, db_url, progress=not args.quiet, limits=limits) if todo else []
         grading_seconds = time.perf_counter() - started
+        # Every run: a new extension or policy changes penalties without a regrade.
+        lateness = deadlines.apply(root, db_url)
         started = time.perf_counter()
-        no_feedback = write_all_feedback(runner, root, students, db_url, progress=not args.quiet, limits=limits) \
+        no_feedback = write_all_feedback(runner, root, students, db_url, progress=not args.quiet, limits=limits,
+                                         stale={s for s, late in lateness.items() if late.changed}) \
             if args.feedback else {}
         feedback_seconds = time.perf_counter() - started
     kept = [ledger.result(s) for s in unchanged]
@@ -238,7 +257,7 @@ def run(argv=None):
             r.problems.append(no_feedback[r.student])
     failed = [r for r in fresh if r.failed]
 
-    print(format_table(results))
+    print(format_table(results, lateness, course_deadlines))
     print(f"\nGraded {len(fresh) - len(failed)}, unchanged {len(kept)}, not graded {len(failed)}; "
           f"flagged {sum(bool(r.flags) for r in results)}, with problems {sum(bool(r.problems) for r in results)}.")
     if fresh:

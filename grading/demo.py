@@ -2,15 +2,18 @@
 
 The demo leaves the course alone: it grades in a course folder of its own, `demo/` (git-ignored),
 made afresh on every run from the course's source, release and reviewed nbgrader_config.py, with
-its own gradebook. There it builds submissions in submitted/ and grades them with
+its own gradebook and deadlines.toml. There it builds submissions in submitted/, each with a
+submission time (one late, one within an extension), and grades them with
 `grading.autograde` (one worker process per core; staging, nbgrader's autograde in the sandboxed
 kernel, verification outside the kernel), which also writes the feedback, grades.csv and the
 class report. `make clean-demo` removes the folder.
 """
 import shutil
 import sys
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from . import attacks, autograde, catalog, config_review, course, synthetic
+from . import attacks, autograde, catalog, config_review, course, deadlines, synthetic
 from .provided import ASSIGNMENT, COURSE_ROOT
 
 DEMO_ROOT = COURSE_ROOT / "demo"
@@ -21,6 +24,24 @@ import os
 def gradient_check_by_parameter(parameters, gradients, X, Y, epsilon=1e-7):
     os._exit(1)   # kills the kernel: nbgrader cannot finish this notebook
 '''
+
+
+# The demo class's due date and policy (grading/deadlines.py): one student late, one with an extension.
+DEMO_DEADLINES = """timezone = "Europe/Berlin"
+[gradient_checking]
+due = 2026-11-30T23:59:00
+grace_minutes = 10
+penalty_percent_per_day = 10
+no_credit_after_days = 7
+
+[gradient_checking.extensions]
+kim_part_one_only = 2026-12-03T23:59:00
+"""
+DUE = datetime(2026, 11, 30, 23, 59, tzinfo=ZoneInfo("Europe/Berlin"))
+SUBMITTED = {   # after the due date: grace 1 d 3 h (two started days, 20%), kim within her extension
+    "grace_partly_wrong": DUE + timedelta(days=1, hours=3),
+    "kim_part_one_only": DUE + timedelta(days=2),
+}
 
 
 def demo_students():
@@ -63,8 +84,10 @@ def main():
         print(refusal, file=sys.stderr)
         return 3
     students = demo_students()
+    (root / deadlines.FILE).write_text(DEMO_DEADLINES)
     for student, notebooks in students.items():
-        course.add_submission(root, student, notebooks)
+        folder = course.add_submission(root, student, notebooks)
+        deadlines.write_timestamp(folder, SUBMITTED.get(student, DUE - timedelta(hours=2)))
     print(f"Grading {len(students)} synthetic students in the demo course {root} "
           f"(sandboxed kernel, verified outside it) ...", flush=True)
     status = autograde.main(["--root", str(root), *[arg for s in students for arg in ("--student", s)]])

@@ -13,8 +13,9 @@ export copies into a new SQLite file the course row, the assignment with its not
 (the source of solution cells blanked: nbgrader never needs it there), and this student's rows.
 import_ copies this student's rows back, by id, into the course's gradebook (SQLite or
 PostgreSQL). The columns an instructor sets (manual scores and comments, extra credit, flags,
-the student's name and email) keep the course's values: nbgrader's autograde never changes
-them, and the instructor may have set them while the step ran. Nothing else is read back.
+the student's name and email) and those grading.deadlines sets (the submission time and the
+late penalty) keep the course's values: the step has no say over them, and the instructor may
+have set them while it ran. Nothing else is read back.
 """
 import atexit
 import shutil
@@ -25,7 +26,8 @@ ASSIGNMENT_TABLES = ("course", "assignment", "notebook", "base_cell", "grade_cel
                      "task_cells", "source_cell")
 STUDENT_TABLES = ("student", "submitted_assignment", "submitted_notebook", "grade", "comment")
 INSTRUCTOR_COLUMNS = {"student": {"first_name", "last_name", "email", "lms_user_id"},
-                      "submitted_notebook": {"flagged"},
+                      "submitted_assignment": {"timestamp"},   # grading.deadlines sets these two
+                      "submitted_notebook": {"flagged", "late_submission_penalty"},
                       "grade": {"manual_score", "extra_credit"},
                       "comment": {"manual_comment"}}
 

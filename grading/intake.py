@@ -21,7 +21,9 @@ What happens, with the stock nbgrader commands run in the course directory:
    module's LmsExtractor and LmsCollector plugins, extracts it to
    downloaded/gradient_checking/extracted/ and copies each roster student's files, under the
    names the student gave them, to submitted/<id>/gradient_checking/.
-3. A summary: the students collected and their files, late ones, and every file that was not
+3. A summary: the students collected, their files and submission times (the times the LMS gave
+   the files in the zip, which zip_collect writes to timestamp.txt), late ones against
+   deadlines.toml (grading/deadlines.py) and Canvas's own marker, and every file that was not
    collected (not on the roster, not recognised, older versions), which stays in downloaded/.
 
 The exit status is 2 for unusable input (not a zip, a roster without its columns, a zip in which
@@ -49,6 +51,7 @@ from pathlib import Path, PurePosixPath
 from nbgrader.plugins import ExtractorPlugin, FileNameCollectorPlugin
 from traitlets import Enum, Unicode
 
+from . import deadlines
 from .config_review import ConfigNotReviewed, require_reviewed
 from .roster import IntakeError, Student, read_roster, write_gradebook_roster  # noqa: F401 (Student: plan's input)
 from .course import nbgrader
@@ -292,6 +295,15 @@ def usable_members(archive):
     return kept, skipped
 
 
+def member_time(member, zone):
+    """The time the LMS gave a zip member (a local time without a zone, read in the course's
+    zone, grading.deadlines), in seconds since the epoch."""
+    try:
+        return datetime(*member.date_time, tzinfo=zone).timestamp()
+    except ValueError:     # a zip may hold 1980-00-00: no time at all
+        return datetime(1980, 1, 1, tzinfo=timezone.utc).timestamp()
+
+
 class LmsExtractor(ExtractorPlugin):
     """Extract each zip in the archive folder into extracted/<zip name>/; copy any other file.
 
@@ -311,6 +323,7 @@ class LmsExtractor(ExtractorPlugin):
                 continue
             target = Path(extracted_path) / os.path.splitext(name)[0]
             self.log.info("Extracting %s to %s", source, target)
+            zone = deadlines.load(self.parent.coursedir.root).zone
             with zipfile.ZipFile(source) as archive:
                 kept, skipped = usable_members(archive)
                 for member, why in skipped:
@@ -320,6 +333,8 @@ class LmsExtractor(ExtractorPlugin):
                     destination.parent.mkdir(parents=True, exist_ok=True)
                     with archive.open(member) as data, open(destination, "wb") as out:
                         shutil.copyfileobj(data, out)
+                    stored = member_time(member, zone)
+                    os.utime(destination, (stored, stored))   # the collector reads it back as the submission time
 
 
 class LmsCollector(FileNameCollectorPlugin):
@@ -328,8 +343,9 @@ class LmsCollector(FileNameCollectorPlugin):
     The LMS id in the file name is looked up in the roster CSV (LmsCollector.roster, columns id
     and lms_id). Files of students not on the roster, names that fit neither format, older
     versions of a file and reserved names are not collected (collect returns None) and stay in
-    the extracted folder. No timestamp is given: neither LMS writes the submission time into
-    the download, so zip_collect writes no timestamp.txt.
+    the extracted folder. Each file's timestamp is the time the LMS gave it in the zip (kept by
+    LmsExtractor as the file's modification time); zip_collect writes the latest of a student's
+    files to timestamp.txt, nbgrader's record of the submission time (grading.deadlines).
 
         nbgrader zip_collect gradient_checking --force \\
             --ZipCollectApp.collector_plugin=grading.intake.LmsCollector \\
@@ -371,7 +387,8 @@ class LmsCollector(FileNameCollectorPlugin):
         if entry is None or entry.status != COLLECTED:
             self.log.warning("Not collected (%s): %s", entry.status if entry else "unknown", submitted_file)
             return None
-        return {"student_id": entry.student, "file_id": entry.file_id}
+        stored = datetime.fromtimestamp(os.stat(submitted_file).st_mtime, timezone.utc)
+        return {"student_id": entry.student, "file_id": entry.file_id, "timestamp": stored.isoformat()}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -477,6 +494,8 @@ class Summary:
     kept_earlier: dict = field(default_factory=dict)   # {student: [released notebooks kept from before]}
     replaced: Path = None                              # where the replaced folders were saved
     unreadable: dict = field(default_factory=dict)     # {(student, notebook): why the grader cannot read it}
+    course_deadlines: object = None                    # grading.deadlines.Deadlines of the course
+    submitted_at: dict = field(default_factory=dict)   # {student: aware time}, from timestamp.txt
 
     def of(self, status):
         return [e for e in self.entries if e.status == status]
@@ -490,8 +509,49 @@ class Summary:
         return dict(files)
 
     @property
-    def late(self):
+    def marked_late(self):
+        """The students whose files Canvas marked late (Moodle marks none)."""
         return sorted({e.student for e in self.of(COLLECTED) if e.late})
+
+    def seconds_late(self, student):
+        return (self.course_deadlines or deadlines.Deadlines()).seconds_late(student, self.submitted_at.get(student))
+
+    @property
+    def late(self):
+        """The students who are late by Canvas's marker or by their time and due date."""
+        return sorted(set(self.marked_late) | {s for s in self.collected if self.seconds_late(s)})
+
+    def lateness_lines(self):
+        """The Late: line, and a problem for each student whose Canvas marker and time disagree."""
+        due = self.course_deadlines.due if self.course_deadlines else None
+        described = []
+        for student in self.late:
+            seconds = self.seconds_late(student)
+            if seconds:
+                described.append(f"{student} ({deadlines.duration(seconds)} after "
+                                 f"{self.course_deadlines.local(self.course_deadlines.due_for(student))})")
+            else:
+                described.append(f"{student} (marked late by Canvas)")
+        if described:
+            line = "Late: " + ", ".join(described)
+        elif due is None and self.lms == "moodle":
+            line = "Late: not known (no due date in deadlines.toml, and Moodle's download does not say)"
+        else:
+            line = "Late: none"
+        if due is None and self.marked_late:
+            line += " (no due date in deadlines.toml to check Canvas's markers)"
+        disagree = []
+        if due is not None:
+            for student in self.late:
+                if (student in self.marked_late) != bool(self.seconds_late(student)):
+                    when = self.submitted_at.get(student)
+                    disagree.append(
+                        f"{student}: Canvas {'marks' if student in self.marked_late else 'does not mark'} the "
+                        f"submission late, but its time in the download "
+                        f"({self.course_deadlines.local(when) if when else 'none'}) is "
+                        f"{'before' if student in self.marked_late else 'after'} their due date "
+                        f"({self.course_deadlines.local(self.course_deadlines.due_for(student))}): check both in Canvas")
+        return line, (disagree if self.lms == "canvas" else [])
 
     @property
     def without_submission(self):
@@ -516,13 +576,14 @@ class Summary:
         for student, files in sorted(collected.items()):
             shown = ", ".join(f + (f" (resubmission {versions[(student, f)]})" if versions[(student, f)] else "")
                               for f in sorted(files))
+            when = self.submitted_at.get(student)
             lines.append(f"  {student}: {_count(len(files), 'file')}: {shown}"
+                         + (f", submitted {self.course_deadlines.local(when)}" if when and self.course_deadlines else "")
                          + ("  [late]" if student in self.late else ""))
-        if self.lms == "moodle":
-            lines.append("Late: not known (Moodle's download does not say; see the grading table in Moodle)")
-        else:
-            lines.append(f"Late: {', '.join(self.late)}" if self.late else "Late: none")
+        late_line, disagreements = self.lateness_lines()
+        lines.append(late_line)
         problems = [f"skipped, {why}: {name!r}" for name, why in self.skipped]
+        problems += disagreements
         unknown = defaultdict(list)
         for e in self.of(NOT_ON_ROSTER):
             unknown[(e.lms_id, e.name)].append(where(e))
@@ -581,6 +642,10 @@ def intake(zip_path, roster_path, root=COURSE_ROOT, lms="auto", db_url=None):
     release = root / "release" / ASSIGNMENT
     if not release.is_dir():
         raise IntakeError(f"{root} has no {release.relative_to(root)}: generate the release first (make release)")
+    try:
+        course_deadlines = deadlines.load(root)
+    except deadlines.DeadlinesError as error:
+        raise IntakeError(str(error)) from None
     students = read_roster(roster_path)
     members, skipped = read_zip(zip_path)
     if lms == "auto":
@@ -618,8 +683,12 @@ def intake(zip_path, roster_path, root=COURSE_ROOT, lms="auto", db_url=None):
     after = snapshot(root)
     summary = Summary(lms, archived.relative_to(root), students, entries, released_notebooks=released_notebooks,
                       had_earlier={s.id for s in students if s.id in before}, skipped=skipped,
-                      kept_earlier=kept_earlier, replaced=replaced and replaced.relative_to(root))
+                      kept_earlier=kept_earlier, replaced=replaced and replaced.relative_to(root),
+                      course_deadlines=course_deadlines)
     for student, files in summary.collected.items():
+        when = deadlines.read_timestamp(root / "submitted" / student / ASSIGNMENT)
+        if when:
+            summary.submitted_at[student] = when
         for name in files:   # zip_collect logs and goes on; a file it did not copy must not go unnoticed
             if name not in after.get(student, {}):
                 raise RuntimeError(f"nbgrader zip_collect did not copy {name} to submitted/{student}/{ASSIGNMENT}/")

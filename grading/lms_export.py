@@ -43,14 +43,16 @@ MAX_SCORE = 100
 
 
 def scores(db_url):
-    """{student id: total score} of every graded submission of the assignment."""
+    """{student id: total score} of every graded submission of the assignment, after the late
+    penalty (grading.deadlines), as grades.csv's score column has it."""
     from nbgrader.api import Gradebook, MissingEntry
 
     with Gradebook(db_url) as book:
         try:
-            return {d["student"]: float(d["score"]) for d in book.submission_dicts(ASSIGNMENT)}
+            submissions = book.find_assignment(ASSIGNMENT).submissions
         except MissingEntry:
             return {}
+        return {s.student.id: max(0.0, float(s.score) - float(s.late_submission_penalty or 0)) for s in submissions}
 
 
 def _score_text(score):

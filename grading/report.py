@@ -16,7 +16,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from . import config_review, gradebook
+from . import config_review, deadlines, gradebook
 from .autograde import FUNCTIONS, REPORT
 from .course import points_per_function
 from .provided import COURSE_ROOT
@@ -128,18 +128,25 @@ def roster(db_url):
         return sorted((s.id, ", ".join(n for n in (s.last_name, s.first_name) if n)) for s in book.students)
 
 
-def student_rows(results, students, points):
-    """The per-student table's rows: every roster student (and anyone graded but not on it)."""
+def student_rows(results, students, points, lateness=None, course_deadlines=None):
+    """The per-student table's rows: every roster student (and anyone graded but not on it).
+
+    lateness -- {student: grading.deadlines.Lateness}: the late column, and totals after it."""
     by_id = {r["student"]: r for r in results}
     names = dict(students)
+    lateness = lateness or {}
     rows = []
     for student in sorted(set(names) | set(by_id)):
         r = by_id.get(student)
         cells = [html.escape(student), html.escape(names.get(student, ""))]
         if r is None:
-            cells += [""] * len(FUNCTIONS) + ["", "no submission graded"]
+            cells += [""] * len(FUNCTIONS) + ["", "", "no submission graded"]
         else:
-            cells += [f"{r['scores'].get(f, 0):g}" for f in FUNCTIONS] + [f"{sum(r['scores'].values()):g}"]
+            late = lateness.get(student)
+            penalty = late.penalty if late else 0.0
+            cells += [f"{r['scores'].get(f, 0):g}" for f in FUNCTIONS]
+            cells += [html.escape(late.describe(course_deadlines)) if late else "",
+                      f"{max(0.0, sum(r['scores'].values()) - penalty):g}"]
             why = "; ".join(x for x in [main_reason(r, points), *map(str, r["flags"]), *r["problems"]] if x)
             cells.append(html.escape(why))
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
@@ -162,7 +169,10 @@ def write(root=COURSE_ROOT, db_url=None):
     root = Path(root)
     results = load_results(root)
     points = points_per_function(root)
-    students = roster(gradebook.normalized(db_url or gradebook.configured_url(root)))
+    db_url = gradebook.normalized(db_url or gradebook.configured_url(root))
+    students = roster(db_url)
+    course_deadlines = deadlines.load(root)
+    lateness = deadlines.recorded(root, db_url)
     folder = root / "reports"
     rates = draw(results, folder)
     flagged = [r for r in results if r["flags"] or r["problems"]]
@@ -187,9 +197,11 @@ table{{border-collapse:collapse}}tr:nth-child(even){{background:#f3f3f3}}</style
 <h2>Flagged or problematic submissions</h2><img src="flags.png" alt="flagged submissions per function">
 <table><tr><th>student</th><th>why</th></tr>{flags or '<tr><td colspan=2>none</td></tr>'}</table>
 <h2>Every student</h2>
-<p>{len(students)} on the roster; the main reason is the diagnosis of the function that lost the most points.</p>
-<table><tr><th>student</th><th>name</th>{short}<th>total</th><th>main reason, flags, problems</th></tr>
-{"".join(student_rows(results, students, points))}</table>
+<p>{len(students)} on the roster; the main reason is the diagnosis of the function that lost the most points.
+Due: {html.escape(course_deadlines.local(course_deadlines.due)) if course_deadlines.due else "no due date (deadlines.toml)"};
+late policy: {html.escape(course_deadlines.policy.describe())}; totals are after the late penalty.</p>
+<table><tr><th>student</th><th>name</th>{short}<th>late</th><th>total</th><th>main reason, flags, problems</th></tr>
+{"".join(student_rows(results, students, points, lateness, course_deadlines))}</table>
 </body></html>"""
     path = root / PAGE
     path.write_text(page)

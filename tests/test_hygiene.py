@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -34,6 +35,19 @@ def marked(mark):
         except OSError:
             pass
     return found
+
+
+def described(pids):
+    """Each pid with its command line, for a failure message."""
+    lines = []
+    for pid in pids:
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            status = Path(f"/proc/{pid}/status").read_text().split("\n")[:8]
+        except OSError:
+            command, status = "(gone)", []
+        lines.append(f"{pid}: {command[:300]} {[s for s in status if s.startswith(('State', 'PPid'))]}")
+    return "\n".join(lines)
 
 
 def run_cgroups(pids):
@@ -80,6 +94,9 @@ def test_nothing_outlives_the_run(class_of_six, how):
         return any(run_cgroups(seen).values())
 
     assert wait_for(grading, 90), "the run never started grading"
+    if how != "a closed output pipe":   # read what the run writes, as a terminal would: none blocks on a full pipe
+        for stream in (run.stdout, run.stderr):
+            threading.Thread(target=stream.read, daemon=True).start()
     if how == "SIGTERM":
         run.send_signal(signal.SIGTERM)
     elif how == "SIGKILL of the main process alone":
@@ -94,7 +111,7 @@ def test_nothing_outlives_the_run(class_of_six, how):
     finally:
         if run.poll() is None:
             os.killpg(run.pid, signal.SIGKILL)
-    assert wait_for(lambda: not marked(mark), 20), f"left running: {marked(mark)}"
+    assert wait_for(lambda: not marked(mark), 30), f"left running:\n{described(marked(mark))}"
     assert wait_for(lambda: not any(run_cgroups(seen).values()), 20), run_cgroups(seen)
     if how != "SIGKILL of the main process alone":
         assert run.returncode != 0

@@ -87,6 +87,7 @@ class Run:
     submitted: dict    # {"student/file": bytes} of submitted/*/gradient_checking/
     students: dict     # {id: (first name, last name, email, lms_user_id)} in the gradebook
     downloaded: dict   # {file under downloaded/, relative to the course: bytes}
+    times: dict        # {student: the text of submitted/<student>/gradient_checking/timestamp.txt}
 
 
 def gradebook_students(url):
@@ -111,11 +112,14 @@ def run_intake(root, zip_path, roster_path, *options, db_url=None, process=False
             status = intake.main(argv)
         out, err = out.getvalue(), err.getvalue()
     submitted = {f"{p.parent.parent.name}/{p.name}": p.read_bytes()
-                 for p in sorted((root / "submitted").glob(f"*/{ASSIGNMENT}/*")) if p.is_file()}
+                 for p in sorted((root / "submitted").glob(f"*/{ASSIGNMENT}/*")) if p.is_file()
+                 and p.name != "timestamp.txt"}   # the intake's own record, not a student's file (Run.times)
+    times = {p.parent.parent.name: p.read_text().strip()
+             for p in sorted((root / "submitted").glob(f"*/{ASSIGNMENT}/timestamp.txt"))}
     downloaded = {p.relative_to(root).as_posix(): p.read_bytes()
                   for p in (root / "downloaded").rglob("*") if p.is_file()}
     return Run(root, status, out, err, submitted,
-               gradebook_students(db_url or f"sqlite:///{root / 'gradebook.db'}"), downloaded)
+               gradebook_students(db_url or f"sqlite:///{root / 'gradebook.db'}"), downloaded, times)
 
 
 def write_roster(folder, text=ROSTER):
@@ -191,7 +195,9 @@ def test_canvas_roster_is_in_the_gradebook_without_lms_ids(canvas):
 def test_canvas_late_and_missing_students_are_listed(canvas):
     run, _ = canvas
     assert "  grace: 2 files: " in run.out and run.out.count("[late]") == 1
-    assert "Late: grace\n" in run.out
+    # No deadlines.toml in this course: Canvas's marker is all there is, and the summary says so.
+    assert "Late: grace (marked late by Canvas) (no due date in deadlines.toml to check Canvas's markers)\n" in run.out
+    assert set(run.times) == {"ada", "grace"}, "each collected student's submission time is recorded"
     assert "  no submission in this download: alan\n" in run.out
 
 
@@ -242,7 +248,8 @@ def test_newer_download_replaces_the_students_in_it_and_keeps_the_others(canvas,
     # grace's folder as it was before, saved where the summary says
     [saved] = re.findall(r"earlier files are saved in (\S+)/\.", second.out)
     assert {p.name: p.read_bytes() for p in (second.root / saved / "grace").iterdir()} == {
-        name.split("/")[1]: data for name, data in first.submitted.items() if name.startswith("grace/")}
+        **{name.split("/")[1]: data for name, data in first.submitted.items() if name.startswith("grace/")},
+        "timestamp.txt": first.times["grace"].encode()}
 
 
 def test_newer_download_is_the_only_one_collected_from(canvas, canvas_again):
@@ -326,7 +333,7 @@ def test_two_lms_rows_that_would_share_an_id_are_refused(tmp_path):
 
 
 def test_a_canvas_download_with_canvas_own_roster(exported, canvas_zip):
-    _, _, run = exported
+    _, _, run, _ = exported
     _, members, _ = canvas_zip
     assert sorted({key.split("/")[0] for key in run.submitted}) == ["ada", "ghopper"]
     assert run.submitted[f"ghopper/{NB2}"] == members["hopper grace_late_23456_678902_2_gradient_checking_nd.ipynb"]
@@ -334,39 +341,127 @@ def test_a_canvas_download_with_canvas_own_roster(exported, canvas_zip):
     assert "no submission in this download: canvas-34567" in run.out
 
 
-@pytest.fixture(scope="module")
-def exported(course_copy, canvas_zip, tmp_path_factory):
-    """A class taken in with Canvas's own roster, graded by `make autograde`, exported by `make export`."""
-    zip_path, members, _ = canvas_zip
-    root = course_copy("round_trip")
-    taken = run_intake(root, zip_path, write_roster(tmp_path_factory.mktemp("export"), CANVAS_EXPORT))
-    assert taken.status == 0, taken.err
+# The round trip's course file: due on 30 November at 23:59 in Berlin (CET, UTC+1), 10% per day late.
+ROUND_TRIP_DEADLINES = """timezone = "Europe/Berlin"
+[gradient_checking]
+due = 2026-11-30T23:59:00
+penalty_percent_per_day = 10
+no_credit_after_days = 7
+"""
+# The times Canvas gave the files in the zip (Berlin time): Ada's before the due date, Grace's
+# 1 d 2 h 1 min after it, so 2 started days late: 20% of each notebook's score.
+ON_TIME, LATE = (2026, 11, 30, 22, 0, 0), (2026, 12, 2, 2, 0, 0)
+
+
+def make_timed_zip(path, members):
+    """make_zip, each member carrying the time Canvas gives it: LATE for Grace's files, else ON_TIME."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(zipfile.ZipInfo(name, date_time=LATE if name.startswith("hopper") else ON_TIME), data)
+    return path
+
+
+def autograde_course(root):
     env = {key: value for key, value in os.environ.items() if key != "GRADEBOOK_URL"}
     graded = subprocess.run([sys.executable, "-m", "grading.autograde", "--root", str(root), "--quiet",
                              "--workers", "2"], env=env, capture_output=True, text=True)
     assert graded.returncode == 0, graded.stdout + graded.stderr
+    return graded.stdout
+
+
+def grades_csv(root):
+    return {row["student_id"]: row for row in csv.DictReader((root / "grades.csv").open(newline=""))}
+
+
+@pytest.fixture(scope="module")
+def exported(course_copy, canvas_zip, tmp_path_factory):
+    """A class taken in with Canvas's own roster and the LMS's submission times, graded by
+    `make autograde` against the course's deadlines.toml, exported by `make export`."""
+    _, members, _ = canvas_zip
+    folder = tmp_path_factory.mktemp("export")
+    root = course_copy("round_trip")
+    (root / "deadlines.toml").write_text(ROUND_TRIP_DEADLINES)
+    taken = run_intake(root, make_timed_zip(folder / "submissions.zip", members), write_roster(folder, CANVAS_EXPORT))
+    assert taken.status == 0, taken.err
+    table = autograde_course(root)
+    env = {key: value for key, value in os.environ.items() if key != "GRADEBOOK_URL"}
 
     def export(*options):
         done = subprocess.run([sys.executable, "-m", "grading.lms_export", "--root", str(root), *options],
                               env=env, capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
         return done.stdout
-    return root, export, taken
+    return root, export, taken, table
+
+
+def test_submission_times_from_the_download_reach_every_view(exported):
+    root, export, taken, table = exported
+    # The zip's Berlin times, in UTC as nbgrader keeps them.
+    assert taken.times == {"ada": "2026-11-30 21:00:00", "ghopper": "2026-12-02 01:00:00"}
+    assert "Late: ghopper (1 d 2 h after 2026-11-30 23:59 CET)\n" in taken.out
+    assert "ada: 3 files: " in taken.out and ", submitted 2026-11-30 22:00 CET\n" in taken.out
+    grades = grades_csv(root)
+    assert (grades["ghopper"]["timestamp"], grades["ghopper"]["duedate"]) == ("2026-12-02 01:00:00", "2026-11-30 22:59:00")
+    assert (float(grades["ghopper"]["late_submission_penalty"]), float(grades["ghopper"]["score"])) == (20.0, 80.0)
+    assert (float(grades["ada"]["late_submission_penalty"]), float(grades["ada"]["score"])) == (0.0, 100.0)
+    [line] = [line for line in table.splitlines() if line.startswith("ghopper ")]
+    assert re.search(r" -20 +80  1 d 2 h late \(due 2026-11-30 23:59 CET\): -20 points$", line), line
+    pages = {p.parent.parent.name + "/" + p.name: p.read_text() for p in (root / "feedback").glob("*/*/*.html")}
+    assert len(pages) == 4
+    for name, page in pages.items():
+        assert ("Late submission penalty" in page) == name.startswith("ghopper/"), name
+    report = (root / "reports" / "class_report.html").read_text()
+    assert "1 d 2 h late (due 2026-11-30 23:59 CET): -20 points</td><td>80</td>" in report
+    assert "late policy: 10% of the score per day late (or part of a day), no credit after 7 days" in report
+
+
+def test_an_extension_lifts_the_penalty_without_regrading(exported):
+    root, *_ = exported
+    try:
+        (root / "deadlines.toml").write_text(ROUND_TRIP_DEADLINES + "[gradient_checking.extensions]\n"
+                                                                    "ghopper = 2026-12-03T12:00:00\n")
+        table = autograde_course(root)
+        assert "Grading 0 of 2 submissions" in table, "nothing is graded again"
+        assert float(grades_csv(root)["ghopper"]["score"]) == 100.0
+        assert "Late submission penalty" not in (root / "feedback" / "ghopper" / ASSIGNMENT / NB2).with_suffix(".html").read_text()
+    finally:
+        (root / "deadlines.toml").write_text(ROUND_TRIP_DEADLINES)
+        autograde_course(root)
+    assert float(grades_csv(root)["ghopper"]["score"]) == 80.0, "the penalty is back with the class's due date"
+
+
+def test_a_mistake_in_deadlines_toml_stops_intake_and_grading_with_its_line(exported, tmp_path):
+    root, *_ = exported
+    before = (root / "grades.csv").read_bytes()
+    try:
+        (root / "deadlines.toml").write_text(ROUND_TRIP_DEADLINES.replace("= 10", "= \"ten\""))
+        env = {key: value for key, value in os.environ.items() if key != "GRADEBOOK_URL"}
+        graded = subprocess.run([sys.executable, "-m", "grading.autograde", "--root", str(root), "--quiet"],
+                                env=env, capture_output=True, text=True)
+        assert graded.returncode == 2
+        assert "deadlines.toml: gradient_checking.penalty_percent_per_day = 'ten' must be a number" in graded.stderr
+        taken = run_intake(root, make_zip(tmp_path / "again.zip", {"lovelaceada_12345_678901_notes.txt": b"x"}),
+                           write_roster(tmp_path, CANVAS_EXPORT))
+        assert taken.status == 2 and "penalty_percent_per_day = 'ten'" in taken.err
+        assert (root / "grades.csv").read_bytes() == before
+    finally:
+        (root / "deadlines.toml").write_text(ROUND_TRIP_DEADLINES)
 
 
 def test_grades_go_back_in_canvas_own_file(exported):
-    root, export, _ = exported
+    root, export, *_ = exported
     printed = export("--column", "Gradient checking (4242)")
     rows = list(csv.reader((root / "exports" / "canvas_grades.csv").open(newline="")))
     sent = list(csv.reader(io.StringIO(CANVAS_EXPORT)))
     assert rows[0] == sent[0], "Canvas's own header, the assignment's column among it"
     assert [row[:5] for row in rows] == [row[:5] for row in sent], "every identifying cell as Canvas wrote it"
-    assert [row[5] for row in rows[1:]] == ["100.00", "100.00", "100.00", ""]   # Points Possible, ada, grace, alan
+    # Points Possible, ada, grace (20 points off: late), alan
+    assert [row[5] for row in rows[1:]] == ["100.00", "100.00", "80.00", ""]
     assert "no graded submission (grade left empty): canvas-34567" in printed
 
 
 def test_feedback_goes_back_named_as_canvas_named_the_download(exported):
-    root, export, _ = exported
+    root, export, *_ = exported
     export()
     with zipfile.ZipFile(root / "exports" / "canvas_feedback.zip") as bundle:
         names = sorted(bundle.namelist())
@@ -378,7 +473,7 @@ def test_feedback_goes_back_named_as_canvas_named_the_download(exported):
 
 
 def test_feedback_of_a_flagged_submission_waits_for_the_instructor(exported):
-    root, export, _ = exported
+    root, export, *_ = exported
     results_path = root / "reports" / "autograde.json"
     results = json.loads(results_path.read_text())
     for r in results:
