@@ -22,7 +22,7 @@ help:
 	@echo "make intake ZIP=submissions.zip ROSTER=roster.csv  import a Canvas or Moodle download"
 	@echo "make export   grades and feedback back to the LMS: files for Canvas's or Moodle's import, in exports/"
 	@echo "               [COLUMN=name] [RELEASE_FLAGGED=1]"
-	@echo "make review-config  show how nbgrader_config.py changed since last reviewed, and accept it"
+	@echo "make review-config  show how nbgrader_config.py or deadlines.toml changed since last reviewed, and accept it"
 	@echo "make bench-grading  throughput of grading 100 submissions: stock nbgrader, ours, the floor (~25 min)"
 
 $(BIN)/.installed: requirements.txt pyproject.toml jupyter-config/grading.json

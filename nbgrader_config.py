@@ -37,6 +37,9 @@ c.Execute.raise_on_iopub_timeout = True
 c.LimitOutput.max_lines = 500
 c.LimitOutput.max_traceback = 60
 
+# Late penalties follow deadlines.toml (grading/deadlines.py), in a stock `nbgrader autograde` too.
+c.AssignLatePenalties.plugin_class = "grading.late_plugin.CourseLatePenalty"
+
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 

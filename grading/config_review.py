@@ -5,7 +5,9 @@ own included (the gradebook's address, the course id). Anything that can write t
 script in a page of the instructor's Jupyter say, could so run code with the grader's rights at
 the next `make autograde`, outside every sandbox. So the grader keeps a copy of the configuration
 files as they were when last reviewed and refuses to start (before it loads any of them) when one
-differs, printing the difference. The instructor reads it and accepts it:
+differs, printing the difference. `deadlines.toml` is reviewed the same way: it is no code, but
+it changes grades (a student's extension), and a change must not come from a browser page either.
+The instructor reads the difference and accepts it:
 
     make review-config            # shows the difference, asks; ACCEPT=1 accepts without asking
 
@@ -28,6 +30,7 @@ from .provided import COURSE_ROOT
 from .untrusted_text import for_terminal
 
 CONFIG_NAMES = ("nbgrader_config.py", "nbgrader_config.json")   # what nbgrader loads from each folder
+COURSE_FILES = ("deadlines.toml",)   # the course's own files that change grades (grading/deadlines.py)
 
 
 class ConfigNotReviewed(Exception):
@@ -38,8 +41,9 @@ def config_files(root):
     """The nbgrader configuration files that a command run in the course `root` loads, as
     absolute paths: those of Jupyter's configuration folders, then the course's own."""
     folders = [*jupyter_config_path(), str(root)]
-    return [os.path.join(folder, name) for folder in folders for name in CONFIG_NAMES
-            if os.path.isfile(os.path.join(folder, name))]
+    found = [os.path.join(folder, name) for folder in folders for name in CONFIG_NAMES]
+    found += [os.path.join(str(root), name) for name in COURSE_FILES]
+    return [path for path in found if os.path.isfile(path)]
 
 
 def current(root):

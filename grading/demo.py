@@ -85,6 +85,7 @@ def main():
         return 3
     students = demo_students()
     (root / deadlines.FILE).write_text(DEMO_DEADLINES)
+    config_review.record(root, config_review.current(root))   # the demo's own file, reviewed here
     for student, notebooks in students.items():
         folder = course.add_submission(root, student, notebooks)
         deadlines.write_timestamp(folder, SUBMITTED.get(student, DUE - timedelta(hours=2)))

@@ -3,11 +3,14 @@
 The round trip (an LMS download's times into the gradebook, the penalty in grades.csv, the
 feedback, the table, the class report and the LMS export, an extension without a regrade) is
 tested through the real commands in tests/test_intake.py."""
+import csv
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from nbgrader.api import Gradebook
 
-from grading import deadlines
+from grading import course, deadlines, synthetic
+from grading.assignment import ASSIGNMENT
 
 HOUR, DAY = 3600, 86400
 COURSE = """timezone = "Europe/Berlin"
@@ -95,3 +98,24 @@ def test_lateness_reads_for_people():
     assert deadlines.Lateness("cy", course.due, course.due).describe(course) == "on time"
     assert deadlines.Lateness("cy", None, course.due).describe(course) == "submission time unknown"
     assert deadlines.duration(2 * DAY + 1) == "2 d" and deadlines.duration(59) == "1 min"
+
+
+def test_a_stock_nbgrader_autograde_applies_the_course_policy_too(new_course, monkeypatch):
+    """nbgrader_config.py names grading.late_plugin as nbgrader's late-penalty plugin: a stock
+    `nbgrader autograde` gives the same penalties as `make autograde`, extensions included."""
+    monkeypatch.delenv("GRADEBOOK_URL", raising=False)
+    root = new_course("stock_late")
+    (root / deadlines.FILE).write_text(COURSE.replace('ada = 2026-12-04T12:00:00+00:00', 'bea = 2026-12-04T12:00:00'))
+    url = f"sqlite:///{root / 'gradebook.db'}"
+    deadlines.apply(root, url)   # the class's due date into the gradebook, as make autograde does
+    due = deadlines.load(root).due
+    for student in ("al", "bea"):
+        folder = course.add_submission(root, student, synthetic.submission())
+        deadlines.write_timestamp(folder, due + timedelta(hours=26))   # 2 started days after the grace: 20%
+    course.autograde(root)
+    with Gradebook(url) as book:
+        penalties = {s: book.find_submission(ASSIGNMENT, s).late_submission_penalty for s in ("al", "bea")}
+    assert penalties == {"al": pytest.approx(20.0), "bea": 0.0}, "bea's extension runs to 4 December"
+    course.nbgrader(root, "export")
+    rows = {row["student_id"]: row for row in csv.DictReader((root / "grades.csv").open(newline=""))}
+    assert (float(rows["al"]["score"]), float(rows["bea"]["score"])) == (80.0, 100.0)

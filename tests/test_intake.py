@@ -415,17 +415,31 @@ def test_submission_times_from_the_download_reach_every_view(exported):
     assert "late policy: 10% of the score per day late (or part of a day), no credit after 7 days" in report
 
 
+def change_deadlines(root, text):
+    """Write deadlines.toml and accept the change, as `make review-config ACCEPT=1` does."""
+    (root / "deadlines.toml").write_text(text)
+    accepted = subprocess.run([sys.executable, "-m", "grading.config_review", "--root", str(root), "--accept"],
+                              capture_output=True, text=True)
+    assert accepted.returncode == 0 and "deadlines.toml (now)" in accepted.stdout, accepted.stdout + accepted.stderr
+
+
 def test_an_extension_lifts_the_penalty_without_regrading(exported):
     root, *_ = exported
     try:
-        (root / "deadlines.toml").write_text(ROUND_TRIP_DEADLINES + "[gradient_checking.extensions]\n"
-                                                                    "ghopper = 2026-12-03T12:00:00\n")
+        # A change nobody reviewed changes no grade (a script in a browser page could write the file).
+        (root / "deadlines.toml").write_text(ROUND_TRIP_DEADLINES + '[gradient_checking.extensions]\nghopper = 2027-01-01T00:00:00\n')
+        env = {key: value for key, value in os.environ.items() if key != "GRADEBOOK_URL"}
+        refused = subprocess.run([sys.executable, "-m", "grading.autograde", "--root", str(root), "--quiet"],
+                                 env=env, capture_output=True, text=True)
+        assert refused.returncode == 3 and "+ghopper = 2027-01-01T00:00:00" in refused.stderr, refused.stderr
+        assert float(grades_csv(root)["ghopper"]["score"]) == 80.0
+        change_deadlines(root, ROUND_TRIP_DEADLINES + "[gradient_checking.extensions]\nghopper = 2026-12-03T12:00:00\n")
         table = autograde_course(root)
         assert "Grading 0 of 2 submissions" in table, "nothing is graded again"
         assert float(grades_csv(root)["ghopper"]["score"]) == 100.0
         assert "Late submission penalty" not in (root / "feedback" / "ghopper" / ASSIGNMENT / NB2).with_suffix(".html").read_text()
     finally:
-        (root / "deadlines.toml").write_text(ROUND_TRIP_DEADLINES)
+        change_deadlines(root, ROUND_TRIP_DEADLINES)
         autograde_course(root)
     assert float(grades_csv(root)["ghopper"]["score"]) == 80.0, "the penalty is back with the class's due date"
 
@@ -434,7 +448,7 @@ def test_a_mistake_in_deadlines_toml_stops_intake_and_grading_with_its_line(expo
     root, *_ = exported
     before = (root / "grades.csv").read_bytes()
     try:
-        (root / "deadlines.toml").write_text(ROUND_TRIP_DEADLINES.replace("= 10", "= \"ten\""))
+        change_deadlines(root, ROUND_TRIP_DEADLINES.replace("= 10", "= \"ten\""))
         env = {key: value for key, value in os.environ.items() if key != "GRADEBOOK_URL"}
         graded = subprocess.run([sys.executable, "-m", "grading.autograde", "--root", str(root), "--quiet"],
                                 env=env, capture_output=True, text=True)
@@ -445,7 +459,7 @@ def test_a_mistake_in_deadlines_toml_stops_intake_and_grading_with_its_line(expo
         assert taken.status == 2 and "penalty_percent_per_day = 'ten'" in taken.err
         assert (root / "grades.csv").read_bytes() == before
     finally:
-        (root / "deadlines.toml").write_text(ROUND_TRIP_DEADLINES)
+        change_deadlines(root, ROUND_TRIP_DEADLINES)
 
 
 def test_grades_go_back_in_canvas_own_file(exported):
