@@ -58,6 +58,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/bench_notebooks.py
 	$(BIN)/python benchmarks/bench_security.py
 	$(BIN)/python benchmarks/bench_lms.py
+	$(BIN)/python benchmarks/bench_false_failures.py
 
 # Every student's work in the course; only with CONFIRM=yes. The demo's class is in demo/.
 clean-students:

@@ -18,23 +18,18 @@ FUNCTIONS_ND = ("gradient_check_n", "gradient_check_by_parameter", "backward_pro
 class Variant:
     """One way to write a solution cell, and how grading must treat it.
 
-    Under stock `nbgrader autograde` every function in `loses` scores 0 and every other function
-    of the notebook full marks. The hidden tests alone (grading.check, as run in the kernel or by
-    grading.verify outside it) fail exactly the functions in `hidden_loses`, each time saying
-    `hidden_diagnosis`.
+    A mistake costs the points of its own function only (`loses`, the cell's function): the tests
+    of every other function, visible and hidden, swap in known-good versions of what it relies on.
+    Under stock `nbgrader autograde` every function in `loses` scores 0 and every other function of
+    the notebook full marks; its graded test cell shows `hidden_diagnosis`, since the hidden tests
+    run first in every test cell. The visible test alone (Validate, the release) says `diagnosis`.
     """
     name: str                # short id, also the synthetic student's name
     cell: str                # grade_id of the solution cell it replaces
     code: str                # the new source of that cell
-    loses: tuple = ()        # functions that score 0 (empty: full marks); the first is the cell's own
-    diagnosis: str = ""      # text that the graded test cell of loses[0] shows
-    hidden: str = ""         # what the hidden tests say instead, when a visible assert stops the cell first
-    visible_only: tuple = () # functions in `loses` whose hidden tests pass: their visible test calls the
-                             # broken function (verification outside the kernel gives their points back)
-
-    @property
-    def hidden_loses(self):
-        return tuple(f for f in self.loses if f not in self.visible_only)
+    loses: tuple = ()        # (cell,) for a mistake; empty for a correct variant (full marks)
+    diagnosis: str = ""      # what the visible test says about it
+    hidden: str = ""         # what the hidden tests say, where it differs
 
     @property
     def hidden_diagnosis(self):
@@ -65,7 +60,7 @@ def backward_propagation(x, theta):
 RELATIVE = '''
     numerator = np.linalg.norm(grad - gradapprox)
     denominator = np.linalg.norm(grad) + np.linalg.norm(gradapprox)
-    difference = float(numerator / denominator)
+    difference = float(numerator / denominator) if denominator > 0 else 0.0
 '''
 MESSAGE = '''
     if print_msg:
@@ -86,7 +81,7 @@ def gradient_check(x, theta, epsilon=1e-7, print_msg=False):
 '''
 
 BASE_GRADAPPROX_N = '''
-def gradapprox_n(parameters, X, Y, epsilon=1e-7):
+def gradapprox_n(parameters, X, Y, epsilon=1e-6):
     parameters_values, _ = dictionary_to_vector(parameters)
     num_parameters = parameters_values.shape[0]
     gradapprox = np.zeros((num_parameters, 1))
@@ -103,7 +98,7 @@ def gradapprox_n(parameters, X, Y, epsilon=1e-7):
 
 BASE_GRADIENT_CHECK_N = BASE_GRADAPPROX_N + '''
 
-def gradient_check_n(parameters, gradients, X, Y, epsilon=1e-7, print_msg=False):
+def gradient_check_n(parameters, gradients, X, Y, epsilon=1e-6, print_msg=False):
     grad = gradients_to_vector(gradients)
     gradapprox = gradapprox_n(parameters, X, Y, epsilon)
 ''' + RELATIVE + MESSAGE + '''
@@ -111,7 +106,7 @@ def gradient_check_n(parameters, gradients, X, Y, epsilon=1e-7, print_msg=False)
 '''
 
 BASE_BY_PARAMETER = '''
-def gradient_check_by_parameter(parameters, gradients, X, Y, epsilon=1e-7):
+def gradient_check_by_parameter(parameters, gradients, X, Y, epsilon=1e-6):
     _, keys = dictionary_to_vector(parameters)
     keys = np.array(keys)
     grad = gradients_to_vector(gradients)
@@ -121,7 +116,7 @@ def gradient_check_by_parameter(parameters, gradients, X, Y, epsilon=1e-7):
         rows = keys == name
         numerator = np.linalg.norm(grad[rows] - gradapprox[rows])
         denominator = np.linalg.norm(grad[rows]) + np.linalg.norm(gradapprox[rows])
-        differences[name] = float(numerator / denominator)
+        differences[name] = float(numerator / denominator) if denominator > 0 else 0.0
     return differences
 '''
 
@@ -156,46 +151,35 @@ HAND_WRITTEN_NORMS = (("np.linalg.norm(grad - gradapprox)", "np.sqrt(np.sum((gra
 
 # Where a visible test stops a mistake first, the graded cell shows its words.
 STILL_BELOW = "should be below 2e-7"                           # gradient_check(2, 4), correct derivative
-SEED1 = "should give a relative difference of about 0.285093"  # gradient_check_n, seed-1 case
-STILL_FAILING = "still fail the check"                         # backward_propagation_n_fixed, seed-1 case
-# Functions that use another cell's function, and so can fail with it.
-CHECK_1D = ("gradient_check",)                   # its visible test calls forward/backward_propagation
-BY_PARAMETER = ("gradient_check_by_parameter",)  # calls gradapprox_n, defined in the gradient_check_n cell
-FIXED = ("backward_propagation_n_fixed",)        # its visible test calls gradient_check_by_parameter
+SEED1 = "0.285093, but gradient_check_n returned"              # gradient_check_n, seed-1 case at 1e-7
+STILL_FAILING = "Your gradients fail the check"                # backward_propagation_n_fixed, a check of its own
 
 
-def _mistake(name, cell, code, diagnosis, hidden="", also=(), visible_only=()):
-    """A wrong `cell`: its function loses, and so do `also` (whose hidden tests fail as well, since
-    they call it) and `visible_only` (whose visible test calls it)."""
-    return Variant(name, cell, code, (cell, *also, *visible_only), diagnosis, hidden, tuple(visible_only))
-
-
-def _gradapprox_mistake(name, code, diagnosis, hidden="", breaks_fixed=True):
-    """A mistake inside gradapprox_n: gradient_check_by_parameter, which calls it, fails too, and
-    with breaks_fixed the visible test of backward_propagation_n_fixed, which calls that."""
-    return _mistake(name, "gradient_check_n", code, diagnosis, hidden, also=BY_PARAMETER,
-                    visible_only=FIXED if breaks_fixed else ())
+def _mistake(name, cell, code, diagnosis, hidden=""):
+    """A wrong `cell`: its function alone loses. The tests of every other function swap in known-good
+    versions of what that function relies on (the cost, the derivative, gradapprox_n)."""
+    return Variant(name, cell, code, (cell,), diagnosis, hidden)
 
 
 MISTAKES = [
-    # --- forward_propagation: a wrong J also fails gradient_check(2, 4) in the visible test of gradient_check.
+    # --- forward_propagation: gradient_check's tests, visible and hidden, swap in a known cost, so only it loses.
     _mistake("fwd_returns_x", "forward_propagation", _edit(BASE_FORWARD, ("J = theta * x", "J = x")),
-             "should be theta * x = 8, but it returned 2", "you returned x", visible_only=CHECK_1D),
+             "should be theta * x = 8, but it returned 2", "you returned x"),
     _mistake("fwd_hard_coded_8", "forward_propagation", _edit(BASE_FORWARD, ("J = theta * x", "J = 8")),
-             "should be -1.5, but it returned 8", "returns 8 whatever its inputs", visible_only=CHECK_1D),
+             "should be -1.5, but it returned 8", "returns 8 whatever its inputs"),
     _mistake("fwd_prints_instead_of_returning", "forward_propagation", _edit(BASE_FORWARD, ("return J", "print(J)")),
-             "forward_propagation returned None", visible_only=CHECK_1D),
+             "forward_propagation returned None"),
     _mistake("fwd_float32", "forward_propagation",
              _edit(BASE_FORWARD, ("J = theta * x", "J = np.float32(theta) * np.float32(x)  # saves memory")),
-             "close, but not equal", visible_only=CHECK_1D),
+             "close, but not equal"),
     _mistake("fwd_rounded", "forward_propagation", _edit(BASE_FORWARD, ("J = theta * x", "J = round(theta * x, 4)")),
-             "close, but not equal", visible_only=CHECK_1D),
+             "close, but not equal"),
 
     # --- backward_propagation
     _mistake("bwd_returns_theta", "backward_propagation", _edit(BASE_BACKWARD, ("dtheta = x", "dtheta = theta")),
-             "returned theta = 4", "you returned theta", visible_only=CHECK_1D),
+             "returned theta = 4", "you returned theta"),
     _mistake("bwd_returns_J", "backward_propagation", _edit(BASE_BACKWARD, ("dtheta = x", "dtheta = theta * x")),
-             "should be x = 2, but it returned 8", "you returned J = theta * x itself", visible_only=CHECK_1D),
+             "should be x = 2, but it returned 8", "you returned J = theta * x itself"),
     _mistake("bwd_hard_coded_2", "backward_propagation", _edit(BASE_BACKWARD, ("dtheta = x", "dtheta = 2")),
              "returns 2 whatever its inputs"),
     _mistake("bwd_float32", "backward_propagation", _edit(BASE_BACKWARD, ("dtheta = x", "dtheta = np.float32(x)")),
@@ -242,47 +226,47 @@ MISTAKES = [
         "one message for every difference below 2e-07"),
 
     # --- gradient_check_n, and its helper gradapprox_n
-    _gradapprox_mistake("gcn_one_sided", _edit(
+    _mistake("gcn_one_sided", "gradient_check_n", _edit(
         BASE_GRADIENT_CHECK_N,
         ("    for i in", "    J, _ = forward_propagation_n(X, Y, parameters)\n    for i in"),
         ("        theta_minus = np.copy(parameters_values)\n        theta_minus[i] -= epsilon\n"
          "        J_minus, _ = forward_propagation_n(X, Y, vector_to_dictionary(theta_minus))\n", ""),
         ("(J_plus - J_minus) / (2 * epsilon)", "(J_plus - J) / epsilon")),
-        "one-sided difference (J(theta + eps) - J(theta)) / eps", breaks_fixed=False),
-    _gradapprox_mistake("gcn_hard_coded_step", _edit(
-        BASE_GRADIENT_CHECK_N, ("epsilon=1e-7):\n", "epsilon=1e-7):\n    epsilon = 1e-7  # the recommended step\n")),
+        "one-sided difference (J(theta + eps) - J(theta)) / eps"),
+    _mistake("gcn_hard_coded_step", "gradient_check_n", _edit(
+        BASE_GRADIENT_CHECK_N, ("epsilon=1e-6):\n", "epsilon=1e-6):\n    epsilon = 1e-6  # the recommended step\n")),
         "ignores its epsilon argument"),
-    _gradapprox_mistake("gcn_global_data", '''
+    _mistake("gcn_global_data", "gradient_check_n", '''
 def cost_at(theta):
     """The network's cost and cache at the parameter vector theta."""
     return forward_propagation_n(X, Y, vector_to_dictionary(theta))
 ''' + _edit(BASE_GRADIENT_CHECK_N,
             ("forward_propagation_n(X, Y, vector_to_dictionary(theta_plus))", "cost_at(theta_plus)"),
             ("forward_propagation_n(X, Y, vector_to_dictionary(theta_minus))", "cost_at(theta_minus)")),
-        "not global variables", breaks_fixed=False),
-    _gradapprox_mistake("gcn_no_copy", _edit(
+        "not global variables"),
+    _mistake("gcn_no_copy", "gradient_check_n", _edit(
         BASE_GRADIENT_CHECK_N, ("theta_plus = np.copy(parameters_values)", "theta_plus = parameters_values"),
         ("theta_minus = np.copy(parameters_values)", "theta_minus = parameters_values")),
         SEED1, "are not copies"),
-    _gradapprox_mistake("gcn_copied_once", _edit(
+    _mistake("gcn_copied_once", "gradient_check_n", _edit(
         BASE_GRADIENT_CHECK_N,
         ("    for i in range(num_parameters):\n        theta_plus = np.copy(parameters_values)\n",
          "    theta_plus = np.copy(parameters_values)\n    theta_minus = np.copy(parameters_values)\n"
          "    for i in range(num_parameters):\n"),
         ("        theta_minus = np.copy(parameters_values)\n", "")),
         SEED1, "Your shifts accumulate"),
-    _gradapprox_mistake("gcn_skips_last", _edit(
+    _mistake("gcn_skips_last", "gradient_check_n", _edit(
         BASE_GRADIENT_CHECK_N, ("range(num_parameters)", "range(num_parameters - 1)")),
         SEED1, "The last parameter is never approximated"),
-    _gradapprox_mistake("gcn_shifted_copy_unused", _edit(
+    _mistake("gcn_shifted_copy_unused", "gradient_check_n", _edit(
         BASE_GRADIENT_CHECK_N, ("vector_to_dictionary(theta_plus)", "parameters"),
         ("vector_to_dictionary(theta_minus)", "parameters")),
         SEED1, "Your approximation is 0"),
-    _gradapprox_mistake("gcn_flat_gradapprox", _edit(
+    _mistake("gcn_flat_gradapprox", "gradient_check_n", _edit(
         BASE_GRADIENT_CHECK_N, ("np.zeros((num_parameters, 1))", "np.zeros(num_parameters)")),
         SEED1, "broadcasts to a square matrix"),
-    _gradapprox_mistake("gcn_mutates_parameters", '''
-def gradapprox_n(parameters, X, Y, epsilon=1e-7):
+    _mistake("gcn_mutates_parameters", "gradient_check_n", '''
+def gradapprox_n(parameters, X, Y, epsilon=1e-6):
     # Shift each entry of the parameter arrays in place, one at a time.
     gradapprox = []
     for name in PARAMETER_NAMES:
@@ -340,7 +324,7 @@ def gradapprox_n(parameters, X, Y, epsilon=1e-7):
         "b3's gradient was tripled", "norms of the whole vectors"),
     _mistake("bp_epsilon_not_passed", "gradient_check_by_parameter", _edit(
         BASE_BY_PARAMETER, ("gradapprox_n(parameters, X, Y, epsilon)", "gradapprox_n(parameters, X, Y)")),
-        "ignores its epsilon argument", visible_only=FIXED),
+        "ignores its epsilon argument"),
     _mistake("bp_norm_of_sum", "gradient_check_by_parameter", _edit(
         BASE_BY_PARAMETER,
         (BLOCK_DENOMINATOR, "np.linalg.norm(grad[rows] + gradapprox[rows])")),
@@ -349,12 +333,12 @@ def gradapprox_n(parameters, X, Y, epsilon=1e-7):
         BASE_BY_PARAMETER,
         ("        numerator = np.linalg.norm(grad[rows] - gradapprox[rows])\n"
          "        denominator = np.linalg.norm(grad[rows]) + np.linalg.norm(gradapprox[rows])\n"
-         "        differences[name] = float(numerator / denominator)\n",
+         "        differences[name] = float(numerator / denominator) if denominator > 0 else 0.0\n",
          "        g, a = grad[rows], gradapprox[rows]\n"
          "        differences[name] = float(np.mean(np.abs(g - a) / (np.abs(g) + np.abs(a))))\n")),
-        "averaged the relative differences of single entries", visible_only=FIXED),
+        "averaged the relative differences of single entries"),
     _mistake("bp_alphabetical_blocks", "gradient_check_by_parameter", '''
-def gradient_check_by_parameter(parameters, gradients, X, Y, epsilon=1e-7):
+def gradient_check_by_parameter(parameters, gradients, X, Y, epsilon=1e-6):
     grad = gradients_to_vector(gradients)
     gradapprox = gradapprox_n(parameters, X, Y, epsilon)
     differences = {}
@@ -368,19 +352,19 @@ def gradient_check_by_parameter(parameters, gradients, X, Y, epsilon=1e-7):
 ''', "alphabetical order"),
     _mistake("bp_keys_left_a_list", "gradient_check_by_parameter", _edit(
         BASE_BY_PARAMETER, ("    keys = np.array(keys)\n", "")),
-        "but it is nan", "make keys a NumPy array", visible_only=FIXED),
+        "but it is 0", "make keys a NumPy array"),
 
     # --- backward_propagation_n_fixed: its visible test runs the student's own check on the seed-1 case.
     _mistake("team_bugs_kept", "backward_propagation_n_fixed", '''
 def backward_propagation_n_fixed(X, Y, cache):
     return backward_propagation_n(X, Y, cache)
-''', "['b1', 'W2'] still fail the check", "dW2 is twice the correct value"),
+''', "db1 is 4 times what it should be; dW2 is 2 times what it should be", "dW2 is twice the correct value"),
     _mistake("fixed_only_dW2", "backward_propagation_n_fixed", _edit(
         BASE_FIXED, ("np.sum(dZ1, axis=1, keepdims=True) / m", "4.0 / m * np.sum(dZ1, axis=1, keepdims=True)")),
-        "['b1'] still fail the check", "db1 is four times the correct value"),
+        "db1 is 4 times what it should be", "db1 is four times the correct value"),
     _mistake("fixed_only_db1", "backward_propagation_n_fixed", _edit(
         BASE_FIXED, ("dW2 = dZ2 @ A1.T / m", "dW2 = dZ2 @ A1.T / m * 2")),
-        "['W2'] still fail the check", "dW2 is twice the correct value"),
+        "dW2 is 2 times what it should be", "dW2 is twice the correct value"),
     _mistake("fixed_db1_without_keepdims", "backward_propagation_n_fixed", _edit(
         BASE_FIXED, ("np.sum(dZ1, axis=1, keepdims=True) / m", "np.sum(dZ1, axis=1) / m")),
         "db1 has shape (5,) but should have shape (5, 1)"),
@@ -395,7 +379,7 @@ def backward_propagation_n_fixed(X, Y, cache):
         STILL_FAILING, "the ReLU mask is missing"),
     _mistake("fixed_db1_divided_twice", "backward_propagation_n_fixed", _edit(
         BASE_FIXED, ("np.sum(dZ1, axis=1, keepdims=True) / m", "1.0 / m * np.sum(dZ1, axis=1, keepdims=True) / m")),
-        "['b1'] still fail the check", "db1 is divided by m once too often"),
+        "db1 is 0.333 times what it should be", "db1 is divided by m once too often"),
     _mistake("fixed_dW1_transposed", "backward_propagation_n_fixed", _edit(
         BASE_FIXED, ("dW1 = dZ1 @ X.T / m", "dW1 = X @ dZ1.T / m")),
         "dW1 has shape (4, 5) but should have shape (5, 4)"),
@@ -410,10 +394,12 @@ ALTERNATIVES = [
     Variant("bwd_float", "backward_propagation", _edit(BASE_BACKWARD, ("dtheta = x", "dtheta = float(x)"))),
     Variant("gc_abs_values", "gradient_check", _edit(
         BASE_GRADIENT_CHECK,
-        (RELATIVE, "\n    difference = abs(grad - gradapprox) / (abs(grad) + abs(gradapprox))\n"))),
+        (RELATIVE, "\n    total = abs(grad) + abs(gradapprox)\n"
+                   "    difference = abs(grad - gradapprox) / total if total else 0.0\n"))),
     Variant("gc_sqrt_sum_float64", "gradient_check", _edit(
         BASE_GRADIENT_CHECK, *HAND_WRITTEN_NORMS,
-        ("float(numerator / denominator)", "numerator / denominator  # np.float64 is a float"))),
+        ("float(numerator / denominator) if denominator > 0 else 0.0",
+         "numerator / denominator if denominator else 0.0  # np.float64 is a float"))),
     Variant("gc_other_messages", "gradient_check", _edit(
         BASE_GRADIENT_CHECK, (MESSAGE, '''
     if print_msg and difference > 2e-7:
@@ -423,7 +409,7 @@ ALTERNATIVES = [
 '''))),
     Variant("gcn_unit_vectors_vectorized", "gradient_check_n", _edit(
         BASE_GRADIENT_CHECK_N, (BASE_GRADAPPROX_N, '''
-def gradapprox_n(parameters, X, Y, epsilon=1e-7):
+def gradapprox_n(parameters, X, Y, epsilon=1e-6):
     theta, _ = dictionary_to_vector(parameters)
     n = theta.shape[0]
     J_plus, J_minus = np.zeros((n, 1)), np.zeros((n, 1))
@@ -443,7 +429,7 @@ def gradapprox_n(parameters, X, Y, epsilon=1e-7):
         *HAND_WRITTEN_NORMS,
         ("float(numerator / denominator)", "numerator / denominator"))),
     Variant("gcn_dictionary_loop_exact_restore", "gradient_check_n", '''
-def gradapprox_n(parameters, X, Y, epsilon=1e-7):
+def gradapprox_n(parameters, X, Y, epsilon=1e-6):
     # Shift one entry of a private copy of the parameters at a time, and put it back exactly.
     shifted = {name: np.array(value, dtype=float) for name, value in parameters.items()}
     gradapprox = []
@@ -459,7 +445,7 @@ def gradapprox_n(parameters, X, Y, epsilon=1e-7):
     return np.array(gradapprox).reshape(-1, 1)
 ''' + BASE_GRADIENT_CHECK_N[len(BASE_GRADAPPROX_N):]),
     Variant("bp_cumulative_slices", "gradient_check_by_parameter", '''
-def gradient_check_by_parameter(parameters, gradients, X, Y, epsilon=1e-7):
+def gradient_check_by_parameter(parameters, gradients, X, Y, epsilon=1e-6):
     grad = gradients_to_vector(gradients)
     gradapprox = gradapprox_n(parameters, X, Y, epsilon)
     sizes = [int(np.prod(PARAMETER_SHAPES[name])) for name in PARAMETER_NAMES]
@@ -473,7 +459,7 @@ def gradient_check_by_parameter(parameters, gradients, X, Y, epsilon=1e-7):
     Variant("bp_per_array_on_deepcopy", "gradient_check_by_parameter", '''
 import copy
 
-def gradient_check_by_parameter(parameters, gradients, X, Y, epsilon=1e-7):
+def gradient_check_by_parameter(parameters, gradients, X, Y, epsilon=1e-6):
     shifted = copy.deepcopy(parameters)
     differences = {}
     for name, values in shifted.items():
@@ -491,7 +477,7 @@ def gradient_check_by_parameter(parameters, gradients, X, Y, epsilon=1e-7):
     return differences
 '''),
     Variant("bp_vector_to_dictionary", "gradient_check_by_parameter", '''
-def gradient_check_by_parameter(parameters, gradients, X, Y, epsilon=1e-7):
+def gradient_check_by_parameter(parameters, gradients, X, Y, epsilon=1e-6):
     approx = vector_to_dictionary(gradapprox_n(parameters, X, Y, epsilon))
     return {name: float(np.linalg.norm(gradients["d" + name] - approx[name]) /
                         (np.linalg.norm(gradients["d" + name]) + np.linalg.norm(approx[name])))

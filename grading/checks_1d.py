@@ -172,3 +172,10 @@ def check_gradient_check(student):
         derivative = power_derivative(x, 1, 1 + 2 * r / (1 - r))
         return _run_check(student, x, theta, power_cost(x, 1), derivative, print_msg=True)[1]
     check_print_msg(name, run)
+
+    # 5. x = 0: both gradients are 0, and the difference 0/0 is defined as 0.0.
+    theta = cases.scalar(rng, 0.5, 2.0)
+    value = _run_check(student, 0.0, theta, power_cost(0.0, 1), power_derivative(0.0, 1))[0]
+    if not (isinstance(value, float) and value == 0.0):
+        fail(f"At x = 0 both gradients are 0 and the relative difference is 0/0, defined as 0.0; gradient_check(0, "
+             f"{theta:.4g}) returned {value!r}. Return 0.0 when the denominator is 0.")

@@ -7,9 +7,10 @@ from . import cases, diagnoses, numerics, reference
 from .checks_1d import check_print_msg, compare_differences, require_silence
 from .harness import changed_argument, close, fail, require_float, snapshot
 from .provided import gc_utils
-from .substitutes import network_cost
+from .substitutes import central_gradapprox, network_cost
 
 NAMES = gc_utils.PARAMETER_NAMES
+DEFAULT_STEP = 1e-6   # the default epsilon of every function of notebook 2
 ARGUMENT_NAMES = ("parameters", "gradients", "X", "Y")
 CACHE_NAMES = ("Z1", "A1", "W1", "b1", "Z2", "A2", "W2", "b2", "Z3", "A3", "W3", "b3")
 
@@ -21,8 +22,17 @@ SAME_FOR_ALL = ("Every parameter got the same value, the difference over all 47 
 WHOLE_NORMS = "You divided by the norms of the whole vectors; divide by the norms of the parameter's own rows."
 SORTED_ORDER = ("You cut the vectors in alphabetical order (W1, W2, W3, b1, ...); dictionary_to_vector lays them "
                 "out as W1, b1, W2, b2, W3, b3.")
-EMPTY_ROWS = ("Some values are nan (0 / 0): the rows selected for a parameter are empty. keys == name on a Python "
-              "list is just False; make keys a NumPy array (np.array(keys)) before comparing.")
+EMPTY_ROWS = ("The rows selected for each parameter are empty, so every value is 0 / 0 (nan, or 0.0 by the rule): "
+              "keys == name on a Python list is just False; make keys a NumPy array (np.array(keys)) before comparing.")
+
+
+def apart(value, expected, joint=" instead of "):
+    """'value instead of expected' with as many digits as it takes to tell them apart (4 to 12)."""
+    for digits in range(4, 13):
+        shown = f"{value:.{digits}g}", f"{expected:.{digits}g}"
+        if shown[0] != shown[1]:
+            break
+    return joint.join(shown)
 
 
 def _network_cost(X, Y):
@@ -47,10 +57,15 @@ def _team_and_fixed(X, Y, parameters):
 
 
 def _run(student, name, forward, parameters, gradients, X, Y, **kwargs):
-    """Call a student's check with forward_propagation_n standing in as `forward`; fail if it changes its inputs."""
+    """Call a student's check with forward_propagation_n standing in as `forward`; fail if it changes its inputs.
+
+    gradient_check_by_parameter gets a correct gradapprox_n as well (over the same cost): a mistake in
+    gradapprox_n costs only the exercise that asks for it, gradient_check_n's."""
     before = snapshot(parameters, gradients, X, Y)
-    result, printed, after = student.call(name, parameters, gradients, X, Y,
-                                          substitutes={"forward_propagation_n": forward}, **kwargs)
+    helpers = {"forward_propagation_n": forward}
+    if name == "gradient_check_by_parameter":
+        helpers["gradapprox_n"] = central_gradapprox(forward)
+    result, printed, after = student.call(name, parameters, gradients, X, Y, substitutes=helpers, **kwargs)
     changed = changed_argument(before, after, ARGUMENT_NAMES)
     if changed:
         fail(f"{name} changed its argument {changed}. Perturb copies; never change the inputs.")
@@ -100,12 +115,12 @@ def check_gradient_check_n(student):
     compare_differences(results, 1e-6, "For a cost whose central difference is known",
                         "Check the central difference, the copies of the parameter vector and the formula.")
 
-    # 2. The default step is 1e-7: on the smooth cost its truncation error is negligible.
+    # 2. The default step is 1e-6: on the smooth cost its truncation error is negligible.
     forward, parameters, X, Y, case = _smooth_case(rng, 0)
     value = require_float(_run_check_n(student, forward, parameters, cases.as_gradients(case.gradient), X, Y)[0], name)
     if not value < 1e-6:
         fail(f"Called without epsilon, gradient_check_n returned {value:.3g} for an exact gradient: "
-             "the default epsilon must be 1e-7.")
+             f"the default epsilon must be {DEFAULT_STEP:g}.")
 
     # 3. The real network: correct gradients (the difference is round-off), the team's, and correct ones
     #    with random blocks spoiled (the difference is signal, compared closely).
@@ -117,7 +132,7 @@ def check_gradient_check_n(student):
         gradient = {"fixed": fixed, "team": team, "spoiled": spoiled}[given]
         value = require_float(_run_check_n(student, network_cost(), parameters, cases.as_gradients(gradient), X, Y)[0],
                               name)
-        results.append(diagnoses.Case(value, _network_cost(X, Y), _vector(parameters), 1e-7, gradient,
+        results.append(diagnoses.Case(value, _network_cost(X, Y), _vector(parameters), DEFAULT_STEP, gradient,
                                       {IGNORED_GRADIENTS: team}))
     compare_differences(results, 1e-5, "On the network", GLOBAL_DATA)
 
@@ -152,7 +167,8 @@ def _explain_blocks(attempts):
 
     attempts -- [(values {name: float}, diagnoses.Case of the whole 47-vector)]
     """
-    if any(np.isnan(v) for values, _ in attempts for v in values.values()):
+    found = [v for values, _ in attempts for v in values.values()]
+    if any(np.isnan(v) for v in found) or all(v == 0.0 for v in found):
         return EMPTY_ROWS
 
     def every(candidate):  # candidate(gradient, approximation) -> {name: value}
@@ -192,17 +208,17 @@ def check_gradient_check_by_parameter(student):
         expected = _block_differences(case.gradient, numerics.central(case.J, case.theta, case.eps))
         wrong = [n for n in NAMES if not close(values[n], expected[n], rtol=1e-6, atol=1e-10)]
         if wrong:
-            details = ", ".join(f"{n}: {values[n]:.4g} instead of {expected[n]:.4g}" for n in wrong)
+            details = ", ".join(f"{n}: {apart(values[n], expected[n])}" for n in wrong)
             fail(f"With some of the gradients spoiled (epsilon={case.eps:.3g}) some values are wrong ({details}). " +
                  (_explain_blocks(attempts) or "Check which rows of the vectors belong to each parameter: the order "
                                                "is W1, b1, W2, b2, W3, b3, each read row by row."))
 
-    # 2. The real network with the team's gradients, at the notebook's epsilon=1e-6 and at the default.
+    # 2. The real network with the team's gradients, at the default step and at 1e-7.
     X, Y, parameters = cases.network_case(rng)
     team, _ = _team_and_fixed(X, Y, parameters)
     gradient = _vector(team)
-    for kwargs in ({"epsilon": 1e-6}, {}):
-        eps = kwargs.get("epsilon", 1e-7)
+    for kwargs in ({}, {"epsilon": 1e-7}):
+        eps = kwargs.get("epsilon", DEFAULT_STEP)
         values = _require_block_dict(_run(student, name, network_cost(), parameters, team, X, Y, **kwargs)[0], name)
         expected = _block_differences(gradient, numerics.central(_network_cost(X, Y), _vector(parameters), eps))
         for n in NAMES:
@@ -210,15 +226,15 @@ def check_gradient_check_by_parameter(student):
             ok = close(values[n], expected[n], rtol=1e-4) if expected[n] > 1e-4 else values[n] < 1e-4
             if not ok:
                 fail(f"On the network with the team's gradients (epsilon={eps:g}), the value for {n} is "
-                     f"{values[n]:.4g} instead of about {expected[n]:.4g}. " + GLOBAL_DATA)
+                     f"{apart(values[n], expected[n], ' instead of about ')}. " + GLOBAL_DATA)
 
-    # 3. The default step is 1e-7: an exact gradient gives tiny values everywhere.
+    # 3. The default step is 1e-6: an exact gradient gives tiny values everywhere.
     forward, parameters, X, Y, case = _smooth_case(rng, 0)
     values = _require_block_dict(
         _run(student, name, forward, parameters, cases.as_gradients(case.gradient), X, Y)[0], name)
     if not max(values.values()) < 1e-5:
         fail(f"Called without epsilon on an exact gradient, {name} returned values up to {max(values.values()):.3g}: "
-             "the default epsilon must be 1e-7.")
+             f"the default epsilon must be {DEFAULT_STEP:g}.")
 
 
 def check_backward_propagation_n_fixed(student):

@@ -21,7 +21,7 @@ DEMO_ROOT = COURSE_ROOT / "demo"
 CRASH = '''
 import os
 
-def gradient_check_by_parameter(parameters, gradients, X, Y, epsilon=1e-7):
+def gradient_check_by_parameter(parameters, gradients, X, Y, epsilon=1e-6):
     os._exit(1)   # kills the kernel: nbgrader cannot finish this notebook
 '''
 

@@ -32,8 +32,8 @@ APPROXIMATION_MISTAKES = {
         "Your approximation is the central difference times epsilon^2: (J_plus - J_minus) / 2 * epsilon divides "
         "by 2 and then multiplies by epsilon. Write (J_plus - J_minus) / (2 * epsilon).",
     numerics.central_default_step:
-        "Your function ignores its epsilon argument: called with another epsilon, it gives the result for 1e-7. "
-        "Use the epsilon that the function receives (and pass it on to gradapprox_n).",
+        "Your function ignores its epsilon argument: called with another epsilon, it gives the result of its "
+        "default step. Use the epsilon that the function receives, and pass it on to any function you call with it.",
     numerics.shared_vector:
         "J_minus is computed at theta instead of theta - epsilon: theta_plus and theta_minus are not copies but "
         "the parameter vector itself, so the shifts undo each other. Make each one with np.copy(parameters_values).",

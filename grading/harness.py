@@ -19,6 +19,10 @@ from .substitutes import build
 class CheckFailed(AssertionError):
     """A hidden test failed; the message is the diagnosis that the student reads."""
 
+    def _render_traceback_(self):
+        # IPython shows these lines instead of a traceback: the diagnosis, and no file of the grader's.
+        return [f"{type(self).__name__}: {self}"]
+
 
 def fail(message):
     raise CheckFailed(message)

@@ -67,7 +67,7 @@ def gradient_check(x, theta, epsilon=1e-7, print_msg=False):
     # Relative difference: ||grad - gradapprox|| / (||grad|| + ||gradapprox||)
     numerator = np.linalg.norm(grad - gradapprox)
     denominator = np.linalg.norm(grad) + np.linalg.norm(gradapprox)
-    difference = float(numerator / denominator)
+    difference = float(numerator / denominator) if denominator > 0 else 0.0  # 0/0: both gradients are zero
 
     if print_msg:
         if difference < 2e-7:
@@ -78,7 +78,7 @@ def gradient_check(x, theta, epsilon=1e-7, print_msg=False):
 
 
 # --- 2_gradient_checking_nd.ipynb, cell gradient_check_n ---
-def gradapprox_n(parameters, X, Y, epsilon=1e-7):
+def gradapprox_n(parameters, X, Y, epsilon=1e-6):
     """
     Central-difference approximation of the gradient of the cost with respect to every parameter.
 
@@ -109,7 +109,7 @@ def gradapprox_n(parameters, X, Y, epsilon=1e-7):
     return gradapprox
 
 
-def gradient_check_n(parameters, gradients, X, Y, epsilon=1e-7, print_msg=False):
+def gradient_check_n(parameters, gradients, X, Y, epsilon=1e-6, print_msg=False):
     """
     Check the gradients of all parameters against the central-difference approximation.
 
@@ -130,7 +130,7 @@ def gradient_check_n(parameters, gradients, X, Y, epsilon=1e-7, print_msg=False)
     # Relative difference: ||grad - gradapprox|| / (||grad|| + ||gradapprox||)
     numerator = np.linalg.norm(grad - gradapprox)
     denominator = np.linalg.norm(grad) + np.linalg.norm(gradapprox)
-    difference = float(numerator / denominator)
+    difference = float(numerator / denominator) if denominator > 0 else 0.0  # 0/0: both gradients are zero
 
     if print_msg:
         if difference < 2e-7:
@@ -141,7 +141,7 @@ def gradient_check_n(parameters, gradients, X, Y, epsilon=1e-7, print_msg=False)
 
 
 # --- 2_gradient_checking_nd.ipynb, cell gradient_check_by_parameter ---
-def gradient_check_by_parameter(parameters, gradients, X, Y, epsilon=1e-7):
+def gradient_check_by_parameter(parameters, gradients, X, Y, epsilon=1e-6):
     """
     Relative difference between backpropagated and approximated gradients, one parameter at a time.
 
@@ -165,7 +165,7 @@ def gradient_check_by_parameter(parameters, gradients, X, Y, epsilon=1e-7):
         rows = keys == name
         numerator = np.linalg.norm(grad[rows] - gradapprox[rows])
         denominator = np.linalg.norm(grad[rows]) + np.linalg.norm(gradapprox[rows])
-        differences[name] = float(numerator / denominator)
+        differences[name] = float(numerator / denominator) if denominator > 0 else 0.0
     return differences
 
 

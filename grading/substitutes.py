@@ -31,6 +31,13 @@ def network_cost():
     return {"kind": "network_cost"}
 
 
+def central_gradapprox(cost):
+    """Description of a correct gradapprox_n over the stand-in `cost` (another description): what a
+    function that relies on gradapprox_n is tested with, so that only gradapprox_n's own exercise
+    pays for a mistake in it."""
+    return {"kind": "central_gradapprox", "cost": cost}
+
+
 def cost_of_vector(spec):
     """The cost as a function of a 1-D parameter array, for the trusted side's own computations."""
     kind = spec["kind"]
@@ -74,4 +81,21 @@ def build(spec, helpers):
         return forward_propagation_n
     if kind == "network_cost":
         return helpers.forward_propagation_n
+    if kind == "central_gradapprox":
+        forward = build(spec["cost"], helpers)
+
+        def gradapprox_n(parameters, X, Y, epsilon=1e-6):
+            # (J(theta + eps e_i) - J(theta - eps e_i)) / (2 eps), each on a fresh copy of theta
+            theta, _ = helpers.dictionary_to_vector(parameters)
+            approximation = np.zeros((theta.shape[0], 1))
+            for i in range(theta.shape[0]):
+                plus, minus = np.copy(theta), np.copy(theta)
+                plus[i] += epsilon
+                minus[i] -= epsilon
+                with np.errstate(all="ignore"):
+                    J_plus = forward(X, Y, helpers.vector_to_dictionary(plus))[0]
+                    J_minus = forward(X, Y, helpers.vector_to_dictionary(minus))[0]
+                approximation[i] = (J_plus - J_minus) / (2 * epsilon)
+            return approximation
+        return gradapprox_n
     raise ValueError(f"unknown stand-in {kind!r}")

@@ -36,3 +36,17 @@ def test_bench_lms_on_a_small_class_prints_its_figures():
     assert result.returncode == 0, result.stdout + result.stderr
     for line in ("similarity, 20 students:", "µs per pair", "export, 20 students: Canvas grades file"):
         assert line in result.stdout, result.stdout
+
+
+FALSE_FAILURES = SCRIPT.parent / "bench_false_failures.py"
+
+
+def test_the_hidden_tests_never_fail_correct_code_on_a_sample():
+    """`bench_false_failures.py` on 25 runs of each hidden test and 50 networks: no false failure, and the
+    table prints (it exits 1 on any). The 1,000-run measurement is `make bench`."""
+    result = subprocess.run([sys.executable, str(FALSE_FAILURES), "--runs", "25", "--networks", "50"],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Total false failures: 0" in result.stdout and "eps = 1e-06: gradient_check_n" in result.stdout
+    for function in ("gradient_check ", "gradient_check_n ", "backward_propagation_n_fixed "):
+        assert function in result.stdout, result.stdout

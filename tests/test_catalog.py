@@ -7,10 +7,12 @@ in two course copies at once, one autograde each, to use both cores.
 """
 from concurrent.futures import ThreadPoolExecutor
 
+import nbformat
 import pytest
 
 from grading import catalog, course, synthetic
 from grading.build_reference import NOTEBOOKS
+from grading.provided import ASSIGNMENT
 
 NOTEBOOK_OF = synthetic.notebook_of()
 FUNCTIONS = dict(zip(NOTEBOOKS, (catalog.FUNCTIONS_1D, catalog.FUNCTIONS_ND)))
@@ -51,7 +53,7 @@ def test_mistake_loses_its_points_with_its_diagnosis(graded, variant):
         expected = 0 if function in variant.loses else full[function]
         assert row[function] == expected, f"{variant.name}: {function} scored {row[function]}, expected {expected}"
     shown = course.cell_output(roots[variant.name], variant.name, notebook, "test_" + variant.loses[0])
-    assert variant.diagnosis in shown, f"{variant.name}: {variant.diagnosis!r} not in the feedback:\n{shown}"
+    assert variant.hidden_diagnosis in shown, f"{variant.name}: {variant.hidden_diagnosis!r} not in the feedback:\n{shown}"
     for function in variant.loses[1:]:
         output = course.cell_output(roots[variant.name], variant.name, notebook, "test_" + function)
         assert "Error" in output or "CheckFailed" in output, f"{variant.name}: {function} shows no failure:\n{output}"
@@ -63,3 +65,17 @@ def test_alternative_keeps_full_marks(graded, variant):
     for function in FUNCTIONS[NOTEBOOK_OF[variant.cell]]:
         assert scores[variant.name][function] == scores[HONEST][function], (
             f"{variant.name}: {function} scored {scores[variant.name][function]} of {scores[HONEST][function]}")
+
+
+def test_feedback_shows_the_diagnosis_without_a_grader_file(graded):
+    """A hidden test's failure reads as its sentence alone: no traceback through the grader's files."""
+    roots, _ = graded
+    seen = 0
+    for variant in catalog.MISTAKES:
+        path = roots[variant.name] / "autograded" / variant.name / ASSIGNMENT / NOTEBOOK_OF[variant.cell]
+        for cell in nbformat.read(path, as_version=4).cells:
+            for output in cell.get("outputs", []):
+                if output.output_type == "error" and output.ename == "CheckFailed":
+                    seen += 1
+                    assert output.traceback == [f"CheckFailed: {output.evalue}"], (variant.name, output.traceback)
+    assert seen >= len(catalog.MISTAKES)

@@ -37,10 +37,12 @@ def graded_cells(notebook_name):
 
 
 def setup_namespace(notebook_name):
-    """The names the setup cell gives: NumPy, and in notebook 2 the helpers of gc_utils."""
+    """The names the cells before the graded ones give: NumPy, and in notebook 2 the helpers of
+    gc_utils and the seed-1 case (X, Y, parameters), which its sections 3 and 4 load."""
     namespace = {"__name__": "__main__", "np": np}
     if notebook_name.startswith("2_"):
         namespace.update({name: value for name, value in vars(gc_utils).items() if not name.startswith("_")})
+        namespace.update(zip(("X", "Y", "parameters"), gc_utils.seed1_case()))
     return namespace
 
 
@@ -94,7 +96,7 @@ def test_catalog_is_large_and_well_formed():
         assert variant.cell in SOLUTIONS, variant.name
         assert variant.loses and variant.diagnosis, variant.name
         assert variant.loses[0] == variant.cell, f"{variant.name}: loses[0] must be the function of its cell"
-        assert variant.cell in variant.hidden_loses, f"{variant.name}: the hidden tests must catch it too"
+        assert variant.cell in variant.loses, f"{variant.name}: the hidden tests must catch it too"
         assert set(variant.loses) <= set(FUNCTIONS[NOTEBOOK_OF[variant.cell]]), variant.name
     assert {v.name for v in catalog.ALTERNATIVES if v.loses or v.diagnosis} == set()
     assert catalog.by_name("one_sided_1d").cell == "gradient_check"
@@ -113,18 +115,18 @@ def test_variant_is_graded_as_catalogued(variant):
         f"{ {f: str(e)[:300] for f, e in outcomes.items() if e} }")
     if variant.loses:
         shown = str(outcomes[variant.loses[0]])
-        assert variant.diagnosis in shown, f"{variant.name}: {variant.diagnosis!r} not in {shown!r}"
+        assert variant.hidden_diagnosis in shown, f"{variant.name}: {variant.hidden_diagnosis!r} not in {shown!r}"
 
     # The hidden tests alone, on fresh random cases every run, of every function that the entry's
     # cell defines or that calls what it defines (the others ran once, in their test cells).
     changed = bound[variant.cell]
     affected = [function for function in FUNCTIONS[notebook]
                 if function in changed or changed & set(namespace[function].__code__.co_names)]
-    assert set(variant.hidden_loses) <= set(affected), variant.name
+    assert set(variant.loses) <= set(affected), variant.name
     for _ in range(RUNS):
         for function in affected:
             error = hidden(function, namespace)
-            if function in variant.hidden_loses:
+            if function in variant.loses:
                 assert isinstance(error, grading.CheckFailed), f"{variant.name}: {function} gave {error!r}"
                 assert variant.hidden_diagnosis in str(error), (
                     f"{variant.name}: {function}: {variant.hidden_diagnosis!r} not in {str(error)!r}")

@@ -210,18 +210,31 @@ def predict(X, parameters):
 
 
 def plot_parameter_differences(differences, threshold=2e-7, title="Relative difference per parameter"):
-    """Bar chart (log scale) of {parameter name: relative difference}; bars above threshold in red."""
+    """Bar chart (log scale) of {parameter name: relative difference}: a bar passes (green) only
+    below the threshold; above it, or nan (0/0 computed without the rule), it fails (red)."""
     import matplotlib.pyplot as plt
 
     names = [name for name in PARAMETER_NAMES if name in differences]
-    # A perfect match is exactly 0, which a log axis cannot show: draw it at a tiny floor.
-    values = [max(float(differences[name]), 1e-16) for name in names]
-    colors = ["tab:red" if value > threshold else "tab:green" for value in values]
-    fig, ax = plt.subplots(figsize=(7, 4))
-    ax.bar(names, values, color=colors)
+    raw = [float(differences[name]) for name in names]
+    passed = [value < threshold for value in raw]   # nan < threshold is False: a nan fails
+    # A perfect match is exactly 0, which a log axis cannot show: draw it at a tiny floor; draw a
+    # nan as a full bar, labelled, since it is no number at all.
+    values = [1.0 if np.isnan(value) else max(value, 1e-16) for value in raw]
+    fig, ax = plt.subplots(figsize=(8, 4))
+    ax.bar(names, values, color=["tab:green" if ok else "tab:red" for ok in passed])
+    for index, value in enumerate(raw):
+        if np.isnan(value):
+            ax.annotate("nan", (index, 1.0), ha="center", va="bottom", color="tab:red")
     ax.set_yscale("log")
-    ax.axhline(threshold, color="black", linestyle="--", label=f"threshold {threshold:g}")
+    ax.set_ylim(min(min(values), threshold) / 10, 10)   # room above the tallest bar for its label
+    ax.axhline(threshold, color="black", linestyle="--", linewidth=1, zorder=3)
     ax.set_ylabel("relative difference")
     ax.set_title(title)
-    ax.legend()
+    # The legend outside the axes, so that it hides neither a bar nor the threshold line.
+    from matplotlib.patches import Patch
+    from matplotlib.lines import Line2D
+    ax.legend(handles=[Patch(color="tab:green", label="passes"), Patch(color="tab:red", label="fails"),
+                       Line2D([], [], color="black", linestyle="--", label=f"threshold {threshold:g}")],
+              loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    fig.tight_layout()
     plt.show()

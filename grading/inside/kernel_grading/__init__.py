@@ -21,6 +21,10 @@ WAIT = 240.0   # seconds to wait for a verdict; the grader's deadline for a subm
 class CheckFailed(AssertionError):
     """A hidden test failed; the message is the diagnosis that the student reads."""
 
+    def _render_traceback_(self):
+        # IPython shows these lines instead of a traceback: the diagnosis, and no file of the grader's.
+        return [f"{type(self).__name__}: {self}"]
+
 
 def verdict(name, wait=WAIT):
     """The grader's verdict of function `name`: {"passed": bool, "message": str}."""
