@@ -19,7 +19,7 @@ from grading import catalog, cases, diagnoses, numerics, reference, synthetic
 from grading.build_reference import NOTEBOOKS
 from grading.provided import ASSIGNMENT, COURSE_ROOT, gc_utils
 
-RUNS = 5
+RUNS = 3   # fresh cases each run; correct code's 1,000-run measure is benchmarks/bench_false_failures.py
 FUNCTIONS = dict(zip(NOTEBOOKS, (catalog.FUNCTIONS_1D, catalog.FUNCTIONS_ND)))
 SOLUTIONS = synthetic.solutions()
 NOTEBOOK_OF = synthetic.notebook_of()

@@ -412,7 +412,8 @@ def central(x, theta, epsilon):
     return (forward_propagation(x, theta + epsilon) - forward_propagation(x, theta - epsilon)) / (2 * epsilon)
 
 def my_relative_difference(g, a, print_msg):
-    d = float(np.linalg.norm(g - a) / (np.linalg.norm(g) + np.linalg.norm(a)))
+    total = np.linalg.norm(g) + np.linalg.norm(a)
+    d = float(np.linalg.norm(g - a) / total) if total else 0.0
     if print_msg:
         print("correct" if d < 2e-7 else "wrong")
     return d
