@@ -8,6 +8,7 @@ import contextlib
 import copy
 import io
 import sys
+import textwrap
 import warnings
 
 import numpy as np
@@ -20,8 +21,9 @@ class CheckFailed(AssertionError):
     """A hidden test failed; the message is the diagnosis that the student reads."""
 
     def _render_traceback_(self):
-        # IPython shows these lines instead of a traceback: the diagnosis, and no file of the grader's.
-        return [f"{type(self).__name__}: {self}"]
+        # IPython shows these lines instead of a traceback: the diagnosis, wrapped so that it reads
+        # without scrolling, and no file of the grader's.
+        return textwrap.wrap(f"{type(self).__name__}: {self}", 100)
 
 
 def fail(message):

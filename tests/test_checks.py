@@ -142,6 +142,20 @@ def test_reference_solutions_pass_every_test_cell():
             assert {function: hidden(function, namespace) for function in functions} == dict.fromkeys(functions)
 
 
+def test_a_failed_check_reads_as_its_sentence_alone():
+    """IPython shows a failed hidden test as its sentence, wrapped, and no traceback through the
+    grader's files: under stock nbgrader (grading.harness) and under make autograde (the kernel's
+    verdict reader)."""
+    from grading.harness import CheckFailed
+    from grading.inside import kernel_grading
+
+    message = "dW2 is twice the correct value: " * 8
+    for kind in (CheckFailed, kernel_grading.CheckFailed):
+        lines = kind(message)._render_traceback_()
+        assert " ".join(lines).split() == ["CheckFailed:", *message.split()]
+        assert len(lines) > 1 and max(map(len, lines)) <= 100
+
+
 # --- numerics -------------------------------------------------------------------------------------
 
 def _cubic(theta):

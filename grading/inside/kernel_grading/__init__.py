@@ -13,6 +13,7 @@ one (grading.verify.record_verdicts).
 """
 import json
 import os
+import textwrap
 import time
 
 WAIT = 240.0   # seconds to wait for a verdict; the grader's deadline for a submission is shorter
@@ -22,8 +23,9 @@ class CheckFailed(AssertionError):
     """A hidden test failed; the message is the diagnosis that the student reads."""
 
     def _render_traceback_(self):
-        # IPython shows these lines instead of a traceback: the diagnosis, and no file of the grader's.
-        return [f"{type(self).__name__}: {self}"]
+        # IPython shows these lines instead of a traceback: the diagnosis, wrapped so that it reads
+        # without scrolling, and no file of the grader's.
+        return textwrap.wrap(f"{type(self).__name__}: {self}", 100)
 
 
 def verdict(name, wait=WAIT):
