@@ -149,7 +149,7 @@ BLOCK_DENOMINATOR = "np.linalg.norm(grad[rows]) + np.linalg.norm(gradapprox[rows
 HAND_WRITTEN_NORMS = (("np.linalg.norm(grad - gradapprox)", "np.sqrt(np.sum((grad - gradapprox) ** 2))"),
                       (DENOMINATOR, "np.sqrt(np.sum(grad ** 2)) + np.sqrt(np.sum(gradapprox ** 2))"))
 
-# Where a visible test stops a mistake first, the graded cell shows its words.
+# What the visible tests say (Validate, the release), where their words differ from the hidden tests'.
 STILL_BELOW = "should be below 2e-7"                           # gradient_check(2, 4), correct derivative
 SEED1 = "0.285093, but gradient_check_n returned"              # gradient_check_n, seed-1 case at 1e-7
 STILL_FAILING = "Your gradients fail the check"                # backward_propagation_n_fixed, a check of its own
