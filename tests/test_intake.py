@@ -102,9 +102,8 @@ def run_intake(root, zip_path, roster_path, *options, db_url=None, process=False
     argv = [str(zip_path), "--roster", str(roster_path), "--root", str(root), *options]
     argv += [f"--db-url={db_url}"] if db_url else []
     if process:
-        env = {key: value for key, value in os.environ.items() if key != "GRADEBOOK_URL"}
         result = subprocess.run([sys.executable, "-m", "grading.intake", *argv],
-                                capture_output=True, text=True, env=env)
+                                capture_output=True, text=True, env=course_env())
         status, out, err = result.returncode, result.stdout, result.stderr
     else:
         out, err = io.StringIO(), io.StringIO()
@@ -361,10 +360,19 @@ def make_timed_zip(path, members):
     return path
 
 
+def course_env():
+    """This environment without GRADEBOOK_URL: the commands use the course's own gradebook."""
+    return {key: value for key, value in os.environ.items() if key != "GRADEBOOK_URL"}
+
+
+def run_autograde(root):
+    """`python -m grading.autograde` on the course, whatever its exit status."""
+    return subprocess.run([sys.executable, "-m", "grading.autograde", "--root", str(root), "--quiet",
+                           "--workers", "2"], env=course_env(), capture_output=True, text=True)
+
+
 def autograde_course(root):
-    env = {key: value for key, value in os.environ.items() if key != "GRADEBOOK_URL"}
-    graded = subprocess.run([sys.executable, "-m", "grading.autograde", "--root", str(root), "--quiet",
-                             "--workers", "2"], env=env, capture_output=True, text=True)
+    graded = run_autograde(root)
     assert graded.returncode == 0, graded.stdout + graded.stderr
     return graded.stdout
 
@@ -384,11 +392,10 @@ def exported(course_copy, canvas_zip, tmp_path_factory):
     taken = run_intake(root, make_timed_zip(folder / "submissions.zip", members), write_roster(folder, CANVAS_EXPORT))
     assert taken.status == 0, taken.err
     table = autograde_course(root)
-    env = {key: value for key, value in os.environ.items() if key != "GRADEBOOK_URL"}
 
     def export(*options):
         done = subprocess.run([sys.executable, "-m", "grading.lms_export", "--root", str(root), *options],
-                              env=env, capture_output=True, text=True)
+                              env=course_env(), capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
         return done.stdout
     return root, export, taken, table
@@ -428,9 +435,7 @@ def test_an_extension_lifts_the_penalty_without_regrading(exported):
     try:
         # A change nobody reviewed changes no grade (a script in a browser page could write the file).
         (root / "deadlines.toml").write_text(ROUND_TRIP_DEADLINES + '[gradient_checking.extensions]\nghopper = 2027-01-01T00:00:00\n')
-        env = {key: value for key, value in os.environ.items() if key != "GRADEBOOK_URL"}
-        refused = subprocess.run([sys.executable, "-m", "grading.autograde", "--root", str(root), "--quiet"],
-                                 env=env, capture_output=True, text=True)
+        refused = run_autograde(root)
         assert refused.returncode == 3 and "+ghopper = 2027-01-01T00:00:00" in refused.stderr, refused.stderr
         assert float(grades_csv(root)["ghopper"]["score"]) == 80.0
         change_deadlines(root, ROUND_TRIP_DEADLINES + "[gradient_checking.extensions]\nghopper = 2026-12-03T12:00:00\n")
@@ -449,9 +454,7 @@ def test_a_mistake_in_deadlines_toml_stops_intake_and_grading_with_its_line(expo
     before = (root / "grades.csv").read_bytes()
     try:
         change_deadlines(root, ROUND_TRIP_DEADLINES.replace("= 10", "= \"ten\""))
-        env = {key: value for key, value in os.environ.items() if key != "GRADEBOOK_URL"}
-        graded = subprocess.run([sys.executable, "-m", "grading.autograde", "--root", str(root), "--quiet"],
-                                env=env, capture_output=True, text=True)
+        graded = run_autograde(root)
         assert graded.returncode == 2
         assert "deadlines.toml: gradient_checking.penalty_percent_per_day = 'ten' must be a number" in graded.stderr
         taken = run_intake(root, make_zip(tmp_path / "again.zip", {"lovelaceada_12345_678901_notes.txt": b"x"}),
