@@ -28,7 +28,8 @@ namespace that maps to it. So when the caller is root, the sandbox runs as an un
 (nobody, 65534, for student code): a small stage (grading/sandbox_stage.py) joins the cgroup,
 opens the bound paths while still root, mounts them in a private mount namespace where the
 unprivileged user can reach them (the Python installation may sit in /root, a course copy in a
-0700 temporary folder), drops to that user and only then starts bwrap.
+0700 temporary folder), drops to that user and only then starts bwrap, as the first process of
+a PID namespace of its own: when it dies, for whatever reason, so does everything it started.
 """
 import os
 import shutil

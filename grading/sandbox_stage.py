@@ -1,5 +1,6 @@
 """The first step into the sandbox: join the cgroup, (as root) make the bound paths reachable and
-drop to an unprivileged user, die with the grader, start bwrap.
+drop to an unprivileged user, die with the grader, start bwrap (as root, as the first process of
+a PID namespace of its own, whose end the kernel makes the end of everything in it).
 
     python -I -S sandbox_stage.py UID GID GRADER_PID CGROUP_PROCS bwrap [bwrap options] -- command...
 
@@ -17,11 +18,13 @@ it needs: it runs once for every sandbox, and Python's start-up is most of its c
 """
 import ctypes
 import os
+import select
+import signal
 import stat
 import sys
 
 STAGE_MOUNT = "/mnt"  # covered by the stage's tmpfs, in its own mount namespace only
-CLONE_NEWNS, MS_BIND, MS_REC, MS_PRIVATE = 0x20000, 0x1000, 0x4000, 0x40000
+CLONE_NEWNS, CLONE_NEWPID, MS_BIND, MS_REC, MS_PRIVATE = 0x20000, 0x20000000, 0x1000, 0x4000, 0x40000
 PR_SET_PDEATHSIG, SIGKILL = 1, 9
 # How many values follow each bwrap option that wrap() uses, to find the bind sources.
 ARITY = {"--bind": 2, "--ro-bind": 2, "--symlink": 2, "--setenv": 2,
@@ -73,18 +76,61 @@ def reach_as(uid, gid, command):
     os.setresuid(uid, uid, uid)
 
 
-def stage(uid, gid, grader, procs_files, command):
-    join_cgroups(procs_files)
-    if uid is not None:
-        reach_as(uid, gid, command)
-    # Die with the grader, the process that made this command (wrap) and started it. bwrap's
-    # --die-with-parent takes effect only once bwrap runs, and only if the grader is still
-    # alive then: a grader killed during the stage would leave a sandbox behind. Asked after the
-    # change of user, which clears it; exec keeps it.
+def die_with(grader):
+    """Be killed when `grader`, this process's parent, dies; exit now if it already has."""
     check(libc.prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), "prctl")
     if os.getppid() != grader:
         sys.exit("sandbox stage: the grading process that started this sandbox is gone")
-    os.execv(command[0], command)
+
+
+def stage(uid, gid, grader, procs_files, command):
+    # Die with the grader, the process that made this command (wrap) and started it. bwrap's
+    # --die-with-parent takes effect only once bwrap runs, and only if the grader is still
+    # alive then: a grader killed during the stage would leave a sandbox behind.
+    if uid is None:
+        join_cgroups(procs_files)
+        die_with(grader)
+        os.execv(command[0], command)
+    die_with(grader)
+    # bwrap's first child waits for a word from bwrap before it asks to die with it: a bwrap
+    # killed in between (its grader died) left that child asleep for good. So, as root, bwrap
+    # starts as the first process of a PID namespace of its own: when that process dies, the
+    # kernel kills every process of the namespace, nested namespaces included, whatever they
+    # were doing. This process stays, as bwrap's parent, to pass on its end and its exit status.
+    check(libc.unshare(CLONE_NEWPID), "unshare the process IDs")
+    alive, keep_alive = os.pipe()
+    child = os.fork()
+    if child == 0:
+        try:
+            os.close(keep_alive)
+            join_cgroups(procs_files)
+            reach_as(uid, gid, command)  # which clears the death signal: asked again below
+            check(libc.prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), "prctl")
+            # getppid() is 0 in a new namespace; the pipe's far end closes when the stage dies.
+            if select.select([alive], [], [], 0)[0]:
+                os._exit(1)
+            os.close(alive)
+            os.execv(command[0], command)
+        except BaseException as error:  # never return into the stage's own code as a second stage
+            print(f"sandbox stage: {error}", file=sys.stderr, flush=True)
+        os._exit(127)
+    os.close(alive)
+    supervise(child)
+
+
+def supervise(child):
+    """Wait for bwrap, end it if this process is told to end, and exit as it did."""
+    def end(signum, frame):
+        # SIGKILL: a namespace's first process ignores any other signal it has no handler for.
+        os.kill(child, signal.SIGKILL)
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, end)
+    _, status = os.waitpid(child, 0)
+    if os.WIFSIGNALED(status):
+        signum = os.WTERMSIG(status)
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+    os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 1)
 
 
 def main(argv):

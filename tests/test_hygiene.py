@@ -116,3 +116,34 @@ def test_nothing_outlives_the_run(class_of_six, how):
     if how != "SIGKILL of the main process alone":
         assert run.returncode != 0
         assert not run_cgroups(seen), "a run that ended itself removes its cgroups"
+
+
+STARTER = """
+import sys, time
+from grading import sandbox
+sandbox.popen(sandbox.wrap(["sleep", "60"], workdir="/tmp", tmpfs=["/tmp/work"]))
+print("started", flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the stage makes a PID namespace only as root; bwrap alone has a window")
+def test_a_grader_killed_while_its_sandbox_starts_leaves_nothing():
+    # bwrap's first child waits for a word from bwrap before it asks to die with it; a grader
+    # killed in that window left the child asleep for good (16 runs of 100 before the stage
+    # gave bwrap a PID namespace of its own). Killed at random moments of the start, 30 times.
+    import random
+    left = []
+    for attempt in range(30):
+        mark = f"start-{uuid.uuid4().hex}"
+        grader = subprocess.Popen([sys.executable, "-c", STARTER], cwd=Path(__file__).resolve().parents[1],
+                                  env={**os.environ, MARK: mark}, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        assert grader.stdout.readline() == b"started\n"
+        time.sleep(random.uniform(0, 0.02))
+        grader.kill()
+        grader.wait()
+        if not wait_for(lambda: not marked(mark), 3):
+            left.append(described(marked(mark)))
+            for pid in marked(mark):
+                os.kill(pid, signal.SIGKILL)
+    assert not left, "left running after the grader died:\n" + "\n".join(left)
