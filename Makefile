@@ -15,7 +15,7 @@ help:
 	@echo "make demo     grade synthetic students in a demo course of their own (demo/) and print their scores"
 	@echo "make clean-demo  remove demo/"
 	@echo "make test     run the whole test suite"
-	@echo "make release  regenerate grading/reference.py and release/ from source/"
+	@echo "make release  regenerate grading/reference.py, the visible tests' table and release/ from source/"
 	@echo "make bench    measure notebook run times and autograde time per submission"
 	@echo "make autograde  grade what is new in submitted/: one worker per core, sandboxed, verified, resumable"
 	@echo "               [WORKERS=n] [DB=postgresql://...] [SCHEDULER=tcp://host:8786] [FORCE=1]"

@@ -1,11 +1,13 @@
-"""Generate grading/reference.py from the solution cells of the source notebooks.
+"""Generate grading/reference.py from the solution cells of the source notebooks, and the visible tests' table.
 
 The source notebooks are the one place where the solutions are written. This script copies
 every solution cell, markers removed, into a module that the hidden tests import, so that
-the grader's reference is always the code that the instructor ships as the solution.
+the grader's reference is always the code that the instructor ships as the solution. Then it
+writes gc_feedback_cases.json beside the released checks (grading.visible_cases), from that
+reference and the grader's diagnoses.
 
-    python -m grading.build_reference          # write grading/reference.py
-    python -m grading.build_reference --check  # exit 1 if it is out of date
+    python -m grading.build_reference          # write grading/reference.py and gc_feedback_cases.json
+    python -m grading.build_reference --check  # exit 1 if either is out of date
 """
 import argparse
 import sys
@@ -53,18 +55,28 @@ def render(source_dir=COURSE_ROOT / "source" / ASSIGNMENT):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="only report whether reference.py is up to date")
+    parser.add_argument("--check", action="store_true", help="only report whether the generated files are current")
     args = parser.parse_args(argv)
-    text = render()
-    if args.check:
-        current = TARGET.read_text() if TARGET.exists() else ""
-        if current != text:
-            print("grading/reference.py is out of date: run python -m grading.build_reference", file=sys.stderr)
-            return 1
-        return 0
-    TARGET.write_text(text)
-    print(f"wrote {TARGET}")
-    return 0
+    stale = _generate(TARGET, render, args.check)
+    if not args.check or not stale:
+        import importlib
+        from . import reference, visible_cases   # the table is computed with the reference just written
+        importlib.reload(reference)
+        stale |= _generate(visible_cases.TARGET, visible_cases.render, args.check)
+    return 1 if stale else 0
+
+
+def _generate(target, render_text, check):
+    """Write `target` from render_text(), or with check only report (True) whether it differs."""
+    text = render_text()
+    if check:
+        if not target.exists() or target.read_text() != text:
+            print(f"{target} is out of date: run python -m grading.build_reference (make release)", file=sys.stderr)
+            return True
+        return False
+    target.write_text(text)
+    print(f"wrote {target}")
+    return False
 
 
 if __name__ == "__main__":

@@ -11,13 +11,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import numerics
+from .provided import gc_feedback
 
-# How close a student's number must be to a mistake's number to name that mistake.
-MATCH_RTOL = 1e-6
-MATCH_ATOL = 1e-12
-# Below this a relative difference is round-off (a correct gradient at eps = 1e-7 gives ~1e-8):
-# two such numbers agree although their digits differ.
-NOISE = 1e-6
+# Below NOISE a relative difference is round-off (a correct gradient at eps = 1e-7 gives ~1e-8):
+# two such numbers agree although their digits differ (gc_feedback.matches). The visible tests
+# name mistakes from a table of these numbers on their fixed cases (grading.visible_cases).
+NOISE, matches = gc_feedback.NOISE, gc_feedback.matches
 
 APPROXIMATION_MISTAKES = {
     numerics.one_sided_forward:
@@ -91,15 +90,6 @@ class Case:
     rows: slice = field(default_factory=lambda: slice(None))
 
 
-def matches(value, target):
-    """Whether two relative differences are the same number, or both round-off."""
-    if not np.isfinite(target):
-        return False
-    if 0 <= value < NOISE and 0 <= target < NOISE:
-        return True
-    return bool(abs(value - target) <= MATCH_ATOL + MATCH_RTOL * abs(target))
-
-
 def explain_difference(value, J, theta, eps, gradient, other_gradients=None):
     """Explain one wrong relative difference, or return None if no known mistake produces it.
 
@@ -122,17 +112,27 @@ def explain_differences(cases):
     if any(case.value == 0.0 and _target(case, numerics.central, numerics.relative_difference, None, computed) > NOISE
            for case in cases):
         return SELF_COMPARISON
+    for messages, targets in candidates(cases, computed):
+        if all(matches(case.value, target) for case, target in zip(cases, targets)):
+            return " ".join(messages)
+    return None
 
+
+def candidates(cases, computed=None):
+    """Every combination of mistakes, fewest first, as (its messages, the number it gives in each case).
+
+    Lazy: explain_differences stops at the first that fits; grading.visible_cases lists them all.
+    """
+    computed = {} if computed is None else computed
     approximations = [(numerics.central, None)] + list(APPROXIMATION_MISTAKES.items())
     comparisons = [(numerics.relative_difference, None)] + list(COMPARISON_MISTAKES.items())
     gradients = [None] + sorted({message for case in cases for message in case.others})
     # Fewest mistakes first: one wrong step is a likelier explanation than two.
-    candidates = sorted(itertools.product(approximations, comparisons, gradients),
-                        key=lambda combo: sum(m is not None for m in (combo[0][1], combo[1][1], combo[2])))
-    for (approximate, a_msg), (compare, c_msg), g_msg in candidates[1:]:  # [0] is no mistake at all
-        if all(matches(case.value, _target(case, approximate, compare, g_msg, computed)) for case in cases):
-            return " ".join(message for message in (a_msg, c_msg, g_msg) if message)
-    return None
+    combinations = sorted(itertools.product(approximations, comparisons, gradients),
+                          key=lambda combo: sum(m is not None for m in (combo[0][1], combo[1][1], combo[2])))
+    for (approximate, a_msg), (compare, c_msg), g_msg in combinations[1:]:  # [0] is no mistake at all
+        yield ([m for m in (a_msg, c_msg, g_msg) if m],
+               [_target(case, approximate, compare, g_msg, computed) for case in cases])
 
 
 def _target(case, approximate, compare, g_msg, computed):
@@ -145,75 +145,5 @@ def _target(case, approximate, compare, g_msg, computed):
         return compare(gradient[case.rows], computed[key][case.rows])
 
 
-BACKWARD_ORDER = ("dZ3", "dW3", "db3", "dA2", "dZ2", "dW2", "db2", "dA1", "dZ1", "dW1", "db1")
-
-
-def _ratio(actual, expected):
-    """The constant c with actual = c * expected, if there is one; else None."""
-    mask = np.abs(expected) > 1e-12
-    if not mask.any():
-        return None
-    ratios = actual[mask] / expected[mask]
-    c = float(np.median(ratios))
-    if np.allclose(actual, c * expected, rtol=1e-6, atol=1e-12):
-        return c
-    return None
-
-
-def explain_backward(key, actual, expected, m, known=None):
-    """Explain why gradient `key` is wrong.
-
-    actual, expected -- the student's array and the correct one (e.g. dW1 of shape (5, 4), db1 (5, 1))
-    m -- the number of examples in the batch
-    known -- {name: correct array} of the case ("A1", "Z2", ... from the cache and "dA1", ... from the
-             correct gradients), to recognize a wrong derivative of ReLU
-    """
-    shape, right = np.shape(actual), np.shape(expected)
-    if shape != right:
-        message = f"{key} has shape {shape} but should have shape {right}"
-        if key.startswith("db") and shape == (1, m):
-            return message + ": sum over the examples, axis=1, not axis=0."
-        if np.size(actual) == np.size(expected):
-            if np.ndim(actual) == 1 and key.startswith("db"):
-                return message + ": sum with keepdims=True."
-            if shape == right[::-1]:
-                return message + ", its transpose: check the order of the matrix product."
-        return message + "."
-    relu = _explain_relu(key, actual, known or {})
-    if relu:
-        return relu
-    c = _ratio(actual, expected)
-    if c is not None and c != 0:
-        if key == "dW2" and abs(c - 2) < 1e-6:
-            return "dW2 is twice the correct value: the team's extra factor 2 is still there."
-        if key == "db1" and abs(c - 4) < 1e-6:
-            return "db1 is four times the correct value: it still uses 4/m instead of 1/m."
-        if abs(c - m) < 1e-6:
-            return f"{key} is m times too large: divide by the number of examples m."
-        if abs(c * m - 1) < 1e-6:
-            return f"{key} is divided by m once too often."
-        divisor = m / c
-        if abs(divisor - round(divisor)) < 1e-6 and round(divisor) != m:
-            return (f"{key} is divided by {round(divisor)} instead of by the number of examples "
-                    f"(m = X.shape[1], here {m}).")
-        return f"{key} is {c:.4g} times the correct value."
-    if key in ("dZ2", "dZ1"):
-        layer = key[-1]
-        return (f"{key} is wrong. It is dA{layer} * (A{layer} > 0): the derivative of ReLU is 1 where the "
-                "unit is active and 0 elsewhere.")
-    return f"{key} is wrong (largest error {float(np.max(np.abs(actual - expected))):.3g})."
-
-
-def _explain_relu(key, actual, known):
-    """The two common wrong derivatives of ReLU in dZ1 or dZ2, in words; None otherwise."""
-    layer = key[-1]
-    if key not in ("dZ1", "dZ2") or f"dA{layer}" not in known:
-        return None
-    dA, A = known[f"dA{layer}"], known[f"A{layer}"]
-    if np.allclose(actual, dA, rtol=1e-7, atol=1e-12):
-        return (f"{key} equals dA{layer}: the ReLU mask is missing. dZ{layer} = dA{layer} * (A{layer} > 0), "
-                "since the derivative of ReLU is 1 where the unit is active and 0 elsewhere.")
-    if np.allclose(actual, dA * A, rtol=1e-7, atol=1e-12):
-        return (f"{key} is dA{layer} * A{layer}: the derivative of ReLU is not A{layer} but the indicator "
-                f"(A{layer} > 0), 1 where the unit is active and 0 elsewhere.")
-    return None
+# Why a gradient of the backward pass is wrong: shared with the visible tests (gc_feedback).
+BACKWARD_ORDER, explain_backward = gc_feedback.BACKWARD_ORDER, gc_feedback.explain_backward

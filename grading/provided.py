@@ -1,4 +1,4 @@
-"""The helper module that students receive (gc_utils.py), loaded from the course's source folder.
+"""The modules that students receive (gc_utils.py, gc_feedback.py), loaded from the course's source folder.
 
 The grader never imports the copy that sits in a student's folder: a submission could have
 changed it. Loading the instructor's file by path also means that the notebooks' helpers and
@@ -15,11 +15,13 @@ from .assignment import ASSIGNMENT  # noqa: F401 (re-exported)
 HELPERS_PATH = Path(os.environ.get("GRADING_HELPERS", COURSE_ROOT / "source" / ASSIGNMENT / "gc_utils.py"))
 
 
-def _load_helpers(path=HELPERS_PATH):
-    spec = importlib.util.spec_from_file_location("grading._gc_utils", path)
+def _load(path, name):
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-gc_utils = _load_helpers()
+gc_utils = _load(HELPERS_PATH, "grading._gc_utils")
+# The checks the visible tests run, and the sentences of every test: the hidden tests use them too.
+gc_feedback = _load(HELPERS_PATH.with_name("gc_feedback.py"), "grading._gc_feedback")

@@ -227,9 +227,11 @@ class NotebookPage:
             """() => {
                 const prompts = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')]
                     .map(e => e.textContent.trim());
-                const outputs = document.querySelector('.jp-Notebook').textContent;
+                // A failed cell shows an error output (a traceback, or a test's sentence alone).
+                const failed = document.querySelector(
+                    '.jp-Notebook .jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]');
                 return prompts.length > 0 && !prompts.some(t => t.includes('*')) &&
-                    (prompts.every(t => /^\\[\\d+\\]:$/.test(t)) || outputs.includes('Traceback'));
+                    (prompts.every(t => /^\\[\\d+\\]:$/.test(t)) || failed !== null);
             }""", timeout=timeout)
         self.wait_idle()
 

@@ -53,7 +53,7 @@ def test_mistake_loses_its_points_with_its_diagnosis(graded, variant):
         expected = 0 if function in variant.loses else full[function]
         assert row[function] == expected, f"{variant.name}: {function} scored {row[function]}, expected {expected}"
     shown = course.cell_output(roots[variant.name], variant.name, notebook, "test_" + variant.loses[0])
-    assert variant.hidden_diagnosis in shown, f"{variant.name}: {variant.hidden_diagnosis!r} not in the feedback:\n{shown}"
+    assert variant.diagnosis in shown, f"{variant.name}: {variant.diagnosis!r} not in the feedback:\n{shown}"
     for function in variant.loses[1:]:
         output = course.cell_output(roots[variant.name], variant.name, notebook, "test_" + function)
         assert "Error" in output or "CheckFailed" in output, f"{variant.name}: {function} shows no failure:\n{output}"

@@ -17,17 +17,17 @@ import pytest
 import grading
 from grading import catalog, cases, diagnoses, numerics, reference, synthetic
 from grading.build_reference import NOTEBOOKS
-from grading.provided import ASSIGNMENT, COURSE_ROOT, gc_utils
+from grading.provided import ASSIGNMENT, COURSE_ROOT, gc_feedback, gc_utils
 
-RUNS = 3   # fresh cases each run; correct code's 1,000-run measure is benchmarks/bench_false_failures.py
+RUNS = 2   # fresh cases each run; correct code's 1,000-run measure is benchmarks/bench_false_failures.py
 FUNCTIONS = dict(zip(NOTEBOOKS, (catalog.FUNCTIONS_1D, catalog.FUNCTIONS_ND)))
 SOLUTIONS = synthetic.solutions()
 NOTEBOOK_OF = synthetic.notebook_of()
 
 
-def graded_cells(notebook_name):
-    """[(kind, grade_id, source)] of the solution and test cells of a source notebook, in order."""
-    notebook = nbformat.read(COURSE_ROOT / "source" / ASSIGNMENT / notebook_name, as_version=4)
+def graded_cells(notebook_name, folder="source"):
+    """[(kind, grade_id, source)] of the solution and test cells of a notebook of source/ or release/, in order."""
+    notebook = nbformat.read(COURSE_ROOT / folder / ASSIGNMENT / notebook_name, as_version=4)
     cells = []
     for cell in notebook.cells:
         meta = cell.metadata.get("nbgrader", {})
@@ -37,24 +37,27 @@ def graded_cells(notebook_name):
 
 
 def setup_namespace(notebook_name):
-    """The names the cells before the graded ones give: NumPy, and in notebook 2 the helpers of
+    """The names the cells before the graded ones give: NumPy, gc_feedback's visible_tests, and in notebook 2 the helpers of
     gc_utils and the seed-1 case (X, Y, parameters), which its sections 3 and 4 load."""
-    namespace = {"__name__": "__main__", "np": np}
+    namespace = {"__name__": "__main__", "np": np, "visible_tests": gc_feedback.visible_tests}
     if notebook_name.startswith("2_"):
         namespace.update({name: value for name, value in vars(gc_utils).items() if not name.startswith("_")})
         namespace.update(zip(("X", "Y", "parameters"), gc_utils.seed1_case()))
     return namespace
 
 
-def run_notebook(notebook_name, code):
+def run_notebook(notebook_name, code, folder="source"):
     """Run a notebook's graded cells as nbgrader would, with `code` {grade_id: source} in solution cells.
+
+    folder -- "source" (test cells with their hidden tests, as graded) or "release" (the visible
+              tests alone, as Validate and the student run them)
 
     Returns (namespace, {function: the exception its test cell raised, or None},
              {grade_id of a solution cell: the names it bound}).
     """
     namespace = setup_namespace(notebook_name)
     outcomes, bound = {}, {}
-    for kind, grade_id, source in graded_cells(notebook_name):
+    for kind, grade_id, source in graded_cells(notebook_name, folder):
         if kind == "solution":
             before = dict(namespace)
             exec(compile(code.get(grade_id, SOLUTIONS[grade_id]), grade_id, "exec"), namespace)
@@ -115,7 +118,7 @@ def test_variant_is_graded_as_catalogued(variant):
         f"{ {f: str(e)[:300] for f, e in outcomes.items() if e} }")
     if variant.loses:
         shown = str(outcomes[variant.loses[0]])
-        assert variant.hidden_diagnosis in shown, f"{variant.name}: {variant.hidden_diagnosis!r} not in {shown!r}"
+        assert variant.diagnosis in shown, f"{variant.name}: {variant.diagnosis!r} not in {shown!r}"
 
     # The hidden tests alone, on fresh random cases every run, of every function that the entry's
     # cell defines or that calls what it defines (the others ran once, in their test cells).
@@ -128,10 +131,24 @@ def test_variant_is_graded_as_catalogued(variant):
             error = hidden(function, namespace)
             if function in variant.loses:
                 assert isinstance(error, grading.CheckFailed), f"{variant.name}: {function} gave {error!r}"
-                assert variant.hidden_diagnosis in str(error), (
-                    f"{variant.name}: {function}: {variant.hidden_diagnosis!r} not in {str(error)!r}")
+                assert variant.diagnosis in str(error), (
+                    f"{variant.name}: {function}: {variant.diagnosis!r} not in {str(error)!r}")
             else:
                 assert error is None, f"{variant.name}: {function} should pass its hidden tests: {error!r}"
+
+
+@pytest.mark.parametrize("variant", catalog.MISTAKES + catalog.ALTERNATIVES, ids=lambda v: v.name)
+def test_validate_names_each_mistake_as_the_grade_does(variant):
+    """The released notebooks (no hidden tests): every mistake fails its own function's visible test,
+    in the words of the hidden tests; correct variants pass."""
+    _, outcomes, _ = run_notebook(NOTEBOOK_OF[variant.cell], {variant.cell: variant.code}, folder="release")
+    failing = {function for function, error in outcomes.items() if error is not None}
+    assert failing == set(variant.loses), (
+        f"{variant.name}: visible tests failing {sorted(failing)}, expected {list(variant.loses)}: "
+        f"{ {f: str(e)[:300] for f, e in outcomes.items() if e} }")
+    if variant.loses:
+        shown = str(outcomes[variant.cell])
+        assert variant.diagnosis in shown, f"{variant.name}: {variant.diagnosis!r} not in {shown!r}"
 
 
 def test_reference_solutions_pass_every_test_cell():
@@ -305,3 +322,16 @@ def test_corrupt_spoils_exactly_the_named_blocks():
     for name, rows in cases.block_slices().items():
         assert np.array_equal(spoiled[rows], gradient[rows]) == (name not in ("b1", "W3")), name
     assert np.array_equal(gc_utils.gradients_to_vector(cases.as_gradients(gradient)).reshape(-1), gradient)
+
+
+def test_the_visible_stand_in_cost_is_the_hidden_one():
+    """gc_feedback builds the smooth cost of its fixed cases itself (it cannot load the grader's
+    substitutes): on random parameters it gives the grader's number and the network's cache."""
+    from grading import substitutes
+    rng = np.random.default_rng(5)
+    spec, _, _ = cases.smooth_cost(rng)
+    X, Y, _ = cases.network_case(rng)
+    parameters = cases.random_parameters(rng)
+    visible = gc_feedback.stand_in(spec, gc_utils)(X, Y, parameters)
+    hidden = substitutes.build(spec, gc_utils)(X, Y, parameters)
+    assert visible[0] == hidden[0] and all(np.array_equal(a, b) for a, b in zip(visible[1], hidden[1]))

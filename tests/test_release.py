@@ -62,5 +62,6 @@ def test_points_add_up_to_100():
     assert sum(points.values()) == 100
 
 
-def test_reference_is_generated_from_the_current_source():
-    assert build_reference.main(["--check"]) == 0, "grading/reference.py is stale: run python -m grading.build_reference"
+def test_reference_and_visible_table_are_generated_from_the_current_source():
+    assert build_reference.main(["--check"]) == 0, \
+        "grading/reference.py or gc_feedback_cases.json is stale: run python -m grading.build_reference"

@@ -394,7 +394,7 @@ def test_catalog_entries_get_the_in_kernel_verdict(tmp_path, variant):
     # Verification runs no test cells, so compare with what the hidden tests alone say. The
     # notebook's example cells that define global X, Y do not run there either: code that uses
     # them fails with a NameError instead of the hidden tests' diagnosis.
-    diagnosis = "NameError" if variant.name == "gcn_global_data" else variant.hidden_diagnosis
+    diagnosis = "NameError" if variant.name == "gcn_global_data" else variant.diagnosis
     for function, verdict in verdicts.items():
         if function in variant.loses:
             assert verdict.points == 0 and diagnosis in verdict.message, verdict
