@@ -4,9 +4,10 @@ Each visible test cell calls one line:
 
     visible_tests("gradient_check", globals())
 
-which runs the same checks that grade your work, on the fixed cases written below (the worked
-example of the notebook among them). When your work is graded they run again on fresh random
-cases, with the same sentences: a mistake the grade would find is named here first.
+which runs the same checks that grade your work, on fixed cases: those of Part 1 are written
+below (the notebook's worked example first), those of Part 2 are listed in gc_feedback_cases.json.
+When your work is graded the checks run again on fresh random cases, with the same sentences: a
+mistake the grade would find is named here first.
 
 This file computes no gradient. The numbers each fixed case should give, and the numbers that
 common mistakes give on it, are listed in gc_feedback_cases.json, written by the course's tools.
@@ -14,8 +15,8 @@ common mistakes give on it, are listed in gc_feedback_cases.json, written by the
 import contextlib
 import copy
 import io
-import sys
 import json
+import sys
 import textwrap
 import traceback
 import warnings
