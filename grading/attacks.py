@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import nbformat
 
 from . import synthetic
+from .provided import gc_feedback
 from .build_reference import NOTEBOOKS
 
 
@@ -49,10 +50,10 @@ class Attack:
     submitted: str = ""          # what the test plants among the submitted files itself
 
 
-# A forward_propagation that is right for the two visible examples only.
-_VISIBLE_ONLY = '''
+# A forward_propagation that is right on the visible tests' inputs only.
+_VISIBLE_ONLY = f'''
 def forward_propagation(x, theta):
-    return {(2, 4): 8, (-3.0, 0.5): -1.5}.get((x, theta), 0.0)
+    return {dict(((x, theta), theta * x) for x, theta in gc_feedback.SCALAR_INPUTS)!r}.get((x, theta), 0.0)
 '''
 
 _CONSTANT = '''
@@ -327,6 +328,20 @@ def _grader():
         folder = os.path.dirname(folder)
     raise ImportError("the grading package is nowhere to be found")
 ''' + _CALLS_REFERENCE}),
+    Attack(
+        name="patched_shared_checks", games="gradient_check",
+        how="a one-sided gradient_check that replaces every check of each gc_feedback module it finds "
+            "(the released copy and, under stock nbgrader, the grader's own) with one that passes",
+        cells={"gradient_check": _ONE_SIDED.format(wrap="float") + '''
+import sys as _sys
+
+for _module in list(_sys.modules.values()):
+    for _found in (_module, getattr(_module, "gc_feedback", None)):   # the grader's copy: grading.provided.gc_feedback
+        if getattr(_found, "__name__", "").endswith("gc_feedback"):
+            for _name in dir(_found):
+                if _name.startswith("check_"):
+                    setattr(_found, _name, lambda *args, **kwargs: None)
+'''}),
     Attack(
         name="edited_test_cell", games="forward_propagation", beats_nbgrader=False,
         how="the test cell's source is replaced by `pass` (nbgrader restores locked cells)",
