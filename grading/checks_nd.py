@@ -24,7 +24,7 @@ def _network_cost(X, Y):
     return J
 
 
-def _vector(parameters_or_gradients):
+def as_vector(parameters_or_gradients):
     """A parameter dict or a gradients dict as a (47,) vector."""
     if "dW1" in parameters_or_gradients:
         return gc_utils.gradients_to_vector(parameters_or_gradients).reshape(-1)
@@ -60,7 +60,7 @@ def _smooth_check_case(rng, spoil, eps=True):
     """
     forward, J, exact = cases.smooth_cost(rng)
     parameters = cases.parameters_for(rng, exact)
-    theta = _vector(parameters)
+    theta = as_vector(parameters)
     gradient = exact(theta)
     if spoil:
         gradient = cases.corrupt(rng, gradient, rng.choice(NAMES, size=spoil, replace=False))
@@ -77,7 +77,7 @@ def diagnosable(checks):
         team, _ = _team_and_fixed(check.X, check.Y, parameters)
         J = _network_cost(check.X, check.Y) if check.cost["kind"] == "network_cost" else cost_of_vector(check.cost)
         results.append(diagnoses.Case(None, J, check.theta, check.eps or DEFAULT_STEP, check.gradient,
-                                      {IGNORED_GRADIENTS: _vector(team)}))
+                                      {IGNORED_GRADIENTS: as_vector(team)}))
     return results
 
 
@@ -86,16 +86,16 @@ def draw_gradient_check_n(rng):
     network = []
     for given in ("fixed", "team", "spoiled"):
         X, Y, parameters = cases.network_case(rng)
-        team, fixed = (_vector(gradients) for gradients in _team_and_fixed(X, Y, parameters))
+        team, fixed = (as_vector(gradients) for gradients in _team_and_fixed(X, Y, parameters))
         spoiled = cases.corrupt(rng, fixed, rng.choice(NAMES, size=int(rng.integers(1, 3)), replace=False))
-        network.append(gc_feedback.CheckCase(network_cost(), _vector(parameters),
+        network.append(gc_feedback.CheckCase(network_cost(), as_vector(parameters),
                                              {"fixed": fixed, "team": team, "spoiled": spoiled}[given], X, Y))
     verdicts = []
     for r in gc_feedback.VERDICT_CASES:
         # A quadratic cost and small parameters, the exact gradient scaled by 1 + s, s = 2r / (1 - r):
         # the relative difference is r.
         forward, _, exact = cases.smooth_cost(rng, cubic=False)
-        theta = _vector(cases.random_parameters(rng, scale=0.1))
+        theta = as_vector(cases.random_parameters(rng, scale=0.1))
         X, Y, _ = cases.network_case(rng)
         verdicts.append(gc_feedback.CheckCase(forward, theta, exact(theta) * (1 + 2 * r / (1 - r)), X, Y))
     return {"signal": [_smooth_check_case(rng, spoil) for spoil in (0, 1, 1)],
@@ -142,8 +142,8 @@ def _block_differences(gradient, approximation, whole=False, order=NAMES):
 def draw_by_parameter(rng):
     """The cases of gradient_check_by_parameter's tests (gc_feedback.check_gradient_check_by_parameter)."""
     X, Y, parameters = cases.network_case(rng)
-    team = _vector(_team_and_fixed(X, Y, parameters)[0])
-    network = [gc_feedback.CheckCase(network_cost(), _vector(parameters), team, X, Y, eps) for eps in (None, 1e-7)]
+    team = as_vector(_team_and_fixed(X, Y, parameters)[0])
+    network = [gc_feedback.CheckCase(network_cost(), as_vector(parameters), team, X, Y, eps) for eps in (None, 1e-7)]
     return {"signal": [_smooth_check_case(rng, int(rng.integers(1, 3))) for _ in range(3)], "network": network,
             "default": _smooth_check_case(rng, 0, eps=False)}
 

@@ -62,7 +62,7 @@ def by_parameter_tables():
 
 
 def fixed_cases():
-    return [{"X": X.tolist(), "Y": Y.tolist(), "theta": checks_nd._vector(parameters).tolist(),
+    return [{"X": X.tolist(), "Y": Y.tolist(), "theta": checks_nd.as_vector(parameters).tolist(),
              "expected": {key: np.asarray(value).tolist() for key, value in expected.items()}}
             for X, Y, parameters, _, expected in checks_nd.draw_fixed(np.random.default_rng(SEED))]
 
