@@ -6,7 +6,7 @@ here they run on fresh random cases, with the right numbers and the names of mis
 
 Every check receives a `student` whose `call(name, *args, substitutes=..., **kwargs)` runs the
 student's function and returns (result, printed text, arguments after the call).
-`compare_cases`, `check_print_msg` and `require_silence` are shared with the checks of notebook 2.
+`expected_difference` is shared with the checks of notebook 2.
 """
 import numpy as np
 
@@ -39,13 +39,6 @@ def expected_difference(case):
     """The right relative difference of a diagnoses.Case: its gradient against the central difference."""
     return numerics.relative_difference(case.gradient[case.rows],
                                         numerics.central(case.J, case.theta, case.eps)[case.rows])
-
-
-def compare_cases(results, rtol, context, fallback):
-    """gc_feedback.compare_differences on diagnoses.Case values, mistakes named by diagnoses."""
-    gc_feedback.compare_differences([case.value for case in results], [expected_difference(c) for c in results],
-                                    [case.eps for case in results], rtol, context, fallback,
-                                    lambda: diagnoses.explain_differences(results))
 
 
 def cubic_cases(signal):
