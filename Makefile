@@ -7,9 +7,11 @@ export PATH := $(abspath $(BIN)):$(PATH)
 .PHONY: demo test release reference bench bench-grading autograde intake export review-config clean-students clean-demo help
 
 # `make autograde` options, all optional: WORKERS=4, DB=postgresql://user@host/db,
-# SCHEDULER=tcp://host:8786 (a Dask cluster), FORCE=1 (grade again what is graded already).
+# SCHEDULER=tcp://host:8786 (a Dask cluster), FORCE=1 (grade again what is graded already),
+# SIMILARITY=0.6 (the similarity report lists pairs from this share up; default 0.75).
 AUTOGRADE_OPTIONS = $(if $(WORKERS),--workers $(WORKERS)) $(if $(DB),--db-url $(DB)) \
-	$(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(FORCE),--force)
+	$(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(FORCE),--force) \
+	$(if $(SIMILARITY),--similarity-threshold $(SIMILARITY))
 
 help:
 	@echo "make demo     grade synthetic students in a demo course of their own (demo/) and print their scores"
@@ -18,7 +20,7 @@ help:
 	@echo "make release  regenerate grading/reference.py, the visible tests' table and release/ from source/"
 	@echo "make bench    measure notebook run times and autograde time per submission"
 	@echo "make autograde  grade what is new in submitted/: one worker per core, sandboxed, verified, resumable"
-	@echo "               [WORKERS=n] [DB=postgresql://...] [SCHEDULER=tcp://host:8786] [FORCE=1]"
+	@echo "               [WORKERS=n] [DB=postgresql://...] [SCHEDULER=tcp://host:8786] [FORCE=1] [SIMILARITY=0.75]"
 	@echo "make intake ZIP=submissions.zip ROSTER=roster.csv  import a Canvas or Moodle download"
 	@echo "make export   grades and feedback back to the LMS: files for Canvas's or Moodle's import, in exports/"
 	@echo "               [COLUMN=name] [RELEASE_FLAGGED=1]"

@@ -2,7 +2,7 @@
 
     python -m grading.autograde [--workers N | --scheduler tcp://host:8786] [--db-url URL]
                                 [--force] [--student ID ...] [--no-feedback] [--quiet]
-                                [--deadline SECONDS] [--cell-timeout SECONDS]
+                                [--deadline SECONDS] [--cell-timeout SECONDS] [--similarity-threshold X]
 
 1. The gradebook gets nbgrader's tables and the assignment, once (grading.gradebook).
 2. Each submission that is new or changed since its last grade (grading.ledger) is graded by
@@ -15,7 +15,8 @@
    for every student at every run.
 5. The same workers write nbgrader's feedback HTML of every student whose feedback is missing
    or older than their graded notebooks, or whose late penalty changed.
-6. A table of every student, then grades.csv (nbgrader's CSV export) and the class report.
+6. A table of every student, then grades.csv (nbgrader's CSV export), the similarity report
+   (grading.similarity, pairs from --similarity-threshold up) and the class report, which links it.
 
 The run ends cleanly whatever ends it: Ctrl-C, SIGTERM or a closed output pipe stop the workers
 and everything they started (grading.runners); grades finished before stay in the ledger.
@@ -179,7 +180,17 @@ def parse_args(argv):
                              f"(default {GradingLimits.deadline_seconds:g})")
     parser.add_argument("--cell-timeout", type=float, default=0,
                         help="seconds for one cell (default: nbgrader_config.py's Execute.timeout)")
+    parser.add_argument("--similarity-threshold", type=similarity_threshold, default=None, metavar="X",
+                        help="list pairs of submissions from this similarity up, 0 to 1 (default 0.75)")
     return parser.parse_args(argv)
+
+
+def similarity_threshold(text):
+    """A share between 0 and 1, as the similarity report compares it."""
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 1")
+    return value
 
 
 class Stopped(Exception):
@@ -280,9 +291,10 @@ def run(argv=None):
     print(f"\nGrades:       {export_grades(root, db_url)}")
     if args.feedback:
         print(f"Feedback:     {root / 'feedback'}/<student>/{ASSIGNMENT}/*.html")
-    similar, pairs = similarity.write(root)   # before the class report, which links it
+    threshold = similarity.THRESHOLD if args.similarity_threshold is None else args.similarity_threshold
+    similar, pairs = similarity.write(root, threshold)   # before the class report, which links it
     print(f"Class report: {report.write(root, db_url)}")
-    print(f"Similarity:   {similar} ({len(pairs)} pairs at or above {similarity.THRESHOLD:.0%})")
+    print(f"Similarity:   {similar} ({len(pairs)} pairs at or above {threshold:.0%})")
     print(f"Details:      {root / REPORT}")
     return 1 if failed else 0
 

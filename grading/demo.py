@@ -2,12 +2,14 @@
 
 The demo leaves the course alone: it grades in a course folder of its own, `demo/` (git-ignored),
 made afresh on every run from the course's source, release and reviewed nbgrader_config.py, with
-its own gradebook and deadlines.toml. There it builds submissions in submitted/, each with a
-submission time (one late, one within an extension), and grades them with
+its own deadlines.toml and its own SQLite gradebook, demo/gradebook.db, whatever $GRADEBOOK_URL
+says. There it builds submissions in submitted/, each with a submission time (one late, one
+within an extension), and grades them with
 `grading.autograde` (one worker process per core; staging, nbgrader's autograde in the sandboxed
 kernel, verification outside the kernel), which also writes the feedback, grades.csv and the
 class report. `make clean-demo` removes the folder.
 """
+import os
 import shutil
 import sys
 from datetime import datetime, timedelta
@@ -77,13 +79,18 @@ def make_demo_course(root=DEMO_ROOT, origin=COURSE_ROOT):
     return root
 
 
-def main():
+def main(root=DEMO_ROOT, origin=COURSE_ROOT):
     try:
-        root = make_demo_course()
+        root = make_demo_course(root, origin)
     except config_review.ConfigNotReviewed as refusal:
         print(refusal, file=sys.stderr)
         return 3
     students = demo_students()
+    # nbgrader_config.py prefers $GRADEBOOK_URL, which an instructor exports for the course's
+    # PostgreSQL gradebook: the synthetic class must not land there, so every command of the demo
+    # (this process, its workers, nbgrader loading the demo's copy of the file) gets the demo's own.
+    gradebook_url = f"sqlite:///{root / 'gradebook.db'}"
+    os.environ["GRADEBOOK_URL"] = gradebook_url
     (root / deadlines.FILE).write_text(DEMO_DEADLINES)
     config_review.record(root, config_review.current(root))   # the demo's own file, reviewed here
     for student, notebooks in students.items():
@@ -91,7 +98,8 @@ def main():
         deadlines.write_timestamp(folder, SUBMITTED.get(student, DUE - timedelta(hours=2)))
     print(f"Grading {len(students)} synthetic students in the demo course {root} "
           f"(sandboxed kernel, verified outside it) ...", flush=True)
-    status = autograde.main(["--root", str(root), *[arg for s in students for arg in ("--student", s)]])
+    status = autograde.main(["--root", str(root), "--db-url", gradebook_url,
+                             *[arg for s in students for arg in ("--student", s)]])
     print(f"\nThe demo's grades.csv, feedback/ and reports/ are in {root}; the course itself was not "
           f"touched. `make clean-demo` removes it.")
     return status

@@ -108,7 +108,7 @@ class Parsed:
     submission: int = 0   # Canvas's submission number; later ones are larger
 
 
-# Canvas: <sortable name>_[late_]<user id>_<submission id>_<original file name>
+# Canvas: <sortable name>_[late_]<user id>_<attachment id>_<original file name>
 # Moodle: a folder <Full Name>_<participant id>_assignsubmission_file_/ holding the files, or
 # (older versions) flat files <Full Name>_<participant id>_assignsubmission_file_<original>.
 # The name is the submitter's display name and the original name their own file's: both can hold
@@ -621,7 +621,8 @@ class Summary:
             lines.append(f"The updated students' earlier files are saved in {self.replaced}/.")
         if self.graded_before:
             lines.append(f"Updated since their last grade: {', '.join(self.graded_before)}. "
-                         "Grade them again (the stock `nbgrader autograde` skips them without --force).")
+                         "`make autograde` grades them again (the stock `nbgrader autograde` only where the new "
+                         "submission time is later, or with --force).")
         return "\n".join(for_terminal(line) for line in lines)   # names and paths come from students
 
 
@@ -711,7 +712,7 @@ def intake(zip_path, roster_path, root=COURSE_ROOT, lms="auto", db_url=None):
 
 def remember_for_export(root, roster_path, lms, summary):
     """Keep the roster file as it was given and, for every collected student, the name, LMS id and
-    Canvas submission id their files carried (students of earlier downloads keep theirs)."""
+    Canvas attachment id their files carried (students of earlier downloads keep theirs)."""
     shutil.copyfile(roster_path, root / ROSTER_COPY)
     record_path = root / LMS_RECORD
     record = json.loads(record_path.read_text()) if record_path.is_file() else {"students": {}}

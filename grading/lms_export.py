@@ -15,8 +15,9 @@ it, and lms.json, how the LMS named each student's files) and the gradebook. Wri
   - from the course's own roster: `grades_by_lms_id.csv` (id, lms_id, score);
 - feedback, as the LMS takes files back:
   - Canvas: `canvas_feedback.zip` for "Re-Upload Submissions", each student's pages named like
-    the files of their download (<name>_<user id>_<submission id>_feedback_<page>), which is
-    how Canvas finds the submission;
+    the files of their download (<name>_<user id>_<attachment id>_feedback_<page>): Canvas takes
+    the first two all-digit `_`-separated parts of a name for the user and the submitted file
+    (the attachment) that the page comments on;
   - Moodle: `moodle_feedback.zip` for "Upload multiple feedback files in a zip", a folder per
     student named like the download's (<Full name>_<participant id>_assignsubmission_file_/).
 
@@ -121,7 +122,9 @@ def export(root=COURSE_ROOT, db_url=None, column=ASSIGNMENT, release_flagged=Fal
     if not (root / ROSTER_COPY).is_file():
         raise IntakeError(f"{root / ROSTER_COPY} is missing: `make export` sends back what `make intake` took in")
     students = read_roster(root / ROSTER_COPY)
-    text = (root / ROSTER_COPY).read_text(encoding="utf-8-sig")
+    # As the LMS wrote it: a line break inside a quoted cell (a name) goes back unchanged.
+    with open(root / ROSTER_COPY, newline="", encoding="utf-8-sig") as handle:
+        text = handle.read()
     form = form_of([cell.strip().lower() for cell in next(csv.reader(io.StringIO(text)))])
     points = scores(gradebook.normalized(db_url or gradebook.configured_url(root)))
     (root / EXPORTS).mkdir(exist_ok=True)

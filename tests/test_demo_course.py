@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from grading import config_review, course, demo
+from grading import config_review, course, demo, synthetic
 from grading.provided import ASSIGNMENT
 
 MAKEFILE = Path(__file__).resolve().parent.parent / "Makefile"
@@ -38,6 +38,20 @@ def test_the_demo_refuses_a_course_configuration_nobody_reviewed(origin, tmp_pat
         assert not (tmp_path / "demo").exists()
     finally:
         (origin / "nbgrader_config.py").write_text(reviewed)
+
+
+def test_the_demo_grades_into_its_own_gradebook_whatever_gradebook_url_says(origin, tmp_path, monkeypatch):
+    """An instructor who exported GRADEBOOK_URL for the course's PostgreSQL gradebook runs `make
+    demo`: the synthetic class goes to demo/gradebook.db and the course's gradebook gets nothing."""
+    course_gradebook = tmp_path / "course_gradebook.db"   # stands in for the course's PostgreSQL database
+    monkeypatch.setenv("GRADEBOOK_URL", f"sqlite:///{course_gradebook}")
+    # One blank student, no feedback pages: enough to see where grades go, in a fraction of the demo's time.
+    monkeypatch.setattr(demo, "demo_students", lambda: {"lin_blank": synthetic.submission(complete=False)})
+    grade = demo.autograde.main
+    monkeypatch.setattr(demo.autograde, "main", lambda argv: grade([*argv, "--no-feedback", "--quiet"]))
+    assert demo.main(tmp_path / "demo", origin) == 0
+    assert not course_gradebook.exists(), "the demo wrote into the course's gradebook"
+    assert course.scores(tmp_path / "demo")["lin_blank"], "the demo's own gradebook holds its class"
 
 
 def test_clean_students_deletes_nothing_unless_confirmed(tmp_path):

@@ -15,16 +15,17 @@ import subprocess
 import sys
 import zipfile
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from grading import intake, synthetic
+from grading import autograde, intake, lms_export, synthetic
 from grading.provided import ASSIGNMENT
 
 NB1, NB2 = "1_gradient_checking_1d.ipynb", "2_gradient_checking_nd.ipynb"
+MAKEFILE = Path(__file__).resolve().parent.parent / "Makefile"
 EXTRACTED = f"downloaded/{ASSIGNMENT}/extracted"
 
 ROSTER = """id,first_name,last_name,email,lms_id
@@ -365,10 +366,15 @@ def course_env():
     return {key: value for key, value in os.environ.items() if key != "GRADEBOOK_URL"}
 
 
+# The instructor's own similarity threshold, not the default (0.75): the report must be written with it.
+SIMILARITY = "0.5"
+
+
 def run_autograde(root):
     """`python -m grading.autograde` on the course, whatever its exit status."""
     return subprocess.run([sys.executable, "-m", "grading.autograde", "--root", str(root), "--quiet",
-                           "--workers", "2"], env=course_env(), capture_output=True, text=True)
+                           "--workers", "2", "--similarity-threshold", SIMILARITY],
+                          env=course_env(), capture_output=True, text=True)
 
 
 def autograde_course(root):
@@ -420,6 +426,24 @@ def test_submission_times_from_the_download_reach_every_view(exported):
     report = (root / "reports" / "class_report.html").read_text()
     assert "1 d 2 h late (due 2026-11-30 23:59 CET): -20 points</td><td>80</td>" in report
     assert "late policy: 10% of the score per day late (or part of a day), no credit after 7 days" in report
+
+
+def test_make_autograde_writes_the_similarity_report_that_the_class_report_links(exported, tmp_path):
+    root, _, _, table = exported
+    page = root / "reports" / "similarity.html"
+    # Ada and Grace handed in the same solutions (comments aside): a pair, at the instructor's threshold.
+    assert f"Similarity:   {page} (1 pairs at or above 50%)" in table
+    words = " ".join(page.read_text().split())
+    assert "1 pairs share at least 50% of one side's answer tokens" in words and "ada and ghopper: 100%" in words
+    report = root / "reports" / "class_report.html"
+    assert '<a href="similarity.html">' in report.read_text() and (report.parent / "similarity.html").is_file()
+    # `make autograde SIMILARITY=...` hands the threshold on; a percentage is refused, not taken for "never".
+    dry = subprocess.run(["make", "-s", "-n", "-C", str(tmp_path), "-f", str(MAKEFILE), "-o", ".venv/bin/.installed",
+                          "autograde", f"SIMILARITY={SIMILARITY}"], capture_output=True, text=True)
+    assert dry.returncode == 0, dry.stderr
+    assert f"-m grading.autograde --similarity-threshold {SIMILARITY}" in " ".join(dry.stdout.split())
+    with pytest.raises(SystemExit):
+        autograde.parse_args(["--similarity-threshold", "75"])
 
 
 def change_deadlines(root, text):
@@ -477,16 +501,30 @@ def test_grades_go_back_in_canvas_own_file(exported):
     assert "no graded submission (grade left empty): canvas-34567" in printed
 
 
+def canvas_reupload_reading(member):
+    """(user id, attachment id) that Canvas's "Re-Upload Submissions" reads from a zip member, or
+    None where it ignores the file: the first two all-digit `_`-separated tokens of the base name
+    (Assignment#infer_comment_context_from_filename), no attachment for a last token starting with
+    "link" or a name starting with "._". Written here from Canvas's rule, not with the intake's parser."""
+    name = PurePosixPath(member).name
+    tokens = name.split("_")
+    ids = [int(token) for token in tokens if re.fullmatch(r"[0-9]+", token)][:2]
+    if len(ids) < 2 or tokens[-1].startswith("link") or name.startswith("._"):
+        return None
+    return tuple(ids)
+
+
 def test_feedback_goes_back_named_as_canvas_named_the_download(exported):
     root, export, *_ = exported
     export()
     with zipfile.ZipFile(root / "exports" / "canvas_feedback.zip") as bundle:
         names = sorted(bundle.namelist())
-    assert names == sorted(f"{who}_{lms_id}_{submission}_feedback_{page}"
-                           for who, lms_id, submission in [("lovelaceada", 12345, 678901), ("hopper grace", 23456, 678902)]
+    # Canvas finds each page's student and submitted file (the download's attachment ids) in its name.
+    assert sorted(canvas_reupload_reading(name) for name in names) == \
+        [(12345, 678901)] * 2 + [(23456, 678902)] * 2
+    assert names == sorted(f"{who}_{lms_id}_{attachment}_feedback_{page}"
+                           for who, lms_id, attachment in [("lovelaceada", 12345, 678901), ("hopper grace", 23456, 678902)]
                            for page in ("1_gradient_checking_1d.html", "2_gradient_checking_nd.html"))
-    for name in names:   # Canvas reads the user and the submission back from the name
-        assert {(r.lms_id, r.submission) for r in intake.parse_canvas(name)} & {("12345", 678901), ("23456", 678902)}
 
 
 def test_feedback_of_a_flagged_submission_waits_for_the_instructor(exported):
@@ -503,6 +541,75 @@ def test_feedback_of_a_flagged_submission_waits_for_the_instructor(exported):
     export("--release-flagged")
     with zipfile.ZipFile(root / "exports" / "canvas_feedback.zip") as bundle:
         assert len([n for n in bundle.namelist() if "_23456_" in n]) == 2
+
+
+# The graded class of `exported` as Moodle knows it: the worksheet's participants are the class's
+# students (ids from the addresses), one without a submission; a comment with a comma and a quote.
+MOODLE_CLASS_WORKSHEET = MOODLE_WORKSHEET.splitlines(keepends=True)[0] + (
+    "Participant 12345,Ada Lovelace,ada@uni.example,Submitted for grading,,100.00,Yes,,,\n"
+    'Participant 23456,Grace Hopper,ghopper@uni.example,Submitted for grading,,100.00,Yes,,,"Late, ""see"" below"\n'
+    "Participant 34567,Alan Turing,alan@uni.example,No submission,,100.00,Yes,-,-,\n")
+MOODLE_CLASS_DOWNLOAD = [f"{who}_assignsubmission_file_/{notebook}" for who in ("Ada Lovelace_12345", "Grace Hopper_23456")
+                         for notebook in (NB1, NB2)]
+# The plugins of a Moodle assignment that a folder name can name (assign::get_plugin_by_type).
+MOODLE_PLUGINS = {("assignsubmission", "file"), ("assignsubmission", "onlinetext"), ("assignfeedback", "file")}
+
+
+def moodle_feedback_reading(member, participants):
+    """(participant id, file name) under which Moodle's "Upload multiple feedback files in a zip"
+    files a zip member, or None where it ignores the member: the first path part that, split at
+    `_` into at most five pieces, reads <name>_<participant id>_<plugin type>_<plugin name>[_<rest>]
+    with a participant of the assignment and one of its plugins
+    (assignfeedback_file_zip_importer::is_valid_filename_for_import). Written here from Moodle's rule."""
+    name = PurePosixPath(member).name
+    if member.endswith("/") or name.startswith((".", "~")):
+        return None
+    parts = member.split("/")
+    while parts:
+        info = parts.pop(0).split("_", 4)
+        if len(info) < 4 or not re.fullmatch(r"[0-9]+", info[1]) or int(info[1]) not in participants \
+                or (info[2], info[3]) not in MOODLE_PLUGINS:
+            continue
+        return int(info[1]), "/".join([info[4] if len(info) == 5 else "", *parts])
+    return None
+
+
+def test_moodle_gets_its_worksheet_and_feedback_zip_back_from_a_graded_class(exported, tmp_path):
+    """The class of `exported`, taken in from Moodle instead: what intake keeps for a Moodle
+    download, with the class's gradebook and feedback pages, exported for Moodle's two uploads."""
+    graded, *_ = exported
+    root = tmp_path / "moodle_course"
+    shutil.copytree(graded / "feedback", root / "feedback")
+    (root / intake.DOWNLOADED).mkdir(parents=True)
+    roster = write_roster(tmp_path, MOODLE_CLASS_WORKSHEET)
+    students = intake.read_roster(roster)
+    entries = intake.plan(MOODLE_CLASS_DOWNLOAD, students, "moodle")
+    summary = intake.Summary("moodle", Path("download.zip"), students, entries, released_notebooks=[])
+    intake.remember_for_export(root, roster, "moodle", summary)   # what intake keeps of a Moodle download
+    printed = lms_export.export(root, db_url=f"sqlite:///{graded / 'gradebook.db'}")
+    assert "no graded submission (grade left empty): alan" in "\n".join(printed)
+
+    # The worksheet: Moodle's own rows and columns, cell for cell, with the Grade column filled.
+    rows = list(csv.reader((root / "exports" / "moodle_grading_worksheet.csv").open(newline="", encoding="utf-8")))
+    sent = list(csv.reader(io.StringIO(MOODLE_CLASS_WORKSHEET)))
+    grade = sent[0].index("Grade")
+    assert rows[0] == sent[0] and len(rows) == len(sent)
+    assert [row[:grade] + row[grade + 1:] for row in rows] == [row[:grade] + row[grade + 1:] for row in sent]
+    assert [row[grade] for row in rows[1:]] == ["100.00", "80.00", ""]   # Grace's late penalty: 20
+
+    # The feedback zip: each page where Moodle files it, for the participant whose folder it is in.
+    pages = {(lms_id, page.name): page.read_bytes() for lms_id, student in ((12345, "ada"), (23456, "ghopper"))
+             for page in (graded / "feedback" / student / ASSIGNMENT).glob("*.html")}
+    assert len(pages) == 4
+    with zipfile.ZipFile(root / "exports" / "moodle_feedback.zip") as bundle:
+        filed = {}
+        for member in bundle.namelist():
+            reading = moodle_feedback_reading(member, participants={12345, 23456, 34567})
+            assert reading, f"Moodle would ignore {member}"
+            lms_id, filename = reading
+            assert PurePosixPath(filename).parent in (PurePosixPath("/"), PurePosixPath(".")), filename
+            filed[(lms_id, PurePosixPath(filename).name)] = bundle.read(member)
+    assert filed == pages
 
 
 def test_grades_go_back_in_moodle_own_worksheet():
