@@ -23,8 +23,9 @@ from collections import Counter
 
 import numpy as np
 
-import grading
 from grading import catalog, reference, synthetic
+from grading.harness import NotebookStudent
+from grading.hidden_tests import lost_parts
 from grading.provided import gc_utils
 
 FUNCTIONS = catalog.FUNCTIONS_1D + catalog.FUNCTIONS_ND
@@ -55,13 +56,16 @@ def correct_versions(function):
 
 
 def false_failure(function, namespace):
-    """The message of a false failure of `function`'s hidden tests on fresh cases, or None."""
+    """The message of a false failure of `function`'s hidden tests on fresh cases (a part's points
+    lost counts as one too), or None."""
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            grading.check(function, namespace)
+            lost = lost_parts(function, NotebookStudent(namespace))
         except Exception as error:   # a test cell fails on any exception
             return f"{type(error).__name__}: {error}"
+    if lost:
+        return f"partial credit: {lost}"
     shown = [w for w in caught if not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning))]
     return f"warning {shown[0].category.__name__}: {shown[0].message}" if shown else None
 

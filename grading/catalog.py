@@ -20,8 +20,8 @@ class Variant:
 
     A mistake costs the points of its own function only (`loses`, the cell's function): the tests
     of every other function, visible and hidden, swap in known-good versions of what it relies on.
-    Under stock `nbgrader autograde` every function in `loses` scores 0 and every other function of
-    the notebook full marks. Its test cell says `diagnosis` whether the hidden tests run (graded) or
+    Graded, its function scores 0 (a wrong value) or loses the points of the minor `part` it got
+    wrong (gc_feedback.POINTS), and every other function of the notebook keeps full marks. Its test cell says `diagnosis` whether the hidden tests run (graded) or
     not (Validate, the release): both run the same checks (gc_feedback.py), on other cases.
     """
     name: str                # short id, also the synthetic student's name
@@ -29,6 +29,7 @@ class Variant:
     code: str                # the new source of that cell
     loses: tuple = ()        # (cell,) for a mistake; empty for a correct variant (full marks)
     diagnosis: str = ""      # words of what its test cell says, visible and hidden tests alike
+    part: str = "value"      # the part of its function it costs (gc_feedback.POINTS); "value": all its points
 
 
 def _edit(base, *changes):
@@ -144,10 +145,11 @@ BLOCK_DENOMINATOR = "np.linalg.norm(grad[rows]) + np.linalg.norm(gradapprox[rows
 HAND_WRITTEN_NORMS = (("np.linalg.norm(grad - gradapprox)", "np.sqrt(np.sum((grad - gradapprox) ** 2))"),
                       (DENOMINATOR, "np.sqrt(np.sum(grad ** 2)) + np.sqrt(np.sum(gradapprox ** 2))"))
 
-def _mistake(name, cell, code, diagnosis):
-    """A wrong `cell`: its function alone loses. The tests of every other function swap in known-good
-    versions of what that function relies on (the cost, the derivative, gradapprox_n)."""
-    return Variant(name, cell, code, (cell,), diagnosis)
+def _mistake(name, cell, code, diagnosis, part="value"):
+    """A wrong `cell`: its function alone loses, all its points or those of `part`. The tests of every
+    other function swap in known-good versions of what that function relies on (the cost, the
+    derivative, gradapprox_n)."""
+    return Variant(name, cell, code, (cell,), diagnosis, part)
 
 
 MISTAKES = [
@@ -208,11 +210,11 @@ MISTAKES = [
         (DENOMINATOR, "np.sum(grad ** 2) + np.sum(gradapprox ** 2)")),
         "You used squared norms"),
     _mistake("gc_prints_always", "gradient_check", _edit(BASE_GRADIENT_CHECK, ("if print_msg:", "if True:")),
-             "although print_msg was False"),
-    _mistake("gc_prints_never", "gradient_check", _edit(BASE_GRADIENT_CHECK, (MESSAGE, "\n")), "printed nothing"),
+             "although print_msg was False", part="print_msg"),
+    _mistake("gc_prints_never", "gradient_check", _edit(BASE_GRADIENT_CHECK, (MESSAGE, "\n")), "printed nothing", part="print_msg"),
     _mistake("gc_threshold_is_epsilon", "gradient_check", _edit(
         BASE_GRADIENT_CHECK, ("if difference < 2e-7:", "if difference < epsilon:")),
-        "one message for every difference below 2e-07"),
+        "one message for every difference below 2e-07", part="print_msg"),
 
     # --- gradient_check_n, and its helper gradapprox_n
     _mistake("gcn_one_sided", "gradient_check_n", _edit(
@@ -278,11 +280,11 @@ def gradapprox_n(parameters, X, Y, epsilon=1e-6):
                                 "    grad = gradients_to_vector(backward_propagation_n(X, Y, cache))\n")),
         "You did not use the gradients argument"),
     _mistake("gcn_prints_always", "gradient_check_n", _edit(BASE_GRADIENT_CHECK_N, ("if print_msg:", "if True:")),
-             "although print_msg was False"),
-    _mistake("gcn_prints_never", "gradient_check_n", _edit(BASE_GRADIENT_CHECK_N, (MESSAGE, "\n")), "printed nothing"),
+             "although print_msg was False", part="print_msg"),
+    _mistake("gcn_prints_never", "gradient_check_n", _edit(BASE_GRADIENT_CHECK_N, (MESSAGE, "\n")), "printed nothing", part="print_msg"),
     _mistake("gcn_threshold_too_low", "gradient_check_n", _edit(
         BASE_GRADIENT_CHECK_N, ("if difference < 2e-7:", "if difference < 1e-7:")),
-        "one message for every difference below 2e-07"),
+        "one message for every difference below 2e-07", part="print_msg"),
     _mistake("gcn_no_denominator", "gradient_check_n", _edit(
         BASE_GRADIENT_CHECK_N, ("float(numerator / denominator)", "float(numerator)")), "without dividing"),
     _mistake("gcn_over_gradient_norm", "gradient_check_n", _edit(
@@ -374,7 +376,7 @@ def backward_propagation_n_fixed(X, Y, cache):
         "dW1 has shape (4, 5) but should have shape (5, 4)"),
     _mistake("fixed_changes_cache", "backward_propagation_n_fixed", _edit(
         BASE_FIXED, ("    dZ3 = A3 - Y\n", "    dZ3 = A3\n    dZ3 -= Y\n")),
-        "changed its inputs"),
+        "changed its inputs", part="inputs"),
 ]
 
 ALTERNATIVES = [

@@ -16,7 +16,6 @@ from .substitutes import cost_of_vector, power_cost, power_derivative
 
 NUM_CASES = 20
 IGNORED_BACKWARD = gc_feedback.IGNORED_BACKWARD
-check_print_msg, require_silence = gc_feedback.check_print_msg, gc_feedback.require_silence
 
 
 def _evaluate(student, name):
@@ -25,13 +24,13 @@ def _evaluate(student, name):
 
 def check_forward_propagation(student):
     rng = cases.new_rng()
-    gc_feedback.check_forward_propagation(_evaluate(student, "forward_propagation"),
+    return gc_feedback.check_forward_propagation(_evaluate(student, "forward_propagation"),
                                           [cases.scalar_case(rng) for _ in range(NUM_CASES)])
 
 
 def check_backward_propagation(student):
     rng = cases.new_rng()
-    gc_feedback.check_backward_propagation(_evaluate(student, "backward_propagation"),
+    return gc_feedback.check_backward_propagation(_evaluate(student, "backward_propagation"),
                                            [cases.scalar_case(rng) for _ in range(NUM_CASES)])
 
 
@@ -72,4 +71,4 @@ def check_gradient_check(student):
         for case, value in zip(results, values):
             case.value = value
         return diagnoses.explain_differences(results)
-    gc_feedback.check_gradient_check(run, drawn, [expected_difference(case) for case in results], explain)
+    return gc_feedback.check_gradient_check(run, drawn, [expected_difference(case) for case in results], explain)

@@ -38,7 +38,8 @@ def _team_and_fixed(X, Y, parameters):
 
 
 def _run(student, name, forward, parameters, gradients, X, Y, **kwargs):
-    """Call a student's check with forward_propagation_n standing in as `forward`; fail if it changes its inputs.
+    """(result, printed, the sentence of a changed argument or None) of a student's check, called with
+    forward_propagation_n standing in as `forward`.
 
     gradient_check_by_parameter gets a correct gradapprox_n as well (over the same cost): a mistake in
     gradapprox_n costs only the exercise that asks for it, gradient_check_n's."""
@@ -47,8 +48,7 @@ def _run(student, name, forward, parameters, gradients, X, Y, **kwargs):
     if name == "gradient_check_by_parameter":
         helpers["gradapprox_n"] = central_gradapprox(forward)
     result, printed, after = student.call(name, parameters, gradients, X, Y, substitutes=helpers, **kwargs)
-    gc_feedback.require_unchanged(name, before, after, ARGUMENT_NAMES)
-    return result, printed
+    return result, printed, gc_feedback.inputs_changed(name, before, after, ARGUMENT_NAMES)
 
 
 def _smooth_check_case(rng, spoil, eps=True):
@@ -118,10 +118,9 @@ def check_gradient_check_n(student):
 
     def run(case, **kwargs):
         parameters = gc_utils.vector_to_dictionary(case.theta)
-        result, printed = _run(student, "gradient_check_n", case.cost, parameters, cases.as_gradients(case.gradient),
-                               case.X, case.Y, **kwargs)
-        return result, printed
-    gc_feedback.check_gradient_check_n(run, drawn, {part: truth_of(drawn[part]) for part in ("signal", "network")})
+        return _run(student, "gradient_check_n", case.cost, parameters, cases.as_gradients(case.gradient),
+                    case.X, case.Y, **kwargs)
+    return gc_feedback.check_gradient_check_n(run, drawn, {part: truth_of(drawn[part]) for part in ("signal", "network")})
 
 
 def _block_differences(gradient, approximation, whole=False, order=NAMES):
@@ -177,7 +176,7 @@ def check_gradient_check_by_parameter(student):
     def run(case, **kwargs):
         return _run(student, "gradient_check_by_parameter", case.cost, gc_utils.vector_to_dictionary(case.theta),
                     cases.as_gradients(case.gradient), case.X, case.Y, **kwargs)
-    gc_feedback.check_gradient_check_by_parameter(run, drawn, {"signal": (expected, patterns, explain_rest),
+    return gc_feedback.check_gradient_check_by_parameter(run, drawn, {"signal": (expected, patterns, explain_rest),
                                                                "network": network}, NAMES)
 
 
@@ -195,5 +194,5 @@ def check_backward_propagation_n_fixed(student):
     def run(X, Y, cache):
         result, _, after = student.call("backward_propagation_n_fixed", X, Y, cache)
         return result, after
-    gc_feedback.check_backward_propagation_n_fixed(
+    return gc_feedback.check_backward_propagation_n_fixed(
         run, [(X, Y, cache, expected) for X, Y, _, cache, expected in draw_fixed(cases.new_rng())])

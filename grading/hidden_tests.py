@@ -4,11 +4,14 @@
     grading.check("gradient_check", globals())
 
 The check draws fresh random cases, runs the student's function on them, and raises
-CheckFailed with a diagnosis in plain words when something is wrong. The cases themselves
+CheckFailed with a diagnosis in plain words when its value is wrong. A mistake in a minor part
+(gc_feedback.POINTS: the print_msg message, arguments left unchanged) is printed with the points
+it costs; the visible tests that follow in the cell find it too and give the cell its partial score. The cases themselves
 stay here, out of the notebooks and out of the feedback.
 """
 from . import checks_1d, checks_nd
 from .harness import CheckFailed, NotebookStudent
+from .provided import gc_feedback
 
 CHECKS = {
     "forward_propagation": checks_1d.check_forward_propagation,
@@ -20,11 +23,16 @@ CHECKS = {
 }
 
 
+def lost_parts(name, student):
+    """{minor part: sentence} of function `name`'s hidden tests; CheckFailed when its value is wrong."""
+    return CHECKS[name](student)
+
+
 def check(name, namespace):
     """Run the hidden tests of function `name` defined in the notebook namespace `namespace`."""
     __tracebackhide__ = True  # IPython: show the student the message, not the grader's frames
     try:
-        CHECKS[name](NotebookStudent(namespace))
+        lost = lost_parts(name, NotebookStudent(namespace))
     except CheckFailed as failure:
         raise CheckFailed(str(failure)) from None
-    print(f"{name} passes the hidden tests.")
+    print(gc_feedback.partial_credit(name, lost, "hidden") if lost else f"{name} passes the hidden tests.")

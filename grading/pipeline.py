@@ -117,7 +117,8 @@ class VerdictFolder:
 
     def write(self, function, verdict):
         temporary = self.path / f".{function}.json"
-        files.write_new(temporary, json.dumps({"passed": verdict.passed, "message": verdict.message}).encode())
+        files.write_new(temporary, json.dumps({"passed": verdict.passed, "points": verdict.points,
+                                                  "message": verdict.message}).encode())
         os.replace(temporary, self.path / f"{function}.json")
 
     def __exit__(self, *exc):

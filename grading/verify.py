@@ -25,11 +25,12 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from . import CHECKS, files
+from . import files
 from .build_reference import NOTEBOOKS
 from .course import TEST_CELL_PREFIX
 from .harness import CheckFailed
-from .provided import ASSIGNMENT, COURSE_ROOT
+from .hidden_tests import lost_parts
+from .provided import ASSIGNMENT, COURSE_ROOT, gc_feedback
 from .remote import RemoteStudent, WorkerStartFailed
 
 MAX_NOTEBOOK_BYTES = 20 * 2 ** 20
@@ -293,10 +294,10 @@ def verify_submission(submission_dir, *, course_root=COURSE_ROOT, only=None, on_
                 if problem:
                     verdicts[function] = Verdict(0.0, points, problem, layout.id, warnings)
                 else:
-                    passed, message = _run_check(function, student)
-                    if not passed:
+                    scored, message = _run_check(function, student, points)
+                    if scored < points:
                         message = _with_cell_trouble(message, function, student)
-                    verdicts[function] = Verdict(points if passed else 0.0, points, message, layout.id, warnings)
+                    verdicts[function] = Verdict(scored, points, message, layout.id, warnings)
                 if on_verdict is not None:
                     on_verdict(function, verdicts[function])
         return verdicts
@@ -306,18 +307,22 @@ def verify_submission(submission_dir, *, course_root=COURSE_ROOT, only=None, on_
                 student.close()
 
 
-def _run_check(function, student):
-    """(passed, message) of the hidden tests of one function, run against the remote student."""
+def _run_check(function, student, points):
+    """(points scored, message) of the hidden tests of one function worth `points`, run against the
+    remote student: 0 for a wrong value, less the points of each wrong minor part (gc_feedback.POINTS)."""
     try:
-        CHECKS[function](student)
+        lost = lost_parts(function, student)
     except CheckFailed as failure:
-        return False, str(failure)
+        return 0.0, str(failure)
     except WorkerStartFailed:
         raise
     except Exception as error:  # the student's values broke a check in an unforeseen way
-        return False, (f"{function} could not be graded: its results made the hidden tests stop "
-                       f"({type(error).__name__}: {str(error)[:300]}).")
-    return True, f"{function} passes the hidden tests."
+        return 0.0, (f"{function} could not be graded: its results made the hidden tests stop "
+                     f"({type(error).__name__}: {str(error)[:300]}).")
+    if not lost:
+        return points, f"{function} passes the hidden tests."
+    costs = sum(gc_feedback.POINTS[function][part] for part in lost)
+    return max(points - costs, 0.0), gc_feedback.partial_credit(function, lost, "hidden")
 
 
 def _with_cell_trouble(message, function, student):

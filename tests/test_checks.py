@@ -6,9 +6,11 @@ nbgrader runs them. Then the hidden tests of every function the entry can change
 cell defines, and those that call them) run again several times, each on fresh random cases: a
 mistake must be caught with the same diagnosis every time, correct code must pass every time.
 """
+import ast
 import contextlib
 import io
 import warnings
+from dataclasses import dataclass
 
 import nbformat
 import numpy as np
@@ -16,6 +18,8 @@ import pytest
 
 import grading
 from grading import catalog, cases, diagnoses, numerics, reference, synthetic
+from grading.hidden_tests import lost_parts
+from grading.harness import NotebookStudent
 from grading.build_reference import NOTEBOOKS
 from grading.provided import ASSIGNMENT, COURSE_ROOT, gc_feedback, gc_utils
 
@@ -52,7 +56,7 @@ def run_notebook(notebook_name, code, folder="source"):
     folder -- "source" (test cells with their hidden tests, as graded) or "release" (the visible
               tests alone, as Validate and the student run them)
 
-    Returns (namespace, {function: the exception its test cell raised, or None},
+    Returns (namespace, {function: what nbgrader makes of its test cell (see _outcome)},
              {grade_id of a solution cell: the names it bound}).
     """
     namespace = setup_namespace(notebook_name)
@@ -64,26 +68,82 @@ def run_notebook(notebook_name, code, folder="source"):
             bound[grade_id] = {name for name, value in namespace.items()
                                if name not in before or before[name] is not value}
         else:
-            outcomes[grade_id[len("test_"):]] = _outcome(lambda: exec(compile(source, grade_id, "exec"), namespace))
+            outcomes[grade_id[len("test_"):]] = _outcome(lambda: run_cell(source, namespace, grade_id))
     return namespace, outcomes, bound
 
 
+def run_cell(source, namespace, name):
+    """Run a cell as IPython does: its statements, and the value of its last line if that is an expression."""
+    tree = ast.parse(source)
+    last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+    exec(compile(tree, name, "exec"), namespace)
+    if last is not None:
+        return eval(compile(ast.Expression(last.value), name, "eval"), namespace)
+
+
+@dataclass
+class PartialCredit:
+    """A test cell that kept some of its points: the score it shows, and what it printed."""
+    points: float
+    printed: str
+
+    def __str__(self):
+        return self.printed
+
+
 def hidden(function, namespace):
-    """The exception the hidden tests of `function` raise, or None."""
-    return _outcome(lambda: grading.check(function, namespace))
+    """What the hidden tests of `function` find: CheckFailed, PartialCredit or None."""
+    def action():
+        lost = lost_parts(function, NotebookStudent(namespace))
+        if lost:
+            return PartialCredit(float(gc_feedback.points_kept(function, lost)),
+                                 gc_feedback.partial_credit(function, lost, "hidden"))
+    return _outcome(action)
 
 
 def _outcome(action):
     """What nbgrader would make of a cell that runs `action`: the exception it raised, a Warning if
-    it wrote a warning to stderr (nbgrader gives such a test cell 0 points too), or None."""
-    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings(record=True) as caught:
+    it wrote a warning to stderr (nbgrader gives such a test cell 0 points too), PartialCredit if its
+    result is a number (nbgrader's partial credit), or None (full points)."""
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            action()
+            result = action()
         except Exception as error:  # a test cell fails on any exception
             return error
     shown = [w for w in caught if not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning))]
-    return Warning(f"{shown[0].category.__name__}: {shown[0].message}") if shown else None
+    if shown:
+        return Warning(f"{shown[0].category.__name__}: {shown[0].message}")
+    if isinstance(result, float):
+        return PartialCredit(result, printed.getvalue())
+    return result if isinstance(result, PartialCredit) else None
+
+
+def words(outcome):
+    """What a test cell showed, its lines (wrapped to 100 characters) joined again."""
+    return " ".join(str(outcome).split())
+
+
+def expected_outcome(variant, function):
+    """What the tests of `function` must make of a catalog variant: None (full points), CheckFailed
+    (a wrong value), or the points kept when the mistake is in a minor part (gc_feedback.POINTS)."""
+    if function not in variant.loses:
+        return None
+    if variant.part == "value":
+        return grading.CheckFailed
+    return float(gc_feedback.points_kept(function, {variant.part}))
+
+
+def assert_outcome(variant, function, outcome):
+    expected = expected_outcome(variant, function)
+    if expected is grading.CheckFailed:
+        assert isinstance(outcome, grading.CheckFailed), f"{variant.name}: {function} gave {outcome!r}"
+    elif expected is not None:
+        assert isinstance(outcome, PartialCredit) and outcome.points == expected, (
+            f"{variant.name}: {function} should keep {expected:g} points (its {variant.part} is wrong): {outcome!r}")
+    else:
+        assert outcome is None, f"{variant.name}: {function} should pass its tests: {outcome!r}"
 
 
 # --- the catalog ----------------------------------------------------------------------------------
@@ -101,6 +161,7 @@ def test_catalog_is_large_and_well_formed():
         assert variant.loses[0] == variant.cell, f"{variant.name}: loses[0] must be the function of its cell"
         assert variant.cell in variant.loses, f"{variant.name}: the hidden tests must catch it too"
         assert set(variant.loses) <= set(FUNCTIONS[NOTEBOOK_OF[variant.cell]]), variant.name
+        assert variant.part in gc_feedback.POINTS[variant.cell], f"{variant.name}: {variant.part} is no part of its function"
     assert {v.name for v in catalog.ALTERNATIVES if v.loses or v.diagnosis} == set()
     assert catalog.by_name("one_sided_1d").cell == "gradient_check"
     assert catalog.by_name("team_bugs_kept").cell == "backward_propagation_n_fixed"
@@ -116,8 +177,10 @@ def test_variant_is_graded_as_catalogued(variant):
     assert failing == set(variant.loses), (
         f"{variant.name}: test cells failing {sorted(failing)}, expected {list(variant.loses)}: "
         f"{ {f: str(e)[:300] for f, e in outcomes.items() if e} }")
+    for function, outcome in outcomes.items():
+        assert_outcome(variant, function, outcome)
     if variant.loses:
-        shown = str(outcomes[variant.loses[0]])
+        shown = words(outcomes[variant.loses[0]])
         assert variant.diagnosis in shown, f"{variant.name}: {variant.diagnosis!r} not in {shown!r}"
 
     # The hidden tests alone, on fresh random cases every run, of every function that the entry's
@@ -128,13 +191,11 @@ def test_variant_is_graded_as_catalogued(variant):
     assert set(variant.loses) <= set(affected), variant.name
     for _ in range(RUNS):
         for function in affected:
-            error = hidden(function, namespace)
+            outcome = hidden(function, namespace)
+            assert_outcome(variant, function, outcome)
             if function in variant.loses:
-                assert isinstance(error, grading.CheckFailed), f"{variant.name}: {function} gave {error!r}"
-                assert variant.diagnosis in str(error), (
-                    f"{variant.name}: {function}: {variant.diagnosis!r} not in {str(error)!r}")
-            else:
-                assert error is None, f"{variant.name}: {function} should pass its hidden tests: {error!r}"
+                assert variant.diagnosis in words(outcome), (
+                    f"{variant.name}: {function}: {variant.diagnosis!r} not in {str(outcome)!r}")
 
 
 @pytest.mark.parametrize("variant", catalog.MISTAKES + catalog.ALTERNATIVES, ids=lambda v: v.name)
@@ -146,8 +207,10 @@ def test_validate_names_each_mistake_as_the_grade_does(variant):
     assert failing == set(variant.loses), (
         f"{variant.name}: visible tests failing {sorted(failing)}, expected {list(variant.loses)}: "
         f"{ {f: str(e)[:300] for f, e in outcomes.items() if e} }")
+    for function, outcome in outcomes.items():
+        assert_outcome(variant, function, outcome)
     if variant.loses:
-        shown = str(outcomes[variant.cell])
+        shown = words(outcomes[variant.cell])
         assert variant.diagnosis in shown, f"{variant.name}: {variant.diagnosis!r} not in {shown!r}"
 
 

@@ -22,10 +22,11 @@ from pathlib import Path
 import pytest
 
 from grading import autograde, catalog, course, gradebook, ledger, synthetic
-from grading.provided import ASSIGNMENT
+from grading.provided import ASSIGNMENT, gc_feedback
 
 MISTAKES = ("fwd_returns_x", "bwd_returns_J", "one_sided_1d", "gcn_one_sided", "bp_same_value_for_all",
             "team_bugs_kept")
+MINOR_MISTAKES = ("gc_prints_never", "fixed_changes_cache")   # partial credit: a minor part's points lost
 
 
 def honest_class():
@@ -34,7 +35,7 @@ def honest_class():
         v = catalog.by_name(name)
         return synthetic.submission({v.cell: v.code})
 
-    students = {f"m_{name}": variant(name) for name in MISTAKES}
+    students = {f"m_{name}": variant(name) for name in MISTAKES + MINOR_MISTAKES}
     students["a_alternative"] = variant(catalog.ALTERNATIVES[0].name)
     students["z_blank"] = synthetic.submission(complete=False)
     return students
@@ -129,6 +130,16 @@ def test_local_workers_on_sqlite_equal_stock_nbgrader(stock, local_sqlite):
     assert final["m_fwd_returns_x"]["forward_propagation"] == stock["m_fwd_returns_x"]["forward_propagation"] == 0
     workers = {r.worker for r in autograde_results(root)}
     assert len(workers) == 2, f"one process graded everything: {workers}"
+    # Partial credit: a minor part's points go, in the kernel (nbgrader's partial credit, stock too)
+    # and in verification alike, so nothing is flagged; the feedback says which part and why.
+    results = {r.student: r for r in autograde_results(root)}
+    for name in MINOR_MISTAKES:
+        v = catalog.by_name(name)
+        kept = gc_feedback.points_kept(v.cell, {v.part})
+        assert final[f"m_{name}"][v.cell] == stock[f"m_{name}"][v.cell] == kept < sum(gc_feedback.POINTS[v.cell].values())
+        assert not results[f"m_{name}"].flags, results[f"m_{name}"].flags
+        shown = " ".join(course.cell_output(root, f"m_{name}", synthetic.notebook_of()[v.cell], "test_" + v.cell).split())
+        assert v.diagnosis in shown and f"keeps {kept:g} of its" in shown, shown
 
 
 def test_postgresql_gradebook_equals_stock_nbgrader(stock, local_sqlite, new_course, postgres_server, dask_scheduler):

@@ -65,3 +65,25 @@ def test_points_add_up_to_100():
 def test_reference_and_visible_table_are_generated_from_the_current_source():
     assert build_reference.main(["--check"]) == 0, \
         "grading/reference.py or gc_feedback_cases.json is stale: run python -m grading.build_reference"
+
+
+PART_WORDS = {"value": "value", "print_msg": "message", "inputs": "inputs unchanged"}
+
+
+def test_the_points_table_shows_each_functions_split():
+    """gc_feedback.POINTS (what the checks take off) adds up to each test cell's points, and the
+    table of notebook 1 and README shows the same split, row by row."""
+    from grading.course import points_per_function
+    from grading.provided import gc_feedback
+
+    cells = points_per_function()
+    assert list(gc_feedback.POINTS) == list(cells), "one entry of POINTS per graded function, in notebook order"
+    notebook = nbformat.read(COURSE_ROOT / "source" / ASSIGNMENT / build_reference.NOTEBOOKS[0], 4).cells[0].source
+    readme = (COURSE_ROOT / "README.md").read_text()
+    for exercise, (function, parts) in enumerate(gc_feedback.POINTS.items(), start=1):
+        assert sum(parts.values()) == cells[function], f"{function}: its parts do not add up to its test cell's points"
+        assert "value" in parts and set(parts) <= set(PART_WORDS), function
+        split = ", ".join(f"{PART_WORDS[part]} {points:g}" for part, points in parts.items())
+        row = f"| {exercise} | `{function}` | {cells[function]:g} | {split} |"
+        assert row in notebook, f"notebook 1's points table lacks {row!r}"
+        assert row in readme, f"README's points table lacks {row!r}"

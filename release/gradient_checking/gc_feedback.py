@@ -9,6 +9,10 @@ below (the notebook's worked example first), those of Part 2 are listed in gc_fe
 When your work is graded the checks run again on fresh random cases, with the same sentences: a
 mistake the grade would find is named here first.
 
+A wrong value fails the test cell (0 points). A mistake in a minor part of a function (POINTS:
+the print_msg message, arguments left unchanged) costs that part's points only: the cell prints
+why and shows the points it keeps as its result, which nbgrader counts as partial credit.
+
 This file computes no gradient. The numbers each fixed case should give, and the numbers that
 common mistakes give on it, are listed in gc_feedback_cases.json, written by the course's tools.
 """
@@ -51,6 +55,78 @@ class CheckFailed(AssertionError):
 
 def fail(message):
     raise CheckFailed(message)
+
+
+# --- points: each function's parts ------------------------------------------------------------------
+
+# What each graded function's test cell is worth, part by part. A wrong value costs the whole
+# function; a mistake in a minor part costs that part's points only, and the tests go on. A check
+# that changes the parameters it is given counts as a wrong value: its perturbations then pile up,
+# and its numbers are wrong (how wrong depends on the cost, so it would not be graded alike).
+POINTS = {
+    "forward_propagation": {"value": 5},
+    "backward_propagation": {"value": 5},
+    "gradient_check": {"value": 15, "print_msg": 5},
+    "gradient_check_n": {"value": 20, "print_msg": 5},
+    "gradient_check_by_parameter": {"value": 20},
+    "backward_propagation_n_fixed": {"value": 20, "inputs": 5},
+}
+PARTS = {
+    "value": "the values it returns",
+    "print_msg": "its message: the verdict with print_msg=True, nothing printed without it",
+    "inputs": "its arguments left as they were given",
+}
+
+
+class Marks:
+    """What the tests of one function found wrong in its minor parts: lost = {part: sentence}."""
+
+    def __init__(self, name):
+        self.name, self.lost = name, {}
+
+    def lose(self, part, sentence):
+        self.lost.setdefault(part, sentence)   # the first sentence of a part is the one shown
+
+    def silent(self, printed, kwargs):
+        """Without print_msg=True a check prints nothing."""
+        if printed.strip() and not kwargs.get("print_msg"):
+            self.lose("print_msg", f"{self.name} printed {printed.strip()[:80]!r} although print_msg was False: "
+                                   "print only when asked.")
+
+    @contextlib.contextmanager
+    def part(self, part):
+        """Checks of one minor part: a failure costs that part, then the tests go on."""
+        try:
+            yield
+        except CheckFailed as failure:
+            self.lose(part, str(failure))
+
+    @contextlib.contextmanager
+    def value(self):
+        """Checks of the value: a failure fails the function. A changed input is named first, being
+        the likeliest reason for a wrong value."""
+        try:
+            yield
+        except CheckFailed as failure:
+            if "inputs" in self.lost:
+                raise CheckFailed(f"{self.lost['inputs']} {failure}") from failure.__cause__
+            raise
+
+
+def points_kept(name, lost):
+    """The points a function keeps when the minor parts in `lost` are wrong (its value being right)."""
+    return sum(points for part, points in POINTS[name].items() if part not in lost)
+
+
+def partial_credit(name, lost, tests):
+    """The lines a test cell prints when only minor parts are wrong. tests -- "visible" or "hidden"."""
+    total = sum(POINTS[name].values())
+    lines = [f"{name} returns the right values in the {tests} tests, and keeps {points_kept(name, lost):g} of its "
+             f"{total:g} points. It loses:"]
+    for part, sentence in lost.items():
+        lines += textwrap.wrap(f"{POINTS[name][part]:g} points for {PARTS[part]}. {sentence}", 100,
+                               initial_indent="- ", subsequent_indent="  ")
+    return "\n".join(lines)
 
 
 def call(function, *args, **kwargs):
@@ -125,10 +201,12 @@ def changed_argument(before, after, names):
     return None
 
 
-def require_unchanged(name, before, after, names=("parameters", "gradients", "X", "Y")):
+def inputs_changed(name, before, after, names=("parameters", "gradients", "X", "Y")):
+    """The sentence for a call that changed its arguments, or None."""
     changed = changed_argument(before, after, names)
     if changed:
-        fail(f"{name} changed its argument {changed}. Perturb copies; never change the inputs.")
+        return f"{name} changed its argument {changed}. Perturb copies; never change the inputs."
+    return None
 
 
 def close(actual, expected, rtol, atol=0.0):
@@ -211,11 +289,15 @@ def check_scalar_function(evaluate, name, correct, mistakes, inputs):
 
 
 def check_forward_propagation(evaluate, inputs):
+    """The tests of forward_propagation: raise CheckFailed, or return {} (it has no minor part)."""
     check_scalar_function(evaluate, "forward_propagation", lambda x, theta: theta * x, FORWARD_MISTAKES, inputs)
+    return {}
 
 
 def check_backward_propagation(evaluate, inputs):
+    """The tests of backward_propagation: raise CheckFailed, or return {} (it has no minor part)."""
     check_scalar_function(evaluate, "backward_propagation", lambda x, theta: x, BACKWARD_MISTAKES, inputs)
+    return {}
 
 
 # --- relative differences ---------------------------------------------------------------------------
@@ -244,12 +326,6 @@ def compare_differences(values, expected, steps, rtol, context, fallback, explai
                            "instead of using a fixed number.")
         fail(f"{context} (epsilon={eps:.3g}), the relative difference should be {right:.6g}, but your "
              f"function returned {value:.6g}. " + (explanation or fallback))
-
-
-def require_silence(name, printed, kwargs):
-    """Fail if the student's check printed although it was called without print_msg=True."""
-    if printed.strip() and not kwargs.get("print_msg"):
-        fail(f"{name} printed {printed.strip()[:80]!r} although print_msg was False: print only when asked.")
 
 
 def verdict_words(text):
@@ -310,14 +386,31 @@ def check_gradient_check(run, cases, expected, explain):
         with forward_propagation and backward_propagation standing in as `cost` and `derivative`
     expected -- the right relative difference of each of cases.signal
     explain(values) -- the sentence naming the mistake that gives `values` on cases.signal, or None
+
+    Raises CheckFailed for a wrong value; returns {minor part: sentence} of what else is wrong.
     """
     name = "gradient_check"
+    marks = Marks(name)
 
     def silent(x, theta, cost, derivative, **kwargs):
         result, printed = run(x, theta, cost, derivative, **kwargs)
-        require_silence(name, printed, kwargs)
+        marks.silent(printed, kwargs)
         return require_float(result, name)
 
+    with marks.value():
+        _gradient_check_values(name, silent, run, cases, expected, explain)
+
+    # print_msg. The derivative (1 + s) x with s = 2r / (1 - r) gives relative difference r on the
+    # linear cost, whose central difference is exact to about 1e-9.
+    def verdict(i, r):
+        x, theta = cases.verdicts[i]
+        return run(x, theta, (x, 1), (x, 1, 1 + 2 * r / (1 - r)), print_msg=True)[1]
+    with marks.part("print_msg"):
+        check_print_msg(name, verdict)
+    return marks.lost
+
+
+def _gradient_check_values(name, silent, run, cases, expected, explain):
     # 1. J = x theta^3 and a large step, with right and deliberately wrong derivatives: every number is signal.
     values = [silent(x, theta, (x, 3), (x, 3, scale), epsilon=eps) for x, theta, eps, scale in cases.signal]
     compare_differences(values, expected, [eps for _, _, eps, _ in cases.signal], 1e-6, CUBIC_CONTEXT,
@@ -337,14 +430,7 @@ def check_gradient_check(run, cases, expected, explain):
         fail(f"Called without epsilon, gradient_check returned {value:.3g} for a correct derivative: "
              "the default epsilon must be 1e-7.")
 
-    # 4. print_msg. The derivative (1 + s) x with s = 2r / (1 - r) gives relative difference r on the
-    #    linear cost, whose central difference is exact to about 1e-9.
-    def verdict(i, r):
-        x, theta = cases.verdicts[i]
-        return run(x, theta, (x, 1), (x, 1, 1 + 2 * r / (1 - r)), print_msg=True)[1]
-    check_print_msg(name, verdict)
-
-    # 5. x = 0: both gradients are 0, and the difference 0/0 is defined as 0.0.
+    # 4. x = 0: both gradients are 0, and the difference 0/0 is defined as 0.0.
     theta = cases.zero_theta
     value = run(0.0, theta, (0.0, 1), (0.0, 1, 1.0))[0]
     if not (isinstance(value, float) and value == 0.0):
@@ -398,19 +484,38 @@ class CheckCase:
 def check_gradient_check_n(run, cases, truth):
     """The tests of gradient_check_n.
 
-    run(case, **kwargs) -- (result, printed) of the student's gradient_check_n on a CheckCase, its
-        cost standing in for forward_propagation_n (and failing if the call changed its arguments)
+    run(case, **kwargs) -- (result, printed, the sentence of a changed argument or None) of the
+        student's gradient_check_n on a CheckCase, its cost standing in for forward_propagation_n
     cases -- {"signal": [CheckCase], "default": CheckCase, "network": [CheckCase], "verdicts": [CheckCase]};
         the i-th verdict case's gradient gives the relative difference VERDICT_CASES[i]
     truth -- {"signal" or "network": (the right values, explain(values) -> sentence or None)}
+
+    Raises CheckFailed for a wrong value; returns {minor part: sentence} of what else is wrong.
     """
     name = "gradient_check_n"
+    marks = Marks(name)
+
+    def called(case, **kwargs):
+        result, printed, changed = run(case, **kwargs)
+        if changed:
+            fail(changed)
+        return result, printed
 
     def value(case, **kwargs):
-        result, printed = run(case, **kwargs)
-        require_silence(name, printed, kwargs)
+        result, printed = called(case, **kwargs)
+        marks.silent(printed, kwargs)
         return require_float(result, name)
 
+    with marks.value():
+        _gradient_check_n_values(name, value, cases, truth)
+
+    # print_msg, on quadratic costs (central difference exact up to round-off).
+    with marks.part("print_msg"):
+        check_print_msg(name, lambda i, r: called(cases["verdicts"][i], print_msg=True)[1])
+    return marks.lost
+
+
+def _gradient_check_n_values(name, value, cases, truth):
     # 1. Smooth costs with known gradients and a large step: every mistake in the approximation or in
     #    the formula changes the number. The gradient is exact, then has one block spoiled.
     values = [value(case, epsilon=case.eps) for case in cases["signal"]]
@@ -429,9 +534,6 @@ def check_gradient_check_n(run, cases, truth):
     expected, explain = truth["network"]
     compare_differences(values, expected, [DEFAULT_STEP] * len(values), 1e-5, "On the network", GLOBAL_DATA,
                         lambda: explain(values))
-
-    # 4. print_msg, on quadratic costs (central difference exact up to round-off).
-    check_print_msg(name, lambda i, r: run(cases["verdicts"][i], print_msg=True)[1])
 
 
 def stand_in(cost, helpers):
@@ -494,18 +596,27 @@ def explain_blocks(found, patterns, explain_rest, names):
 def check_gradient_check_by_parameter(run, cases, truth, names):
     """The tests of gradient_check_by_parameter.
 
-    run(case, **kwargs) -- (result, printed) of the student's function on a CheckCase, with
-        forward_propagation_n and a correct gradapprox_n over the case's cost standing in
+    run(case, **kwargs) -- (result, printed, the sentence of a changed argument or None) of the
+        student's function on a CheckCase, with forward_propagation_n and a correct gradapprox_n
+        over the case's cost standing in
     cases -- {"signal": [CheckCase] with spoiled blocks, "network": [CheckCase] of the team's gradients,
               "default": CheckCase with the exact gradient}
     truth -- {"signal": ([{name: right value}], patterns, explain_rest) as for explain_blocks,
               "network": [{name: right value}]}
     names -- the parameter names, in the order of dictionary_to_vector
+
+    Raises CheckFailed for a wrong value; returns {} (it has no minor part).
     """
     name = "gradient_check_by_parameter"
 
+    def blocks(case, **kwargs):
+        result, _, changed = run(case, **kwargs)
+        if changed:
+            fail(changed)
+        return require_block_dict(result, name, names)
+
     # 1. Smooth costs, a large step, one or two spoiled blocks: every value is signal.
-    found = [require_block_dict(run(case, epsilon=case.eps)[0], name, names) for case in cases["signal"]]
+    found = [blocks(case, epsilon=case.eps) for case in cases["signal"]]
     expected, patterns, explain_rest = truth["signal"]
     for values, right, case in zip(found, expected, cases["signal"]):
         wrong = [n for n in names if not close(values[n], right[n], rtol=1e-6, atol=1e-10)]
@@ -516,7 +627,7 @@ def check_gradient_check_by_parameter(run, cases, truth, names):
 
     # 2. The real network with the team's gradients, at the default step and at 1e-7.
     for case, right in zip(cases["network"], truth["network"]):
-        values = require_block_dict(run(case, **({} if case.eps is None else {"epsilon": case.eps}))[0], name, names)
+        values = blocks(case, **({} if case.eps is None else {"epsilon": case.eps}))
         for n in names:
             # Blocks the team got wrong are signal; the others are round-off, compared by size only.
             ok = close(values[n], right[n], rtol=1e-4) if right[n] > 1e-4 else values[n] < 1e-4
@@ -525,10 +636,11 @@ def check_gradient_check_by_parameter(run, cases, truth, names):
                      f"{n} is {apart(values[n], right[n], ' instead of about ')}. " + GLOBAL_DATA)
 
     # 3. The default step is 1e-6: an exact gradient gives tiny values everywhere.
-    values = require_block_dict(run(cases["default"])[0], name, names)
+    values = blocks(cases["default"])
     if not max(values.values()) < 1e-5:
         fail(f"Called without epsilon on an exact gradient, {name} returned values up to {max(values.values()):.3g}: "
              f"the default epsilon must be {DEFAULT_STEP:g}.")
+    return {}
 
 
 # --- backward_propagation_n_fixed -------------------------------------------------------------------
@@ -615,27 +727,37 @@ def check_backward_propagation_n_fixed(run, cases):
 
     run(X, Y, cache) -- (result, (X, Y, cache) as they are after the call) of the student's function
     cases -- [(X, Y, cache, the right gradients {"dZ3": ..., "db1": ...})], batches of several sizes
+
+    Raises CheckFailed for wrong gradients; returns {minor part: sentence} of what else is wrong.
     """
     name = "backward_propagation_n_fixed"
-    for X, Y, cache, expected in cases:
-        m = X.shape[1]
-        result, (given_X, given_Y, given_cache) = run(*snapshot(X, Y, cache))
-        unchanged = np.array_equal(X, given_X) and np.array_equal(Y, given_Y) and all(
-            np.array_equal(a, b) for a, b in zip(cache, given_cache))
-        if not unchanged:
-            fail(f"{name} changed its inputs (X, Y or the cache). Compute new arrays instead.")
-        if not isinstance(result, dict):
-            fail(f"{name} should return a dict of gradients, not a {type(result).__name__}.")
-        missing = [key for key in BACKWARD_ORDER if key not in result]
-        if missing:
-            fail(f"The returned dict lacks {missing}: keep every key of backward_propagation_n.")
-        known = dict(zip(CACHE_NAMES, cache), **expected)
-        # The first wrong gradient in the order of backpropagation is the root cause; report it.
-        for key in BACKWARD_ORDER:
-            actual = np.asarray(result[key], dtype=float)
-            if actual.shape == expected[key].shape and np.allclose(actual, expected[key], rtol=1e-7, atol=1e-12):
-                continue
-            fail(f"With a batch of m = {m} examples: {explain_backward(key, actual, expected[key], m, known)}")
+    marks = Marks(name)
+    with marks.value():
+        for X, Y, cache, expected in cases:
+            result, (given_X, given_Y, given_cache) = run(*snapshot(X, Y, cache))
+            unchanged = np.array_equal(X, given_X) and np.array_equal(Y, given_Y) and all(
+                np.array_equal(a, b) for a, b in zip(cache, given_cache))
+            if not unchanged:
+                marks.lose("inputs", f"{name} changed its inputs (X, Y or the cache). Compute new arrays instead.")
+            _compare_fixed(name, result, X, cache, expected)
+    return marks.lost
+
+
+def _compare_fixed(name, result, X, cache, expected):
+    """Fail unless result holds the right gradients of the batch X; name the first wrong one."""
+    m = X.shape[1]
+    if not isinstance(result, dict):
+        fail(f"{name} should return a dict of gradients, not a {type(result).__name__}.")
+    missing = [key for key in BACKWARD_ORDER if key not in result]
+    if missing:
+        fail(f"The returned dict lacks {missing}: keep every key of backward_propagation_n.")
+    known = dict(zip(CACHE_NAMES, cache), **expected)
+    # The first wrong gradient in the order of backpropagation is the root cause; report it.
+    for key in BACKWARD_ORDER:
+        actual = np.asarray(result[key], dtype=float)
+        if actual.shape == expected[key].shape and np.allclose(actual, expected[key], rtol=1e-7, atol=1e-12):
+            continue
+        fail(f"With a batch of m = {m} examples: {explain_backward(key, actual, expected[key], m, known)}")
 
 
 # --- the visible tests ------------------------------------------------------------------------------
@@ -679,12 +801,12 @@ def student_function(namespace, name):
 
 def _visible_forward_propagation(namespace):
     function = student_function(namespace, "forward_propagation")
-    check_forward_propagation(lambda x, theta: call(function, x, theta)[0], SCALAR_INPUTS)
+    return check_forward_propagation(lambda x, theta: call(function, x, theta)[0], SCALAR_INPUTS)
 
 
 def _visible_backward_propagation(namespace):
     function = student_function(namespace, "backward_propagation")
-    check_backward_propagation(lambda x, theta: call(function, x, theta)[0], SCALAR_INPUTS)
+    return check_backward_propagation(lambda x, theta: call(function, x, theta)[0], SCALAR_INPUTS)
 
 
 def _visible_gradient_check(namespace):
@@ -696,7 +818,8 @@ def _visible_gradient_check(namespace):
                          backward_propagation=lambda x, theta: scale * q * b * theta ** (q - 1)):
             return call(function, x, theta, **kwargs)
     table = tabulated("gradient_check")
-    check_gradient_check(run, GRADIENT_CHECK_CASES, table["expected"], lambda values: explain_from_table(table, values))
+    return check_gradient_check(run, GRADIENT_CHECK_CASES, table["expected"],
+                                lambda values: explain_from_table(table, values))
 
 
 HELPER_NAMES = ("forward_propagation_n", "dictionary_to_vector", "vector_to_dictionary", "PARAMETER_NAMES")
@@ -712,7 +835,8 @@ def _helpers(namespace):
 
 def _check_runner(name, namespace, extra=lambda case: {}):
     """run(case, **kwargs) for CheckCase: the student's function on the case's parameters and gradients,
-    with forward_propagation_n (and what extra(case) gives) standing in while it runs."""
+    with forward_propagation_n (and what extra(case) gives) standing in while it runs; it returns
+    (result, printed, the sentence of a changed argument or None)."""
     function, helpers = student_function(namespace, name), _helpers(namespace)
     # The notebook's names, and gc_utils's own for a function that calls gc_utils.forward_propagation_n.
     spaces = [function.__globals__] + ([vars(sys.modules["gc_utils"])] if "gc_utils" in sys.modules else [])
@@ -723,8 +847,7 @@ def _check_runner(name, namespace, extra=lambda case: {}):
         before = snapshot(parameters, gradients, case.X, case.Y)
         with substituted(spaces, forward_propagation_n=stand_in(case.cost, helpers), **extra(case)):
             result, printed = call(function, parameters, gradients, case.X, case.Y, **kwargs)
-        require_unchanged(name, before, (parameters, gradients, case.X, case.Y))
-        return result, printed
+        return result, printed, inputs_changed(name, before, (parameters, gradients, case.X, case.Y))
     return run
 
 
@@ -736,7 +859,7 @@ def _visible_gradient_check_n(namespace):
     table = tabulated("gradient_check_n")
     cases = {part: [CheckCase.from_json(c) for c in table["cases"][part]] for part in ("signal", "network", "verdicts")}
     cases["default"] = CheckCase.from_json(table["cases"]["default"])
-    check_gradient_check_n(_check_runner("gradient_check_n", namespace), cases,
+    return check_gradient_check_n(_check_runner("gradient_check_n", namespace), cases,
                            {part: _truth(table[part]) for part in ("signal", "network")})
 
 
@@ -761,7 +884,7 @@ def _visible_gradient_check_by_parameter(namespace):
              "network": table["network"]}
     run = _check_runner("gradient_check_by_parameter", namespace,
                         extra=lambda case: {"gradapprox_n": _tabulated_gradapprox(case)})
-    check_gradient_check_by_parameter(run, cases, truth, _helpers(namespace).PARAMETER_NAMES)
+    return check_gradient_check_by_parameter(run, cases, truth, _helpers(namespace).PARAMETER_NAMES)
 
 
 def _visible_backward_propagation_n_fixed(namespace):
@@ -777,7 +900,7 @@ def _visible_backward_propagation_n_fixed(namespace):
 
     def run(X, Y, cache):
         return call(function, X, Y, cache)[0], (X, Y, cache)
-    check_backward_propagation_n_fixed(run, cases)
+    return check_backward_propagation_n_fixed(run, cases)
 
 
 VISIBLE = {
@@ -791,7 +914,16 @@ VISIBLE = {
 
 
 def visible_tests(name, namespace):
-    """Run the visible tests of the function `name` defined in the notebook's namespace (globals())."""
+    """Run the visible tests of the function `name` defined in the notebook's namespace (globals()).
+
+    A wrong value raises CheckFailed: the test cell scores 0. When only minor parts are wrong, the
+    sentences are printed and the points kept returned: nbgrader scores a test cell whose result is
+    a number with that many points (partial credit).
+    """
     __tracebackhide__ = True
-    VISIBLE[name](namespace)
-    print(f"{name} passes the visible tests.")
+    lost = VISIBLE[name](namespace)
+    if not lost:
+        print(f"{name} passes the visible tests.")
+        return None
+    print(partial_credit(name, lost, "visible"))
+    return float(points_kept(name, lost))

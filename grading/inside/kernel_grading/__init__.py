@@ -29,7 +29,7 @@ class CheckFailed(AssertionError):
 
 
 def verdict(name, wait=WAIT):
-    """The grader's verdict of function `name`: {"passed": bool, "message": str}."""
+    """The grader's verdict of function `name`: {"passed": bool, "points": float, "message": str}."""
     if not name.isidentifier():
         raise CheckFailed(f"There is no function named {name!r} to check.")
     path = os.path.join(os.environ.get("GRADING_VERDICTS", ""), name + ".json")
@@ -46,9 +46,16 @@ def verdict(name, wait=WAIT):
 
 
 def check(name, namespace):
-    """Report the verified verdict of function `name` (the notebook's namespace is not used)."""
+    """Report the verified verdict of function `name` (the notebook's namespace is not used).
+
+    A verdict with no points fails the cell. One with some points (only a minor part wrong) is
+    printed, and the visible tests that follow give the cell its partial score, as they do under
+    a plain nbgrader autograde."""
     __tracebackhide__ = True  # IPython: show the student the message, not these frames
     result = verdict(name)
-    if not result.get("passed"):
+    if result.get("passed"):
+        print(f"{name} passes the hidden tests.")
+    elif isinstance(result.get("points"), (int, float)) and result["points"] > 0:
+        print(str(result.get("message", "")))
+    else:
         raise CheckFailed(str(result.get("message", "")))
-    print(f"{name} passes the hidden tests.")
