@@ -250,6 +250,22 @@ class NbgraderStep:
             files.remove_tree(target, anchor=self.root)
             return [(f"{kind}/{student}", str(error))]
 
+    def keep_ungraded(self, student, staged_folder, notebooks):
+        """Where nbgrader could not finish a submission (it then removes its graded copy), make the
+        staged notebooks the graded copy, so that the formgrader lists the submission as graded
+        (with the verified scores), the feedback can be written, and every view shows one score.
+        notebooks -- the assignment's notebook file names. Returns [(file, why it was left out)]."""
+        target = self.root / "autograded" / student / ASSIGNMENT
+        try:
+            os.close(files.open_folder(target, anchor=self.root))
+            return []   # nbgrader kept a graded copy: it stays
+        except FileNotFoundError:
+            pass
+        files.make_folders(self.root, f"autograded/{student}")
+        present = {name for name in notebooks if (Path(staged_folder) / name).is_file()}
+        return files.copy_regular_files(staged_folder, target, limit=MAX_FILE_BYTES, names=present,
+                                        anchor=self.root, destination_anchor=self.root)
+
     def kernel_service(self, zygote, student):
         return KernelService(self, zygote, student)
 

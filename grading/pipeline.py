@@ -147,6 +147,7 @@ def end_current():
 
 def _grade(root, student, db_url, result, limits):
     from . import course, verify
+    from .build_reference import NOTEBOOKS
     from .kernels import VERDICT_READER, Zygote
     from .nbgrader_step import runtime_folder, step_for
     from .remote import WorkerStartFailed
@@ -187,7 +188,10 @@ def _grade(root, student, db_url, result, limits):
                 result.cpu_seconds = group.cpu_seconds() or 0.0
         finally:
             _current.pop("cgroup", None)
-    for relative, why in step.bring_back("autograded", student):
+    left_out = step.bring_back("autograded", student)
+    if not outcome["success"]:
+        left_out += step.keep_ungraded(student, staged.folder, NOTEBOOKS)
+    for relative, why in left_out:
         result.problems.append(f"the graded copy of {relative} was not kept: {why}")
     step.bring_back_grades(student, db_url)
     result.flags.extend(verify.record_verdicts(db_url, ASSIGNMENT, student, verdicts_of))

@@ -185,3 +185,33 @@ def test_no_submission_changed_and_outputs_stay_small(graded):
     assert flood.stat().st_size < 2 * 2 ** 20
     huge = root / "autograded" / "b16_huge_file" / ASSIGNMENT / "huge.bin"
     assert not huge.exists() or huge.stat().st_size <= 64 * 2 ** 20
+
+
+CRASHED = ("b11_os_exit", "b12_segfault")   # the kernel died: nbgrader could not finish these
+
+
+def test_a_crashed_submission_shows_one_score_everywhere(graded):
+    """The verified scores of a submission nbgrader could not finish are what the formgrader shows
+    too: listed as graded (not "needs autograding"), with the table's total, in the Manual Grading
+    list of each notebook, and its feedback page written."""
+    from nbgrader.apps.api import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config import Config
+
+    from grading import pipeline
+
+    root, results, _, _ = graded
+    config = Config()
+    config.CourseDirectory.root = str(root)
+    config.CourseDirectory.db_url = gradebook.configured_url(root)
+    api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+    listed = {s["student"]: s for s in api.get_submissions(ASSIGNMENT)}
+    for student in CRASHED:
+        assert "nbgrader could not finish" in " ".join(results[student].problems), results[student]
+        assert listed[student]["autograded"], f"{student} shows as needing autograding"
+        assert listed[student]["score"] == results[student].total, (listed[student], results[student])
+        for notebook in NOTEBOOKS:
+            manual = {s["student"] for s in api.get_notebook_submissions(ASSIGNMENT, notebook.removesuffix(".ipynb"))}
+            assert student in manual, f"{student} missing from the Manual Grading list of {notebook}"
+        assert pipeline.write_feedback(root, student, config.CourseDirectory.db_url) == ""
+        assert (root / "feedback" / student / ASSIGNMENT / NB2.replace(".ipynb", ".html")).is_file()
