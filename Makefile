@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: demo test release reference bench bench-grading autograde intake export review-config clean-students clean-demo help
+.PHONY: demo test release reference bench bench-grading autograde intake export release-feedback review-config clean-students clean-demo help
 
 # `make autograde` options, all optional: WORKERS=4, DB=postgresql://user@host/db,
 # SCHEDULER=tcp://host:8786 (a Dask cluster), FORCE=1 (grade again what is graded already),
@@ -24,6 +24,8 @@ help:
 	@echo "make intake ZIP=submissions.zip ROSTER=roster.csv  import a Canvas or Moodle download"
 	@echo "make export   grades and feedback back to the LMS: files for Canvas's or Moodle's import, in exports/"
 	@echo "               [COLUMN=name] [RELEASE_FLAGGED=1]"
+	@echo "make release-feedback  feedback to students through nbgrader's exchange (flagged ones held back)"
+	@echo "               [RELEASE_FLAGGED=1]"
 	@echo "make review-config  show how nbgrader_config.py or deadlines.toml changed since last reviewed, and accept it"
 	@echo "make bench-grading  throughput of grading 100 submissions: stock nbgrader, ours, the floor (~25 min)"
 
@@ -81,6 +83,9 @@ intake: $(BIN)/.installed
 export: $(BIN)/.installed
 	$(BIN)/python -m grading.lms_export $(if $(DB),--db-url $(DB)) $(if $(COLUMN),--column "$(COLUMN)") \
 		$(if $(RELEASE_FLAGGED),--release-flagged)
+
+release-feedback: $(BIN)/.installed
+	$(BIN)/python -m grading.release_feedback $(if $(RELEASE_FLAGGED),--release-flagged)
 
 review-config: $(BIN)/.installed
 	$(BIN)/python -m grading.config_review $(if $(ACCEPT),--accept)

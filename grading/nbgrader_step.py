@@ -262,7 +262,9 @@ class NbgraderStep:
         except FileNotFoundError:
             pass
         files.make_folders(self.root, f"autograded/{student}")
-        present = {name for name in notebooks if (Path(staged_folder) / name).is_file()}
+        # With the notebooks, what nbgrader's feedback and exchange read beside them.
+        wanted = (*notebooks, "timestamp.txt", "submission_secret.txt")
+        present = {name for name in wanted if (Path(staged_folder) / name).is_file()}
         return files.copy_regular_files(staged_folder, target, limit=MAX_FILE_BYTES, names=present,
                                         anchor=self.root, destination_anchor=self.root)
 
