@@ -14,6 +14,8 @@ point the formgrader at another folder's configuration.
 - The formgrader's Autograde button runs the stock `nbgrader autograde` in the server: the hidden
   tests in the student's kernel, nothing verified, and on failure it deletes the student's graded
   folder. The guard answers it with a sentence instead: grading goes through `make autograde`.
+- Its "release all feedback" button would release flagged submissions' feedback too; the guard
+  runs `make release-feedback`'s rule instead (grading.release_feedback).
 
 `make` enables it for the course's environment (jupyter-config/grading.json).
 """
@@ -22,6 +24,8 @@ import json
 
 from tornado import web
 from tornado.ioloop import IOLoop
+
+from .assignment import ASSIGNMENT
 
 SETTING = "nbgrader_jinja2_env"   # where nbgrader's formgrader keeps its Jinja environment
 OTHER_COURSE = ("This formgrader serves one course: opening another folder's configuration "
@@ -78,12 +82,35 @@ def refuse_stock_autograde(handler_class):
     handler_class.post = refused_post
 
 
+def hold_back_flagged_feedback(handler_class):
+    """Make the formgrader's "release all feedback" follow `make release-feedback`: the feedback of
+    submissions that verification flagged waits until the instructor has reviewed them (and
+    releases it, per student in the formgrader or with RELEASE_FLAGGED=1)."""
+    if getattr(handler_class.post, "guarded", False):
+        return
+    stock = handler_class.post
+
+    @web.authenticated
+    def guarded_post(self, assignment_id):
+        if assignment_id != ASSIGNMENT:
+            return stock(self, assignment_id)
+        from .release_feedback import release   # on first use: it loads the course's grading modules
+
+        status, lines = release(self.api.coursedir.root)
+        log = "\n".join(lines)
+        self.write(json.dumps({"success": status == 0, "log": log, "error": "" if status == 0 else log}))
+
+    guarded_post.guarded = True
+    handler_class.post = guarded_post
+
+
 def _load_jupyter_server_extension(serverapp):
-    from nbgrader.server_extensions.formgrader.apihandlers import AutogradeHandler
+    from nbgrader.server_extensions.formgrader.apihandlers import AutogradeHandler, ReleaseAllFeedbackHandler
     from nbgrader.server_extensions.formgrader.handlers import FormgraderHandler
 
     refuse_other_courses(FormgraderHandler)
     refuse_stock_autograde(AutogradeHandler)
+    hold_back_flagged_feedback(ReleaseAllFeedbackHandler)
     # Extensions load in the order of their names, so the formgrader's environment does not exist
     # yet; the loop runs this once every extension is loaded, before the first request.
     IOLoop.current().add_callback(escape_formgrader_pages, serverapp.web_app.settings, serverapp.log)

@@ -300,6 +300,12 @@ def test_no_script_a_student_wrote_runs_in_the_formgrader(graded, tmp_path):
             answer = json.load(response)
         assert answer["success"] is False and "make autograde" in answer["error"]
         assert {p: p.read_bytes() for p in (root / "autograded" / "grace").rglob("*") if p.is_file()} == graded_copy
+        # Its "release all feedback" button follows make release-feedback's rule (flagged ones wait);
+        # this class came from an LMS download, so nothing can go through the exchange, and it says so.
+        request = urllib.request.Request(url(f"api/assignment/{ASSIGNMENT}/release_feedback"), data=b"", method="POST")
+        with LOOPBACK.open(request) as response:
+            answer = json.load(response)
+        assert answer["success"] is True and "not submitted through the exchange" in answer["log"], answer
     finally:
         lab.stop()
     assert not (folder / CANARY).exists(), "the formgrader ran a student's configuration"
