@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: demo test release reference bench bench-grading autograde intake export release-feedback review-config clean-students clean-demo help
+.PHONY: demo test release reference bench bench-grading autograde intake export release-feedback review-config clean-students clean-demo help hub hub-stop
 
 # `make autograde` options, all optional: WORKERS=4, DB=postgresql://user@host/db,
 # SCHEDULER=tcp://host:8786 (a Dask cluster), FORCE=1 (grade again what is graded already),
@@ -28,6 +28,9 @@ help:
 	@echo "               [RELEASE_FLAGGED=1]"
 	@echo "make review-config  show how nbgrader_config.py or deadlines.toml changed since last reviewed, and accept it"
 	@echo "make bench-grading  throughput of grading 100 submissions: stock nbgrader, ours, the floor (~25 min)"
+	@echo "make hub      the course on a real JupyterHub on 127.0.0.1:8000 (as root; docs/hub.md): accounts,"
+	@echo "               nbgrader's exchange, the formgrader [HUB_PORT=8000] [HUB_HOME=/srv/gradient-checking-hub]"
+	@echo "make hub-stop stop that hub and every server it started"
 
 $(BIN)/.installed: requirements.txt pyproject.toml jupyter-config/grading.json
 	@# Submissions run in Debian's bubblewrap with a seccomp filter made by libseccomp; install
@@ -92,3 +95,14 @@ review-config: $(BIN)/.installed
 
 bench-grading: $(BIN)/.installed
 	$(BIN)/python benchmarks/bench_grading.py
+
+# The course on a real JupyterHub (docs/hub.md), as root. Debian's python3.11 runs the script and
+# the hub's own venv (the course's .venv is not one that the hub's users can run). Settings:
+# HUB_PORT=8000 HUB_HOME=/srv/gradient-checking-hub HUB_INSTRUCTOR=instructor
+# HUB_STUDENTS="student1 student2 student3" HUB_COURSE=~instructor/gradient-checking
+HUB_PYTHON ?= /usr/bin/python3.11
+hub:
+	$(HUB_PYTHON) hub/hubctl.py start
+
+hub-stop:
+	$(HUB_PYTHON) hub/hubctl.py stop

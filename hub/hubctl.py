@@ -1,0 +1,488 @@
+"""`make hub` and `make hub-stop`: the course on a real JupyterHub on 127.0.0.1 (docs/hub.md).
+
+    hubctl.py start          set everything up that is missing, start the hub in the background
+    hubctl.py stop           stop the hub, its proxy and every server it spawned
+    hubctl.py remove-users   delete the Linux accounts that `start` created (the hub stopped first)
+
+Runs as root, with Debian's python3.11 and its standard library only (the course's .venv lives
+under root's own interpreter, which the hub's users cannot run). Settings, from the environment
+(the Makefile passes `make hub HUB_PORT=8001 ...` through):
+
+    HUB_HOME        the hub's state folder            /srv/gradient-checking-hub
+    HUB_PORT        the public port on 127.0.0.1      8000
+    HUB_INSTRUCTOR  the instructor's account          instructor
+    HUB_STUDENTS    the students' accounts            "student1 student2 student3"
+    HUB_COURSE      the instructor's course copy      ~instructor/gradient-checking
+    HUB_VENV        the hub's Python environment      $HUB_HOME/venv
+    HUB_PYTHON      the interpreter of that venv      /usr/bin/python3.11
+
+The state folder (root's, 0755):
+    venv/                        the pinned requirements.txt for Debian's python3.11, built once
+    exchange/                    nbgrader's exchange (1777, as nbgrader makes it)
+    config/common/               nbgrader_config.py: course id and exchange, read by every server
+    config/students/             the formgrader, course list and create-assignment turned off
+    config/instructors/          (nothing yet: room for the instructors' own settings)
+    bin/nbgrader                 nbgrader with that configuration, for the command line
+    hub.pid, hub.log             the running hub
+    private/ (0700)              passwords (0600), the hub's database and cookie secret, the
+                                 proxy's pid, the accounts this script created
+"""
+import hashlib
+import json
+import os
+import pwd
+import re
+import secrets
+import shutil
+import signal
+import socket
+import string
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+HUB_DIR = REPO / "hub"
+COURSE_ID = "gradient-checking"
+ASSIGNMENT = "gradient_checking"
+# What the instructor's copy of the course holds: what nbgrader and the formgrader need.
+COURSE_FILES = ["source", "release", "nbgrader_config.py", "deadlines.toml"]
+# Pins of requirements.txt that Debian bookworm's python3.11 (3.11.2) cannot install, and what the
+# hub's venv takes instead: soupsieve 3 and later need Python >= 3.11.5 (it is used by
+# beautifulsoup4, which nbconvert uses to clean HTML; 2.10 is the last release for 3.11.2).
+OVERRIDES = {"soupsieve": "soupsieve==2.10"}
+# The nbgrader extensions a student's server does without (nbgrader's docs, "One Class, One
+# Grader" / the table of "Multiple Graders"): they only make sense for a course directory.
+STUDENT_SERVER_EXTENSIONS_OFF = ["nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.course_list"]
+STUDENT_LAB_PLUGINS_OFF = ["@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment",
+                           "@jupyter/nbgrader:course-list"]
+NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")   # a Linux account name JupyterHub keeps as it is
+CLEAN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+LOOPBACK = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def say(*words):
+    print("hub:", *words, flush=True)
+
+
+def fail(message):
+    print(f"hub: {message}", file=sys.stderr, flush=True)
+    sys.exit(1)
+
+
+class Settings:
+    def __init__(self, env=os.environ):
+        self.home = Path(env.get("HUB_HOME") or "/srv/gradient-checking-hub").absolute()
+        self.port = int(env.get("HUB_PORT") or 8000)
+        self.instructor = env.get("HUB_INSTRUCTOR") or "instructor"
+        self.students = (env.get("HUB_STUDENTS") or "student1 student2 student3").replace(",", " ").split()
+        self.venv = Path(env.get("HUB_VENV") or self.home / "venv").absolute()
+        self.python = env.get("HUB_PYTHON") or "/usr/bin/python3.11"
+        self.course = Path(env["HUB_COURSE"]).absolute() if env.get("HUB_COURSE") else None
+        for name in [self.instructor, *self.students]:
+            if not NAME.match(name):
+                fail(f"{name!r} is not a usable account name (lower case letters, digits, _ and -)")
+        if self.instructor in self.students or len(set(self.students)) != len(self.students):
+            fail("the instructor and the students must be different accounts")
+        self.private = self.home / "private"
+        self.exchange = self.home / "exchange"
+        self.config = self.home / "config"
+        self.pid_file = self.home / "hub.pid"
+        self.log_file = self.home / "hub.log"
+        self.passwords = self.private / "passwords"
+        self.created = self.private / "created-users"
+
+    @property
+    def users(self):
+        return [self.instructor, *self.students]
+
+    def course_dir(self):
+        return self.course or Path(pwd.getpwnam(self.instructor).pw_dir) / COURSE_ID
+
+    def url(self):
+        return f"http://127.0.0.1:{self.port}/"
+
+
+# ---------------------------------------------------------------- processes
+
+def read_pid(path):
+    try:
+        return int(Path(path).read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def alive(pid):
+    if not pid:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def environ_of(pid):
+    try:
+        raw = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return {}
+    return dict(item.split(b"=", 1) for item in raw.split(b"\0") if b"=" in item)
+
+
+def hub_processes(settings):
+    """Every process of this hub: the hub, its proxy, the spawned servers and their kernels all
+    carry GC_HUB_HOME=<this state folder> in their environment (set here and by the config)."""
+    marker = str(settings.home).encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != os.getpid() and environ_of(entry).get(b"GC_HUB_HOME") == marker:
+            found.append(int(entry))
+    return found
+
+
+def running_hub(settings):
+    pid = read_pid(settings.pid_file)
+    if alive(pid) and environ_of(pid).get(b"GC_HUB_HOME") == str(settings.home).encode():
+        return pid
+    return None
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_taken(port):
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def run(command, **kwargs):
+    kwargs.setdefault("check", True)
+    return subprocess.run(command, **kwargs)
+
+
+# ---------------------------------------------------------------- what the hub needs
+
+def ensure_proxy():
+    """configurable-http-proxy, pinned in hub/package-lock.json, into hub/node_modules (npm ci)."""
+    lock = HUB_DIR / "package-lock.json"
+    stamp = HUB_DIR / "node_modules" / ".gc-lock-sha256"
+    digest = hashlib.sha256(lock.read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text() == digest and proxy_script().exists():
+        return
+    npm = shutil.which("npm")
+    if not npm:
+        fail("npm is missing: the hub's proxy (configurable-http-proxy) is installed with npm ci")
+    say("installing configurable-http-proxy (npm ci in hub/)")
+    run([npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"], cwd=HUB_DIR)
+    stamp.write_text(digest)
+
+
+def proxy_script():
+    return HUB_DIR / "node_modules" / "configurable-http-proxy" / "bin" / "configurable-http-proxy"
+
+
+def hub_requirements():
+    """requirements.txt with the OVERRIDES for Debian's interpreter: the hub's exact pins."""
+    lines = []
+    for line in (REPO / "requirements.txt").read_text().splitlines():
+        name = re.split(r"[=<>!~;\s\[]", line.strip(), maxsplit=1)[0].lower().replace("_", "-")
+        lines.append(OVERRIDES.get(name, line))
+    return "\n".join(lines) + "\n"
+
+
+def ensure_venv(settings):
+    """The hub's own Python environment, from Debian's interpreter, which every user can run:
+    requirements.txt's pins (OVERRIDES aside), without the grading package (instructor-only:
+    students run this venv). Built once; again only when the pins or the interpreter change."""
+    python = settings.python
+    if not os.access(python, os.X_OK):
+        fail(f"{python} is missing: apt-get install python3.11 python3.11-venv (or set HUB_PYTHON)")
+    version = run([python, "-c", "import sys; print(sys.version)"], capture_output=True, text=True).stdout
+    requirements = hub_requirements()
+    digest = hashlib.sha256((python + version + requirements).encode()).hexdigest()
+    venv = settings.venv
+    stamp = venv / ".gc-hub-installed"
+    if venv.exists():
+        info = venv.stat()
+        if info.st_uid != 0 or info.st_mode & 0o022:
+            fail(f"{venv} is not root's alone (owner {info.st_uid}, mode {oct(info.st_mode & 0o777)}): "
+                 "remove it or choose another HUB_VENV")
+        if stamp.exists() and stamp.read_text() == digest:
+            return
+    say(f"building the hub's Python environment in {venv} (once; about a minute)")
+    started = time.monotonic()
+    run([python, "-m", "venv", "--clear", str(venv)])
+    os.chmod(venv, 0o755)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "--quiet", "--disable-pip-version-check"]
+    run(pip + ["install", "--upgrade", "pip==26.3"])
+    pinned = venv / "requirements-hub.txt"
+    pinned.write_text(requirements)
+    run(pip + ["install", "-r", str(pinned)])
+    stamp.write_text(digest)
+    say(f"built in {time.monotonic() - started:.0f} s")
+
+
+def make_folder(path, mode, owner=0):
+    path.mkdir(parents=True, exist_ok=True)
+    os.chown(path, owner, owner)
+    os.chmod(path, mode)
+
+
+def write(path, text, mode=0o644):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
+def ensure_home(settings):
+    """The state folder: made here, or root's alone already (never a shared folder like /tmp)."""
+    home = settings.home
+    if home.exists():
+        info = home.stat()
+        if not home.is_dir() or info.st_uid != 0 or info.st_mode & 0o022:
+            fail(f"HUB_HOME={home} must be a folder of root's that no one else may write to")
+    make_folder(home, 0o755)
+    make_folder(settings.private, 0o700)
+
+
+def ensure_state(settings, course):
+    # nbgrader's exchange root: every user writes into it (release_assignment makes it 0777 when
+    # it makes it); the sticky bit keeps one user from removing another's course folder.
+    make_folder(settings.exchange, 0o1777)
+    common, students, instructors = (settings.config / part for part in ("common", "students", "instructors"))
+    for folder in (settings.config, common, students, instructors, settings.home / "bin"):
+        make_folder(folder, 0o755)
+    write(common / "nbgrader_config.py", (
+        "# Written by make hub (hub/hubctl.py): the nbgrader settings of every user of the hub.\n"
+        "# Every single-user server reads it (JUPYTER_CONFIG_PATH), and so does bin/nbgrader.\n"
+        "c = get_config()  # noqa: F821\n"
+        f"c.CourseDirectory.course_id = {COURSE_ID!r}\n"
+        f"c.Exchange.root = {str(settings.exchange)!r}\n"))
+    # No news or update checks from JupyterLab: the hub needs no network beyond loopback.
+    write(common / "jupyter_server_config.json", json.dumps({"LabApp": {
+        "news_url": None, "check_for_updates_class": "jupyterlab.NeverCheckForUpdate"}}, indent=1) + "\n")
+    # ... nor asks every user whether it may (JupyterLab's settings overrides, in the hub's venv).
+    write(settings.venv / "share" / "jupyter" / "lab" / "settings" / "overrides.d" / "gradient-checking-hub.json",
+          json.dumps({"@jupyterlab/apputils-extension:notification": {
+              "fetchNews": "false", "checkForUpdates": False}}, indent=1) + "\n")
+    write(students / "jupyter_server_config.json", json.dumps({"ServerApp": {"jpserver_extensions": {
+        name: False for name in STUDENT_SERVER_EXTENSIONS_OFF}}}, indent=1) + "\n")
+    write(students / "labconfig" / "page_config.json", json.dumps({"disabledExtensions": {
+        name: True for name in STUDENT_LAB_PLUGINS_OFF}}, indent=1) + "\n")
+    write(instructors / "nbgrader_config.py", (
+        "# Written by make hub (hub/hubctl.py): the instructors' servers. The formgrader reads the\n"
+        "# configuration of its server's working folder, which is the instructor's home: this names the\n"
+        "# course (nbgrader's docs, \"One Class, One Grader\") and loads the course's own settings.\n"
+        "c = get_config()  # noqa: F821\n"
+        f"load_subconfig({str(course / 'nbgrader_config.py')!r})  # noqa: F821\n"
+        f"c.CourseDirectory.root = {str(course)!r}\n"))
+    write(settings.home / "bin" / "nbgrader", (
+        "#!/bin/sh\n"
+        "# nbgrader with the hub's settings (course id, exchange): what the hub's servers run.\n"
+        f"JUPYTER_CONFIG_PATH='{common}'; export JUPYTER_CONFIG_PATH\n"
+        f"PATH='{settings.venv}/bin':$PATH; export PATH\n"
+        f"exec '{settings.venv}/bin/nbgrader' \"$@\"\n"), mode=0o755)
+
+
+def random_password():
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(20))
+
+
+def read_table(path):
+    try:
+        return [line.split() for line in path.read_text().splitlines() if line.strip()]
+    except FileNotFoundError:
+        return []
+
+
+def ensure_users(settings):
+    """A Linux account for each user. The ones made here get a random password (PAM checks it at
+    login), kept in private/passwords; an account that existed already keeps its own."""
+    passwords = dict(read_table(settings.passwords))
+    created = [row[0] for row in read_table(settings.created)]
+    for name in settings.users:
+        try:
+            pwd.getpwnam(name)
+        except KeyError:
+            run(["useradd", "--create-home", "--shell", "/bin/bash", name])
+            os.chmod(pwd.getpwnam(name).pw_dir, 0o700)   # nobody reads another's work
+            created.append(name)
+            write(settings.created, "".join(f"{user}\n" for user in created), mode=0o600)
+            passwords.pop(name, None)
+        if name in created and name not in passwords:
+            passwords[name] = random_password()
+            run(["chpasswd"], input=f"{name}:{passwords[name]}\n", text=True)
+            write(settings.passwords, "".join(f"{user} {word}\n" for user, word in passwords.items()), mode=0o600)
+    for name in settings.users:
+        if name not in created:
+            say(f"{name}: an account that existed already, with its own password")
+
+
+def ensure_course(settings):
+    """The instructor's copy of the course, made once and then theirs: never overwritten."""
+    course = settings.course_dir()
+    account = pwd.getpwnam(settings.instructor)
+    if course.exists():
+        return course
+    say(f"copying the course for {settings.instructor} into {course}")
+    staging = course.with_name(course.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    ignore = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "*.pyc")
+    for name in COURSE_FILES:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, staging / name, ignore=ignore)
+        else:
+            shutil.copy2(source, staging / name)
+    for folder, dirs, files in os.walk(staging):
+        for name in [folder, *(os.path.join(folder, item) for item in dirs + files)]:
+            os.chown(name, account.pw_uid, account.pw_gid, follow_symlinks=False)
+    os.chmod(staging, 0o700)
+    staging.rename(course)
+    return course
+
+
+def world_readable_repo():
+    """Whether every account, a student's too, can read the repository (source/ holds the
+    solutions, grading/ the hidden tests): every folder above it lets others through, and it
+    lets them read."""
+    folders = [*REPO.parents, REPO]
+    return all(folder.stat().st_mode & 0o001 for folder in folders) and bool(REPO.stat().st_mode & 0o004)
+
+
+# ---------------------------------------------------------------- commands
+
+def start(settings):
+    if os.geteuid() != 0:
+        fail("make hub runs as root: it creates Linux accounts and the hub spawns servers as them")
+    if running_hub(settings):
+        say(f"already running at {settings.url()} (pid {read_pid(settings.pid_file)})")
+        print_access(settings)
+        return
+    if port_taken(settings.port):
+        fail(f"port {settings.port} on 127.0.0.1 is taken: make hub HUB_PORT=<another port>, or stop what "
+             "holds it (a hub left running: make hub-stop, with its HUB_HOME)")
+    begun = time.monotonic()
+    ensure_home(settings)
+    ensure_proxy()
+    ensure_venv(settings)
+    ensure_users(settings)
+    course = ensure_course(settings)
+    ensure_state(settings, course)
+    node = shutil.which("node") or fail("node is missing: the proxy runs on Node.js")
+    hub_settings = {
+        "home": str(settings.home), "port": settings.port, "hub_port": free_port(),
+        "proxy_api_port": free_port(), "venv": str(settings.venv), "private": str(settings.private),
+        "config": str(settings.config), "instructor": settings.instructor, "students": settings.students,
+        "course": str(course), "proxy_command": [node, str(proxy_script())],
+    }
+    write(settings.private / "settings.json", json.dumps(hub_settings, indent=1) + "\n", mode=0o600)
+    env = {
+        "PATH": f"{settings.venv / 'bin'}:{CLEAN_PATH}", "LANG": "C.UTF-8", "HOME": "/root",
+        "GC_HUB_HOME": str(settings.home), "GC_HUB_SETTINGS": str(settings.private / "settings.json"),
+    }
+    env.update({key: value for key, value in os.environ.items() if key.startswith("OPENBLAS_")})
+    log = os.open(settings.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    process = subprocess.Popen(
+        [str(settings.venv / "bin" / "jupyterhub"), "-f", str(HUB_DIR / "jupyterhub_config.py")],
+        cwd=settings.private, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+        start_new_session=True)   # its own session: it outlives make, and no terminal signal reaches it
+    os.close(log)
+    write(settings.pid_file, f"{process.pid}\n")
+    up, deadline = False, time.monotonic() + 90
+    while not up and time.monotonic() < deadline and process.poll() is None:
+        try:
+            with LOOPBACK.open(settings.url() + "hub/health", timeout=2) as response:
+                up = response.status == 200
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.3)
+    if not up:
+        tail = "\n".join(settings.log_file.read_text(errors="replace").splitlines()[-25:])
+        stop(settings, quiet=True)
+        fail(f"JupyterHub did not start; the end of {settings.log_file}:\n{tail}")
+    say(f"JupyterHub {settings.url()} is up (pid {process.pid}, {time.monotonic() - begun:.1f} s); "
+        f"log {settings.log_file}")
+    print_access(settings)
+    if world_readable_repo():
+        say(f"warning: {REPO} can be read by every account, the students' too (solutions, hidden "
+            "tests): keep the repository where they cannot, e.g. chmod o-rx on a folder above it")
+
+
+def print_access(settings):
+    say(f"instructor {settings.instructor} (course: {settings.course_dir()}), "
+        f"students {' '.join(settings.students)}")
+    say(f"passwords (root only): {settings.passwords}")
+    say(f"release as the instructor: cd {settings.course_dir()} && "
+        f"runuser -u {settings.instructor} -- {settings.home / 'bin' / 'nbgrader'} release_assignment {ASSIGNMENT}")
+
+
+def stop(settings, quiet=False):
+    """SIGTERM to the hub: it stops every server it spawned and its proxy (JupyterHub's
+    cleanup_servers and cleanup_proxy). Whatever of this hub is still there after that (found by
+    GC_HUB_HOME in its environment) is ended by its pid."""
+    pid = running_hub(settings)
+    if pid:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+    leftovers = hub_processes(settings)
+    for number in (signal.SIGTERM, signal.SIGKILL):
+        for process in leftovers:
+            try:
+                os.kill(process, number)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            leftovers = [process for process in leftovers if alive(process)]
+            if not leftovers:
+                break
+            time.sleep(0.2)
+    if leftovers:
+        fail(f"processes of the hub would not end: {leftovers}")
+    settings.pid_file.unlink(missing_ok=True)
+    if not quiet:
+        say("stopped" if pid else "not running")
+
+
+def remove_users(settings):
+    """userdel -r for the accounts `start` created (those in private/created-users), no other."""
+    if running_hub(settings) or hub_processes(settings):
+        fail("the hub is running: make hub-stop first")
+    created = [row[0] for row in read_table(settings.created)]
+    for name in created:
+        try:
+            pwd.getpwnam(name)
+        except KeyError:
+            continue
+        run(["userdel", "--remove", name], stderr=subprocess.DEVNULL)
+        say(f"removed the account {name} and its home")
+    settings.created.unlink(missing_ok=True)
+    settings.passwords.unlink(missing_ok=True)
+
+
+def main(argv):
+    commands = {"start": start, "stop": stop, "remove-users": remove_users, "venv": ensure_venv}
+    if len(argv) != 2 or argv[1] not in commands:
+        fail(f"usage: {argv[0]} {'|'.join(commands)}")
+    if os.geteuid() != 0:
+        fail("run as root (make hub / make hub-stop)")
+    commands[argv[1]](Settings())
+
+
+if __name__ == "__main__":
+    main(sys.argv)
