@@ -21,8 +21,9 @@ class Variant:
     A mistake costs the points of its own function only (`loses`, the cell's function): the tests
     of every other function, visible and hidden, swap in known-good versions of what it relies on.
     Graded, its function scores 0 (a wrong value) or loses the points of the minor `part` it got
-    wrong (gc_feedback.POINTS), and every other function of the notebook keeps full marks. Its test cell says `diagnosis` whether the hidden tests run (graded) or
-    not (Validate, the release): both run the same checks (gc_feedback.py), on other cases.
+    wrong (gc_feedback.POINTS), and every other function of the notebook keeps full marks. Its
+    test cell says `diagnosis` whether the hidden tests run (graded) or not (Validate, the
+    release): both run the same checks (gc_feedback.py), on other cases.
     """
     name: str                # short id, also the synthetic student's name
     cell: str                # grade_id of the solution cell it replaces

@@ -6,8 +6,8 @@
 The check draws fresh random cases, runs the student's function on them, and raises
 CheckFailed with a diagnosis in plain words when its value is wrong. A mistake in a minor part
 (gc_feedback.POINTS: the print_msg message, arguments left unchanged) is printed with the points
-it costs; the visible tests that follow in the cell find it too and give the cell its partial score. The cases themselves
-stay here, out of the notebooks and out of the feedback.
+it costs; the visible tests that follow in the cell find it too and give the cell its partial
+score. The cases themselves stay here, out of the notebooks and out of the feedback.
 """
 from . import checks_1d, checks_nd
 from .harness import CheckFailed, NotebookStudent

@@ -321,8 +321,8 @@ def _run_check(function, student, points):
                      f"({type(error).__name__}: {str(error)[:300]}).")
     if not lost:
         return points, f"{function} passes the hidden tests."
-    costs = sum(gc_feedback.POINTS[function][part] for part in lost)
-    return max(points - costs, 0.0), gc_feedback.partial_credit(function, lost, "hidden")
+    kept = max(points - gc_feedback.points_lost(function, lost), 0.0)
+    return kept, gc_feedback.partial_credit(function, lost, "hidden")
 
 
 def _with_cell_trouble(message, function, student):

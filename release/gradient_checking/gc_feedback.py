@@ -71,8 +71,7 @@ POINTS = {
     "gradient_check_by_parameter": {"value": 20},
     "backward_propagation_n_fixed": {"value": 20, "inputs": 5},
 }
-PARTS = {
-    "value": "the values it returns",
+PARTS = {   # the minor parts, in words (the value is never partly lost)
     "print_msg": "its message: the verdict with print_msg=True, nothing printed without it",
     "inputs": "its arguments left as they were given",
 }
@@ -113,9 +112,14 @@ class Marks:
             raise
 
 
+def points_lost(name, lost):
+    """The points a function loses for the minor parts in `lost` (its value being right)."""
+    return sum(POINTS[name][part] for part in lost)
+
+
 def points_kept(name, lost):
     """The points a function keeps when the minor parts in `lost` are wrong (its value being right)."""
-    return sum(points for part, points in POINTS[name].items() if part not in lost)
+    return sum(POINTS[name].values()) - points_lost(name, lost)
 
 
 def partial_credit(name, lost, tests):
