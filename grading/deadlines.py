@@ -29,6 +29,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from nbgrader.utils import parse_utc
+
 from .assignment import ASSIGNMENT
 
 FILE = "deadlines.toml"
@@ -158,16 +160,17 @@ def load(root):
 
 def read_timestamp(folder):
     """The submission time in `folder`/timestamp.txt as an aware UTC datetime, or None if there is
-    none or it is not a time. nbgrader writes it without an offset, meaning UTC."""
+    none or it is not a time. Read as nbgrader reads it (its parse_utc): its exchange writes
+    "2026-12-02 11:55:15.479652 UTC", its zip_collect and write_timestamp below no zone, meaning UTC.
+    nbgrader's formgrader counts a submission as graded only when the gradebook holds this time."""
     path = Path(folder) / TIMESTAMP
     try:
         if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_TIMESTAMP_BYTES:
             return None
-        text = path.read_text(encoding="ascii").strip()
-        moment = datetime.fromisoformat(text)
-    except (OSError, UnicodeDecodeError, ValueError):
+        moment = parse_utc(path.read_text(encoding="ascii").strip())   # naive, in UTC
+    except (OSError, UnicodeDecodeError, ValueError, OverflowError):
         return None
-    return (moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment).astimezone(timezone.utc)
+    return moment.replace(tzinfo=timezone.utc)
 
 
 def write_timestamp(folder, moment):

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from nbgrader.api import Gradebook
+from nbgrader.exchange.abc import Exchange
 
 from grading import course, deadlines, synthetic
 from grading.assignment import ASSIGNMENT
@@ -82,6 +83,12 @@ def test_the_timestamp_file_is_read_as_nbgrader_writes_it_and_nothing_else(tmp_p
     assert deadlines.read_timestamp(tmp_path) == moment
     (tmp_path / "timestamp.txt").write_text("2026-12-02 02:00:00+01:00")
     assert deadlines.read_timestamp(tmp_path) == datetime(2026, 12, 2, 1, tzinfo=timezone.utc)
+    # What nbgrader's exchange writes at `nbgrader submit` (Exchange.timestamp_format, its zone's
+    # name last): without it read, an exchange submission had no time, so it was never late and
+    # the formgrader listed it as not graded, with 0 points (tests/test_hub.py's round trip).
+    (tmp_path / "timestamp.txt").write_text(moment.strftime(Exchange.timestamp_format.default_value))
+    assert (tmp_path / "timestamp.txt").read_text() == "2026-12-02 01:00:00.250000 UTC"
+    assert deadlines.read_timestamp(tmp_path) == moment
     for junk in ("yesterday", "2026-12-02" + " " * 200, "\xff"):
         (tmp_path / "timestamp.txt").write_text(junk, encoding="latin-1")
         assert deadlines.read_timestamp(tmp_path) is None
