@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: demo test release reference bench bench-grading autograde intake export release-feedback review-config clean-students clean-demo help hub hub-stop
+.PHONY: demo test release reference bench bench-grading autograde intake export release-feedback review-config clean-students clean-demo help hub hub-stop hub-autograde hub-release-feedback
 
 # `make autograde` options, all optional: WORKERS=4, DB=postgresql://user@host/db,
 # SCHEDULER=tcp://host:8786 (a Dask cluster), FORCE=1 (grade again what is graded already),
@@ -31,6 +31,8 @@ help:
 	@echo "make hub      the course on a real JupyterHub on 127.0.0.1:8000 (as root; docs/hub.md): accounts,"
 	@echo "               nbgrader's exchange, the formgrader [HUB_PORT=8000] [HUB_HOME=/srv/gradient-checking-hub]"
 	@echo "make hub-stop stop that hub and every server it started"
+	@echo "make hub-autograde  make autograde on the hub's course copy (same options), files given back to the instructor"
+	@echo "make hub-release-feedback  make release-feedback through the hub's exchange, as the instructor [RELEASE_FLAGGED=1]"
 
 $(BIN)/.installed: requirements.txt pyproject.toml jupyter-config/grading.json
 	@# Submissions run in Debian's bubblewrap with a seccomp filter made by libseccomp; install
@@ -106,3 +108,12 @@ hub:
 
 hub-stop:
 	$(HUB_PYTHON) hub/hubctl.py stop
+
+# Grading and feedback of the hub's course copy: the same pipeline and rule as make autograde and
+# make release-feedback, with the same options (grading runs as root from .venv; the files it
+# writes are given back to the instructor; feedback is released as the instructor).
+hub-autograde: $(BIN)/.installed
+	$(HUB_PYTHON) hub/hubctl.py autograde $(AUTOGRADE_OPTIONS)
+
+hub-release-feedback:
+	$(HUB_PYTHON) hub/hubctl.py release-feedback $(if $(RELEASE_FLAGGED),--release-flagged)

@@ -3,6 +3,13 @@
     hubctl.py start          set everything up that is missing, start the hub in the background
     hubctl.py stop           stop the hub, its proxy and every server it spawned
     hubctl.py remove-users   delete the Linux accounts that `start` created (the hub stopped first)
+    hubctl.py autograde [OPTION ...]
+                             grade the instructor's course copy with the course's pipeline
+                             (python -m grading.autograde --root COURSE OPTION ...), as root, then
+                             give what it wrote back to the instructor
+    hubctl.py release-feedback [--release-flagged]
+                             release feedback through the exchange as the instructor, flagged
+                             submissions held back (python -m grading.release_feedback)
 
 Runs as root, with Debian's python3.11 and its standard library only (the course's .venv lives
 under root's own interpreter, which the hub's users cannot run). Settings, from the environment
@@ -21,7 +28,11 @@ The state folder (root's, 0755):
     exchange/                    nbgrader's exchange (1777, as nbgrader makes it)
     config/common/               nbgrader_config.py: course id and exchange, read by every server
     config/students/             the formgrader, course list and create-assignment turned off
-    config/instructors/          (nothing yet: room for the instructors' own settings)
+    config/instructors/          the course copy named for the formgrader, and its guard
+                                 (grading.formgrader_guard) turned on
+    instructors/lib/ (0750)      a copy of the grading package that the instructors' servers
+                                 import (the guard, the feedback release); root's, read by the
+                                 instructor's group only: it holds the hidden tests
     bin/nbgrader                 nbgrader with that configuration, for the command line
     hub.pid, hub.log             the running hub
     private/ (0700)              passwords (0600), the hub's database and cookie secret, the
@@ -36,6 +47,7 @@ import secrets
 import shutil
 import signal
 import socket
+import stat
 import string
 import subprocess
 import sys
@@ -94,6 +106,7 @@ class Settings:
         self.log_file = self.home / "hub.log"
         self.passwords = self.private / "passwords"
         self.created = self.private / "created-users"
+        self.instructor_lib = self.home / "instructors" / "lib"
 
     @property
     def users(self):
@@ -229,9 +242,9 @@ def ensure_venv(settings):
     say(f"built in {time.monotonic() - started:.0f} s")
 
 
-def make_folder(path, mode, owner=0):
+def make_folder(path, mode, owner=0, group=None):
     path.mkdir(parents=True, exist_ok=True)
-    os.chown(path, owner, owner)
+    os.chown(path, owner, owner if group is None else group)
     os.chmod(path, mode)
 
 
@@ -254,6 +267,28 @@ def ensure_home(settings):
             fail(f"HUB_HOME={home} must be a folder of root's that no one else may write to")
     make_folder(home, 0o755)
     make_folder(settings.private, 0o700)
+
+
+def ensure_instructor_lib(settings):
+    """A fresh copy of the grading package for the instructors' servers, made at every start: the
+    formgrader's guard and the feedback release run from it. Root's, readable by the instructor's
+    group only (it holds the hidden tests); never the instructor's to change, so what their
+    server runs is what this checkout holds."""
+    group = pwd.getpwnam(settings.instructor).pw_gid
+    lib = settings.instructor_lib
+    make_folder(lib.parent, 0o750, group=group)
+    fresh = lib.with_name(lib.name + ".partial")
+    shutil.rmtree(fresh, ignore_errors=True)
+    shutil.copytree(REPO / "grading", fresh / "grading",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for folder, _, files in os.walk(fresh):
+        os.chown(folder, 0, group)
+        os.chmod(folder, 0o750)
+        for name in files:
+            os.chown(Path(folder, name), 0, group)
+            os.chmod(Path(folder, name), 0o640)
+    shutil.rmtree(lib, ignore_errors=True)
+    fresh.rename(lib)
 
 
 def ensure_state(settings, course):
@@ -280,6 +315,8 @@ def ensure_state(settings, course):
         name: False for name in STUDENT_SERVER_EXTENSIONS_OFF}}}, indent=1) + "\n")
     write(students / "labconfig" / "page_config.json", json.dumps({"disabledExtensions": {
         name: True for name in STUDENT_LAB_PLUGINS_OFF}}, indent=1) + "\n")
+    write(instructors / "jupyter_server_config.json", json.dumps({"ServerApp": {"jpserver_extensions": {
+        "grading.formgrader_guard": True}}}, indent=1) + "\n")
     write(instructors / "nbgrader_config.py", (
         "# Written by make hub (hub/hubctl.py): the instructors' servers. The formgrader reads the\n"
         "# configuration of its server's working folder, which is the instructor's home: this names the\n"
@@ -381,6 +418,7 @@ def start(settings):
     ensure_venv(settings)
     ensure_users(settings)
     course = ensure_course(settings)
+    ensure_instructor_lib(settings)
     ensure_state(settings, course)
     node = shutil.which("node") or fail("node is missing: the proxy runs on Node.js")
     hub_settings = {
@@ -388,6 +426,7 @@ def start(settings):
         "proxy_api_port": free_port(), "venv": str(settings.venv), "private": str(settings.private),
         "config": str(settings.config), "instructor": settings.instructor, "students": settings.students,
         "course": str(course), "proxy_command": [node, str(proxy_script())],
+        "instructor_lib": str(settings.instructor_lib),
     }
     write(settings.private / "settings.json", json.dumps(hub_settings, indent=1) + "\n", mode=0o600)
     env = {
@@ -475,12 +514,57 @@ def remove_users(settings):
     settings.passwords.unlink(missing_ok=True)
 
 
+def give_back(course, account):
+    """Hand the files that grading (root) wrote in the course to the instructor: every file or
+    folder root owns there, never following a link, and never a file with a second hard link
+    (one the instructor's account linked in from elsewhere must keep its owner)."""
+    for folder, dirs, files in os.walk(course):
+        for name in [folder, *(os.path.join(folder, item) for item in dirs + files)]:
+            info = os.lstat(name)
+            if info.st_uid == 0 and not stat.S_ISLNK(info.st_mode) and (stat.S_ISDIR(info.st_mode) or info.st_nlink == 1):
+                os.chown(name, account.pw_uid, account.pw_gid, follow_symlinks=False)
+
+
+def autograde(settings, options):
+    """The course's own grading (sandboxed, verified) on the instructor's course copy. It runs as
+    root with this checkout's .venv, from this checkout (never from the course copy, which the
+    instructor's account can write), then gives the files it wrote back to the instructor."""
+    course = settings.course_dir()
+    python = REPO / ".venv" / "bin" / "python"
+    if not course.is_dir():
+        fail(f"no course copy at {course}: make hub first")
+    if not os.access(python, os.X_OK):
+        fail(f"{python} is missing: make autograde builds it (or make hub-autograde, which does)")
+    graded = subprocess.run([str(python), "-m", "grading.autograde", "--root", str(course), *options], cwd=REPO)
+    give_back(course, pwd.getpwnam(settings.instructor))
+    return graded.returncode
+
+
+def release_feedback(settings, options):
+    """grading.release_feedback as the instructor, from the instructors' copy of the grading
+    package, with the hub's exchange: the files it leaves there are the instructor's, as when
+    the formgrader releases feedback."""
+    if not settings.instructor_lib.is_dir():
+        fail("the hub was never started here: make hub first")
+    course = settings.course_dir()
+    env = {"PATH": f"{settings.venv / 'bin'}:{CLEAN_PATH}", "LANG": "C.UTF-8",
+           "HOME": pwd.getpwnam(settings.instructor).pw_dir, "PYTHONPATH": str(settings.instructor_lib),
+           "GRADING_COURSE_ROOT": str(course),
+           "JUPYTER_CONFIG_PATH": os.pathsep.join(str(settings.config / part) for part in ("instructors", "common"))}
+    released = subprocess.run(["runuser", "-u", settings.instructor, "--", str(settings.venv / "bin" / "python"),
+                               "-m", "grading.release_feedback", "--root", str(course), *options], cwd=course, env=env)
+    return released.returncode
+
+
 def main(argv):
     commands = {"start": start, "stop": stop, "remove-users": remove_users, "venv": ensure_venv}
-    if len(argv) != 2 or argv[1] not in commands:
-        fail(f"usage: {argv[0]} {'|'.join(commands)}")
+    with_options = {"autograde": autograde, "release-feedback": release_feedback}
+    if len(argv) < 2 or argv[1] not in {**commands, **with_options} or (argv[1] in commands and len(argv) != 2):
+        fail(f"usage: {argv[0]} {'|'.join([*commands, *with_options])}")
     if os.geteuid() != 0:
         fail("run as root (make hub / make hub-stop)")
+    if argv[1] in with_options:
+        sys.exit(with_options[argv[1]](Settings(), argv[2:]))
     commands[argv[1]](Settings())
 
 

@@ -55,8 +55,17 @@ def config_path(spawner):
     return os.pathsep.join([os.path.join(CONFIG, role), os.path.join(CONFIG, "common")])
 
 
+def for_instructors(value):
+    """An environment value that only the instructors' servers get ("" for everyone else)."""
+    return lambda spawner: value if spawner.user.name in INSTRUCTORS else ""
+
+
 c.Spawner.environment = {
     "JUPYTER_CONFIG_PATH": config_path,
+    # The formgrader's guard and the feedback release, from root's copy of the grading package
+    # (hubctl.py ensure_instructor_lib), reading the helper modules of the instructor's course.
+    "PYTHONPATH": for_instructors(S["instructor_lib"]),
+    "GRADING_COURSE_ROOT": for_instructors(S["course"]),
     # Marks every process of this hub (servers, kernels, terminals): make hub-stop finds them by it.
     "GC_HUB_HOME": S["home"],
 }

@@ -11,6 +11,8 @@ root. The hub's Python environment is built once into HUB_TEST_VENV (default
 /var/tmp/gradient-checking-hub-test-venv, about a minute) and reused by later runs while
 requirements.txt is unchanged.
 """
+import csv
+import json
 import os
 import pwd
 import re
@@ -25,6 +27,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import nbformat
 import pytest
 import requests
 
@@ -135,14 +138,6 @@ def hub():
         assert not accounts, f"accounts left: {accounts}"
 
 
-@pytest.fixture(scope="module")
-def released(hub):
-    """The instructor releases the assignment with stock nbgrader, in the course copy."""
-    result = hub.nbgrader(hub.instructor, "release_assignment", ASSIGNMENT, cwd=hub.course)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return hub.home / "exchange" / "gradient-checking" / "outbound" / ASSIGNMENT
-
-
 class Browser:
     """A person at the hub over HTTP: the login form, then their own server."""
 
@@ -216,33 +211,7 @@ def test_a_student_logs_in_with_their_pam_password_and_their_server_runs_as_them
     assert browser.get("formgrader").status_code == 404
 
 
-def test_a_student_fetches_and_submits_through_the_exchange_and_the_instructor_collects(hub, released):
-    assert sorted(path.name for path in released.glob("*.ipynb")) == NOTEBOOKS
-    inbound = hub.home / "exchange" / "gradient-checking" / "inbound"
-    student = hub.students[0]
-    uid = pwd.getpwnam(student).pw_uid
-    home = Path(pwd.getpwnam(student).pw_dir)
-    fetched = hub.nbgrader(student, "fetch_assignment", ASSIGNMENT, cwd=home)
-    assert fetched.returncode == 0, fetched.stdout + fetched.stderr
-    assert all((home / ASSIGNMENT / name).stat().st_uid == uid for name in NOTEBOOKS)
-    submitted = hub.nbgrader(student, "submit", ASSIGNMENT, cwd=home)
-    assert submitted.returncode == 0, submitted.stdout + submitted.stderr
-    [submission] = inbound.glob(f"{student}+{ASSIGNMENT}+*")
-    assert submission.stat().st_uid == uid
-    assert sorted(path.name for path in submission.glob("*.ipynb")) == NOTEBOOKS
-    assert all(path.stat().st_uid == uid for path in submission.iterdir())
-    # Another student cannot list the inbound folder, so never sees whose work is there.
-    listing = subprocess.run(["runuser", "-u", hub.students[1], "--", "ls", str(inbound)], capture_output=True)
-    assert listing.returncode != 0
-
-    collected = hub.nbgrader(hub.instructor, "collect", ASSIGNMENT, cwd=hub.course)
-    assert collected.returncode == 0, collected.stdout + collected.stderr
-    folder = hub.course / "submitted" / student / ASSIGNMENT
-    assert sorted(path.name for path in folder.glob("*.ipynb")) == NOTEBOOKS
-    assert folder.stat().st_uid == pwd.getpwnam(hub.instructor).pw_uid
-
-
-def test_the_instructor_s_server_opens_the_formgrader_on_the_course_copy(hub, released):
+def test_the_instructor_s_server_opens_the_formgrader_on_the_course_copy(hub):
     course = hub.course
     assert stat.S_IMODE(course.stat().st_mode) == 0o700 and course.stat().st_uid == pwd.getpwnam(hub.instructor).pw_uid
     browser = Browser(hub, hub.instructor)
@@ -256,44 +225,247 @@ def test_the_instructor_s_server_opens_the_formgrader_on_the_course_copy(hub, re
     assert [item["name"] for item in assignments] == [ASSIGNMENT]
 
 
-def test_a_student_fetches_and_submits_in_the_assignments_tab_of_jupyterlab(hub, released):
+# ------------------------------------------------------------------------------------ the round trip
+# The course from release to feedback, as its people do it in Chromium: the instructor in the
+# formgrader, each student in JupyterLab's Assignments tab; between them, the course's own commands
+# (make hub-autograde, make hub-release-feedback) in the instructor's terminal.
+ROUND_TRIP = ARTIFACTS / "round-trip"
+DIAGNOSIS = "Your approximation matches a one-sided difference"   # grading/diagnoses.py's sentence
+VERIFIED = "Verified outside the notebook"                         # grading/verify.py's MARKER
+
+
+def class_of(hub):
+    """{student: (their notebooks, what their Validate says)}: one right, one with the catalog's
+    one-sided difference in gradient_check, one whose kernel dies in gradient_check_by_parameter
+    (flagged by verification: the instructor must look before its feedback goes out)."""
+    from grading import catalog, demo, synthetic
+
+    mistake = catalog.by_name("one_sided_1d")
+    right, wrong, crashing = hub.students
+    return {right: (synthetic.submission(), "Success! Your notebook passes all the tests."),
+            wrong: (synthetic.submission({mistake.cell: mistake.code}), DIAGNOSIS),
+            crashing: (synthetic.submission({"gradient_check_by_parameter": demo.CRASH}), None)}
+
+
+class Person:
+    """One user of the hub in a browser context of their own: logged in through the form."""
+
+    def __init__(self, chromium, hub, user):
+        self.hub, self.user = hub, user
+        self.context = chromium.new_context(viewport={"width": 1280, "height": 860})
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(90_000)
+        self.page.goto(hub.url + "/hub/login")
+        self.page.fill("input[name=username]", user)
+        self.page.fill("input[name=password]", hub.passwords[user])
+        self.page.click("input[type=submit], button[type=submit]")
+        self.page.wait_for_url(re.compile(rf"/user/{user}/lab"), timeout=120_000)
+
+    def url(self, path):
+        return f"{self.hub.url}/user/{self.user}/{path}"
+
+    def api(self, method, path, **kwargs):
+        """A request to the user's server from their page, with the XSRF header it wants."""
+        xsrf = next((cookie["value"] for cookie in self.context.cookies(self.url(""))
+                     if cookie["name"] == "_xsrf"), "")
+        return self.page.request.fetch(self.url(path), method=method, headers={"X-XSRFToken": xsrf}, **kwargs)
+
+    def shot(self, name, page=None):
+        ROUND_TRIP.mkdir(parents=True, exist_ok=True)
+        (page or self.page).screenshot(path=ROUND_TRIP / f"{name}.png")
+
+    def assignments_tab(self):
+        """Nbgrader → Assignment List, as a student opens it; returns the tab's page."""
+        page = self.page
+        page.goto(self.url("lab"))
+        page.get_by_role("menuitem", name="Nbgrader", exact=True).click()
+        page.get_by_role("menuitem", name="Assignment List", exact=True).click()
+        page.locator("#released_assignments_list, #fetched_assignments_list, #submitted_assignments_list").first.wait_for()
+        return page
+
+    def close(self):
+        self.context.close()
+
+
+def submitted_row(page):
+    return page.locator("#submitted_assignments_list .list_item").filter(has_text=ASSIGNMENT)
+
+
+def fetch_feedback(student):
+    """The Assignments tab's Fetch Feedback button; returns the feedback pages the student then
+    has, {name: html} (none when nothing was released to them)."""
+    page = student.assignments_tab()
+    with page.expect_response(lambda response: "assignments/fetch_feedback" in response.url) as answer:
+        submitted_row(page).get_by_role("button", name="Fetch Feedback").click()
+    assert answer.value.ok, answer.value.text()
+    page.wait_for_timeout(300)   # the list is drawn again from the answer
+    listing = student.api("GET", f"api/contents/{ASSIGNMENT}/feedback")
+    if listing.status == 404 or not listing.json()["content"]:
+        return {}
+    [folder] = listing.json()["content"]   # one submission, so one folder of feedback
+    return {item["name"]: student.api("GET", f"files/{item['path']}").text()
+            for item in student.api("GET", f"api/contents/{folder['path']}").json()["content"]}
+
+
+def score_of(feedback_page):
+    """A feedback page's total: its first "Score: X / Y"."""
+    return float(re.search(r"Score: ([\d.]+) / [\d.]+", feedback_page).group(1))
+
+
+def test_the_course_round_trip_in_the_browser_from_release_to_feedback(hub):
+    """Release in the formgrader; three students fetch, complete, Validate and Submit in the
+    Assignments tab; the instructor collects in the formgrader, grades with make hub-autograde,
+    finds the flagged submission in the formgrader with the table's score and the verification's
+    comment, releases feedback (the flagged one held back until reviewed); each student fetches
+    their own feedback, which is the course's page for them and no one else's."""
     require(CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install chromium")
     from playwright.sync_api import sync_playwright
 
     from browser_support import CHROMIUM_ARGS
+    from grading.formgrader_guard import AUTOGRADE_ELSEWHERE
+    from grading.lms_export import flagged_students
 
-    student = hub.students[2]   # one who fetched nothing yet
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    people = class_of(hub)
+    right, wrong, crashing = hub.students
+    roles = {right: "right", wrong: "mistake", crashing: "crashing"}
+    began = time.monotonic()
+
+    def step(name):
+        print(f"{time.monotonic() - began:6.1f} s  {name}")
+    exchange = hub.home / "exchange" / "gradient-checking"
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 800})
-            page.set_default_timeout(60_000)
-            page.goto(hub.url + "/hub/login")
-            page.fill("input[name=username]", student)
-            page.fill("input[name=password]", hub.passwords[student])
-            page.click("input[type=submit], button[type=submit]")
-            page.wait_for_url(re.compile(rf"/user/{student}/lab"), timeout=90_000)
-            page.get_by_role("menuitem", name="Nbgrader", exact=True).click()
-            menu = page.locator("#jp-mainmenu-nbgrader").inner_text()
-            assert "Formgrader" not in menu and "Create assignment" not in menu, menu   # instructors only
-            page.get_by_role("menuitem", name="Assignment List", exact=True).click()
-            released_list = page.locator("#released_assignments_list")
-            released_list.get_by_text(ASSIGNMENT, exact=True).wait_for()
-            page.screenshot(path=ARTIFACTS / "student-assignments.png")
-            assert "exchange directory does not exist" not in page.content()
-            # Fetch, then Submit, from the tab.
-            released_list.get_by_role("button", name="Fetch").click()
-            fetched_list = page.locator("#fetched_assignments_list")
-            fetched_list.get_by_text(ASSIGNMENT, exact=True).wait_for()
-            page.screenshot(path=ARTIFACTS / "student-fetched.png")
-            fetched_list.get_by_role("button", name="Submit").click()
-            page.locator("#submitted_assignments_list").get_by_text(ASSIGNMENT, exact=True).wait_for()
-            page.screenshot(path=ARTIFACTS / "student-submitted.png")
+            # 1. The instructor releases the assignment from the formgrader's Manage Assignments.
+            instructor = Person(chromium, hub, hub.instructor)
+            formgrader = instructor.page
+            formgrader.goto(instructor.url("formgrader"))
+            formgrader.locator("td.release a").click()
+            formgrader.get_by_text(f"Successfully released '{ASSIGNMENT}'").wait_for()
+            instructor.shot("01-instructor-released")
+            assert sorted(path.name for path in (exchange / "outbound" / ASSIGNMENT).glob("*.ipynb")) == NOTEBOOKS
+
+            step("released")
+            # 2. Each student fetches, completes, validates part 1 and submits, in JupyterLab.
+            for number, (user, (notebooks, validate_says)) in enumerate(people.items(), start=2):
+                student = Person(chromium, hub, user)
+                page = student.assignments_tab()
+                assert "exchange directory does not exist" not in page.content()
+                page.locator("#released_assignments_list").get_by_role("button", name="Fetch").click()
+                fetched = page.locator("#fetched_assignments_list")
+                fetched.get_by_text(ASSIGNMENT, exact=True).wait_for()
+                student.shot(f"{number:02d}-{roles[user]}-fetched")
+                for name, notebook in notebooks.items():   # the student's finished work, saved in their server
+                    saved = student.api("PUT", f"api/contents/{ASSIGNMENT}/{name}", data={
+                        "type": "notebook", "format": "json", "content": json.loads(nbformat.writes(notebook))})
+                    assert saved.ok, saved.text()
+                if validate_says:   # nbgrader's Validate button in the notebook's toolbar
+                    notebook_page = student.context.new_page()
+                    notebook_page.goto(student.url(f"lab/workspaces/{user}-validate/tree/{ASSIGNMENT}/{NOTEBOOKS[0]}"))
+                    notebook_page.locator(".jp-Notebook .jp-Cell").first.wait_for()
+                    notebook_page.locator(".validate-button").click()
+                    dialog = notebook_page.locator(".jp-Dialog").filter(has_text="Validation Results")
+                    dialog.wait_for(timeout=180_000)
+                    said = " ".join(dialog.inner_text().split())
+                    student.shot(f"{number:02d}-{roles[user]}-validated", notebook_page)
+                    assert validate_says in said, said
+                    notebook_page.close()
+                page = student.assignments_tab()
+                page.locator("#fetched_assignments_list").get_by_role("button", name="Submit").click()
+                submitted_row(page).wait_for()
+                student.shot(f"{number:02d}-{roles[user]}-submitted")
+                student.close()
+            uids = {pwd.getpwnam(user).pw_uid for user in people}
+            inbound = sorted(exchange.joinpath("inbound").iterdir())
+            assert {path.stat().st_uid for path in inbound} == uids and len(inbound) == 3
+            # Another student cannot list the inbound folder, so never sees whose work is there.
+            assert subprocess.run(["runuser", "-u", right, "--", "ls", str(exchange / "inbound")],
+                                  capture_output=True).returncode != 0
+
+            step("three students submitted")
+            # 3. The instructor collects in the formgrader, and grades with the course's pipeline.
+            formgrader.goto(instructor.url("formgrader"))
+            formgrader.locator("td.collect a").click()
+            formgrader.get_by_text(f"Successfully collected submissions of '{ASSIGNMENT}'").wait_for()
+            instructor.shot("05-instructor-collected")
+            graded = subprocess.run(["make", "-s", "hub-autograde"], cwd=ROOT, env=hub.env, capture_output=True,
+                                    text=True, timeout=600)
+            assert graded.returncode == 0, graded.stdout + graded.stderr
+            course, owner = hub.course, pwd.getpwnam(hub.instructor).pw_uid
+            assert not [path for path in course.rglob("*") if path.lstat().st_uid != owner]   # all given back
+            with open(course / "grades.csv", newline="") as table:
+                grades = {row["student_id"]: float(row["score"]) for row in csv.DictReader(table)}
+            assert grades[right] == 100 and grades[wrong] < 100 and grades[crashing] < 100, grades
+            assert flagged_students(course) == {crashing}, graded.stdout
+
+            step("collected and graded")
+            # 4. The formgrader shows the table's scores, and why the flagged submission scores so.
+            listed = {item["student"]: item for item in instructor.api(
+                "GET", f"formgrader/api/submissions/{ASSIGNMENT}").json()}
+            assert {student: listed[student]["score"] for student in people} == {s: grades[s] for s in people}
+            assert all(listed[student]["autograded"] for student in people)
+            notebook = NOTEBOOKS[1].removesuffix(".ipynb")
+            rows = instructor.api("GET", f"formgrader/api/submitted_notebooks/{ASSIGNMENT}/{notebook}").json()
+            [crashed] = [row for row in rows if row["student"] == crashing]
+            assert crashed["flagged"]
+            formgrader.goto(instructor.url(f"formgrader/submissions/{crashed['id']}/?index=0"))
+            comments = formgrader.locator("textarea")
+            comments.first.wait_for()
+            # The comment on the function that lost its points (the kernel died in it) says why.
+            [verified] = [box for box in comments.all() if box.input_value().startswith(VERIFIED)
+                          and " earned 0 of 20 points" in box.input_value()]
+            verified.scroll_into_view_if_needed()
+            instructor.shot("06-instructor-reviews-flagged")
+            # Its Autograde button would regrade outside the pipeline: refused, with the sentence.
+            refused = instructor.api("POST", f"formgrader/api/submission/{ASSIGNMENT}/{crashing}/autograde").json()
+            assert refused == {"success": False, "log": "", "error": AUTOGRADE_ELSEWHERE}
+
+            step("reviewed")
+            # 5. Feedback goes out; the flagged submission's waits for the instructor.
+            released = subprocess.run(["make", "-s", "hub-release-feedback"], cwd=ROOT, env=hub.env,
+                                      capture_output=True, text=True, timeout=300)
+            assert released.returncode == 0, released.stdout + released.stderr
+            assert f"held back, flagged by verification (review them, then RELEASE_FLAGGED=1): {crashing}" in released.stdout
+            assert f"released: {right}, {wrong}" in released.stdout, released.stdout
+            assert subprocess.run(["runuser", "-u", right, "--", "ls", str(exchange / "feedback")],
+                                  capture_output=True).returncode != 0   # nobody lists whose feedback is there
+
+            step("feedback released")
+            # 6. Each student fetches their feedback in the Assignments tab: their own pages.
+            def own_feedback(user, number, show=None):
+                """What `user` gets from Fetch Feedback; the page of notebook 1 shown, at `show`."""
+                student = Person(chromium, hub, user)
+                pages = fetch_feedback(student)
+                student.shot(f"{number:02d}-{roles[user]}-feedback-fetched")
+                assert (submitted_row(student.page).get_by_text("(view feedback)").count() == 1) == bool(pages)
+                if pages:
+                    folder = student.api("GET", f"api/contents/{ASSIGNMENT}/feedback").json()["content"][0]["path"]
+                    student.page.goto(student.url(f"files/{folder}/{NOTEBOOKS[0].replace('.ipynb', '.html')}"))
+                    if show:
+                        student.page.get_by_text(show).first.scroll_into_view_if_needed()
+                    student.shot(f"{number:02d}-{roles[user]}-feedback-page")
+                student.close()
+                return pages
+
+            courses_pages = {user: {path.name: path.read_text() for path in (course / "feedback" / user / ASSIGNMENT).glob("*.html")}
+                             for user in people}
+            for number, user in enumerate([right, wrong], start=7):
+                pages = own_feedback(user, number, show=DIAGNOSIS if user == wrong else None)
+                assert pages == courses_pages[user], f"{user} got other pages than the course's for them"
+                assert all(pages != courses_pages[other] for other in people if other != user)
+                assert sum(score_of(page) for page in pages.values()) == grades[user]
+            assert DIAGNOSIS in " ".join(re.sub(r"<[^>]+>", " ", courses_pages[wrong][NOTEBOOKS[0].replace(".ipynb", ".html")]).split())
+            assert own_feedback(crashing, 9) == {}   # held back
+
+            reviewed = subprocess.run(["make", "-s", "hub-release-feedback", "RELEASE_FLAGGED=1"], cwd=ROOT,
+                                      env=hub.env, capture_output=True, text=True, timeout=300)
+            assert reviewed.returncode == 0, reviewed.stdout + reviewed.stderr
+            assert re.search(rf"^released: .*\b{crashing}\b", reviewed.stdout, re.M), reviewed.stdout
+            pages = own_feedback(crashing, 10)
+            assert pages == courses_pages[crashing]
+            assert sum(score_of(page) for page in pages.values()) == grades[crashing]
+            assert VERIFIED in pages[NOTEBOOKS[1].replace(".ipynb", ".html")]
+            step("feedback fetched")
+            instructor.close()
         finally:
-            browser.close()
-    uid = pwd.getpwnam(student).pw_uid
-    home = Path(pwd.getpwnam(student).pw_dir)
-    assert all((home / ASSIGNMENT / name).stat().st_uid == uid for name in NOTEBOOKS)
-    [submission] = (hub.home / "exchange" / "gradient-checking" / "inbound").glob(f"{student}+{ASSIGNMENT}+*")
-    assert submission.stat().st_uid == uid and sorted(path.name for path in submission.glob("*.ipynb")) == NOTEBOOKS
+            chromium.close()
