@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: demo test release reference bench bench-grading autograde intake export release-feedback review-config clean-students clean-demo help hub hub-stop hub-autograde hub-release-feedback
+.PHONY: demo test release reference bench bench-grading autograde intake export release-feedback review-config clean-students clean-demo help hub hub-stop hub-autograde hub-release-feedback bench-hub
 
 # `make autograde` options, all optional: WORKERS=4, DB=postgresql://user@host/db,
 # SCHEDULER=tcp://host:8786 (a Dask cluster), FORCE=1 (grade again what is graded already),
@@ -27,6 +27,7 @@ help:
 	@echo "make release-feedback  feedback to students through nbgrader's exchange (flagged ones held back)"
 	@echo "               [RELEASE_FLAGGED=1]"
 	@echo "make review-config  show how nbgrader_config.py or deadlines.toml changed since last reviewed, and accept it"
+	@echo "make bench-hub  the round trip on a real JupyterHub for 2 and 30 students (as root, ~15 min)"
 	@echo "make bench-grading  throughput of grading 100 submissions: stock nbgrader, ours, the floor (~25 min)"
 	@echo "make hub      the course on a real JupyterHub on 127.0.0.1:8000 (as root; docs/hub.md): accounts,"
 	@echo "               nbgrader's exchange, the formgrader [HUB_PORT=8000] [HUB_HOME=/srv/gradient-checking-hub]"
@@ -97,6 +98,10 @@ review-config: $(BIN)/.installed
 
 bench-grading: $(BIN)/.installed
 	$(BIN)/python benchmarks/bench_grading.py
+
+# The round trip on a real JupyterHub for 2 and 30 students (as root; about 15 minutes).
+bench-hub: $(BIN)/.installed
+	$(BIN)/python benchmarks/bench_hub.py
 
 # The course on a real JupyterHub (docs/hub.md), as root. Debian's python3.11 runs the script and
 # the hub's own venv (the course's .venv is not one that the hub's users can run). Settings:

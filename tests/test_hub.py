@@ -279,6 +279,7 @@ class Person:
         page = self.page
         page.goto(self.url("lab"))
         page.get_by_role("menuitem", name="Nbgrader", exact=True).click()
+        self.menu = page.locator("#jp-mainmenu-nbgrader").inner_text()
         page.get_by_role("menuitem", name="Assignment List", exact=True).click()
         page.locator("#released_assignments_list, #fetched_assignments_list, #submitted_assignments_list").first.wait_for()
         return page
@@ -351,6 +352,7 @@ def test_the_course_round_trip_in_the_browser_from_release_to_feedback(hub):
                 student = Person(chromium, hub, user)
                 page = student.assignments_tab()
                 assert "exchange directory does not exist" not in page.content()
+                assert "Formgrader" not in student.menu and "Create assignment" not in student.menu, student.menu
                 page.locator("#released_assignments_list").get_by_role("button", name="Fetch").click()
                 fetched = page.locator("#fetched_assignments_list")
                 fetched.get_by_text(ASSIGNMENT, exact=True).wait_for()
@@ -396,6 +398,9 @@ def test_the_course_round_trip_in_the_browser_from_release_to_feedback(hub):
             with open(course / "grades.csv", newline="") as table:
                 grades = {row["student_id"]: float(row["score"]) for row in csv.DictReader(table)}
             assert grades[right] == 100 and grades[wrong] < 100 and grades[crashing] < 100, grades
+            # The table make hub-autograde prints: each student's six functions, then the total.
+            rows = [line.split() for line in graded.stdout.splitlines() if line.split()[:1] and line.split()[0] in people]
+            assert {row[0]: float(row[7]) for row in rows} == {student: grades[student] for student in people}, graded.stdout
             assert flagged_students(course) == {crashing}, graded.stdout
 
             step("collected and graded")

@@ -1,0 +1,178 @@
+"""Benchmark: the course's round trip on a real JupyterHub, for a class of 2 and one of 30.
+
+Each run starts a hub of its own with `make hub` (fresh accounts and state, not timed), then times
+the round trip step by step, as docs/hub.md runs it:
+
+    release          the instructor releases the assignment (nbgrader release_assignment)
+    students         each student fetches it, saves their finished notebooks and submits
+                     (nbgrader fetch_assignment / submit as that user: what the Assignments tab's
+                     buttons run on their server; the browser's own drawing is left out)
+    collect          the instructor collects (nbgrader collect)
+    autograde        make hub-autograde: sandboxed, verified grading of the whole class
+    feedback         make hub-release-feedback (flagged submissions held back)
+    fetch feedback   each student fetches their feedback (nbgrader fetch_feedback)
+
+Every student hands in complete work except every fifth, who makes the catalog's one-sided
+difference, and one whose kernel dies (flagged: its feedback waits). Students act one after
+another. The figures are medians of --repeats runs per class size; the small class is the
+baseline, and the ratio says how the time per student grows with the class.
+
+Needs root (accounts, servers as other users), as `make hub` does.
+
+    .venv/bin/python benchmarks/bench_hub.py [--sizes 2,30] [--repeats 3]
+"""
+import argparse
+import os
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+
+from grading import catalog, demo, synthetic
+from grading.provided import ASSIGNMENT
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = "/usr/bin/python3.11"
+VENV = os.environ.get("HUB_TEST_VENV", "/var/tmp/gradient-checking-hub-test-venv")
+STEPS = ("release", "students", "collect", "autograde", "feedback", "fetch feedback")
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def class_work(students, folder):
+    """Write each student's notebooks to folder/<kind>/ and return {student: that folder}."""
+    mistake = catalog.by_name("one_sided_1d")
+    kinds = {"right": synthetic.submission(), "mistake": synthetic.submission({mistake.cell: mistake.code}),
+             "crashing": synthetic.submission({"gradient_check_by_parameter": demo.CRASH})}
+    for kind, notebooks in kinds.items():
+        (folder / kind).mkdir(parents=True)
+        for name, notebook in notebooks.items():
+            nbformat.write(notebook, folder / kind / name)
+    os.chmod(folder, 0o755)
+    for path in folder.rglob("*"):
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    chosen = {}
+    for number, student in enumerate(students):
+        chosen[student] = folder / ("crashing" if number == len(students) - 1 else
+                                    "mistake" if number % 5 == 4 else "right")
+    return chosen
+
+
+class Hub:
+    def __init__(self, size):
+        tag = secrets.token_hex(3)
+        self.instructor, self.students = f"gcb{tag}i", [f"gcb{tag}s{k}" for k in range(1, size + 1)]
+        self.home = Path(tempfile.mkdtemp(prefix="gc-hub-bench-", dir="/tmp"))
+        os.chmod(self.home, 0o755)
+        self.env = {key: value for key, value in os.environ.items() if not key.startswith("HUB_")}
+        self.env.update({"HUB_HOME": str(self.home), "HUB_PORT": str(free_port()), "HUB_VENV": VENV,
+                         "HUB_INSTRUCTOR": self.instructor, "HUB_STUDENTS": " ".join(self.students)})
+
+    def make(self, *target):
+        done = subprocess.run(["make", "-s", *target], cwd=ROOT, env=self.env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"make {' '.join(target)} failed:\n{done.stdout}{done.stderr}")
+        return done.stdout
+
+    def nbgrader(self, user, *args, cwd):
+        done = subprocess.run(["runuser", "-u", user, "--", str(self.home / "bin" / "nbgrader"), *args],
+                              cwd=cwd, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"nbgrader {args[0]} as {user} failed:\n{done.stdout}{done.stderr}")
+
+    def as_user(self, user, *command):
+        subprocess.run(["runuser", "-u", user, "--", *command], check=True)
+
+    def course(self):
+        return Path(f"~{self.instructor}").expanduser() / "gradient-checking"
+
+    def stop(self):
+        self.make("hub-stop")
+        subprocess.run([PYTHON, "hub/hubctl.py", "remove-users"], cwd=ROOT, env=self.env, capture_output=True)
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+def round_trip(size, scratch):
+    """One run for a class of `size`; returns {step: seconds}."""
+    hub = Hub(size)
+    try:
+        hub.make("hub")
+        work = class_work(hub.students, scratch / f"work-{secrets.token_hex(3)}")
+        times = {}
+
+        def timed(step, action):
+            started = time.perf_counter()
+            action()
+            times[step] = time.perf_counter() - started
+
+        course = hub.course()
+        timed("release", lambda: hub.nbgrader(hub.instructor, "release_assignment", ASSIGNMENT, cwd=course))
+
+        def students():
+            for student, folder in work.items():
+                home = Path(f"~{student}").expanduser()
+                hub.nbgrader(student, "fetch_assignment", ASSIGNMENT, cwd=home)
+                hub.as_user(student, "cp", *map(str, sorted(folder.glob("*.ipynb"))), str(home / ASSIGNMENT))
+                hub.nbgrader(student, "submit", ASSIGNMENT, cwd=home)
+
+        timed("students", students)
+        timed("collect", lambda: hub.nbgrader(hub.instructor, "collect", ASSIGNMENT, cwd=course))
+        timed("autograde", lambda: hub.make("hub-autograde"))
+        timed("feedback", lambda: hub.make("hub-release-feedback"))
+
+        def fetch_feedback():
+            for student in hub.students:
+                hub.nbgrader(student, "fetch_feedback", ASSIGNMENT, cwd=Path(f"~{student}").expanduser())
+
+        timed("fetch feedback", fetch_feedback)
+        fetched = [s for s in hub.students if (Path(f"~{s}").expanduser() / ASSIGNMENT / "feedback").is_dir()]
+        if len(fetched) != size - 1:   # everyone but the flagged student
+            raise SystemExit(f"{len(fetched)} of {size} students got feedback, expected {size - 1}")
+        return times
+    finally:
+        hub.stop()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="2,30", help="class sizes, the first one the baseline")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    if os.geteuid() != 0:
+        raise SystemExit("the hub benchmark runs as root, as make hub does")
+    sizes = [int(size) for size in args.sizes.split(",")]
+    medians = {}
+    with tempfile.TemporaryDirectory(prefix="gc-hub-bench-work-") as scratch:
+        os.chmod(scratch, 0o755)   # the students copy their notebooks from here
+        for size in sizes:
+            runs = [round_trip(size, Path(scratch)) for _ in range(args.repeats)]
+            medians[size] = {step: statistics.median(run[step] for run in runs) for step in STEPS}
+            medians[size]["total"] = statistics.median(sum(run.values()) for run in runs)
+            print(f"{size} students: round trip {medians[size]['total']:.1f} s "
+                  f"(median of {args.repeats}; totals {', '.join(f'{sum(r.values()):.1f}' for r in runs)})", flush=True)
+    print(f"\nRound trip on a real JupyterHub, seconds (median of {args.repeats} runs each):")
+    print(f"{'step':<16}" + "".join(f"{f'{size} students':>14}" for size in sizes))
+    for step in (*STEPS, "total"):
+        print(f"{step:<16}" + "".join(f"{medians[size][step]:>14.1f}" for size in sizes))
+    base = sizes[0]
+    per_student = {size: medians[size]["total"] / size for size in sizes}
+    for size in sizes[1:]:
+        print(f"per student: {per_student[size]:.2f} s with {size}, {per_student[base]:.2f} s with {base} "
+              f"(ratio {per_student[size] / per_student[base]:.2f}); whole class: {medians[size]['total'] / medians[base]['total']:.1f}x "
+              f"the time for {size / base:.0f}x the students")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
