@@ -1,4 +1,4 @@
-"""grading.deadlines: the course's due dates, extensions and late policy, read from deadlines.toml.
+"""grading.grader.deadlines: the course's due dates, extensions and late policy, read from deadlines.toml.
 
 The round trip (an LMS download's times into the gradebook, the penalty in grades.csv, the
 feedback, the table, the class report and the LMS export, an extension without a regrade) is
@@ -9,7 +9,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from nbgrader.api import Gradebook
 
-from grading import course, deadlines, synthetic
+from grading.grader import course, deadlines
+
+from synthetic_class import synthetic
 from grading.assignment import ASSIGNMENT
 
 HOUR, DAY = 3600, 86400
@@ -101,7 +103,7 @@ def test_lateness_reads_for_people():
 
 
 def test_a_stock_nbgrader_autograde_applies_the_course_policy_too(new_course, monkeypatch):
-    """nbgrader_config.py names grading.late_plugin as nbgrader's late-penalty plugin: a stock
+    """nbgrader_config.py names grading.plugins.late_plugin as nbgrader's late-penalty plugin: a stock
     `nbgrader autograde` gives the same penalty as `make autograde`, and the plugin takes a
     student's extension off nbgrader's lateness."""
     monkeypatch.delenv("GRADEBOOK_URL", raising=False)
@@ -120,7 +122,7 @@ def test_a_stock_nbgrader_autograde_applies_the_course_policy_too(new_course, mo
     assert float(rows["al"]["score"]) == 80.0
     # The plugin as nbgrader calls it: bea's extension runs to 4 December, so the same lateness costs nothing.
     from traitlets.config import Config
-    from grading.late_plugin import CourseLatePenalty
+    from grading.plugins.late_plugin import CourseLatePenalty
     config = Config()
     config.CourseDirectory.root = str(root)
     plugin = CourseLatePenalty(config=config)

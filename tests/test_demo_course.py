@@ -4,8 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from grading import config_review, course, demo, synthetic
-from grading.provided import ASSIGNMENT
+from grading.grader import config_review, course
+
+from synthetic_class import demo, synthetic
+from grading.assignment import ASSIGNMENT
 
 MAKEFILE = Path(__file__).resolve().parent.parent / "Makefile"
 

@@ -4,9 +4,9 @@ import json
 
 from nbgrader.utils import notebook_hash
 
-from grading import release_feedback
-from grading.build_reference import NOTEBOOKS
-from grading.provided import ASSIGNMENT
+from grading.lms import release_feedback
+from grading.assignment import NOTEBOOKS
+from grading.assignment import ASSIGNMENT
 
 
 def feedback_folder(root, student, secret=None):

@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 
 from grading import CHECKS
-from grading import catalog, synthetic, verify
+from grading.grader import verify
+from synthetic_class import catalog, synthetic
 from grading.inside import worker
-from grading.build_reference import NOTEBOOKS
-from grading.harness import CheckFailed, NotebookStudent, changed_argument, require_float, require_number
-from grading.provided import ASSIGNMENT, gc_feedback
-from grading.remote import Opaque, RemoteStudent, decode
+from grading.assignment import NOTEBOOKS
+from grading.checks.harness import CheckFailed, NotebookStudent, changed_argument, require_float, require_number
+from grading.checks.provided import ASSIGNMENT, gc_feedback
+from grading.sandboxing.remote import Opaque, RemoteStudent, decode
 
 NB1, NB2 = NOTEBOOKS
 FUNCTIONS = tuple(CHECKS)  # the graded functions, in notebook order
@@ -190,7 +191,7 @@ def test_a_syntax_error_in_one_cell_leaves_the_others(student):
 
 
 def test_stand_ins_are_bound_during_a_call(student):
-    from grading.substitutes import power_cost
+    from grading.inside.substitutes import power_cost
     result, _, _ = student.call("uses_helper", 2.0, 3.0, substitutes={"forward_propagation": power_cost(2.0, 2)})
     assert result == 18.0
     with pytest.raises(CheckFailed, match="raised NameError"):
@@ -343,7 +344,7 @@ def probe():
         found.append("get_ipython")
     except NameError:
         pass
-    for name in ("grading", "grading.reference", "IPython"):
+    for name in ("grading", "grading.checks.reference", "IPython"):
         try:
             __import__(name)
             found.append(name)
@@ -353,7 +354,7 @@ def probe():
 '''
     with RemoteStudent([("probe", code)], setup=SETUP) as remote:
         found = remote.call("probe")[0]
-    assert not {"get_ipython", "grading", "grading.reference"} & set(found), found
+    assert not {"get_ipython", "grading", "grading.checks.reference"} & set(found), found
 
 
 # ------------------------------------------------------------------------------------ verify_submission
@@ -536,7 +537,7 @@ def test_a_disagreement_becomes_a_manual_score_with_a_comment_and_a_flag(gradebo
                                                      ("backward_propagation_n_fixed", 25)]})
     flags = verify.record_verdicts(url, ASSIGNMENT, student, verdicts_with(gradient_check="it returned 0.5"))
     assert [f.function for f in flags] == ["gradient_check"]
-    assert flags[0] == "gradient_check: in-kernel score 20, verified 0: it returned 0.5"
+    assert str(flags[0]) == "gradient_check: in-kernel score 20, verified 0: it returned 0.5"
     assert (flags[0].in_kernel, flags[0].verified, flags[0].max_points) == (20, 0, 20)
     state = gradebook_state(root, student)
     assert state["total"] == 80

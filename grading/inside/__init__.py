@@ -1,11 +1,11 @@
 """What runs inside the sandbox, and never imports the grading package.
 
-Each file here is started by path in a sandbox (grading.sandbox) where the grading package is
+Each file here is started by path in a sandbox (grading.sandboxing.sandbox) where the grading package is
 not visible, and uses the standard library (and NumPy) only:
 
-- kernel_zygote.py: forks a submission's kernels (grading.kernels starts it);
+- kernel_zygote.py: forks a submission's kernels (grading.sandboxing.kernels starts it);
 - worker.py: the verification worker, a broker and the runner of the student's code
-  (grading.remote talks to it);
+  (grading.sandboxing.remote talks to it);
 - kernel_grading/: what `import grading` finds in a kernel under `make autograde`: the verified
   verdicts, not the hidden tests.
 
