@@ -10,8 +10,9 @@ so that the mistake is the visible difference; the rest are whole cells written 
 """
 from dataclasses import dataclass
 
-FUNCTIONS_1D = ("forward_propagation", "backward_propagation", "gradient_check")
-FUNCTIONS_ND = ("gradient_check_n", "gradient_check_by_parameter", "backward_propagation_n_fixed")
+from grading.assignment import NOTEBOOKS, functions_in
+
+FUNCTIONS_1D, FUNCTIONS_ND = (functions_in(name) for name in NOTEBOOKS)
 
 
 @dataclass(frozen=True)

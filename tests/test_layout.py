@@ -52,7 +52,9 @@ def imported_names(path):
                 base = ".".join(anchor + ([node.module] if node.module else []))
             names.add(base)
             names.update(f"{base}.{alias.name}" for alias in node.names)
-    return names
+    # A script started by path imports a module beside it by its bare name.
+    beside = {name for name in names if (path.parent / f"{name.split('.')[0]}.py").is_file()}
+    return names - beside | {f"{package}.{name}" for name in beside}
 
 
 PATHS = {module_name(p): p for p in PACKAGE.rglob("*.py")}
@@ -176,3 +178,9 @@ def test_the_grade_id_rule():
     assert assignment.function_of(assignment.grade_id_of_tests("gradient_check")) == "gradient_check"
     assert assignment.function_of("gradient_check") is None
     assert assignment.function_of("setup_imports") is None
+
+
+def test_every_graded_function_has_its_hidden_tests():
+    from grading.checks.hidden_tests import CHECKS
+
+    assert tuple(CHECKS) == assignment.FUNCTIONS

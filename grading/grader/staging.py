@@ -1,4 +1,4 @@
-"""Check a submission and stage a clean copy of it for nbgrader.
+"""Check a submission and stage a clean copy of it for nbgrader; the one reader of submitted notebooks.
 
 Stock `nbgrader autograde` gives up on a whole submission when one notebook is malformed or
 has a duplicated cell id (nbgrader issue #1083), and copies whatever files a student sent.
@@ -8,6 +8,10 @@ notebook 0 and grades the others), duplicated cells are left out, retyped cells 
 back (as nbgrader itself does), metadata of the wrong type is removed (a student can
 edit a notebook's JSON, and nbgrader would stop on it), unexpected and oversized files stay
 behind. Every such change is recorded as a problem in plain words.
+
+read_notebook and tidy are the one reader and the one policy for a submitted notebook: staging
+writes what they give, and verification (grading.grader.verify) reads a notebook through them too,
+so that both grade the same cells (the first of duplicated cells, retyped cells as released).
 
 Nothing in the student's folder is followed: a notebook or file that is a symbolic link, a FIFO
 or a device is left out with a sentence (grading.sandboxing.files), and the copy holds regular files only.
@@ -142,6 +146,18 @@ def restore_cell_types(notebook, cell_types):
     return restored
 
 
+def tidy(notebook, cell_types):
+    """The policy for a notebook's graded cells, in place: the grade ids the release does not have are
+    forgotten, the first cell of each grade id is kept, retyped cells get their released type back.
+
+    cell_types -- {grade_id: cell type} of the released notebook (release_cell_types)
+    Returns {"forgotten": [grade_id], "duplicated": [grade_id], "retyped": [grade_id]}: what changed.
+    """
+    return {"forgotten": forget_unknown_grade_ids(notebook, cell_types),
+            "duplicated": deduplicate_cells(notebook),
+            "retyped": restore_cell_types(notebook, cell_types)}
+
+
 def release_cell_types(release_folder, name):
     """{grade_id: cell type} of the released notebook `name`."""
     notebook = nbformat.read(Path(release_folder) / name, as_version=4)
@@ -181,13 +197,13 @@ def stage(submission, destination, release_folder=COURSE_ROOT / "release" / ASSI
             staged.problems.append(f"{name} could not be graded: {reason}. Its functions score 0.")
             continue
         staged.problems.extend(f"{name}: {sentence}." for sentence in repaired)
-        cell_types = release_cell_types(release_folder, name)
-        for grade_id in forget_unknown_grade_ids(notebook, cell_types):
+        changed = tidy(notebook, release_cell_types(release_folder, name))
+        for grade_id in changed["forgotten"]:
             staged.problems.append(f"{name}: a cell claimed the grade id '{grade_id}', which the assignment does "
                                    "not have; it was graded as an ordinary cell.")
-        for grade_id in deduplicate_cells(notebook):
+        for grade_id in changed["duplicated"]:
             staged.problems.append(f"{name} has more than one cell '{grade_id}': only the first one is graded.")
-        for grade_id in restore_cell_types(notebook, cell_types):
+        for grade_id in changed["retyped"]:
             staged.problems.append(f"{name}: the cell '{grade_id}' had been changed to another type; "
                                    "it is graded as the type it has in the assignment.")
         files.write_new(destination / name, nbformat.writes(notebook).encode("utf-8"))

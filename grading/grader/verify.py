@@ -5,7 +5,8 @@ anything: skip the later cells, patch NumPy or the grading package, silence a fa
 This module grades every function a second time, outside that kernel:
 
 1. verify_submission reads the submitted notebooks as data (never running the student's
-   kernel or its outputs) and takes from them only the student's code: the solution cells by
+   kernel or its outputs), with staging's reader and policy (grading.grader.staging: the first
+   of duplicated cells, retyped cells as released), and takes from them only the student's code: the solution cells by
    grade_id and the code cells the student added. The setup cells come from the SOURCE
    notebooks (trusted), the test cells from nowhere: the hidden tests run in this process.
 2. The student's code runs in a worker process (grading/inside/worker.py, through grading/sandboxing/remote.py):
@@ -29,11 +30,11 @@ from grading.assignment import ASSIGNMENT, COURSE_ROOT, NOTEBOOKS, function_of, 
 from grading.checks.harness import CheckFailed
 from grading.checks.hidden_tests import lost_parts
 from grading.checks.provided import gc_feedback
+from grading.grader import staging
 from grading.results import Flag, Verdict
 from grading.sandboxing import files
 from grading.sandboxing.remote import RemoteStudent, WorkerStartFailed
 
-MAX_NOTEBOOK_BYTES = 20 * 2 ** 20
 MARKER = "Verified outside the notebook"
 # Cell magics whose body is Python; the body of any other (%%bash, %%writefile, ...) is not run.
 PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun"}
@@ -50,6 +51,7 @@ class NotebookLayout:
     locked: dict = field(default_factory=dict)      # grade_id -> (cell type, source) as released
     demo_ids: set = field(default_factory=set)      # ids of the release's own unmarked code cells
     demo_sources: set = field(default_factory=set)  # and their sources
+    cell_types: dict = field(default_factory=dict)  # grade_id -> cell type as released (staging.tidy)
 
     @property
     def id(self):
@@ -79,7 +81,7 @@ def assignment_layout(course_root=COURSE_ROOT):
     for name in NOTEBOOKS:
         source = json.loads((course_root / "source" / ASSIGNMENT / name).read_text())
         release = json.loads((course_root / "release" / ASSIGNMENT / name).read_text())
-        layout = NotebookLayout(name)
+        layout = NotebookLayout(name, cell_types=staging.release_cell_types(course_root / "release" / ASSIGNMENT, name))
         for cell in source["cells"]:
             meta = _nbgrader(cell)
             grade_id = meta.get("grade_id")
@@ -134,14 +136,15 @@ class NotebookReading:
 
 
 def read_submitted_notebook(path, layout, anchor=None):
-    """Read a submitted notebook defensively, as data; never raises for a bad notebook.
+    """Read a submitted notebook as data, through staging's reader and policy (grading.grader.staging:
+    the first of duplicated cells, retyped cells as released); never raises for a bad notebook.
 
     anchor -- a trusted folder that holds it (see grading.sandboxing.files.open_folder)
     """
     reading = NotebookReading()
     path = Path(path)
     try:
-        data = files.read_regular(path, MAX_NOTEBOOK_BYTES, anchor=anchor)
+        notebook, _ = staging.read_notebook(path, anchor)
     except FileNotFoundError:
         try:
             present, _ = files.regular_files(path.parent, anchor=anchor)
@@ -151,36 +154,23 @@ def read_submitted_notebook(path, layout, anchor=None):
         hint = f" (the folder has {', '.join(others)}: a renamed copy is not graded)" if others else ""
         reading.problem = f"The notebook {layout.name} is missing from the submission{hint}."
         return reading
-    except files.TooLarge:
-        reading.problem = f"{layout.name} is larger than the {MAX_NOTEBOOK_BYTES // 2 ** 20} MiB allowed."
+    except (ValueError, OSError) as reason:
+        reading.problem = f"{layout.name} could not be graded: {reason}."
         return reading
-    except (files.NotRegular, OSError) as error:
-        reading.problem = f"{layout.name} could not be read as a notebook file: {error}."
-        return reading
-    try:
-        notebook = json.loads(data)
-    except (ValueError, RecursionError) as error:
-        reading.problem = f"{layout.name} is not a readable notebook (its JSON is broken: {str(error)[:160]})."
-        return reading
-    cells = notebook.get("cells") if isinstance(notebook, dict) else None
-    if not isinstance(cells, list):
-        reading.problem = f"{layout.name} is not a notebook in the format nbgrader reads (no list of cells)."
-        return reading
+    staging.tidy(notebook, layout.cell_types)   # what staging reports, it does not report twice
+    cells = notebook.cells
 
-    solutions = {grade_id: [] for grade_id in layout.solutions}   # grade_id -> [cell type]
-    locked = {grade_id: [] for grade_id in layout.locked}         # grade_id -> [(cell type, source)]
+    solutions = set()                                             # the solution cells present
+    locked = {}                                                   # grade_id -> (cell type, source)
     for index, cell in enumerate(cells):
-        if not isinstance(cell, dict):
-            continue
         cell_type, code = cell.get("cell_type"), _source(cell)
         grade_id = _nbgrader(cell).get("grade_id")
-        if grade_id in solutions:
-            solutions[grade_id].append(cell_type)
+        if grade_id in layout.solutions:
+            solutions.add(grade_id)
             if cell_type == "code" and code is not None:
-                copies = len(solutions[grade_id])
-                reading.cells.append((grade_id if copies == 1 else f"{grade_id} (copy {copies})", code))
-        elif grade_id in locked:
-            locked[grade_id].append((cell_type, code))
+                reading.cells.append((grade_id, code))
+        elif grade_id in layout.locked:
+            locked[grade_id] = (cell_type, code)
         elif cell_type == "code" and code is not None:
             if cell.get("id") in layout.demo_ids or code.strip() in layout.demo_sources:
                 continue  # the release's own example cells: not the student's work
@@ -189,29 +179,14 @@ def read_submitted_notebook(path, layout, anchor=None):
                      ((name, without_magics(code)) for name, code in reading.cells) if code is not None]
 
     for function in layout.functions:
-        kinds = solutions[function]
-        if not kinds:
+        if function not in solutions:
             reading.function_problems[function] = (
                 f"The cell of {function} is missing from {layout.name}: it was deleted, or its nbgrader "
                 "metadata was removed, so there is no answer to grade.")
-        elif len(kinds) > 1:
-            reading.function_problems[function] = (
-                f"The cell of {function} appears {len(kinds)} times in {layout.name} (a copied cell keeps "
-                "its grade_id, nbgrader issue #1083), so it is not clear which one is the answer. "
-                "Keep one copy and delete the others.")
-        elif kinds[0] != "code":
-            reading.function_problems[function] = (
-                f"The cell of {function} in {layout.name} was changed into a {kinds[0]} cell, so its code "
-                "never runs. Change it back to a code cell.")
-    for grade_id, (released_type, released_source) in layout.locked.items():
-        seen = locked[grade_id]
-        if not seen:
+    for grade_id, (_, released_source) in layout.locked.items():
+        if grade_id not in locked:
             change = f"the locked cell {grade_id} was deleted"
-        elif len(seen) > 1:
-            change = f"the locked cell {grade_id} appears {len(seen)} times"
-        elif seen[0][0] != released_type:
-            change = f"the locked cell {grade_id} was changed into a {seen[0][0]} cell"
-        elif (seen[0][1] or "").strip() != (released_source or "").strip():
+        elif (locked[grade_id][1] or "").strip() != (released_source or "").strip():
             change = f"the locked cell {grade_id} was edited"
         else:
             continue
@@ -303,7 +278,21 @@ def _with_cell_trouble(message, function, student):
 
 
 # ---------------------------------------------------------------------------------- the gradebook
-def record_verdicts(db_url, assignment, student, verdicts, *, raise_scores=True):
+# What record_verdicts does with a test cell's manual score, by whose manual score the cell has now
+# and whether the verified points disagree with nbgrader's in-kernel ones.
+OVERRIDE, WITHDRAW, KEEP = "override", "withdraw", "keep"
+ACTIONS = {
+    # (whose manual score, disagree): action
+    ("nobody", True): OVERRIDE,        # the verified points become the manual score, with a comment
+    ("nobody", False): KEEP,
+    ("verification", True): OVERRIDE,  # an earlier run's override, brought up to date
+    ("verification", False): WITHDRAW,  # an earlier run's override that no longer applies
+    ("instructor", True): KEEP,        # an instructor's score is never replaced: the flag says so
+    ("instructor", False): KEEP,
+}
+
+
+def record_verdicts(db_url, assignment, student, verdicts):
     """Record verified points in nbgrader's gradebook where they differ from nbgrader's own.
 
     For each function whose verified points differ from the in-kernel auto score of its test
@@ -312,11 +301,8 @@ def record_verdicts(db_url, assignment, student, verdicts, *, raise_scores=True)
     and feedback use instead of the auto score; the function's solution cell gets a comment
     (shown in the feedback) that says why, and the notebook is flagged. Tampering seen in the
     submission (edited or deleted test cells) is flagged too, without changing points.
-
-    raise_scores -- False: where the verified points are higher than the in-kernel ones (say a
-                    visible test failed because another function was wrong), only flag it
-    A manual score that an instructor set (without this module's comment) is never replaced.
-    Running again is safe: an earlier override is removed when the two verdicts now agree.
+    What happens to a manual score is the table ACTIONS: an instructor's is never replaced,
+    and running again is safe (an earlier override is withdrawn when the two verdicts now agree).
     Creates the student and submission rows if nbgrader did not get that far.
 
     Returns [Flag]: one per function that needs a look, with the reason.
@@ -336,38 +322,42 @@ def record_verdicts(db_url, assignment, student, verdicts, *, raise_scores=True)
                 comment = gradebook.find_comment(function, verdict.notebook, assignment, student)
             except MissingEntry:
                 comment = None
-            ours = bool(comment is not None and (comment.manual_comment or "").startswith(MARKER))
-            in_kernel = grade.auto_score
-            reasons = []
-            disagree = in_kernel is None or abs(float(in_kernel) - verdict.points) > 1e-9
-            if disagree:
-                before = "no in-kernel score (nbgrader could not finish the notebook)" if in_kernel is None \
-                    else f"in-kernel score {float(in_kernel):g}"
-                reasons.append(f"{before}, verified {verdict.points:g}: {verdict.message}")
-            reasons.extend(verdict.warnings)
-            higher = in_kernel is not None and verdict.points > float(in_kernel)
-            if grade.manual_score is not None and not ours:
-                if disagree:
-                    reasons.append(f"the instructor's manual score {grade.manual_score:g} was kept")
-            elif disagree and higher and not raise_scores:
-                reasons.append("the in-kernel score was kept (raise_scores=False)")
-                if ours:
-                    grade.manual_score = None
-                    comment.manual_comment = None
-            elif disagree:
-                grade.manual_score = float(verdict.points)
-                grade.needs_manual_grade = False
-                if comment is not None:
-                    comment.manual_comment = _student_comment(in_kernel, verdict)
-            elif ours:  # an override from an earlier run that no longer applies
-                grade.manual_score = None
-                comment.manual_comment = None
-            if reasons:
+            flag = _record(function, grade, comment, verdict)
+            if flag is not None:
                 grade.notebook.flagged = True
-                flags.append(Flag(function, None if in_kernel is None else float(in_kernel),
-                                  float(verdict.points), float(verdict.max_points), "; ".join(reasons)))
+                flags.append(flag)
         gradebook.db.commit()
     return flags
+
+
+def _record(function, grade, comment, verdict):
+    """Apply ACTIONS to one test cell's grade and its function's comment; the Flag it needs, or None."""
+    in_kernel = None if grade.auto_score is None else float(grade.auto_score)
+    disagree = in_kernel is None or abs(in_kernel - verdict.points) > 1e-9
+    if comment is not None and (comment.manual_comment or "").startswith(MARKER):
+        owner = "verification"
+    else:
+        owner = "instructor" if grade.manual_score is not None else "nobody"
+    action = ACTIONS[owner, disagree]
+    if action == OVERRIDE:
+        grade.manual_score = float(verdict.points)
+        grade.needs_manual_grade = False
+        if comment is not None:
+            comment.manual_comment = _student_comment(in_kernel, verdict)
+    elif action == WITHDRAW:
+        grade.manual_score = None
+        comment.manual_comment = None
+    reasons = []
+    if disagree:
+        before = "no in-kernel score (nbgrader could not finish the notebook)" if in_kernel is None \
+            else f"in-kernel score {in_kernel:g}"
+        reasons.append(f"{before}, verified {verdict.points:g}: {verdict.message}")
+    reasons.extend(verdict.warnings)
+    if disagree and owner == "instructor":
+        reasons.append(f"the instructor's manual score {grade.manual_score:g} was kept")
+    if not reasons:
+        return None
+    return Flag(function, in_kernel, float(verdict.points), float(verdict.max_points), "; ".join(reasons))
 
 
 def _student_comment(in_kernel, verdict):
