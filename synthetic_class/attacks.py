@@ -30,9 +30,9 @@ from dataclasses import dataclass, field
 
 import nbformat
 
-from synthetic_class import synthetic
-from grading.checks.provided import gc_feedback
 from grading.assignment import NOTEBOOKS
+from grading.checks.provided import gc_feedback
+from synthetic_class import synthetic
 
 
 @dataclass(frozen=True)

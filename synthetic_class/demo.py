@@ -15,9 +15,9 @@ import sys
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from synthetic_class import attacks, catalog, synthetic
-from grading.grader import autograde, config_review, course, deadlines
 from grading.assignment import ASSIGNMENT, COURSE_ROOT
+from grading.grader import autograde, config_review, course, deadlines
+from synthetic_class import attacks, catalog, synthetic
 
 DEMO_ROOT = COURSE_ROOT / "demo"
 

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import nbformat
 
-from grading.assignment import NOTEBOOKS
+from grading.assignment import ASSIGNMENT, COURSE_ROOT, NOTEBOOKS
 from grading.checks.build_reference import solution_sources
-from grading.assignment import ASSIGNMENT, COURSE_ROOT
 
 
 def solutions(course_root=COURSE_ROOT):

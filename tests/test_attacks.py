@@ -19,14 +19,11 @@ import uuid
 import nbformat
 import pytest
 from canaries import Canaries
-
+from grading.assignment import ASSIGNMENT, NOTEBOOKS
 from grading.grader import course, verify
-
-from synthetic_class import attacks, synthetic
-from grading.assignment import NOTEBOOKS
 from grading.sandboxing.kernels import PACKAGE
 from grading.sandboxing.limits import GradingLimits
-from grading.assignment import ASSIGNMENT
+from synthetic_class import attacks, synthetic
 
 DEADLINE, CELL_TIMEOUT = 30, 8      # seconds: short, so that the time attacks end soon
 HONEST = ("aaa_honest_first", "zzz_honest_last")

@@ -2,10 +2,9 @@
 import nbformat
 
 from grading import CHECKS
+from grading.assignment import ASSIGNMENT, COURSE_ROOT, NOTEBOOKS
 from grading.grader import course
 from synthetic_class import synthetic
-from grading.assignment import NOTEBOOKS
-from grading.assignment import ASSIGNMENT, COURSE_ROOT
 
 FUNCTIONS = tuple(CHECKS)  # the graded functions, in notebook order
 

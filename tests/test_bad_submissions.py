@@ -7,10 +7,9 @@ import hashlib
 import nbformat
 import pytest
 
-from grading.grader import autograde, course, gradebook, pipeline, runners
-
-from synthetic_class import synthetic
 from grading.assignment import ASSIGNMENT, NOTEBOOKS
+from grading.grader import autograde, course, gradebook, pipeline, runners
+from synthetic_class import synthetic
 
 NB1, NB2 = NOTEBOOKS
 PART_ONE = ("forward_propagation", "backward_propagation", "gradient_check")

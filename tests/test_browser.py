@@ -15,12 +15,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from synthetic_class import synthetic
-from grading.assignment import NOTEBOOKS
-from grading.assignment import ASSIGNMENT, COURSE_ROOT
-
 from browser_support import BIN, CHROMIUM, CHROMIUM_ARGS, JupyterLab, NotebookPage, student_env
 from ci import require
+from grading.assignment import ASSIGNMENT, COURSE_ROOT, NOTEBOOKS
+from synthetic_class import synthetic
 
 RELEASE = COURSE_ROOT / "release" / ASSIGNMENT
 ARTIFACTS = COURSE_ROOT / "artifacts" / "browser"

@@ -17,12 +17,12 @@ import numpy as np
 import pytest
 
 import grading
-from grading.checks import cases, checks_nd, diagnoses, numerics, reference
-from synthetic_class import catalog, synthetic
-from grading.checks.hidden_tests import lost_parts
-from grading.checks.harness import NotebookStudent
 from grading.assignment import NOTEBOOKS
+from grading.checks import cases, checks_nd, diagnoses, numerics, reference
+from grading.checks.harness import NotebookStudent
+from grading.checks.hidden_tests import lost_parts
 from grading.checks.provided import ASSIGNMENT, COURSE_ROOT, gc_feedback, gc_utils
+from synthetic_class import catalog, synthetic
 
 RUNS = 1   # fresh cases each run (the test cells ran the hidden tests once already); correct code's 1,000-run measure is benchmarks/bench_false_failures.py
 FUNCTIONS = dict(zip(NOTEBOOKS, (catalog.FUNCTIONS_1D, catalog.FUNCTIONS_ND)))

@@ -13,11 +13,9 @@ import sys
 import urllib.request
 from pathlib import Path
 
+from browser_support import JupyterLab, LOOPBACK
 from grading.grader import config_review, course, gradebook
-
 from synthetic_class import synthetic
-
-from browser_support import LOOPBACK, JupyterLab
 
 
 def run(*command):

@@ -21,10 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from grading.grader import autograde, course, gradebook, ledger
-
-from synthetic_class import catalog, synthetic
 from grading.checks.provided import ASSIGNMENT, gc_feedback
+from grading.grader import autograde, course, gradebook, ledger
+from synthetic_class import catalog, synthetic
 
 MISTAKES = ("fwd_returns_x", "bwd_returns_J", "one_sided_1d", "gcn_one_sided", "bp_same_value_for_all",
             "team_bugs_kept")

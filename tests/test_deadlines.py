@@ -9,10 +9,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from nbgrader.api import Gradebook
 
-from grading.grader import course, deadlines
-
-from synthetic_class import synthetic
 from grading.assignment import ASSIGNMENT
+from grading.grader import course, deadlines
+from synthetic_class import synthetic
 
 HOUR, DAY = 3600, 86400
 COURSE = """timezone = "Europe/Berlin"

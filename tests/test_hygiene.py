@@ -19,9 +19,7 @@ from pathlib import Path
 import pytest
 
 from grading.grader import course
-
 from grading.sandboxing import cgroups
-
 from synthetic_class import synthetic
 
 MARK = "GRADING_TEST_RUN"

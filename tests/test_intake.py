@@ -21,12 +21,10 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from grading.grader import autograde
-
-from grading.lms import intake, lms_export
-
-from synthetic_class import synthetic
 from grading.assignment import ASSIGNMENT
+from grading.grader import autograde
+from grading.lms import intake, lms_export
+from synthetic_class import synthetic
 
 NB1, NB2 = "1_gradient_checking_1d.ipynb", "2_gradient_checking_nd.ipynb"
 MAKEFILE = Path(__file__).resolve().parent.parent / "Makefile"

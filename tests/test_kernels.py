@@ -20,16 +20,13 @@ from pathlib import Path
 import pytest
 from jupyter_client import KernelManager
 
+from grading.assignment import ASSIGNMENT, NOTEBOOKS
 from grading.grader import autograde, course
-
 from grading.sandboxing import kernels
-
-from synthetic_class import synthetic
-from grading.assignment import NOTEBOOKS
 from grading.sandboxing.kernels import ZYGOTE_SCRIPT
-from grading.assignment import ASSIGNMENT
 from grading.sandboxing.sandbox_kernel import KERNEL_NAME
 from sandbox_probe import assert_course_and_host_hidden, assert_limits_bind, probe_code, probe_results
+from synthetic_class import synthetic
 
 FINGERPRINT = ("import json as _json, os as _os, sys as _sys\n"
                "print('KERNEL ' + _json.dumps({'pid': _os.getpid(), 'ppid': _os.getppid(), 'path': _sys.path,"

@@ -10,9 +10,7 @@ import sys
 from pathlib import Path
 
 from grading.grader import course
-
 from grading.sandboxing import sandbox
-
 from synthetic_class import synthetic
 
 VENV = Path(sys.prefix)

@@ -18,11 +18,9 @@ import threading
 
 import pytest
 from canaries import Canaries
-
 from grading.grader import course, gradebook, pipeline
-
-from synthetic_class import synthetic
 from grading.sandboxing.limits import GradingLimits
+from synthetic_class import synthetic
 
 # Folders a student or a sandbox can write in (the others the grader uses are its own, 0700 or
 # root's); the folders themselves are the grader's, what is in them is not.

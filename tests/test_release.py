@@ -5,8 +5,8 @@ from pathlib import Path
 
 import nbformat
 
-from grading.checks import build_reference
 from grading.assignment import ASSIGNMENT, COURSE_ROOT
+from grading.checks import build_reference
 
 RELEASE = COURSE_ROOT / "release" / ASSIGNMENT
 

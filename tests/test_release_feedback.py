@@ -4,9 +4,8 @@ import json
 
 from nbgrader.utils import notebook_hash
 
+from grading.assignment import ASSIGNMENT, NOTEBOOKS
 from grading.lms import release_feedback
-from grading.assignment import NOTEBOOKS
-from grading.assignment import ASSIGNMENT
 
 
 def feedback_folder(root, student, secret=None):

@@ -8,7 +8,6 @@ import sys
 import nbformat
 
 from grading.grader import course, similarity
-
 from synthetic_class import catalog, synthetic
 
 ALTERNATIVES = {v.name: v for v in catalog.ALTERNATIVES}

@@ -7,9 +7,9 @@ import os
 import nbformat
 import pytest
 
-from synthetic_class import synthetic
 from grading.assignment import NOTEBOOKS
 from grading.grader.staging import stage
+from synthetic_class import synthetic
 
 NB1, NB2 = NOTEBOOKS
 

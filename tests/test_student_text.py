@@ -26,16 +26,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from browser_support import CHROMIUM, CHROMIUM_ARGS, JupyterLab, LOOPBACK
+from grading.assignment import ASSIGNMENT, NOTEBOOKS
 from grading.grader import course
-
-from synthetic_class import synthetic
-from grading.assignment import NOTEBOOKS
-from synthetic_class.demo import CRASH
-from grading.assignment import ASSIGNMENT
 from grading.lms.roster import STUDENT_ID
 from grading.untrusted_text import for_page, for_plot, for_spreadsheet, for_terminal
-
-from browser_support import CHROMIUM, CHROMIUM_ARGS, LOOPBACK, JupyterLab
+from synthetic_class import synthetic
+from synthetic_class.demo import CRASH
 
 NB1, NB2 = NOTEBOOKS
 

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 
 from grading import CHECKS
-from grading.grader import verify
-from synthetic_class import catalog, synthetic
-from grading.inside import worker
 from grading.assignment import NOTEBOOKS
 from grading.checks.harness import CheckFailed, NotebookStudent, changed_argument, require_float, require_number
 from grading.checks.provided import ASSIGNMENT, gc_feedback
+from grading.grader import verify
+from grading.inside import worker
 from grading.sandboxing.remote import Opaque, RemoteStudent, decode
+from synthetic_class import catalog, synthetic
 
 NB1, NB2 = NOTEBOOKS
 FUNCTIONS = tuple(CHECKS)  # the graded functions, in notebook order

@@ -21,8 +21,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from grading.assignment import NOTEBOOKS
-from grading.assignment import ASSIGNMENT, COURSE_ROOT
+from grading.assignment import ASSIGNMENT, COURSE_ROOT, NOTEBOOKS
 from grading.grader.staging import read_notebook
 
 PAGE = "reports/similarity.html"

@@ -22,9 +22,8 @@ from pathlib import Path
 
 import nbformat
 
+from grading.assignment import ASSIGNMENT, COURSE_ROOT, NOTEBOOKS
 from grading.sandboxing import files
-from grading.assignment import NOTEBOOKS
-from grading.assignment import ASSIGNMENT, COURSE_ROOT
 
 MAX_EXTRA_FILE_BYTES = 5 * 2 ** 20
 MAX_EXTRA_FILES = 50                  # files besides the notebooks that are copied

@@ -33,9 +33,9 @@ import sys
 import zipfile
 from pathlib import Path
 
+from grading.assignment import ASSIGNMENT, COURSE_ROOT
 from grading.grader import config_review, gradebook
 from grading.lms.intake import LMS_RECORD, ROSTER_COPY
-from grading.assignment import ASSIGNMENT, COURSE_ROOT
 from grading.lms.roster import IntakeError, form_of, read_roster
 from grading.untrusted_text import for_spreadsheet, for_terminal
 

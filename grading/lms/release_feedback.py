@@ -17,9 +17,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from grading.assignment import ASSIGNMENT
+from grading.assignment import ASSIGNMENT, COURSE_ROOT
 from grading.lms.lms_export import flagged_students
-from grading.assignment import COURSE_ROOT
 from grading.untrusted_text import for_terminal
 
 

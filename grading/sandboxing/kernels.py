@@ -30,8 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from grading.sandboxing import files
 from grading.inside import kernel_zygote
+from grading.sandboxing import files
 from grading.sandboxing.sandbox import SandboxLimits, popen, wrap
 
 PACKAGE = Path(__file__).resolve().parent.parent   # the grading package

@@ -28,8 +28,8 @@ import sys
 from pathlib import Path
 
 from grading.assignment import ASSIGNMENT
-from grading.sandboxing import kernels
 from grading.inside import kernel_zygote, parent_death
+from grading.sandboxing import kernels
 from grading.sandboxing.sandbox import INSTALL_HINT, SandboxUnavailable, available, require, run as run_sandboxed, wrap
 
 KERNEL_NAME = "gradient-checking-sandbox"
