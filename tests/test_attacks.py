@@ -67,10 +67,10 @@ def secret_markers(root, canaries, gradebook_marker):
     markers = {canaries.secret: "the canary secret", gradebook_marker: "the gradebook"}
     # (Not reference.py: these synthetic students hand in the instructor's solutions as their own.)
     for module in ("checks_nd.py", "checks_1d.py", "diagnoses.py", "cases.py", "harness.py"):
-        lines = [line.strip() for line in (PACKAGE / module).read_text().splitlines()]
+        lines = [line.strip() for line in (PACKAGE / "checks" / module).read_text().splitlines()]
         distinct = [line for line in lines if len(line) > 40 and line not in public and not line.startswith("#")]
         for line in distinct[:6]:
-            markers[line] = f"grading/{module}"
+            markers[line] = f"grading/checks/{module}"
     return markers
 
 

@@ -70,6 +70,8 @@ def test_the_demo_grades_into_its_own_gradebook_whatever_gradebook_url_says(orig
 
 
 def test_the_demo_class_gets_the_grades_it_always_got(origin, tmp_path, monkeypatch):
+    # demo.main points GRADEBOOK_URL at the demo's gradebook; set here too, it is undone afterwards.
+    monkeypatch.setenv("GRADEBOOK_URL", f"sqlite:///{tmp_path / 'demo' / 'gradebook.db'}")
     grade = demo.autograde.main
     monkeypatch.setattr(demo.autograde, "main", lambda argv: grade([*argv, "--no-feedback", "--quiet"]))
     assert demo.main(tmp_path / "demo", origin) == 0
