@@ -17,7 +17,7 @@ help:
 	@echo "make demo     grade synthetic students in a demo course of their own (demo/) and print their scores"
 	@echo "make clean-demo  remove demo/"
 	@echo "make test     run the whole test suite"
-	@echo "make release  regenerate grading/reference.py, the visible tests' table and release/ from source/"
+	@echo "make release  regenerate grading/checks/reference.py, the visible tests' table and release/ from source/"
 	@echo "make bench    measure notebook run times and autograde time per submission"
 	@echo "make autograde  grade what is new in submitted/: one worker per core, sandboxed, verified, resumable"
 	@echo "               [WORKERS=n] [DB=postgresql://...] [SCHEDULER=tcp://host:8786] [FORCE=1] [SIMILARITY=0.75]"
@@ -47,19 +47,19 @@ $(BIN)/.installed: requirements.txt pyproject.toml jupyter-config/grading.json
 	$(BIN)/pip install --quiet --upgrade pip==26.3
 	$(BIN)/pip install --quiet -r requirements.txt
 	$(BIN)/pip install --quiet --no-build-isolation --no-deps -e .
-	$(BIN)/python -m grading.sandbox_kernel --install  # the sandboxed kernel that autograde uses
-	@# The formgrader's pages escape what they show (grading/formgrader_guard.py).
+	$(BIN)/python -m grading.sandboxing.sandbox_kernel --install  # the sandboxed kernel that autograde uses
+	@# The formgrader's pages escape what they show (grading/plugins/formgrader_guard.py).
 	install -D -m 644 jupyter-config/grading.json $(VENV)/etc/jupyter/jupyter_server_config.d/grading.json
 	touch $@
 
 reference: $(BIN)/.installed
-	$(BIN)/python -m grading.build_reference
+	$(BIN)/python -m grading.checks.build_reference
 
 release: reference
 	$(BIN)/nbgrader generate_assignment gradient_checking --force
 
 demo: release
-	$(BIN)/python -m grading.demo
+	$(BIN)/python -m synthetic_class.demo
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest -q --durations=15
@@ -81,20 +81,20 @@ clean-demo:
 	rm -rf demo
 
 autograde: $(BIN)/.installed
-	$(BIN)/python -m grading.autograde $(AUTOGRADE_OPTIONS)
+	$(BIN)/python -m grading.grader.autograde $(AUTOGRADE_OPTIONS)
 
 intake: $(BIN)/.installed
-	$(BIN)/python -m grading.intake $(ZIP) --roster $(ROSTER) $(if $(DB),--db-url $(DB))
+	$(BIN)/python -m grading.lms.intake $(ZIP) --roster $(ROSTER) $(if $(DB),--db-url $(DB))
 
 export: $(BIN)/.installed
-	$(BIN)/python -m grading.lms_export $(if $(DB),--db-url $(DB)) $(if $(COLUMN),--column "$(COLUMN)") \
+	$(BIN)/python -m grading.lms.lms_export $(if $(DB),--db-url $(DB)) $(if $(COLUMN),--column "$(COLUMN)") \
 		$(if $(RELEASE_FLAGGED),--release-flagged)
 
 release-feedback: $(BIN)/.installed
-	$(BIN)/python -m grading.release_feedback $(if $(RELEASE_FLAGGED),--release-flagged)
+	$(BIN)/python -m grading.lms.release_feedback $(if $(RELEASE_FLAGGED),--release-flagged)
 
 review-config: $(BIN)/.installed
-	$(BIN)/python -m grading.config_review $(if $(ACCEPT),--accept)
+	$(BIN)/python -m grading.grader.config_review $(if $(ACCEPT),--accept)
 
 bench-grading: $(BIN)/.installed
 	$(BIN)/python benchmarks/bench_grading.py

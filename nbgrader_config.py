@@ -37,13 +37,13 @@ c.Execute.raise_on_iopub_timeout = True
 c.LimitOutput.max_lines = 500
 c.LimitOutput.max_traceback = 60
 
-# Late penalties follow deadlines.toml (grading/deadlines.py), in a stock `nbgrader autograde` too.
-c.AssignLatePenalties.plugin_class = "grading.late_plugin.CourseLatePenalty"
+# Late penalties follow deadlines.toml (grading/grader/deadlines.py), in a stock `nbgrader autograde` too.
+c.AssignLatePenalties.plugin_class = "grading.plugins.late_plugin.CourseLatePenalty"
 
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
-# Every submission's kernel runs in the grading sandbox (grading/sandbox.py, docs/security.md):
+# Every submission's kernel runs in the grading sandbox (grading/sandboxing/sandbox.py, docs/security.md):
 # it sees only its own folder, the released files and the Python environment; no source/, no
 # gradebook, no other student, no network; memory, CPU, processes and file size are limited.
 # Set here, so that a plain `nbgrader autograde` is as safe as the course's own commands; the
@@ -58,14 +58,14 @@ c.KernelManager.ip = os.path.join(jupyter_runtime_dir(), f"gradient-checking-{os
 # Student-controlled text stays data in what nbgrader writes for the instructor and the students
 # (docs/security.md, "Student-controlled text"), where the grading package is installed:
 # - `nbgrader export` writes grades.csv with the csv module and no cell a spreadsheet would run
-#   (grading/grades_csv.py); stock nbgrader joins names with commas, so a comma or a line break
+#   (grading/plugins/grades_csv.py); stock nbgrader joins names with commas, so a comma or a line break
 #   in a name shifts columns and rows;
 # - every page that shows a notebook (the feedback, the formgrader's grading page) shows its
 #   markdown and outputs sanitized: outputs by nbconvert, markdown and comments by the filter that
 #   every such template applies to them (grading.untrusted_text.markdown_for_page); the names in
-#   the grading page's heading escaped (grading.page_names);
+#   the grading page's heading escaped (grading.plugins.page_names);
 # - feedback pages carry a Content-Security-Policy that lets no script run:
-#   grading/templates/feedback/safe_page.html.j2, over nbgrader's own feedback template. nbgrader
+#   grading/plugins/templates/feedback/safe_page.html.j2, over nbgrader's own feedback template. nbgrader
 #   chooses the template's name ("feedback" for feedback, "formgrade" in the formgrader), this
 #   file names the page in it: each of our two folders has a safe_page.html.j2 that extends
 #   nbgrader's page of that name, and they are searched first.
@@ -73,10 +73,10 @@ c.HTMLExporter.sanitize_html = True
 _GRADING = importlib.util.find_spec("grading")   # None where only the student's side is installed
 if _GRADING:
     _NBGRADER = importlib.util.find_spec("nbgrader").submodule_search_locations[0]
-    c.ExportApp.plugin_class = "grading.grades_csv.SafeCsvExport"
+    c.ExportApp.plugin_class = "grading.plugins.grades_csv.SafeCsvExport"
     c.HTMLExporter.filters = {"strip_files_prefix": "grading.untrusted_text.markdown_for_page"}
     c.HTMLExporter.template_file = "safe_page.html.j2"
-    c.HTMLExporter.preprocessors = ["grading.page_names.EscapeNames"]   # the formgrader's heading
+    c.HTMLExporter.preprocessors = ["grading.plugins.page_names.EscapeNames"]   # the formgrader's heading
     c.HTMLExporter.extra_template_basedirs = [
-        os.path.join(_GRADING.submodule_search_locations[0], "templates"),
+        os.path.join(_GRADING.submodule_search_locations[0], "plugins", "templates"),
         os.path.join(_NBGRADER, "server_extensions", "formgrader", "templates")]

@@ -2,7 +2,7 @@
 
 hidden tests   each hidden test (grading.CHECKS) runs --runs times, on fresh random cases every
                time, against the correct ways to write its function in turn: the reference
-               solution and the catalog's correct alternatives (grading.catalog.ALTERNATIVES),
+               solution and the catalog's correct alternatives (synthetic_class.catalog.ALTERNATIVES),
                each in an emulated notebook (the setup's names, then the solution cells). A
                failure, or a warning (nbgrader fails a test cell that writes to stderr), is a
                false failure: its message is printed and the exit status is 1.
@@ -23,10 +23,12 @@ from collections import Counter
 
 import numpy as np
 
-from grading import catalog, reference, synthetic
-from grading.harness import NotebookStudent
-from grading.hidden_tests import lost_parts
-from grading.provided import gc_utils
+from grading.checks import reference
+
+from synthetic_class import catalog, synthetic
+from grading.checks.harness import NotebookStudent
+from grading.checks.hidden_tests import lost_parts
+from grading.checks.provided import gc_utils
 
 FUNCTIONS = catalog.FUNCTIONS_1D + catalog.FUNCTIONS_ND
 THRESHOLD = 2e-7

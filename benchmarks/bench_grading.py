@@ -3,8 +3,8 @@
 One run on one machine grades the same --students synthetic submissions (default 100) in each mode:
 
   stock     stock serial `nbgrader autograde gradient_checking` with the course's nbgrader_config.py
-            (the sandboxed kernel), through grading.course.autograde
-  ours-1    `python -m grading.autograde --root ROOT --workers 1 --quiet` as a subprocess (what
+            (the sandboxed kernel), through grading.grader.course.autograde
+  ours-1    `python -m grading.grader.autograde --root ROOT --workers 1 --quiet` as a subprocess (what
   ours-2    `make autograde` runs: staging, sandboxed autograde with warm kernels, verification
             outside the kernel, feedback, then grades.csv and the class report), with 1 and 2
             worker processes
@@ -32,7 +32,7 @@ plus its largest child: kernel or verifier); for ours both the whole command and
 (reports/autograde_run.json). Goals: ours-2 throughput at least 1.8x stock on 2 cores, and ours-2
 at most 25% over floor-2.
 
-CPU: stock's and ours' commands each run in a cgroup of their own (grading.cgroups: cpuacct under
+CPU: stock's and ours' commands each run in a cgroup of their own (grading.sandboxing.cgroups: cpuacct under
 cgroup v1, cpu.stat under v2), so their CPU time counts every process they start, sandboxes
 included. It prints the CPU seconds per submission of each, the ratio of ours to stock, and
 where ours spends it, from the figures each graded submission records (reports/autograde.json):
@@ -65,10 +65,12 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from grading import catalog, course, synthetic
-from grading.autograde import REPORT, RUN_REPORT
-from grading.build_reference import NOTEBOOKS
-from grading.provided import ASSIGNMENT
+from grading.grader import course
+
+from synthetic_class import catalog, synthetic
+from grading.grader.autograde import REPORT, RUN_REPORT
+from grading.assignment import NOTEBOOKS
+from grading.assignment import ASSIGNMENT
 
 from cpu import cpu_counted   # benchmarks/cpu.py, next to this script
 
@@ -188,9 +190,9 @@ def run_stock(root, students):
 
 
 def run_ours(root, students, workers):
-    """Seconds of `python -m grading.autograde` (what `make autograde` runs), its grading phase,
+    """Seconds of `python -m grading.grader.autograde` (what `make autograde` runs), its grading phase,
     and its workers' peak memory, from the run report it writes."""
-    command = [sys.executable, "-m", "grading.autograde", "--root", str(root), "--workers", str(workers), "--quiet"]
+    command = [sys.executable, "-m", "grading.grader.autograde", "--root", str(root), "--workers", str(workers), "--quiet"]
     started = time.perf_counter()
     with cpu_counted() as counter:
         done = subprocess.run(counter["prefix"] + command, cwd=root, capture_output=True, text=True)
@@ -274,7 +276,7 @@ def execute_submission(folder):
 def run_floor(root, students, workers, restore_tests):
     folders = prepare_floor(root, students, restore_tests)
     started = time.perf_counter()
-    # The pool's start is timed, as ours times its own pool; spawn, as grading.runners does.
+    # The pool's start is timed, as ours times its own pool; spawn, as grading.grader.runners does.
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         runs = list(pool.map(execute_submission, folders))
     seconds = time.perf_counter() - started
@@ -341,7 +343,7 @@ def print_results(results, n, rounds):
         vs_floor = f"{100 * (median / rows[floor][0] - 1):+.0f}%" if floor in rows else "-"
         peak = f"{memory[0]:.0f} + {memory[1]:.0f} = {memory[2]:.0f}" if memory else "-"
         print(f"{label:<16}{median:>13.2f}{low:>7.2f}{high:>7.2f}{throughput:>8.3f}{x_stock:>9}{vs_floor:>10}   {peak}")
-    print("(command: the whole `python -m grading.autograde`, export and class report included; "
+    print("(command: the whole `python -m grading.grader.autograde`, export and class report included; "
           "grading: its grading phase only, which is what the floor is compared with)")
     print_cpu(results, n)
 

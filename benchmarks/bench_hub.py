@@ -35,8 +35,8 @@ from pathlib import Path
 
 import nbformat
 
-from grading import catalog, demo, synthetic
-from grading.provided import ASSIGNMENT
+from grading.assignment import ASSIGNMENT
+from synthetic_class import catalog, demo, synthetic
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = "/usr/bin/python3.11"

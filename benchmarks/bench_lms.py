@@ -1,10 +1,10 @@
 """Benchmark: the similarity report and the LMS export on large classes, measured in one run.
 
-similarity  grading.similarity.similar_pairs on N synthetic classes (each student a mix of the
+similarity  grading.grader.similarity.similar_pairs on N synthetic classes (each student a mix of the
             catalog's correct variants, some of them disguised copies of another), N = 100 and
             --students; the figure is seconds, and microseconds per pair against the 100-student
             run (the baseline: the work grows with the square of the class)
-export      grading.lms_export.filled_rows (Canvas's gradebook export with the scores written in)
+export      grading.lms.lms_export.filled_rows (Canvas's gradebook export with the scores written in)
             and feedback_bundle (the re-upload zip of two pages per student) for --students
             students, in a scratch course; the gradebook's read is left out (nbgrader's API, one
             query)
@@ -22,9 +22,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from grading import catalog, lms_export, similarity, synthetic
-from grading.build_reference import NOTEBOOKS
-from grading.provided import ASSIGNMENT, COURSE_ROOT
+from grading.grader import similarity
+
+from grading.lms import lms_export
+
+from synthetic_class import catalog, synthetic
+from grading.assignment import NOTEBOOKS
+from grading.assignment import ASSIGNMENT, COURSE_ROOT
 
 
 def synthetic_answers(students, seed=0):

@@ -36,9 +36,11 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from grading import course, synthetic
-from grading.build_reference import NOTEBOOKS
-from grading.provided import ASSIGNMENT, COURSE_ROOT
+from grading.grader import course
+
+from synthetic_class import synthetic
+from grading.assignment import NOTEBOOKS
+from grading.assignment import ASSIGNMENT, COURSE_ROOT
 
 SOURCE = COURSE_ROOT / "source" / ASSIGNMENT
 

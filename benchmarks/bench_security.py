@@ -6,7 +6,7 @@ course copy, --repeats times, interleaved so that a change in the machine's load
   plain      stock `nbgrader autograde` with the ordinary python3 kernel over TCP (no sandbox)
   sandboxed  stock `nbgrader autograde` as nbgrader_config.py configures it (the bubblewrap kernel,
              a kernel zygote per kernel)
-  safe       `python -m grading.autograde --workers 1` (what `make autograde` runs): staging,
+  safe       `python -m grading.grader.autograde --workers 1` (what `make autograde` runs): staging,
              nbgrader's step in its sandbox, kernels forked from the submission's zygote in its
              cgroup, verification outside the kernel, feedback, export and report; in one worker,
              like the serial stock command
@@ -28,7 +28,9 @@ from pathlib import Path
 
 from cpu import cpu_counted   # benchmarks/cpu.py, next to this script
 
-from grading import course, synthetic
+from grading.grader import course
+
+from synthetic_class import synthetic
 
 PLAIN = ("--Execute.kernel_name=python3", "--KernelManager.transport=tcp", "--KernelManager.ip=127.0.0.1")
 
@@ -50,7 +52,7 @@ def check_full_marks(root, students):
 
 
 def ours(root, prefix):
-    done = subprocess.run(prefix + [sys.executable, "-m", "grading.autograde", "--root", str(root), "--workers", "1",
+    done = subprocess.run(prefix + [sys.executable, "-m", "grading.grader.autograde", "--root", str(root), "--workers", "1",
                                     "--quiet"], capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"make autograde failed in {root}:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")

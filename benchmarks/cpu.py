@@ -4,12 +4,12 @@
         subprocess.run(counter["prefix"] + command)
     counter["cpu"]    # CPU seconds, or None where no cgroup with CPU accounting is writable
 
-grading.cgroups makes the cgroup (cpuacct under cgroup v1, cpu.stat under v2); the command joins
+grading.sandboxing.cgroups makes the cgroup (cpuacct under cgroup v1, cpu.stat under v2); the command joins
 it through `sh -c 'echo $$ > cgroup.procs; exec "$@"'`, before its first instruction.
 """
 from contextlib import contextmanager
 
-from grading.cgroups import Cgroup
+from grading.sandboxing.cgroups import Cgroup
 
 
 def in_cgroup(group, command):

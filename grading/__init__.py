@@ -5,7 +5,7 @@ Each hidden region of a test cell is one call:
     import grading
     grading.check("gradient_check", globals())
 
-`check`, `CHECKS` and `CheckFailed` come from grading.hidden_tests, loaded on first use: the
+`check`, `CHECKS` and `CheckFailed` come from grading.checks.hidden_tests, loaded on first use: the
 grading machinery (the kernel launcher, the sandbox) imports this package too, and must not
 pay for NumPy and the checks when it does not need them.
 """
@@ -21,6 +21,6 @@ _HIDDEN_TESTS = {"check", "CHECKS", "CheckFailed", "NotebookStudent"}
 
 def __getattr__(name):
     if name in _HIDDEN_TESTS:
-        from . import hidden_tests
+        from grading.checks import hidden_tests
         return getattr(hidden_tests, name)
     raise AttributeError(f"module 'grading' has no attribute {name!r}")

@@ -1,6 +1,54 @@
-"""The assignment's name: what every part of the grading agrees on, with no side effect on import.
+"""The assignment model: its name, notebooks, graded functions, their points and short names, and
+the rule that ties a test cell to its function. Every other module reads these from here.
 
-(grading.provided loads the helper module as it is imported; code that runs where the course's
-source/ is not visible, such as nbgrader's sandboxed steps, takes the name from here.)
+Standard library only and no side effect on import: code that runs where the course's source/
+is not visible (nbgrader's sandboxed steps, the kernel launcher) reads it too.
+The source notebooks' metadata must agree with FUNCTIONS (tests/test_layout.py checks it).
 """
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
 ASSIGNMENT = "gradient_checking"
+# The course directory: the one that holds this package, unless the grader names another.
+COURSE_ROOT = Path(os.environ.get("GRADING_COURSE_ROOT", Path(__file__).resolve().parent.parent))
+NOTEBOOKS = ("1_gradient_checking_1d.ipynb", "2_gradient_checking_nd.ipynb")
+
+
+@dataclass(frozen=True)
+class Function:
+    """One graded function: the student writes it in `notebook`; its test cell is worth `points`."""
+    name: str
+    notebook: str      # file name, one of NOTEBOOKS
+    short: str         # its column in the instructor's table
+    points: float
+
+
+GRADED = (
+    Function("forward_propagation", NOTEBOOKS[0], "fwd", 5),
+    Function("backward_propagation", NOTEBOOKS[0], "bwd", 5),
+    Function("gradient_check", NOTEBOOKS[0], "check", 20),
+    Function("gradient_check_n", NOTEBOOKS[1], "check_n", 25),
+    Function("gradient_check_by_parameter", NOTEBOOKS[1], "by_param", 20),
+    Function("backward_propagation_n_fixed", NOTEBOOKS[1], "fixed", 25),
+)
+FUNCTIONS = tuple(f.name for f in GRADED)    # in notebook order
+SHORT = {f.name: f.short for f in GRADED}
+
+# The grade_id rule: the test cell of function f is named "test_f" (its solution cell, "f").
+TEST_CELL_PREFIX = "test_"
+
+
+def grade_id_of_tests(function):
+    """The grade_id of the test cell of `function`."""
+    return TEST_CELL_PREFIX + function
+
+
+def function_of(grade_id):
+    """The function whose test cell is `grade_id`, or None for any other cell."""
+    return grade_id[len(TEST_CELL_PREFIX):] if grade_id.startswith(TEST_CELL_PREFIX) else None
+
+
+def functions_in(notebook):
+    """The graded functions of one notebook (a file name of NOTEBOOKS), in order."""
+    return tuple(f.name for f in GRADED if f.notebook == notebook)

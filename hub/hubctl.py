@@ -5,11 +5,11 @@
     hubctl.py remove-users   delete the Linux accounts that `start` created (the hub stopped first)
     hubctl.py autograde [OPTION ...]
                              grade the instructor's course copy with the course's pipeline
-                             (python -m grading.autograde --root COURSE OPTION ...), as root, then
+                             (python -m grading.grader.autograde --root COURSE OPTION ...), as root, then
                              give what it wrote back to the instructor
     hubctl.py release-feedback [--release-flagged]
                              release feedback through the exchange as the instructor, flagged
-                             submissions held back (python -m grading.release_feedback)
+                             submissions held back (python -m grading.lms.release_feedback)
 
 Runs as root, with Debian's python3.11 and its standard library only (the course's .venv lives
 under root's own interpreter, which the hub's users cannot run). Settings, from the environment
@@ -29,7 +29,7 @@ The state folder (root's, 0755):
     config/common/               nbgrader_config.py: course id and exchange, read by every server
     config/students/             the formgrader, course list and create-assignment turned off
     config/instructors/          the course copy named for the formgrader, and its guard
-                                 (grading.formgrader_guard) turned on
+                                 (grading.plugins.formgrader_guard) turned on
     instructors/lib/ (0750)      a copy of the grading package that the instructors' servers
                                  import (the guard, the feedback release); root's, read by the
                                  instructor's group only: it holds the hidden tests
@@ -316,7 +316,7 @@ def ensure_state(settings, course):
     write(students / "labconfig" / "page_config.json", json.dumps({"disabledExtensions": {
         name: True for name in STUDENT_LAB_PLUGINS_OFF}}, indent=1) + "\n")
     write(instructors / "jupyter_server_config.json", json.dumps({"ServerApp": {"jpserver_extensions": {
-        "grading.formgrader_guard": True}}}, indent=1) + "\n")
+        "grading.plugins.formgrader_guard": True}}}, indent=1) + "\n")
     write(instructors / "nbgrader_config.py", (
         "# Written by make hub (hub/hubctl.py): the instructors' servers. The formgrader reads the\n"
         "# configuration of its server's working folder, which is the instructor's home: this names the\n"
@@ -535,13 +535,13 @@ def autograde(settings, options):
         fail(f"no course copy at {course}: make hub first")
     if not os.access(python, os.X_OK):
         fail(f"{python} is missing: make autograde builds it (or make hub-autograde, which does)")
-    graded = subprocess.run([str(python), "-m", "grading.autograde", "--root", str(course), *options], cwd=REPO)
+    graded = subprocess.run([str(python), "-m", "grading.grader.autograde", "--root", str(course), *options], cwd=REPO)
     give_back(course, pwd.getpwnam(settings.instructor))
     return graded.returncode
 
 
 def release_feedback(settings, options):
-    """grading.release_feedback as the instructor, from the instructors' copy of the grading
+    """grading.lms.release_feedback as the instructor, from the instructors' copy of the grading
     package, with the hub's exchange: the files it leaves there are the instructor's, as when
     the formgrader releases feedback."""
     if not settings.instructor_lib.is_dir():
@@ -552,7 +552,7 @@ def release_feedback(settings, options):
            "GRADING_COURSE_ROOT": str(course),
            "JUPYTER_CONFIG_PATH": os.pathsep.join(str(settings.config / part) for part in ("instructors", "common"))}
     released = subprocess.run(["runuser", "-u", settings.instructor, "--", str(settings.venv / "bin" / "python"),
-                               "-m", "grading.release_feedback", "--root", str(course), *options], cwd=course, env=env)
+                               "-m", "grading.lms.release_feedback", "--root", str(course), *options], cwd=course, env=env)
     return released.returncode
 
 

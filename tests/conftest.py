@@ -1,13 +1,15 @@
 """Shared fixtures: throwaway copies of the course, graded with the real nbgrader commands."""
 import os
+import socket
 import tempfile
+import threading
 
 import pytest
 
-from grading import course
+from grading.grader import course
 from pgserver import postgres_server  # noqa: F401  (a real PostgreSQL server on loopback)
 
-# The reviewed copies of the throwaway courses' configurations (grading/config_review.py) go to a
+# The reviewed copies of the throwaway courses' configurations (grading/grader/config_review.py) go to a
 # folder of this run, not the tester's own state folder; commands the tests start inherit it.
 os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="grading-state-")
 
@@ -32,3 +34,27 @@ def grade_batch(new_course):
         course.autograde(root)
         return root, course.scores(root)
     return grade
+
+
+@pytest.fixture(scope="module")
+def host_server():
+    """A TCP server on the host's 127.0.0.1 that greets every client: its port."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.5)
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                client, _ = server.accept()
+            except OSError:
+                continue
+            client.sendall(b"hello")
+            client.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    stop.set()
+    thread.join()
+    server.close()

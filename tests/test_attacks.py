@@ -1,7 +1,7 @@
-"""The attack catalog (grading.attacks) through the real `make autograde`, with canaries outside the course.
+"""The attack catalog (synthetic_class.attacks) through the real `make autograde`, with canaries outside the course.
 
 One batch: every attack as a student of its own, between two honest students (graded first and
-last), graded by `python -m grading.autograde` with two workers, a short deadline and the usual
+last), graded by `python -m grading.grader.autograde` with two workers, a short deadline and the usual
 limits, while an inotify watch sits on canary files outside the course (tests/canaries.py).
 Each attack must end with nothing outside its submission changed or revealed, its gamed
 function at 0, both honest students at 100, and the run finishing in bounded time; and when
@@ -19,12 +19,11 @@ import uuid
 import nbformat
 import pytest
 from canaries import Canaries
-
-from grading import attacks, course, synthetic, verify
-from grading.build_reference import NOTEBOOKS
-from grading.kernels import PACKAGE
-from grading.limits import GradingLimits
-from grading.provided import ASSIGNMENT
+from grading.assignment import ASSIGNMENT, NOTEBOOKS
+from grading.grader import course, verify
+from grading.sandboxing.kernels import PACKAGE
+from grading.sandboxing.limits import GradingLimits
+from synthetic_class import attacks, synthetic
 
 DEADLINE, CELL_TIMEOUT = 30, 8      # seconds: short, so that the time attacks end soon
 HONEST = ("aaa_honest_first", "zzz_honest_last")
@@ -68,10 +67,10 @@ def secret_markers(root, canaries, gradebook_marker):
     markers = {canaries.secret: "the canary secret", gradebook_marker: "the gradebook"}
     # (Not reference.py: these synthetic students hand in the instructor's solutions as their own.)
     for module in ("checks_nd.py", "checks_1d.py", "diagnoses.py", "cases.py", "harness.py"):
-        lines = [line.strip() for line in (PACKAGE / module).read_text().splitlines()]
+        lines = [line.strip() for line in (PACKAGE / "checks" / module).read_text().splitlines()]
         distinct = [line for line in lines if len(line) > 40 and line not in public and not line.startswith("#")]
         for line in distinct[:6]:
-            markers[line] = f"grading/{module}"
+            markers[line] = f"grading/checks/{module}"
     return markers
 
 
@@ -108,7 +107,7 @@ def batch(new_course, tmp_path_factory):
     honest_before = {s: hash_tree(root / "submitted" / s) for s in HONEST}
     gradebook_marker = "GRADEBOOK-" + uuid.uuid4().hex   # a name only the gradebook holds
     course.nbgrader(root, "db", "student", "add", "someone", f"--first-name={gradebook_marker}")
-    command = [sys.executable, "-m", "grading.autograde", "--root", str(root), "--workers", "2", "--quiet",
+    command = [sys.executable, "-m", "grading.grader.autograde", "--root", str(root), "--workers", "2", "--quiet",
                "--deadline", str(DEADLINE), "--cell-timeout", str(CELL_TIMEOUT)]
     started = time.monotonic()
     with canaries.watching():
@@ -216,7 +215,7 @@ def test_submitted_links_and_special_files_are_not_read(batch):
 def test_a_rerun_of_the_special_files_ends_the_same_way(batch):
     root = batch["root"]
     again = [a.name for a in attacks.ATTACKS if a.kind in ("special file", "submitted file")] + ["link_fifo", "link_device"]
-    command = [sys.executable, "-m", "grading.autograde", "--root", str(root), "--workers", "2", "--quiet", "--force",
+    command = [sys.executable, "-m", "grading.grader.autograde", "--root", str(root), "--workers", "2", "--quiet", "--force",
                "--deadline", str(DEADLINE), "--cell-timeout", str(CELL_TIMEOUT), *[f"--student={s}" for s in again]]
     done = subprocess.run(command, capture_output=True, text=True, timeout=RUN_BOUND)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]

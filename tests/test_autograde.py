@@ -2,9 +2,9 @@
 import nbformat
 
 from grading import CHECKS
-from grading import course, synthetic
-from grading.build_reference import NOTEBOOKS
-from grading.provided import ASSIGNMENT, COURSE_ROOT
+from grading.assignment import ASSIGNMENT, COURSE_ROOT, NOTEBOOKS
+from grading.grader import course
+from synthetic_class import synthetic
 
 FUNCTIONS = tuple(CHECKS)  # the graded functions, in notebook order
 

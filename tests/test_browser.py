@@ -7,7 +7,6 @@ copies of the release folder: `solved/` (the instructor's solutions in the solut
 Chromium, driven by Playwright, opens the notebooks, runs them and reads what the student sees.
 Screenshots are kept in artifacts/browser/.
 """
-import os
 import re
 import shutil
 import subprocess
@@ -16,11 +15,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grading import synthetic
-from grading.build_reference import NOTEBOOKS
-from grading.provided import ASSIGNMENT, COURSE_ROOT
-
 from browser_support import BIN, CHROMIUM, CHROMIUM_ARGS, JupyterLab, NotebookPage, student_env
+from ci import require
+from grading.assignment import ASSIGNMENT, COURSE_ROOT, NOTEBOOKS
+from synthetic_class import synthetic
 
 RELEASE = COURSE_ROOT / "release" / ASSIGNMENT
 ARTIFACTS = COURSE_ROOT / "artifacts" / "browser"
@@ -54,13 +52,6 @@ def student_folder(path, code):
 def printed(text, line):
     """Whether `line` is a whole line of the outputs (not merely quoted in a traceback)."""
     return line in (row.strip() for row in text.splitlines())
-
-
-def require(condition, reason):
-    if not condition:
-        if os.environ.get("CI"):
-            pytest.fail(reason)   # CI installs both: a missing one is an error there
-        pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 import nbformat
 import pytest
 
-from grading import catalog, course, synthetic
-from grading.build_reference import NOTEBOOKS
-from grading.provided import ASSIGNMENT, gc_feedback
+from grading.assignment import NOTEBOOKS
+from grading.checks.provided import ASSIGNMENT, gc_feedback
+from grading.grader import course
+from synthetic_class import catalog, synthetic
 
 NOTEBOOK_OF = synthetic.notebook_of()
 FUNCTIONS = dict(zip(NOTEBOOKS, (catalog.FUNCTIONS_1D, catalog.FUNCTIONS_ND)))

@@ -17,11 +17,12 @@ import numpy as np
 import pytest
 
 import grading
-from grading import catalog, cases, diagnoses, numerics, reference, synthetic
-from grading.hidden_tests import lost_parts
-from grading.harness import NotebookStudent
-from grading.build_reference import NOTEBOOKS
-from grading.provided import ASSIGNMENT, COURSE_ROOT, gc_feedback, gc_utils
+from grading.assignment import NOTEBOOKS
+from grading.checks import cases, checks_nd, diagnoses, numerics, reference
+from grading.checks.harness import NotebookStudent
+from grading.checks.hidden_tests import lost_parts
+from grading.checks.provided import ASSIGNMENT, COURSE_ROOT, gc_feedback, gc_utils
+from synthetic_class import catalog, synthetic
 
 RUNS = 1   # fresh cases each run (the test cells ran the hidden tests once already); correct code's 1,000-run measure is benchmarks/bench_false_failures.py
 FUNCTIONS = dict(zip(NOTEBOOKS, (catalog.FUNCTIONS_1D, catalog.FUNCTIONS_ND)))
@@ -224,9 +225,9 @@ def test_reference_solutions_pass_every_test_cell():
 
 def test_a_failed_check_reads_as_its_sentence_alone():
     """IPython shows a failed hidden test as its sentence, wrapped, and no traceback through the
-    grader's files: under stock nbgrader (grading.harness) and under make autograde (the kernel's
+    grader's files: under stock nbgrader (grading.checks.harness) and under make autograde (the kernel's
     verdict reader)."""
-    from grading.harness import CheckFailed
+    from grading.checks.harness import CheckFailed
     from grading.inside import kernel_grading
 
     message = "dW2 is twice the correct value: " * 8
@@ -330,7 +331,7 @@ def test_an_ignored_epsilon_is_recognized_from_round_off_on_an_exact_gradient():
 
 
 def _backward_case(m=7):
-    X, Y, parameters = cases.network_case(np.random.default_rng(5), m=m)
+    X, Y, parameters = checks_nd.network_case(np.random.default_rng(5), m=m)
     _, cache = gc_utils.forward_propagation_n(X, Y, parameters)
     expected = reference.backward_propagation_n_fixed(X, Y, cache)
     known = dict(zip(("Z1", "A1", "W1", "b1", "Z2", "A2", "W2", "b2", "Z3", "A3", "W3", "b3"), cache), **expected)
@@ -364,7 +365,7 @@ def test_network_cases_are_reliable_and_fresh():
     rng = cases.new_rng()
     seen = set()
     for m in (None, 2, 5, 40):
-        X, Y, parameters = cases.network_case(rng, m=m)
+        X, Y, parameters = checks_nd.network_case(rng, m=m)
         assert X.shape[0] == 4 and Y.shape == (1, X.shape[1]) and (m is None or X.shape[1] == m)
         assert set(np.unique(Y)) == {0, 1}
         assert {name: p.shape for name, p in parameters.items()} == gc_utils.PARAMETER_SHAPES
@@ -390,10 +391,10 @@ def test_corrupt_spoils_exactly_the_named_blocks():
 def test_the_visible_stand_in_cost_is_the_hidden_one():
     """gc_feedback builds the smooth cost of its fixed cases itself (it cannot load the grader's
     substitutes): on random parameters it gives the grader's number and the network's cache."""
-    from grading import substitutes
+    from grading.inside import substitutes
     rng = np.random.default_rng(5)
     spec, _, _ = cases.smooth_cost(rng)
-    X, Y, _ = cases.network_case(rng)
+    X, Y, _ = checks_nd.network_case(rng)
     parameters = cases.random_parameters(rng)
     visible = gc_feedback.stand_in(spec, gc_utils)(X, Y, parameters)
     hidden = substitutes.build(spec, gc_utils)(X, Y, parameters)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook
 
-from grading import course, report
-from grading.course import points_per_function
+from grading.grader import course, report
+from grading.grader.course import points_per_function
 
 FULL = points_per_function()
 DB1 = "With a batch of m = {m} examples: db1 uses 4/m instead of 1/m."
@@ -38,7 +38,7 @@ def test_the_report_names_every_roster_student_and_their_main_reason(tmp_path):
     (root / "reports").mkdir()
     (root / "reports" / "autograde.json").write_text(json.dumps(results))
     env = {key: value for key, value in os.environ.items() if key != "GRADEBOOK_URL"}
-    done = subprocess.run([sys.executable, "-m", "grading.report", "--root", str(root)], env=env,
+    done = subprocess.run([sys.executable, "-m", "grading.grader.report", "--root", str(root)], env=env,
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     page = (root / "reports" / "class_report.html").read_text()

@@ -3,7 +3,7 @@
 A script that ran in a page of the instructor's Jupyter could write the course's
 nbgrader_config.py through the server's contents API, and nbgrader executes that file in the
 grader's own process. The grader refuses a configuration that differs from the one last reviewed
-(grading/config_review.py): here the file is changed through a real Jupyter server's API, as such
+(grading/grader/config_review.py): here the file is changed through a real Jupyter server's API, as such
 a script would, and the real commands refuse to run it until the instructor accepts a change.
 """
 import json
@@ -13,9 +13,9 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from grading import config_review, course, gradebook, synthetic
-
-from browser_support import LOOPBACK, JupyterLab
+from browser_support import JupyterLab, LOOPBACK
+from grading.grader import config_review, course, gradebook
+from synthetic_class import synthetic
 
 
 def run(*command):
@@ -25,7 +25,7 @@ def run(*command):
 
 
 def autograde(root):
-    return run(sys.executable, "-m", "grading.autograde", "--root", str(root), "--quiet", "--no-feedback",
+    return run(sys.executable, "-m", "grading.grader.autograde", "--root", str(root), "--quiet", "--no-feedback",
                "--workers", "1")
 
 
@@ -60,11 +60,11 @@ def test_a_configuration_changed_through_the_browser_is_refused_until_accepted(n
         refused = autograde(root)
         assert refused.returncode == 3, refused.stdout + refused.stderr
         assert f"+open({str(canary)!r}" in refused.stderr and "Nothing was graded" in refused.stderr
-        intake = run(sys.executable, "-m", "grading.intake", str(tmp_path / "any.zip"),
+        intake = run(sys.executable, "-m", "grading.lms.intake", str(tmp_path / "any.zip"),
                      "--roster", str(tmp_path / "any.csv"), "--root", str(root))
         assert intake.returncode == 3 and "Nothing was graded" in intake.stderr, intake.stderr
         # Shown, not accepted, when nobody answers.
-        review = run(sys.executable, "-m", "grading.config_review", "--root", str(root))
+        review = run(sys.executable, "-m", "grading.grader.config_review", "--root", str(root))
         assert review.returncode == 1 and "+open(" in review.stdout and "Not accepted" in review.stdout
         assert autograde(root).returncode == 3
         assert not canary.exists(), "the changed configuration ran in the grader"
@@ -80,9 +80,9 @@ def test_a_configuration_changed_through_the_browser_is_refused_until_accepted(n
     # A change the instructor makes on purpose runs once accepted (the class report, which loads the
     # configuration too, stands for every command here: grading again would take a while).
     (root / "nbgrader_config.py").write_text(reviewed + "\n# the cell timeout is fine as it is\n")
-    report = [sys.executable, "-m", "grading.report", "--root", str(root)]
+    report = [sys.executable, "-m", "grading.grader.report", "--root", str(root)]
     assert run(*report).returncode == 3 and autograde(root).returncode == 3
-    accepted = run(sys.executable, "-m", "grading.config_review", "--root", str(root), "--accept")
+    accepted = run(sys.executable, "-m", "grading.grader.config_review", "--root", str(root), "--accept")
     assert accepted.returncode == 0 and "Accepted" in accepted.stdout, accepted.stdout
     assert run(*report).returncode == 0
     assert not canary.exists()

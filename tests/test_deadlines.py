@@ -1,4 +1,4 @@
-"""grading.deadlines: the course's due dates, extensions and late policy, read from deadlines.toml.
+"""grading.grader.deadlines: the course's due dates, extensions and late policy, read from deadlines.toml.
 
 The round trip (an LMS download's times into the gradebook, the penalty in grades.csv, the
 feedback, the table, the class report and the LMS export, an extension without a regrade) is
@@ -10,8 +10,9 @@ import pytest
 from nbgrader.api import Gradebook
 from nbgrader.exchange.abc import Exchange
 
-from grading import course, deadlines, synthetic
 from grading.assignment import ASSIGNMENT
+from grading.grader import course, deadlines
+from synthetic_class import synthetic
 
 HOUR, DAY = 3600, 86400
 COURSE = """timezone = "Europe/Berlin"
@@ -108,7 +109,7 @@ def test_lateness_reads_for_people():
 
 
 def test_a_stock_nbgrader_autograde_applies_the_course_policy_too(new_course, monkeypatch):
-    """nbgrader_config.py names grading.late_plugin as nbgrader's late-penalty plugin: a stock
+    """nbgrader_config.py names grading.plugins.late_plugin as nbgrader's late-penalty plugin: a stock
     `nbgrader autograde` gives the same penalty as `make autograde`, and the plugin takes a
     student's extension off nbgrader's lateness."""
     monkeypatch.delenv("GRADEBOOK_URL", raising=False)
@@ -127,7 +128,7 @@ def test_a_stock_nbgrader_autograde_applies_the_course_policy_too(new_course, mo
     assert float(rows["al"]["score"]) == 80.0
     # The plugin as nbgrader calls it: bea's extension runs to 4 December, so the same lateness costs nothing.
     from traitlets.config import Config
-    from grading.late_plugin import CourseLatePenalty
+    from grading.plugins.late_plugin import CourseLatePenalty
     config = Config()
     config.CourseDirectory.root = str(root)
     plugin = CourseLatePenalty(config=config)

@@ -1,13 +1,28 @@
 """`make demo` leaves the course alone, and the cleanup commands cannot delete real students by accident."""
+import json
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from grading import config_review, course, demo, synthetic
-from grading.provided import ASSIGNMENT
+from grading.assignment import ASSIGNMENT, FUNCTIONS
+from grading.grader import config_review, course
+from grading.grader.report import REPORT
+from synthetic_class import demo, synthetic
 
 MAKEFILE = Path(__file__).resolve().parent.parent / "Makefile"
+# What `make demo` printed before the package was laid out by trust zones (issue 11), in FUNCTIONS'
+# order: the same submissions keep the same grades, and the same functions are flagged.
+DEMO_SCORES = {
+    "ada_complete": (5, 5, 20, 25, 20, 25),
+    "grace_partly_wrong": (5, 5, 0, 25, 20, 0),
+    "kim_part_one_only": (5, 5, 20, 0, 0, 0),
+    "lin_blank": (0, 0, 0, 0, 0, 0),
+    "mallory_cheating": (0, 5, 20, 25, 20, 25),
+    "otto_crashing": (5, 5, 20, 25, 0, 25),
+}
+DEMO_FLAGGED = {"mallory_cheating": ["forward_propagation"],
+                "otto_crashing": ["gradient_check_n", "gradient_check_by_parameter", "backward_propagation_n_fixed"]}
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +67,19 @@ def test_the_demo_grades_into_its_own_gradebook_whatever_gradebook_url_says(orig
     assert demo.main(tmp_path / "demo", origin) == 0
     assert not course_gradebook.exists(), "the demo wrote into the course's gradebook"
     assert course.scores(tmp_path / "demo")["lin_blank"], "the demo's own gradebook holds its class"
+
+
+def test_the_demo_class_gets_the_grades_it_always_got(origin, tmp_path, monkeypatch):
+    # demo.main points GRADEBOOK_URL at the demo's gradebook; set here too, it is undone afterwards.
+    monkeypatch.setenv("GRADEBOOK_URL", f"sqlite:///{tmp_path / 'demo' / 'gradebook.db'}")
+    grade = demo.autograde.main
+    monkeypatch.setattr(demo.autograde, "main", lambda argv: grade([*argv, "--no-feedback", "--quiet"]))
+    assert demo.main(tmp_path / "demo", origin) == 0
+    scores = course.scores(tmp_path / "demo")
+    assert {s: tuple(row[f] for f in FUNCTIONS) for s, row in scores.items()} == DEMO_SCORES
+    report = json.loads((tmp_path / "demo" / REPORT).read_text())
+    flagged = {r["student"]: [flag.split(":")[0] for flag in r["flags"]] for r in report if r["flags"]}
+    assert flagged == DEMO_FLAGGED
 
 
 def test_clean_students_deletes_nothing_unless_confirmed(tmp_path):

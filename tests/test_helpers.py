@@ -1,7 +1,7 @@
 """The provided helpers: flattening order, round trips, the network's shapes and cost."""
 import numpy as np
 
-from grading.provided import gc_utils
+from grading.checks.provided import gc_utils
 
 
 def test_flattening_order_is_w1_b1_w2_b2_w3_b3_row_major():

@@ -238,7 +238,7 @@ def class_of(hub):
     """{student: (their notebooks, what their Validate says)}: one right, one with the catalog's
     one-sided difference in gradient_check, one whose kernel dies in gradient_check_by_parameter
     (flagged by verification: the instructor must look before its feedback goes out)."""
-    from grading import catalog, demo, synthetic
+    from synthetic_class import catalog, demo, synthetic
 
     mistake = catalog.by_name("one_sided_1d")
     right, wrong, crashing = hub.students
@@ -323,8 +323,8 @@ def test_the_course_round_trip_in_the_browser_from_release_to_feedback(hub):
     from playwright.sync_api import sync_playwright
 
     from browser_support import CHROMIUM_ARGS
-    from grading.formgrader_guard import AUTOGRADE_ELSEWHERE
-    from grading.lms_export import flagged_students
+    from grading.plugins.formgrader_guard import AUTOGRADE_ELSEWHERE
+    from grading.lms.lms_export import flagged_students
 
     people = class_of(hub)
     right, wrong, crashing = hub.students

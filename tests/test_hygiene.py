@@ -1,6 +1,6 @@
 """A grading run ends with everything it started, whatever ends it.
 
-`make autograde` (python -m grading.autograde) grades a small class with two workers; once its
+`make autograde` (python -m grading.grader.autograde) grades a small class with two workers; once its
 kernels run, the run is ended: SIGTERM to the main process, SIGKILL to the main process alone
 (its workers are not told), its output pipe closed, or Ctrl-C (SIGINT to its process group).
 Within seconds no process of the run may be left: none that carries the run's mark in its
@@ -18,7 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from grading import cgroups, course, synthetic
+from grading.grader import course
+from grading.sandboxing import cgroups
+from synthetic_class import synthetic
 
 MARK = "GRADING_TEST_RUN"
 
@@ -83,7 +85,7 @@ def class_of_six(new_course):
 def test_nothing_outlives_the_run(class_of_six, how):
     root = class_of_six
     mark = uuid.uuid4().hex
-    command = [sys.executable, "-m", "grading.autograde", "--root", str(root), "--workers", "2", "--force"]
+    command = [sys.executable, "-m", "grading.grader.autograde", "--root", str(root), "--workers", "2", "--force"]
     run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
                            env={**os.environ, MARK: mark})
     # Wait until the run's submissions are being graded: sandboxes live in its cgroups.
@@ -120,7 +122,7 @@ def test_nothing_outlives_the_run(class_of_six, how):
 
 STARTER = """
 import sys, time
-from grading import sandbox
+from grading.sandboxing import sandbox
 sandbox.popen(sandbox.wrap(["sleep", "60"], workdir="/tmp", tmpfs=["/tmp/work"]))
 print("started", flush=True)
 time.sleep(60)

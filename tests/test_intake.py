@@ -1,4 +1,4 @@
-"""grading.intake: Canvas and Moodle downloads into submitted/ and the gradebook, through the real
+"""grading.lms.intake: Canvas and Moodle downloads into submitted/ and the gradebook, through the real
 `nbgrader db student import` and `nbgrader zip_collect`.
 
 The zips are built here the way each LMS names its files; every notebook in them is distinct, so
@@ -21,8 +21,10 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from grading import autograde, intake, lms_export, synthetic
-from grading.provided import ASSIGNMENT
+from grading.assignment import ASSIGNMENT
+from grading.grader import autograde
+from grading.lms import intake, lms_export
+from synthetic_class import synthetic
 
 NB1, NB2 = "1_gradient_checking_1d.ipynb", "2_gradient_checking_nd.ipynb"
 MAKEFILE = Path(__file__).resolve().parent.parent / "Makefile"
@@ -99,11 +101,11 @@ def gradebook_students(url):
 
 
 def run_intake(root, zip_path, roster_path, *options, db_url=None, process=False):
-    """Run the intake's command line, in this process or (process=True) as `python -m grading.intake`."""
+    """Run the intake's command line, in this process or (process=True) as `python -m grading.lms.intake`."""
     argv = [str(zip_path), "--roster", str(roster_path), "--root", str(root), *options]
     argv += [f"--db-url={db_url}"] if db_url else []
     if process:
-        result = subprocess.run([sys.executable, "-m", "grading.intake", *argv],
+        result = subprocess.run([sys.executable, "-m", "grading.lms.intake", *argv],
                                 capture_output=True, text=True, env=course_env())
         status, out, err = result.returncode, result.stdout, result.stderr
     else:
@@ -371,8 +373,8 @@ SIMILARITY = "0.5"
 
 
 def run_autograde(root):
-    """`python -m grading.autograde` on the course, whatever its exit status."""
-    return subprocess.run([sys.executable, "-m", "grading.autograde", "--root", str(root), "--quiet",
+    """`python -m grading.grader.autograde` on the course, whatever its exit status."""
+    return subprocess.run([sys.executable, "-m", "grading.grader.autograde", "--root", str(root), "--quiet",
                            "--workers", "2", "--similarity-threshold", SIMILARITY],
                           env=course_env(), capture_output=True, text=True)
 
@@ -400,7 +402,7 @@ def exported(course_copy, canvas_zip, tmp_path_factory):
     table = autograde_course(root)
 
     def export(*options):
-        done = subprocess.run([sys.executable, "-m", "grading.lms_export", "--root", str(root), *options],
+        done = subprocess.run([sys.executable, "-m", "grading.lms.lms_export", "--root", str(root), *options],
                               env=course_env(), capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
         return done.stdout
@@ -441,7 +443,7 @@ def test_make_autograde_writes_the_similarity_report_that_the_class_report_links
     dry = subprocess.run(["make", "-s", "-n", "-C", str(tmp_path), "-f", str(MAKEFILE), "-o", ".venv/bin/.installed",
                           "autograde", f"SIMILARITY={SIMILARITY}"], capture_output=True, text=True)
     assert dry.returncode == 0, dry.stderr
-    assert f"-m grading.autograde --similarity-threshold {SIMILARITY}" in " ".join(dry.stdout.split())
+    assert f"-m grading.grader.autograde --similarity-threshold {SIMILARITY}" in " ".join(dry.stdout.split())
     with pytest.raises(SystemExit):
         autograde.parse_args(["--similarity-threshold", "75"])
 
@@ -449,7 +451,7 @@ def test_make_autograde_writes_the_similarity_report_that_the_class_report_links
 def change_deadlines(root, text):
     """Write deadlines.toml and accept the change, as `make review-config ACCEPT=1` does."""
     (root / "deadlines.toml").write_text(text)
-    accepted = subprocess.run([sys.executable, "-m", "grading.config_review", "--root", str(root), "--accept"],
+    accepted = subprocess.run([sys.executable, "-m", "grading.grader.config_review", "--root", str(root), "--accept"],
                               capture_output=True, text=True)
     assert accepted.returncode == 0 and "deadlines.toml (now)" in accepted.stdout, accepted.stdout + accepted.stderr
 
@@ -613,7 +615,7 @@ def test_moodle_gets_its_worksheet_and_feedback_zip_back_from_a_graded_class(exp
 
 
 def test_grades_go_back_in_moodle_own_worksheet():
-    from grading import lms_export
+    from grading.lms import lms_export
     rows = lms_export.filled_rows(MOODLE_WORKSHEET, "moodle", {"12345": "ada", "23456": "grace"}, {"ada": 85.0}, "")
     sent = list(csv.reader(io.StringIO(MOODLE_WORKSHEET)))
     assert rows[0] == sent[0]

@@ -1,4 +1,4 @@
-"""Kernels forked from a kernel zygote (grading.kernels, grading/inside/kernel_zygote.py).
+"""Kernels forked from a kernel zygote (grading.sandboxing.kernels, grading/inside/kernel_zygote.py).
 
 `make autograde` starts each submission's kernels from one zygote in that submission's sandbox,
 through the grading worker's kernel service; a plain `nbgrader autograde` starts a zygote for
@@ -20,12 +20,13 @@ from pathlib import Path
 import pytest
 from jupyter_client import KernelManager
 
-from grading import autograde, course, kernels, synthetic
-from grading.build_reference import NOTEBOOKS
-from grading.kernels import ZYGOTE_SCRIPT
-from grading.provided import ASSIGNMENT
-from grading.sandbox_kernel import KERNEL_NAME
-from test_sandbox import assert_course_and_host_hidden, assert_limits_bind, host_server, probe_code, probe_results  # noqa: F401
+from grading.assignment import ASSIGNMENT, NOTEBOOKS
+from grading.grader import autograde, course
+from grading.sandboxing import kernels
+from grading.sandboxing.kernels import ZYGOTE_SCRIPT
+from grading.sandboxing.sandbox_kernel import KERNEL_NAME
+from sandbox_probe import assert_course_and_host_hidden, assert_limits_bind, probe_code, probe_results
+from synthetic_class import synthetic
 
 FINGERPRINT = ("import json as _json, os as _os, sys as _sys\n"
                "print('KERNEL ' + _json.dumps({'pid': _os.getpid(), 'ppid': _os.getppid(), 'path': _sys.path,"
@@ -53,7 +54,7 @@ def grade_ours(root):
 
 
 @pytest.fixture(scope="module")
-def graded(new_course, host_server):  # noqa: F811 (the fixture imported from test_sandbox)
+def graded(new_course, host_server):
     """The same class graded by stock `nbgrader autograde` (usual kernels) and by ours (forked)."""
     solutions = synthetic.solutions()
     students = {
@@ -238,7 +239,7 @@ def test_a_kernel_that_closes_its_output_does_not_keep_the_launcher_busy():
     import signal
     import threading
 
-    from grading import sandbox_kernel
+    from grading.sandboxing import sandbox_kernel
 
     launcher, zygote = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     read, write = os.pipe()

@@ -9,7 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from grading import course, sandbox, synthetic
+from grading.grader import course
+from grading.sandboxing import sandbox
+from synthetic_class import synthetic
 
 VENV = Path(sys.prefix)
 
@@ -19,7 +21,7 @@ def test_a_sandbox_runs_the_python_of_a_linked_environment(tmp_path):
     os.symlink(VENV, linked)
     code = "import sys, numpy; print(sys.prefix)"
     done = subprocess.run([str(linked / "bin" / "python"), "-c",
-                           "from grading import sandbox; import sys; "
+                           "from grading.sandboxing import sandbox; import sys; "
                            f"r = sandbox.run(sandbox.wrap([sys.executable, '-c', {code!r}], workdir='/tmp'), "
                            "capture_output=True, text=True); print(r.returncode, r.stdout.strip(), r.stderr[-300:])"],
                           capture_output=True, text=True, timeout=120)
@@ -33,7 +35,7 @@ def test_make_autograde_grades_a_linked_course_with_a_linked_environment(new_cou
     links.mkdir()
     os.symlink(VENV, links / "venv")
     os.symlink(root, links / "course")
-    done = subprocess.run([str(links / "venv" / "bin" / "python"), "-m", "grading.autograde", "--root",
+    done = subprocess.run([str(links / "venv" / "bin" / "python"), "-m", "grading.grader.autograde", "--root",
                            str(links / "course"), "--workers", "1", "--quiet"],
                           capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]

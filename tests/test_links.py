@@ -1,7 +1,7 @@
 """The grader's own steps never follow a link: one is planted at every path they touch.
 
 A recording run grades one submission and writes its feedback in this process
-(grading.pipeline: staging, the nbgrader step's scratch folder, the kernel service and the
+(grading.grader.pipeline: staging, the nbgrader step's scratch folder, the kernel service and the
 zygote's sockets, bringing the results back) with the file-system functions of os, shutil and
 builtins wrapped, noting every operation on a path where a student or a sandbox could have put
 something (paths relative to a folder's descriptor resolved): the submission, its staged copy,
@@ -18,9 +18,9 @@ import threading
 
 import pytest
 from canaries import Canaries
-
-from grading import course, gradebook, pipeline, synthetic
-from grading.limits import GradingLimits
+from grading.grader import course, gradebook, pipeline
+from grading.sandboxing.limits import GradingLimits
+from synthetic_class import synthetic
 
 # Folders a student or a sandbox can write in (the others the grader uses are its own, 0700 or
 # root's); the folders themselves are the grader's, what is in them is not.

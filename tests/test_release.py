@@ -5,8 +5,8 @@ from pathlib import Path
 
 import nbformat
 
-from grading import build_reference
-from grading.provided import ASSIGNMENT, COURSE_ROOT
+from grading.assignment import ASSIGNMENT, COURSE_ROOT
+from grading.checks import build_reference
 
 RELEASE = COURSE_ROOT / "release" / ASSIGNMENT
 
@@ -64,7 +64,7 @@ def test_points_add_up_to_100():
 
 def test_reference_and_visible_table_are_generated_from_the_current_source():
     assert build_reference.main(["--check"]) == 0, \
-        "grading/reference.py or gc_feedback_cases.json is stale: run python -m grading.build_reference"
+        "grading/checks/reference.py or gc_feedback_cases.json is stale: run python -m grading.checks.build_reference"
 
 
 PART_WORDS = {"value": "value", "print_msg": "message", "inputs": "inputs unchanged"}
@@ -73,8 +73,8 @@ PART_WORDS = {"value": "value", "print_msg": "message", "inputs": "inputs unchan
 def test_the_points_table_shows_each_functions_split():
     """gc_feedback.POINTS (what the checks take off) adds up to each test cell's points, and the
     table of notebook 1 and README shows the same split, row by row."""
-    from grading.course import points_per_function
-    from grading.provided import gc_feedback
+    from grading.grader.course import points_per_function
+    from grading.checks.provided import gc_feedback
 
     cells = points_per_function()
     assert list(gc_feedback.POINTS) == list(cells), "one entry of POINTS per graded function, in notebook order"

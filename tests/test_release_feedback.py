@@ -4,9 +4,8 @@ import json
 
 from nbgrader.utils import notebook_hash
 
-from grading import release_feedback
-from grading.build_reference import NOTEBOOKS
-from grading.provided import ASSIGNMENT
+from grading.assignment import ASSIGNMENT, NOTEBOOKS
+from grading.lms import release_feedback
 
 
 def feedback_folder(root, student, secret=None):

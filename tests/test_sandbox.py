@@ -4,109 +4,22 @@ One probe tries what a hostile submission would: read the gradebook, source/, an
 work and the project notes, reach a server on the host's loopback, allocate too much memory,
 fork without end, write a huge file. It runs three ways: without the sandbox (where it must
 succeed, so that the probe is known to detect access), through wrap(), and as a cell of a
-submission graded by nbgrader. CI grades as root, the case where the process limit needs care.
+submission graded by nbgrader. CI grades as root, the case where the process limit needs care; the tests
+of that case are skipped elsewhere (tests/ci.py).
 """
-import json
 import os
-import socket
 import subprocess
 import sys
 import textwrap
-import threading
-from pathlib import Path
 
 import pytest
 
-from grading import course, sandbox, synthetic
-from grading.build_reference import NOTEBOOKS
-from grading.provided import ASSIGNMENT
-
-LIMITS = sandbox.SandboxLimits()
-PROBE = textwrap.dedent('''
-    import json, os, socket, time
-
-    def attempt(action):
-        try:
-            return "ok: " + repr(action())[:200]
-        except BaseException as error:
-            return (type(error).__name__ + ": " + str(error))[:200]
-
-    def write_big_file():
-        with open("big.bin", "wb") as handle:
-            for _ in range({file_mib} + 8):
-                handle.write(bytes(2 ** 20))
-        return os.path.getsize("big.bin")
-
-    def fork_bomb(attempts=200):
-        children = []
-        try:
-            for _ in range(attempts):
-                pid = os.fork()
-                if pid == 0:
-                    time.sleep(60)
-                    os._exit(0)
-                children.append(pid)
-            return len(children)
-        finally:
-            for pid in children:
-                os.kill(pid, 9)
-                os.waitpid(pid, 0)
-
-    results = {{
-        "gradebook": attempt(lambda: open("{root}/gradebook.db", "rb").read(16)),
-        "source": attempt(lambda: os.listdir("{root}/source/{assignment}")),
-        "submitted": attempt(lambda: os.listdir("{root}/submitted")),
-        "other_student": attempt(lambda: os.listdir("{root}/submitted/{other}/{assignment}")),
-        "autograded": attempt(lambda: sorted(os.listdir("{root}/autograded"))),
-        "shared_notes": attempt(lambda: os.listdir("/work/shared")),
-        "root_home": attempt(lambda: sorted(os.listdir("/root"))),
-        "home": attempt(lambda: os.listdir("/home")),
-        "host_loopback": attempt(lambda: socket.create_connection(("127.0.0.1", {port}), timeout=5).recv(5)),
-        "write_own_folder": attempt(lambda: open("probe.txt", "w").write("mine")),
-        "read_release": attempt(lambda: len(open("{root}/release/{assignment}/gc_utils.py").read())),
-        "memory": attempt(lambda: len(bytearray({memory}))),
-        "file_size": attempt(write_big_file),
-        "fork_bomb": attempt(fork_bomb),
-        "uid": attempt(os.getuid),
-    }}
-    if os.path.exists("big.bin"):
-        os.remove("big.bin")
-    print("PROBE " + json.dumps(results))
-''')
-
-
-def probe_code(root, port, other):
-    return PROBE.format(root=root, assignment=ASSIGNMENT, other=other, port=port,
-                        memory=LIMITS.memory_bytes + 2 ** 30, file_mib=LIMITS.file_size_bytes // 2 ** 20)
-
-
-def probe_results(text):
-    return json.loads(text.split("PROBE ", 1)[1].splitlines()[0])
-
-
-@pytest.fixture(scope="module")
-def host_server():
-    """A TCP server on the host's 127.0.0.1 that greets every client: its port."""
-    server = socket.create_server(("127.0.0.1", 0))
-    server.settimeout(0.5)
-    stop = threading.Event()
-
-    def serve():
-        while not stop.is_set():
-            try:
-                client, _ = server.accept()
-            except OSError:
-                continue
-            client.sendall(b"hello")
-            client.close()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield server.getsockname()[1]
-    stop.set()
-    thread.join()
-    server.close()
-
+from ci import require_root
+from grading.assignment import ASSIGNMENT, NOTEBOOKS
+from grading.grader import course
+from grading.sandboxing import sandbox
+from sandbox_probe import assert_course_and_host_hidden, assert_limits_bind, probe_code, probe_results
+from synthetic_class import synthetic
 
 @pytest.fixture(scope="module")
 def fake_course(tmp_path_factory):
@@ -135,31 +48,13 @@ def run_probe(fake_course, host_server, sandboxed):
     return probe_results(result.stdout)
 
 
-def assert_course_and_host_hidden(results):
-    for name in ("gradebook", "source", "submitted", "other_student", "shared_notes", "home"):
-        assert results[name].startswith("FileNotFoundError"), (name, results[name])
-    assert results["autograded"] == "ok: ['mallory']"  # its own folder, nobody else's
-    # Under /root, only the Python installation, if it lives there (pyenv puts it there).
-    visible = sorted({Path(p).relative_to("/root").parts[0] for p in sandbox.python_paths() if p.startswith("/root/")})
-    assert results["root_home"].startswith(f"ok: {visible!r}" if visible else "FileNotFoundError"), results["root_home"]
-    assert results["host_loopback"].startswith("ConnectionRefusedError"), results["host_loopback"]
-
-
-def assert_limits_bind(results):
-    assert results["uid"] == "ok: 65534"
-    assert results["memory"].startswith("MemoryError"), results["memory"]
-    assert results["file_size"] == "OSError: [Errno 27] File too large", results["file_size"]
-    assert results["fork_bomb"] == "BlockingIOError: [Errno 11] Resource temporarily unavailable"
-
-
-def test_grading_runs_as_root_as_in_ci():
-    # The situation under test: root is exempt from RLIMIT_NPROC, so the sandbox must drop it.
-    assert os.geteuid() == 0
+def test_the_sandbox_is_installed():
     assert sandbox.available(), sandbox.INSTALL_HINT
 
 
 def test_root_ignores_the_process_limit_without_the_sandbox():
     """Why the sandbox drops to nobody: for root, prlimit --nproc alone stops nothing."""
+    require_root()
     code = textwrap.dedent('''
         import os, time
         kids = []
@@ -200,6 +95,7 @@ def test_wrap_hides_the_course_and_the_host(sandboxed_probe):
 
 
 def test_wrap_limits_bind_although_the_grader_is_root(sandboxed_probe, fake_course):
+    require_root()
     assert_limits_bind(sandboxed_probe)
     # nobody inside, and nobody on the host: what it writes belongs to uid 65534.
     assert (fake_course / "autograded" / "mallory" / ASSIGNMENT / "probe.txt").stat().st_uid == 65534
@@ -216,7 +112,7 @@ def test_a_sandbox_goes_when_its_grader_dies_while_starting_it(tmp_path):
     marker.mkdir()
     starter = textwrap.dedent(f'''
         import os, subprocess
-        from grading import sandbox
+        from grading.sandboxing import sandbox
         sandbox.popen(sandbox.wrap(["sleep", "60"], workdir="{marker}", writable=["{marker}"]))
         os.kill(os.getpid(), 9)   # gone long before the stage, a new Python, gets anywhere
     ''')
@@ -236,7 +132,7 @@ def test_the_kernel_launcher_starts_nothing_for_a_grader_that_is_gone(tmp_path):
     JPY_PARENT_PID, and the launcher, now init's child, must not start a sandbox for nobody."""
     gone = subprocess.Popen(["true"])
     gone.wait()
-    launcher = [sys.executable, "-I", "-m", "grading.sandbox_kernel", "-f", str(tmp_path / "kernel.json")]
+    launcher = [sys.executable, "-I", "-m", "grading.sandboxing.sandbox_kernel", "-f", str(tmp_path / "kernel.json")]
     done = subprocess.run(launcher, env={**os.environ, "JPY_PARENT_PID": str(gone.pid)},
                           capture_output=True, text=True, timeout=60)
     assert done.returncode != 0 and "the grading process is gone" in done.stderr, done.stderr

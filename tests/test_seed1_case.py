@@ -8,8 +8,8 @@ import math
 
 import numpy as np
 
-from grading import reference
-from grading.provided import gc_utils
+from grading.checks import reference
+from grading.checks.provided import gc_utils
 
 PUBLISHED_BUGGY = 0.2850931567761623   # the team's backward pass
 PUBLISHED_1D = 2.919335883291695e-10   # x = 2, theta = 4

@@ -7,7 +7,8 @@ import sys
 
 import nbformat
 
-from grading import catalog, course, similarity, synthetic
+from grading.grader import course, similarity
+from synthetic_class import catalog, synthetic
 
 ALTERNATIVES = {v.name: v for v in catalog.ALTERNATIVES}
 RENAMES = [("gradapprox", "approx_grad"), ("difference", "rel_diff"), ("numerator", "top"),
@@ -46,7 +47,7 @@ def test_a_disguised_copy_ranks_first_and_is_shown_as_text(new_course):
     }
     for student, notebooks in class_.items():
         course.add_submission(root, student, notebooks)
-    done = subprocess.run([sys.executable, "-m", "grading.similarity", "--root", str(root), "--threshold", "0"],
+    done = subprocess.run([sys.executable, "-m", "grading.grader.similarity", "--root", str(root), "--threshold", "0"],
                           capture_output=True, text=True, env=dict(os.environ))
     assert done.returncode == 0, done.stderr
     _, pairs = similarity.write(root, threshold=0)

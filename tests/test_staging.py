@@ -7,9 +7,9 @@ import os
 import nbformat
 import pytest
 
-from grading import synthetic
-from grading.build_reference import NOTEBOOKS
-from grading.staging import stage
+from grading.assignment import NOTEBOOKS
+from grading.grader.staging import stage
+from synthetic_class import synthetic
 
 NB1, NB2 = NOTEBOOKS
 

@@ -3,9 +3,9 @@ the feedback, the formgrader, the class report and the similarity report, the gr
 the LMS.
 
 Names and ids come from the roster and the LMS download, messages and values from the students'
-code. Each test sends hostile text through the real commands (`python -m grading.intake`,
-`python -m grading.autograde`, `nbgrader export`, `python -m grading.report`,
-`python -m grading.lms_export`) and checks what the instructor gets: no control byte printed,
+code. Each test sends hostile text through the real commands (`python -m grading.lms.intake`,
+`python -m grading.grader.autograde`, `nbgrader export`, `python -m grading.grader.report`,
+`python -m grading.lms.lms_export`) and checks what the instructor gets: no control byte printed,
 every CSV row and column intact and formula-free, no script run in a page, the report always
 written, the honest students graded and shown correctly.
 """
@@ -26,14 +26,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grading import course, synthetic
-from grading.build_reference import NOTEBOOKS
-from grading.demo import CRASH
-from grading.provided import ASSIGNMENT
-from grading.roster import STUDENT_ID
+from browser_support import CHROMIUM, CHROMIUM_ARGS, JupyterLab, LOOPBACK
+from grading.assignment import ASSIGNMENT, NOTEBOOKS
+from grading.grader import course
+from grading.lms.roster import STUDENT_ID
 from grading.untrusted_text import for_page, for_plot, for_spreadsheet, for_terminal
-
-from browser_support import CHROMIUM, CHROMIUM_ARGS, LOOPBACK, JupyterLab
+from synthetic_class import synthetic
+from synthetic_class.demo import CRASH
 
 NB1, NB2 = NOTEBOOKS
 
@@ -148,9 +147,9 @@ def graded(new_course, tmp_path_factory):
     with zipfile.ZipFile(zip_path, "w") as archive:
         for name, notebook in members.items():
             archive.writestr(name, notebook if isinstance(notebook, str) else json.dumps(notebook))
-    intake = run(sys.executable, "-m", "grading.intake", str(zip_path), "--roster", str(roster), "--root", str(root))
+    intake = run(sys.executable, "-m", "grading.lms.intake", str(zip_path), "--roster", str(roster), "--root", str(root))
     assert intake.returncode == 0, intake.stderr
-    graded = run(sys.executable, "-m", "grading.autograde", "--root", str(root), "--quiet", "--workers", "2")
+    graded = run(sys.executable, "-m", "grading.grader.autograde", "--root", str(root), "--quiet", "--workers", "2")
     return root, intake, graded, folder
 
 
@@ -196,7 +195,7 @@ def test_a_student_id_with_escape_sequences_is_printed_as_escapes(new_course):
     root = new_course("escape_id")
     # A crash gets the student flagged, so the progress line names them too.
     course.add_submission(root, f"mallory{ESC}[1A{ESC}[2K", synthetic.submission({"gradient_check_by_parameter": CRASH}))
-    grading = run(sys.executable, "-m", "grading.autograde", "--root", str(root), "--workers", "1",
+    grading = run(sys.executable, "-m", "grading.grader.autograde", "--root", str(root), "--workers", "1",
                   "--no-feedback")   # not --quiet: the progress lines name the student too
     assert printed_controls(grading.stdout + grading.stderr) == []
     assert "mallory\\x1b[1A\\x1b[2K" in grading.stdout
@@ -212,7 +211,7 @@ def test_the_class_report_is_written_whatever_a_diagnosis_says(new_course):
                                   ("c", f"printed {ESC}[31m<script>alert(1)</script>")]]
     (root / "reports").mkdir()
     (root / "reports" / "autograde.json").write_text(json.dumps(results))
-    report = run(sys.executable, "-m", "grading.report", "--root", str(root))
+    report = run(sys.executable, "-m", "grading.grader.report", "--root", str(root))
     assert report.returncode == 0, report.stderr
     assert (root / "reports" / "mistakes.png").read_bytes().startswith(b"\x89PNG")
     page = (root / "reports" / "class_report.html").read_text()
@@ -373,7 +372,7 @@ def starts_a_formula(cell):
 
 
 def test_make_export_keeps_every_row_and_column_and_runs_no_formula(graded, tmp_path):
-    """`python -m grading.lms_export` on a copy of the graded class taken in again, the same
+    """`python -m grading.lms.lms_export` on a copy of the graded class taken in again, the same
     notebooks with the class's Canvas export as the roster: canvas_grades.csv is Canvas's file, every
     row and column intact, no cell a formula, each student's grade in the assignment's column.
     (With the course's own roster the export writes ids, LMS ids and scores: no name.)"""
@@ -382,10 +381,10 @@ def test_make_export_keeps_every_row_and_column_and_runs_no_formula(graded, tmp_
     roster = tmp_path / "canvas_export.csv"
     with open(roster, "w", newline="", encoding="utf-8") as handle:
         csv.writer(handle).writerows(CANVAS_EXPORT)
-    taken = run(sys.executable, "-m", "grading.intake", str(folder / "submissions.zip"), "--roster", str(roster),
+    taken = run(sys.executable, "-m", "grading.lms.intake", str(folder / "submissions.zip"), "--roster", str(roster),
                 "--root", str(course))
     assert taken.returncode == 0, taken.stdout + taken.stderr
-    done = run(sys.executable, "-m", "grading.lms_export", "--root", str(course),
+    done = run(sys.executable, "-m", "grading.lms.lms_export", "--root", str(course),
                "--column", "Gradient checking (4242)")
     assert done.returncode == 0, done.stdout + done.stderr
     assert printed_controls(done.stdout + done.stderr) == []

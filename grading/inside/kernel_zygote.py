@@ -1,17 +1,17 @@
 """A kernel zygote: one Python, inside one submission's sandbox, that starts that submission's kernels.
 
-    python kernel_zygote.py SOCKETS     # inside the sandbox; grading.kernels starts it
+    python kernel_zygote.py SOCKETS     # inside the sandbox; grading.sandboxing.kernels starts it
 
 Starting an IPython kernel costs about 0.4 CPU-seconds (Python, then ipykernel, IPython and
 debugpy), and each notebook's first cell another 0.3 (NumPy and pyplot). The zygote imports all
 of that once; each kernel is then a fork of it that only has to set itself up. It never runs a
 student's code itself, so every forked kernel starts as fresh as a new process would.
 
-Its sandbox (grading.sandbox) shows it the Python environment, the released assignment and, read
+Its sandbox (grading.sandboxing.sandbox) shows it the Python environment, the released assignment and, read
 only, what `import grading` is to find; it works in a private tmpfs folder (the "work area", the
 graded folder's parent) and writes to the host nowhere but SOCKETS, a folder for Unix sockets:
 its own listening socket and each kernel's. The grader moves every socket out of that folder
-before it connects to it (grading.kernels), so nothing planted there is ever followed.
+before it connects to it (grading.sandboxing.kernels), so nothing planted there is ever followed.
 
 Each kernel gets its working folder rebuilt from scratch in the work area, from the files the
 grader sends as descriptors: what a kernel of an earlier notebook left there is gone. When a
@@ -36,13 +36,19 @@ import socket
 import sys
 import time
 
+if __package__:   # imported by the grader, for the client half of the protocol
+    from grading.inside.parent_death import die_with_parent
+else:             # started by path (python -I does not put this folder on sys.path): the helper is beside it
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from parent_death import die_with_parent
+    del sys.path[0]
+
 PRELOAD = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell", "ipykernel.debugger",
            "numpy", "matplotlib", "matplotlib.pyplot")
 INLINE = "module://matplotlib_inline.backend_inline"   # what ipykernel sets, before pyplot reads it
 LISTENER = "zygote.sock"
 MESSAGE = 2 ** 16
 MAX_FDS = 250              # SCM_RIGHTS carries at most 253 descriptors
-PR_SET_PDEATHSIG = 1
 FONT_CACHE = "GRADING_FONT_CACHE"   # a read-only folder with matplotlib's font list
 
 
@@ -75,7 +81,7 @@ def preload():
 def serve(sockets):
     """Listen in `sockets`, then preload, then start one kernel per connection, one at a time."""
     if not in_sandbox():   # kill(-1) below would reach every process of the user
-        sys.exit("kernel_zygote: runs only inside the grading sandbox (grading.kernels starts it)")
+        sys.exit("kernel_zygote: runs only inside the grading sandbox (grading.sandboxing.kernels starts it)")
     # This script's folder must not be on a kernel's sys.path.
     if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
         del sys.path[0]
@@ -100,13 +106,14 @@ def serve_one(connection, listener, sockets, work_area):
         request = json.loads(data)
     except (OSError, ValueError):
         return
+    zygote = os.getpid()
     pid = os.fork()
     if pid == 0:                # the kernel
         code = 1
         try:
             listener.close()
             connection.close()
-            code = become_kernel(request, fds, sockets, work_area)
+            code = become_kernel(request, fds, sockets, work_area, zygote)
         except BaseException:   # said on the kernel's stderr, which the grader passes on
             import traceback
 
@@ -189,15 +196,13 @@ def rebuild_folder(cwd, names, fds, work_area):
             shutil.copyfileobj(source, copy)
 
 
-def become_kernel(request, fds, sockets, work_area):
+def become_kernel(request, fds, sockets, work_area, zygote):
     """In the forked child: become what `python -m ipykernel_launcher -f FILE` would be."""
-    import ctypes
     import tempfile
 
     os.setsid()                                  # its own process group, killed as one
     # Die with the zygote: a kernel must never outlive its sandbox's grader.
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() == 1:
+    if not die_with_parent(signal.SIGKILL, zygote):
         return 1
     for number in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE):
         signal.signal(number, signal.default_int_handler if number == signal.SIGINT else signal.SIG_DFL)
@@ -251,7 +256,7 @@ def _send(connection, message):
         pass
 
 
-# --- the client (grading.kernels, on the grader's side) ---
+# --- the client (grading.sandboxing.kernels, on the grader's side) ---
 
 def connect(path, wait=5.0):
     """A connection to the zygote listening at `path`, or None if there is none. Waits up to

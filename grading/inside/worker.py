@@ -4,7 +4,7 @@
 
 It is a standalone script, run by path inside the sandbox. It imports the standard library and
 NumPy only, and never the grading package, which is not reachable where it runs (the sandbox
-shows it neither the package nor the course): the stand-in helpers (grading/substitutes.py) and
+shows it neither the package nor the course): the stand-in helpers (grading/inside/substitutes.py) and
 the released gc_utils.py are loaded by path, from its command line.
 
 Two processes. The one started, the *broker*, owns the channel to the grader and never runs a
@@ -50,6 +50,13 @@ import os
 import sys
 import types
 import warnings
+
+if __package__:   # imported by the grader, for the client half of the protocol
+    from grading.inside.parent_death import die_with_parent
+else:             # started by path (python -I does not put this folder on sys.path): the helper is beside it
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from parent_death import die_with_parent
+    del sys.path[0]
 
 PRINT_LIMIT = 10_000            # characters of printed text kept per call or cell
 MAX_DEPTH = 32                  # nesting depth of an encoded value
@@ -326,19 +333,13 @@ class Worker:
                     "args_after": [encode(a, np) for a in args]}
 
 
-PR_SET_PDEATHSIG, PR_SET_DUMPABLE = 1, 4
+PR_SET_DUMPABLE = 4
 MAX_ANSWER = 64 * 2 ** 20     # bytes of one answer line from the runner
 
 
 def _prctl(option, value):
     import ctypes
     return ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
-
-
-def die_with_parent():
-    """Linux: end this process when the process that started it ends (an orphan must not loop on)."""
-    import signal
-    _prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL))
 
 
 def _to_null(*fds):
@@ -464,7 +465,8 @@ def broker(grader_in, grader_out, runner, pid):
 def main(argv):
     import socket
 
-    die_with_parent()
+    if not die_with_parent():   # SIGKILL when the grader's end of it goes; an orphan must not loop on
+        sys.exit(1)
     options = {"--site": [], "--substitutes": [], "--helpers": []}
     for flag, value in zip(argv[::2], argv[1::2]):
         options[flag].append(value)
@@ -481,7 +483,8 @@ def main(argv):
             os.close(grader_in)
             os.close(grader_out)
             broker_end.close()
-            die_with_parent()
+            if not die_with_parent():   # the broker is gone already
+                os._exit(1)
             code = run_student(runner_end, options)
         except BaseException:   # start-up failed: say why on stderr, which the grader keeps
             import traceback

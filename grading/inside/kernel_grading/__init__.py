@@ -3,13 +3,13 @@
 The hidden-test region of each test cell is `grading.check("<function>", globals())`. Under a
 plain `nbgrader autograde` that runs the hidden tests in the kernel. Under `make autograde` the
 kernel's sandbox shows this package at the grading package's path instead, and the hidden tests
-run outside, in the grader (grading.verify): here `check` only waits for the verdict of that
+run outside, in the grader (grading.grader.verify): here `check` only waits for the verdict of that
 function, which the grader writes to $GRADING_VERDICTS/<function>.json, and reports it. So
 nothing secret (hidden tests, reference solutions, diagnoses) is within the kernel's reach, and
 the test cell shows the student the same sentence that decides the grade.
 
 Whatever the notebook does to this module changes nothing: the recorded score is the verified
-one (grading.verify.record_verdicts).
+one (grading.grader.verify.record_verdicts).
 """
 import json
 import os

@@ -1,0 +1,260 @@
+"""When the assignment is due for each student, when each one submitted, and what lateness costs.
+
+One course file, `deadlines.toml` in the course directory, says it all (docs/grading_a_class.md):
+
+    timezone = "Europe/Berlin"        # how times without an offset are read (the LMS's zip times too)
+
+    [gradient_checking]
+    due = 2026-12-14T23:59:00         # the class's due date (an offset such as +01:00 may be given)
+    grace_minutes = 5                 # this much later still counts as on time
+    penalty_percent_per_day = 10      # of the score, for each day or part of a day after the grace
+    no_credit_after_days = 7          # later than this many days, the score is 0
+
+    [gradient_checking.extensions]    # a student's own due date, instead of the class's
+    student7 = 2026-12-18T23:59:00
+
+The submission time of a student is submitted/<id>/<assignment>/timestamp.txt, nbgrader's own
+record: `make intake` writes it from the LMS's download (the time the LMS stored the files),
+nbgrader's exchange from `nbgrader submit`. `apply` writes the due date, each submission time
+and each notebook's late penalty into nbgrader's gradebook, where nbgrader's own columns show
+them everywhere: grades.csv, the feedback page, the formgrader. It runs at every `make autograde`,
+after the grades: a new extension or a changed policy costs no regrading.
+
+Without deadlines.toml nothing is due and nothing is late.
+"""
+import math
+import tomllib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from nbgrader.utils import parse_utc
+
+from grading.assignment import ASSIGNMENT
+
+FILE = "deadlines.toml"
+TIMESTAMP = "timestamp.txt"       # in submitted/<student>/<assignment>/, as nbgrader names it
+MAX_TIMESTAMP_BYTES = 100         # a time, not a file to read whole whatever its size
+DAY = 86400
+
+
+class DeadlinesError(ValueError):
+    """deadlines.toml cannot be used as it is; the message says which line to fix."""
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What a late submission costs: `percent_per_day` of the score for each started day after the
+    grace, and everything after `no_credit_after_days` (0: never)."""
+    grace_minutes: float = 0.0
+    percent_per_day: float = 0.0
+    no_credit_after_days: float = 0.0
+
+    def penalty(self, score, seconds_late):
+        """Points taken from `score` for a submission `seconds_late` after the student's due date."""
+        late = seconds_late - 60 * self.grace_minutes
+        if late <= 0 or score <= 0:
+            return 0.0
+        if self.no_credit_after_days and late > self.no_credit_after_days * DAY:
+            return float(score)
+        # penalty = score × percent/100 × ⌈late / 1 day⌉, never more than the score
+        return min(float(score), score * self.percent_per_day / 100 * math.ceil(late / DAY))
+
+    def describe(self):
+        if not self.percent_per_day and not self.no_credit_after_days:
+            return "no penalty for lateness"
+        parts = [f"{self.percent_per_day:g}% of the score per day late (or part of a day)"] \
+            if self.percent_per_day else []
+        if self.no_credit_after_days:
+            parts.append(f"no credit after {self.no_credit_after_days:g} days")
+        if self.grace_minutes:
+            parts.append(f"{self.grace_minutes:g} minutes' grace")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    """The due dates of one assignment: the class's, each extension, and the late policy."""
+    zone: object = timezone.utc                     # a tzinfo
+    due: datetime = None                            # aware; None: nothing is due
+    extensions: dict = field(default_factory=dict)  # {student id: aware datetime}
+    policy: Policy = Policy()
+
+    def due_for(self, student):
+        return self.extensions.get(student, self.due)
+
+    def seconds_late(self, student, submitted):
+        """How many seconds after the student's own due date `submitted` (aware) was; 0 if on time."""
+        due = self.due_for(student)
+        if due is None or submitted is None:
+            return 0.0
+        return max(0.0, (submitted - due).total_seconds())
+
+    def local(self, moment):
+        """`moment` as the course writes it: '2026-12-14 23:59 CET'."""
+        return moment.astimezone(self.zone).strftime("%Y-%m-%d %H:%M %Z").strip()
+
+
+def _zone(name):
+    if name is None:
+        return datetime.now().astimezone().tzinfo    # the machine's, as unzip reads zip times
+    try:
+        return ZoneInfo(str(name))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise DeadlinesError(f"{FILE}: timezone = {name!r} is not a time zone name such as \"Europe/Berlin\"") \
+            from None
+
+
+def _moment(value, zone, where):
+    """A TOML date-time as an aware datetime (one without an offset is in the course's zone)."""
+    if not isinstance(value, datetime):
+        raise DeadlinesError(f"{FILE}: {where} = {value!r} is not a date and time such as 2026-12-14T23:59:00")
+    return value if value.tzinfo is not None else value.replace(tzinfo=zone)
+
+
+def _number(table, key, where):
+    value = table.get(key, 0)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 10_000:
+        raise DeadlinesError(f"{FILE}: {where}.{key} = {value!r} must be a number from 0 up")
+    return float(value)
+
+
+def parse(text, assignment=ASSIGNMENT):
+    """The Deadlines of `assignment` in the TOML `text`; DeadlinesError names what is wrong."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise DeadlinesError(f"{FILE} is not valid TOML: {error}") from None
+    zone = _zone(data.get("timezone"))
+    table = data.get(assignment)
+    if table is None:
+        return Deadlines(zone=zone)
+    if not isinstance(table, dict):
+        raise DeadlinesError(f"{FILE}: [{assignment}] must be a table")
+    known = {"due", "grace_minutes", "penalty_percent_per_day", "no_credit_after_days", "extensions"}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise DeadlinesError(f"{FILE}: [{assignment}] has unknown keys {unknown}; the keys are {sorted(known)}")
+    due = _moment(table["due"], zone, f"{assignment}.due") if "due" in table else None
+    extensions = table.get("extensions", {})
+    if not isinstance(extensions, dict):
+        raise DeadlinesError(f"{FILE}: [{assignment}.extensions] must be a table of student = date")
+    if extensions and due is None:
+        raise DeadlinesError(f"{FILE}: [{assignment}] has extensions but no due date")
+    policy = Policy(grace_minutes=_number(table, "grace_minutes", assignment),
+                    percent_per_day=_number(table, "penalty_percent_per_day", assignment),
+                    no_credit_after_days=_number(table, "no_credit_after_days", assignment))
+    return Deadlines(zone=zone, due=due, policy=policy,
+                     extensions={str(student): _moment(when, zone, f"{assignment}.extensions.{student}")
+                                 for student, when in extensions.items()})
+
+
+def load(root):
+    """The course's Deadlines (an empty one when it has no deadlines.toml)."""
+    path = Path(root) / FILE
+    if not path.is_file():
+        return Deadlines(zone=_zone(None))
+    return parse(path.read_text(encoding="utf-8"))
+
+
+def read_timestamp(folder):
+    """The submission time in `folder`/timestamp.txt as an aware UTC datetime, or None if there is
+    none or it is not a time. Read as nbgrader reads it (its parse_utc): its exchange writes
+    "2026-12-02 11:55:15.479652 UTC", its zip_collect and write_timestamp below no zone, meaning UTC.
+    nbgrader's formgrader counts a submission as graded only when the gradebook holds this time."""
+    path = Path(folder) / TIMESTAMP
+    try:
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_TIMESTAMP_BYTES:
+            return None
+        moment = parse_utc(path.read_text(encoding="ascii").strip())   # naive, in UTC
+    except (OSError, UnicodeDecodeError, ValueError, OverflowError):
+        return None
+    return moment.replace(tzinfo=timezone.utc)
+
+
+def write_timestamp(folder, moment):
+    """Write `moment` (aware) as nbgrader writes a submission time: UTC, without an offset."""
+    text = moment.astimezone(timezone.utc).replace(tzinfo=None).isoformat(" ")
+    (Path(folder) / TIMESTAMP).write_text(text + "\n", encoding="ascii")
+
+
+def as_gradebook_time(moment):
+    """nbgrader's gradebook keeps times as naive UTC."""
+    return None if moment is None else moment.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def duration(seconds):
+    """'2 d 3 h', '3 h 5 min', '4 min': how late, for people."""
+    minutes = math.ceil(seconds / 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
+
+
+@dataclass
+class Lateness:
+    """One student's submission against their due date, as `apply` recorded it."""
+    student: str
+    submitted: datetime = None     # aware UTC; None: no submission time is known
+    due: datetime = None           # the student's own due date (aware); None: nothing is due
+    extended: bool = False
+    seconds_late: float = 0.0
+    penalty: float = 0.0           # points, over all notebooks
+    changed: bool = False          # the gradebook said otherwise before: the feedback is out of date
+
+    def describe(self, deadlines):
+        """'on time', '1 d 2 h late (due 2026-12-14 23:59 CET, extended): -9 points', or ''."""
+        if self.due is None or self.submitted is None:
+            return "" if self.due is None else "submission time unknown"
+        if not self.seconds_late:
+            return f"on time (extended to {deadlines.local(self.due)})" if self.extended else "on time"
+        text = f"{duration(self.seconds_late)} late (due {deadlines.local(self.due)}{', extended' if self.extended else ''})"
+        return text + (f": -{self.penalty:g} points" if self.penalty else ": no penalty")
+
+
+def apply(root, db_url, assignment=ASSIGNMENT):
+    """Write the due date, every submission time and every notebook's late penalty into the
+    gradebook; return {student: Lateness} for every submission of `assignment` it holds."""
+    return _each_submission(root, db_url, assignment, write=True)
+
+
+def recorded(root, db_url, assignment=ASSIGNMENT):
+    """{student: Lateness} as the gradebook holds it (what `apply` wrote last), changing nothing."""
+    return _each_submission(root, db_url, assignment, write=False)
+
+
+def _each_submission(root, db_url, assignment, write):
+    from nbgrader.api import Gradebook, MissingEntry
+
+    course = load(root)
+    found = {}
+    with Gradebook(db_url) as book:
+        try:
+            record = book.find_assignment(assignment)
+        except MissingEntry:
+            return found
+        if write:
+            record.duedate = as_gradebook_time(course.due)
+        for submission in record.submissions:
+            student = submission.student.id
+            if write:
+                submitted = read_timestamp(Path(root) / "submitted" / student / assignment)
+                submission.timestamp = as_gradebook_time(submitted)
+            else:
+                submitted = submission.timestamp and submission.timestamp.replace(tzinfo=timezone.utc)
+            late = Lateness(student, submitted, course.due_for(student), student in course.extensions,
+                            course.seconds_late(student, submitted))
+            for notebook in submission.notebooks:
+                if write:
+                    # the policy applies to each notebook's score, as nbgrader's late-penalty plugins do
+                    penalty = course.policy.penalty(notebook.score, late.seconds_late)
+                    late.changed |= (notebook.late_submission_penalty or 0.0) != penalty
+                    notebook.late_submission_penalty = penalty or None
+                late.penalty += notebook.late_submission_penalty or 0.0
+            found[student] = late
+        if write:
+            book.db.commit()
+    return found

@@ -1,0 +1,186 @@
+"""Grade one submission: the unit of work that every grading mode runs, serial or on a cluster.
+
+grade_submission(root, student, db_url, limits):
+    stage      a clean copy of submitted/<student>/ (grading.grader.staging); the student's folder is never changed
+    autograde  nbgrader's Autograde on that copy, in a sandbox of its own that sees only this
+               student's scratch copy (grading.sandboxing.nbgrader_step); its kernels are forked from a
+               kernel zygote in the submission's sandbox (grading.sandboxing.kernels), where `import grading`
+               finds only the verified verdicts
+    verify     every function graded again outside the kernel (grading.grader.verify), at the same time;
+               each verdict is handed to the kernel as soon as it is known, and where nbgrader's
+               score differs from it, the verified score goes into the gradebook and the
+               submission is flagged
+    bound      everything the submission runs shares one cgroup (memory, processes), one deadline
+               and one output budget (grading.sandboxing.limits)
+write_feedback(root, student, db_url, limits):
+    feedback   nbgrader's GenerateFeedback for one student, also in the step's sandbox
+
+Both are plain module-level functions of picklable arguments, so a local process pool and a
+Dask worker can run them. They need the course directory at the same path (a shared filesystem
+for a cluster) and a gradebook URL that every worker can reach.
+"""
+import json
+import os
+import resource
+import shutil
+import tempfile
+import threading
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
+from pathlib import Path
+
+from grading.assignment import ASSIGNMENT, NOTEBOOKS
+from grading.grader import course, verify
+from grading.grader.gradebook import STAGING
+from grading.grader.staging import stage
+from grading.results import Result
+from grading.sandboxing import files
+from grading.sandboxing.cgroups import Cgroup
+from grading.sandboxing.kernels import VERDICT_READER, Zygote
+from grading.sandboxing.limits import GradingLimits
+from grading.sandboxing.nbgrader_step import runtime_folder, step_for
+from grading.sandboxing.remote import WorkerStartFailed
+
+# A grading process has one nbgrader step (grading.sandboxing.nbgrader_step) and one scratch folder per
+# course: it grades one submission at a time, whatever its thread count.
+_ONE_AT_A_TIME = threading.Lock()
+_current = {}                   # what the submission being graded runs: its cgroup (for hygiene)
+
+
+def grade_submission(root, student, db_url, limits=GradingLimits()):
+    """Stage, autograde and verify one student's submission.
+
+    root -- the course directory; db_url -- the gradebook; limits -- grading.sandboxing.limits.GradingLimits
+    Returns a Result. Problems of the submission are in Result.problems; a failure of the
+    grading machinery itself (an exception) is in Result.failed, so that the run can go on.
+    """
+    with _ONE_AT_A_TIME:
+        started, cpu = time.perf_counter(), time.process_time()
+        result = Result(student)
+        try:
+            _grade(Path(root), student, db_url, result, limits)
+        except Exception:
+            result.failed = traceback.format_exc(limit=-3).strip()
+        result.seconds = time.perf_counter() - started
+        result.grader_cpu_seconds = time.process_time() - cpu
+        result.worker = f"{os.uname().nodename}:{os.getpid()}"
+        result.peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        if not result.kernel_peak_mb:
+            result.kernel_peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        return result
+
+
+def _check_course(root):
+    if not (root / "nbgrader_config.py").is_file():
+        raise FileNotFoundError(f"the course directory {root} is not on this machine ({os.uname().nodename}): "
+                                "workers need it at the same path (a shared filesystem)")
+
+
+class VerdictFolder:
+    """A folder of verdicts that a kernel reads (grading/inside/kernel_grading): one JSON file per
+    function, written whole (write, then rename) as soon as verification knows it."""
+
+    def __enter__(self):
+        self.path = Path(tempfile.mkdtemp(prefix="gc-verdicts-"))
+        os.chmod(self.path, 0o755)
+        return self
+
+    def write(self, function, verdict):
+        temporary = self.path / f".{function}.json"
+        files.write_new(temporary, json.dumps({"passed": verdict.passed, "points": verdict.points,
+                                                  "message": verdict.message}).encode())
+        os.replace(temporary, self.path / f"{function}.json")
+
+    def __exit__(self, *exc):
+        shutil.rmtree(self.path, ignore_errors=True)
+        return False
+
+
+def submission_cgroup(student, limits):
+    """The submission's cgroup (grading.sandboxing.cgroups), or a stand-in that does nothing where cgroups
+    are not available."""
+    group = Cgroup.create(student, memory_bytes=limits.memory_bytes, max_processes=limits.max_processes)
+    return group if group is not None else nullcontext()
+
+
+def end_current():
+    """End everything the submission being graded runs, and remove its cgroup: for a worker that
+    is told to stop."""
+    group = _current.get("cgroup")
+    if group is not None:
+        group.remove()
+
+
+def _grade(root, student, db_url, result, limits):
+    _check_course(root)
+    staged = stage(root / "submitted" / student / ASSIGNMENT, root / STAGING / student / ASSIGNMENT,
+                   release_folder=root / "release" / ASSIGNMENT, anchor=root / "submitted", destination_anchor=root)
+    result.problems.extend(staged.problems)
+    step = step_for(root)
+    step.prepare_autograde(student, staged.folder, db_url)
+    deadline = time.monotonic() + limits.deadline_seconds
+
+    # Verification reads the staged copy in processes of its own: it runs while nbgrader's kernel
+    # works, and hands each verdict to the kernel as soon as it is known.
+    with submission_cgroup(student, limits) as group, VerdictFolder() as verdicts, \
+            Zygote(root, ASSIGNMENT, work_area=root / "autograded" / student, package=VERDICT_READER,
+                   verdicts=verdicts.path, cgroup=group, sockets_near=runtime_folder()) as zygote, \
+            step.kernel_service(zygote, student), ThreadPoolExecutor(max_workers=1) as beside:
+        _current["cgroup"] = group
+        try:
+            verifying = beside.submit(verify.verify_submission, staged.folder, course_root=root, anchor=root,
+                                      on_verdict=verdicts.write, deadline=deadline, cgroup=group)
+            step_cpu = step.cpu_seconds()
+            outcome = step.run("autograde", student, limits)
+            result.step_cpu_seconds = step.cpu_seconds() - step_cpu
+            if not outcome["success"]:
+                last = (outcome.get("error") or outcome.get("log") or "").strip().splitlines()
+                result.problems.append("nbgrader could not finish this submission: the verified scores are recorded"
+                                       + (f" ({last[-1][:200]})" if last else ""))
+            try:
+                verdicts_of = verifying.result()
+            except WorkerStartFailed as error:
+                # A problem of the grading machine, not of the student: record nothing, say so loudly.
+                raise RuntimeError(f"NOT VERIFIED: the verification worker could not start ({error})") from None
+            if group is not None:
+                result.kernel_peak_mb = (group.peak_memory() or 0) / 2 ** 20
+                result.cpu_seconds = group.cpu_seconds() or 0.0
+        finally:
+            _current.pop("cgroup", None)
+    left_out = step.bring_back("autograded", student)
+    if not outcome["success"]:
+        left_out += step.keep_ungraded(student, staged.folder, NOTEBOOKS)
+    for relative, why in left_out:
+        result.problems.append(f"the graded copy of {relative} was not kept: {why}")
+    step.bring_back_grades(student, db_url)
+    result.flags.extend(verify.record_verdicts(db_url, ASSIGNMENT, student, verdicts_of))
+    result.diagnoses = {f: v.message for f, v in verdicts_of.items() if not v.passed}
+    result.scores = course.scores(root, db_url, student=student).get(student, {})
+
+
+def write_feedback(root, student, db_url, limits=GradingLimits()):
+    """nbgrader's feedback HTML for one graded student; returns a problem in words, or ""."""
+    with _ONE_AT_A_TIME:
+        try:
+            return _write_feedback(Path(root), student, db_url, limits)
+        except Exception as error:   # the machinery failed: say so; the next run tries again
+            return f"the feedback could not be written: {type(error).__name__}: {error}"
+
+
+def _write_feedback(root, student, db_url, limits):
+    _check_course(root)
+    try:
+        graded, _ = files.regular_files(root / "autograded" / student / ASSIGNMENT, anchor=root)
+    except (FileNotFoundError, files.NotRegular):
+        graded = []
+    if not any(name.endswith(".ipynb") for name, _ in graded):
+        return "no feedback HTML: nbgrader left no graded notebook to show"
+    step = step_for(root)
+    step.prepare_feedback(student, db_url)
+    written = step.run("feedback", student, limits)
+    step.bring_back("feedback", student)
+    if not written["success"]:
+        return "the feedback could not be written: " + (written.get("error") or "").strip()[-200:]
+    return ""

@@ -1,0 +1,160 @@
+"""The similarity report: pairs of submissions whose answers are suspiciously alike.
+
+Verification proves that code works, not who wrote it. This report compares every pair of
+students' answer cells (the cells nbgrader marks as solutions, in the order of the assignment)
+with copydetect's winnowed fingerprints over tokens in which every name is replaced by one
+symbol, so renaming variables, reformatting, and adding comments or blank lines do not hide a
+copy. The released notebooks' code (the provided functions, the stubs) is boilerplate: what
+everyone was given never counts. Pairs whose similarity reaches the threshold are ranked in
+reports/similarity.html, with the copied lines of both side by side, and the class report links it.
+
+    python -m grading.grader.similarity [--root COURSE] [--threshold 0.75]
+
+A high score is a reason to look, not a verdict: short answers to the same exercise resemble each
+other, and the report shows the lines so that the instructor can judge.
+"""
+import argparse
+import html
+import io
+import itertools
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from grading.assignment import ASSIGNMENT, COURSE_ROOT, NOTEBOOKS
+from grading.grader.staging import read_notebook
+
+PAGE = "reports/similarity.html"
+THRESHOLD = 0.75     # the share of a submission's answer tokens found in the other's
+NOISE_TOKENS = 12    # k: matches shorter than this many tokens are ignored (copydetect's noise threshold)
+GUARANTEE_TOKENS = 18   # every match at least this long is found (winnowing window = 18 - 12 + 1)
+# The answers of this assignment are a few kilobytes; a submission's answer cells beyond this many
+# characters are left out, so that a huge cell cannot hold up the report (the grade is not affected).
+MAX_ANSWER_CHARS = 200_000
+
+
+@dataclass
+class Pair:
+    first: str
+    second: str
+    similarity: float        # the larger of the two shares: one may have copied part of the other's work
+    shares: tuple            # (share of first's tokens found in second, share of second's found in first)
+    slices: tuple            # copydetect's copied character ranges, in each one's answer text
+
+
+def answer_text(notebooks):
+    """The student's answers: the source of every solution code cell of `notebooks` (the
+    NotebookNodes of the assignment's notebooks, in order), one after the other."""
+    parts = []
+    for notebook in notebooks:
+        for cell in notebook.cells:
+            if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution"):
+                parts.append(cell.source.rstrip() + "\n")
+    return "\n".join(parts)[:MAX_ANSWER_CHARS]
+
+
+def read_answers(root, student):
+    """answer_text of a student's submitted notebooks; a notebook that cannot be read adds nothing."""
+    folder = Path(root) / "submitted" / student / ASSIGNMENT
+    notebooks = []
+    for name in NOTEBOOKS:
+        try:
+            notebooks.append(read_notebook(folder / name, anchor=Path(root))[0])
+        except (ValueError, OSError):
+            continue
+    return answer_text(notebooks)
+
+
+def release_texts(root):
+    """What each student was given: the release's answer cells as answer_text joins them (stubs and
+    all), and every code cell of the release (the provided functions)."""
+    notebooks = [read_notebook(Path(root) / "release" / ASSIGNMENT / name, anchor=Path(root))[0] for name in NOTEBOOKS]
+    return [answer_text(notebooks), "\n".join(c.source for nb in notebooks for c in nb.cells if c.cell_type == "code")]
+
+
+def fingerprint(name, text, boilerplate=()):
+    from copydetect import CodeFingerprint
+
+    return CodeFingerprint(f"{name}.py", NOISE_TOKENS, GUARANTEE_TOKENS - NOISE_TOKENS + 1,
+                           boilerplate=list(boilerplate), filter=True, language="python", fp=io.StringIO(text))
+
+
+def similar_pairs(answers, given_texts=(), threshold=THRESHOLD):
+    """([Pair] of the students in `answers` ({student: answer text}) whose similarity reaches
+    `threshold`, the most similar first; {student: fingerprint}). Fingerprints of `given_texts`
+    (what everyone was given) never count. Students with nothing of their own are left out."""
+    from copydetect import compare_files
+
+    given = set().union(*(fingerprint("given", text).hashes for text in given_texts))
+    prints = {s: fingerprint(s, text, given) for s, text in sorted(answers.items()) if text.strip()}
+    prints = {s: p for s, p in prints.items() if len(p.hashes)}   # nothing of their own to compare
+    pairs = []
+    for a, b in itertools.combinations(prints, 2):
+        _, (share_a, share_b), slices = compare_files(prints[a], prints[b])
+        similarity = max(share_a, share_b)
+        if similarity >= threshold:
+            pairs.append(Pair(a, b, float(similarity), (float(share_a), float(share_b)), slices))
+    return sorted(pairs, key=lambda p: (-p.similarity, p.first, p.second)), prints
+
+
+def marked_lines(text, slices):
+    """The lines of `text` as HTML, each in a <span> that says whether a copied range touches it."""
+    starts, ends = (list(map(int, slices[0])), list(map(int, slices[1]))) if len(slices[0]) else ([], [])
+    lines, offset = [], 0
+    for line in text.splitlines(keepends=True):
+        copied = any(s < offset + len(line) and e > offset for s, e in zip(starts, ends))
+        lines.append(f'<span class="{"copied" if copied else "own"}">{html.escape(line.rstrip(chr(10)))}</span>')
+        offset += len(line)
+    return "\n".join(lines)
+
+
+def write(root=COURSE_ROOT, threshold=THRESHOLD):
+    """Write reports/similarity.html for the submissions in submitted/; return (path, [Pair])."""
+    root = Path(root)
+    students = sorted(p.parent.name for p in (root / "submitted").glob(f"*/{ASSIGNMENT}") if p.is_dir())
+    answers = {s: read_answers(root, s) for s in students}
+    pairs, prints = similar_pairs(answers, release_texts(root), threshold)
+    sections = []
+    for rank, p in enumerate(pairs, 1):
+        left = marked_lines(prints[p.first].raw_code, p.slices[0])
+        right = marked_lines(prints[p.second].raw_code, p.slices[1])
+        sections.append(
+            f'<h2 id="pair-{rank}">{rank}. {html.escape(p.first)} and {html.escape(p.second)}: {p.similarity:.0%}</h2>'
+            f"<p>{p.shares[0]:.0%} of {html.escape(p.first)}'s answer tokens are in {html.escape(p.second)}'s; "
+            f"{p.shares[1]:.0%} of {html.escape(p.second)}'s in {html.escape(p.first)}'s.</p>"
+            f'<table><tr><th>{html.escape(p.first)}</th><th>{html.escape(p.second)}</th></tr>'
+            f"<tr><td><pre>{left}</pre></td><td><pre>{right}</pre></td></tr></table>")
+    rows = "".join(f'<tr><td><a href="#pair-{k}">{k}</a></td><td>{html.escape(p.first)}</td>'
+                   f"<td>{html.escape(p.second)}</td><td>{p.similarity:.0%}</td></tr>" for k, p in enumerate(pairs, 1))
+    page = f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>Gradient checking: similar submissions</title>
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<style>body{{font-family:sans-serif;margin:2em}}td{{vertical-align:top;padding:.2em .6em}}
+pre{{font-size:12px}}.copied{{background:#ffd6d6}}table{{border-collapse:collapse}}</style></head><body>
+<h1>Similar submissions</h1>
+<p>{len(answers)} submissions, {len(students) * (len(students) - 1) // 2} pairs compared; {len(pairs)} pairs share at
+least {threshold:.0%} of one side's answer tokens (names, spacing and comments aside; the released code never
+counts). A reason to look, not a verdict: copied lines are shaded.</p>
+<table><tr><th>rank</th><th>student</th><th>student</th><th>similarity</th></tr>
+{rows or '<tr><td colspan=4>none</td></tr>'}</table>
+{"".join(sections)}
+</body></html>"""
+    path = root / PAGE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page)
+    return path, pairs
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m grading.grader.similarity", description=__doc__.splitlines()[0])
+    parser.add_argument("--root", default=str(COURSE_ROOT), help="the course directory (default: this one)")
+    parser.add_argument("--threshold", type=float, default=THRESHOLD,
+                        help=f"the similarity from which a pair is listed (default {THRESHOLD})")
+    args = parser.parse_args(argv)
+    path, pairs = write(args.root, args.threshold)
+    print(f"Similarity report: {path} ({len(pairs)} pairs at or above {args.threshold:.0%})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,393 @@
+"""Verdicts that do not depend on the student's kernel.
+
+nbgrader decides a grade inside the student's own kernel, where the student's code can change
+anything: skip the later cells, patch NumPy or the grading package, silence a failing test.
+This module grades every function a second time, outside that kernel:
+
+1. verify_submission reads the submitted notebooks as data (never running the student's
+   kernel or its outputs), with staging's reader and policy (grading.grader.staging: the first
+   of duplicated cells, retyped cells as released), and takes from them only the student's code: the solution cells by
+   grade_id and the code cells the student added. The setup cells come from the SOURCE
+   notebooks (trusted), the test cells from nowhere: the hidden tests run in this process.
+2. The student's code runs in a worker process (grading/inside/worker.py, through grading/sandboxing/remote.py):
+   plain Python, no IPython, no grading package, sandboxed when grading/sandboxing/sandbox.py is available.
+   This process draws the random cases, keeps the reference and compares; only plain data
+   crosses the boundary, as JSON.
+3. record_verdicts compares the verified points with nbgrader's in-kernel points in the
+   gradebook and, where they disagree, records the verified points as nbgrader's manual score
+   for that test cell, with a comment on the function's cell that says why, and flags it.
+
+    verdicts = verify_submission("submitted/ada/gradient_checking")
+    flags = record_verdicts(db_url, "gradient_checking", "ada", verdicts)
+"""
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from grading.assignment import ASSIGNMENT, COURSE_ROOT, NOTEBOOKS, function_of, grade_id_of_tests
+from grading.checks.harness import CheckFailed
+from grading.checks.hidden_tests import lost_parts
+from grading.checks.provided import gc_feedback
+from grading.grader import staging
+from grading.results import Flag, Verdict
+from grading.sandboxing import files
+from grading.sandboxing.remote import RemoteStudent, WorkerStartFailed
+
+MARKER = "Verified outside the notebook"
+# Cell magics whose body is Python; the body of any other (%%bash, %%writefile, ...) is not run.
+PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun"}
+
+
+# ---------------------------------------------------------------------------------- the assignment
+@dataclass
+class NotebookLayout:
+    """What the trusted notebooks say about one notebook of the assignment."""
+    name: str                                       # file name
+    setup: list = field(default_factory=list)       # [(grade_id, code)] from the source, magics removed
+    functions: dict = field(default_factory=dict)   # function -> points, in notebook order
+    solutions: list = field(default_factory=list)   # solution grade_ids
+    locked: dict = field(default_factory=dict)      # grade_id -> (cell type, source) as released
+    demo_ids: set = field(default_factory=set)      # ids of the release's own unmarked code cells
+    demo_sources: set = field(default_factory=set)  # and their sources
+    cell_types: dict = field(default_factory=dict)  # grade_id -> cell type as released (staging.tidy)
+
+    @property
+    def id(self):
+        return self.name[:-len(".ipynb")] if self.name.endswith(".ipynb") else self.name
+
+
+def _source(cell):
+    source = cell.get("source", "")
+    if isinstance(source, list):
+        if not all(isinstance(line, str) for line in source):
+            return None
+        source = "".join(source)
+    return source if isinstance(source, str) else None
+
+
+def _nbgrader(cell):
+    metadata = cell.get("metadata")
+    meta = metadata.get("nbgrader") if isinstance(metadata, dict) else None
+    return meta if isinstance(meta, dict) else {}
+
+
+@lru_cache(maxsize=8)
+def assignment_layout(course_root=COURSE_ROOT):
+    """[NotebookLayout] of the assignment, from source/ (setup, points) and release/ (what students got)."""
+    course_root = Path(course_root)
+    layouts = []
+    for name in NOTEBOOKS:
+        source = json.loads((course_root / "source" / ASSIGNMENT / name).read_text())
+        release = json.loads((course_root / "release" / ASSIGNMENT / name).read_text())
+        layout = NotebookLayout(name, cell_types=staging.release_cell_types(course_root / "release" / ASSIGNMENT, name))
+        for cell in source["cells"]:
+            meta = _nbgrader(cell)
+            grade_id = meta.get("grade_id")
+            if cell["cell_type"] != "code" or grade_id is None:
+                continue
+            if meta.get("solution"):
+                layout.solutions.append(grade_id)
+            elif meta.get("grade") and function_of(grade_id):
+                layout.functions[function_of(grade_id)] = float(meta.get("points", 0))
+            elif meta.get("locked"):
+                layout.setup.append((grade_id, without_magics(_source(cell))))
+        for cell in release["cells"]:
+            meta = _nbgrader(cell)
+            if meta.get("locked") and meta.get("grade_id"):
+                layout.locked[meta["grade_id"]] = (cell["cell_type"], _source(cell))
+            elif cell["cell_type"] == "code" and not meta:
+                if cell.get("id"):
+                    layout.demo_ids.add(cell["id"])
+                layout.demo_sources.add(_source(cell).strip())
+        missing = [f for f in layout.functions if f not in layout.solutions]
+        if missing:
+            raise ValueError(f"{name}: no solution cell named like the functions {missing}")
+        layouts.append(layout)
+    return layouts
+
+
+def without_magics(code):
+    """IPython-only lines made harmless for plain Python: line magics and shell escapes become `pass`.
+
+    A cell magic whose body is Python (%%time, ...) keeps its body; any other cell magic, None.
+    """
+    if code is None:
+        return None
+    lines = code.splitlines()
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if first is not None and lines[first].lstrip().startswith("%%"):
+        magic = lines[first].lstrip()[2:].split(maxsplit=1)
+        if not magic or magic[0] not in PYTHON_CELL_MAGICS:
+            return None
+        lines = lines[first + 1:]
+    return "\n".join(re.sub(r"^(\s*)[%!].*$", r"\1pass", line) for line in lines)
+
+
+# ---------------------------------------------------------------------------------- the submission
+@dataclass
+class NotebookReading:
+    """What verification takes from one submitted notebook."""
+    cells: list = field(default_factory=list)      # [(name, code)] to run, in notebook order
+    problem: str = ""                              # why none of its functions can be verified
+    function_problems: dict = field(default_factory=dict)  # function -> why it scores 0
+    warnings: dict = field(default_factory=dict)   # function -> [tampering seen]
+
+
+def read_submitted_notebook(path, layout, anchor=None):
+    """Read a submitted notebook as data, through staging's reader and policy (grading.grader.staging:
+    the first of duplicated cells, retyped cells as released); never raises for a bad notebook.
+
+    anchor -- a trusted folder that holds it (see grading.sandboxing.files.open_folder)
+    """
+    reading = NotebookReading()
+    path = Path(path)
+    try:
+        notebook, _ = staging.read_notebook(path, anchor)
+    except FileNotFoundError:
+        try:
+            present, _ = files.regular_files(path.parent, anchor=anchor)
+        except (FileNotFoundError, files.NotRegular):
+            present = []
+        others = sorted(name for name, _ in present if name.endswith(".ipynb") and name not in NOTEBOOKS)
+        hint = f" (the folder has {', '.join(others)}: a renamed copy is not graded)" if others else ""
+        reading.problem = f"The notebook {layout.name} is missing from the submission{hint}."
+        return reading
+    except (ValueError, OSError) as reason:
+        reading.problem = f"{layout.name} could not be graded: {reason}."
+        return reading
+    staging.tidy(notebook, layout.cell_types)   # what staging reports, it does not report twice
+    cells = notebook.cells
+
+    solutions = set()                                             # the solution cells present
+    locked = {}                                                   # grade_id -> (cell type, source)
+    for index, cell in enumerate(cells):
+        cell_type, code = cell.get("cell_type"), _source(cell)
+        grade_id = _nbgrader(cell).get("grade_id")
+        if grade_id in layout.solutions:
+            solutions.add(grade_id)
+            if cell_type == "code" and code is not None:
+                reading.cells.append((grade_id, code))
+        elif grade_id in layout.locked:
+            locked[grade_id] = (cell_type, code)
+        elif cell_type == "code" and code is not None:
+            if cell.get("id") in layout.demo_ids or code.strip() in layout.demo_sources:
+                continue  # the release's own example cells: not the student's work
+            reading.cells.append((f"added cell {index + 1}", code))
+    reading.cells = [(name, code) for name, code in
+                     ((name, without_magics(code)) for name, code in reading.cells) if code is not None]
+
+    for function in layout.functions:
+        if function not in solutions:
+            reading.function_problems[function] = (
+                f"The cell of {function} is missing from {layout.name}: it was deleted, or its nbgrader "
+                "metadata was removed, so there is no answer to grade.")
+    for grade_id, (_, released_source) in layout.locked.items():
+        if grade_id not in locked:
+            change = f"the locked cell {grade_id} was deleted"
+        elif (locked[grade_id][1] or "").strip() != (released_source or "").strip():
+            change = f"the locked cell {grade_id} was edited"
+        else:
+            continue
+        change += " (nbgrader grades with the original)"
+        function = function_of(grade_id)
+        for name in ([function] if function in layout.functions else layout.functions):
+            reading.warnings.setdefault(name, []).append(change)
+    return reading
+
+
+# ---------------------------------------------------------------------------------- verification
+def verify_submission(submission_dir, *, course_root=COURSE_ROOT, only=None, on_verdict=None, anchor=None,
+                      **remote_options):
+    """Grade every function of a submission outside the student's kernel.
+
+    submission_dir -- the folder with the submitted notebooks (read as data only)
+    only -- function names to verify (default: all); a notebook with none of them is not run
+    on_verdict -- called as on_verdict(function, verdict) as soon as each verdict is known
+    anchor -- a trusted folder that holds submission_dir (see grading.sandboxing.files.open_folder)
+    remote_options -- call_timeout, exec_timeout, function_budget, cells_budget, deadline (a
+                      time.monotonic() value for the whole submission), cgroup for RemoteStudent
+
+    Returns {function: Verdict}, in the order of the notebooks. A broken notebook or cell gives
+    0 points to the functions it affects, with a message; the others are verified. Raises
+    WorkerStartFailed only for a problem of the grading machine (the worker cannot start).
+    """
+    submission_dir = Path(submission_dir)
+    layouts = assignment_layout(Path(course_root))
+    helpers = Path(course_root) / "release" / ASSIGNMENT / "gc_utils.py"
+    wanted = set(only) if only is not None else {f for layout in layouts for f in layout.functions}
+    layouts = [layout for layout in layouts if wanted & set(layout.functions)]
+    readings = [read_submitted_notebook(submission_dir / layout.name, layout, anchor) for layout in layouts]
+    students = []
+    try:
+        for layout, reading in zip(layouts, readings):
+            needed = not reading.problem and any(f in wanted and f not in reading.function_problems
+                                                 for f in layout.functions)
+            student = RemoteStudent(reading.cells, setup=layout.setup, helpers=helpers, **remote_options)
+            if needed:
+                student.prepare()   # the workers of both notebooks start at once
+            students.append(student if needed else None)
+        verdicts = {}
+        for layout, reading, student in zip(layouts, readings, students):
+            for function, points in layout.functions.items():
+                if function not in wanted:
+                    continue
+                warnings = tuple(reading.warnings.get(function, ()))
+                problem = reading.problem or reading.function_problems.get(function)
+                if problem:
+                    verdicts[function] = Verdict(0.0, points, problem, layout.id, warnings)
+                else:
+                    scored, message = _run_check(function, student, points)
+                    if scored < points:
+                        message = _with_cell_trouble(message, function, student)
+                    verdicts[function] = Verdict(scored, points, message, layout.id, warnings)
+                if on_verdict is not None:
+                    on_verdict(function, verdicts[function])
+        return verdicts
+    finally:
+        for student in students:
+            if student is not None:
+                student.close()
+
+
+def _run_check(function, student, points):
+    """(points scored, message) of the hidden tests of one function worth `points`, run against the
+    remote student: 0 for a wrong value, less the points of each wrong minor part (gc_feedback.POINTS)."""
+    try:
+        lost = lost_parts(function, student)
+    except CheckFailed as failure:
+        return 0.0, str(failure)
+    except WorkerStartFailed:
+        raise
+    except Exception as error:  # the student's values broke a check in an unforeseen way
+        return 0.0, (f"{function} could not be graded: its results made the hidden tests stop "
+                     f"({type(error).__name__}: {str(error)[:300]}).")
+    if not lost:
+        return points, f"{function} passes the hidden tests."
+    kept = max(points - gc_feedback.points_lost(function, lost), 0.0)
+    return kept, gc_feedback.partial_credit(function, lost, "hidden")
+
+
+def _with_cell_trouble(message, function, student):
+    """Add what went wrong with the function's own cell, if anything, to a failure message."""
+    trouble = student.left_out.get(function) or student.cell_errors.get(function)
+    if trouble:
+        message += f" (Its cell {function} stopped: {trouble}.)"
+    return message
+
+
+# ---------------------------------------------------------------------------------- the gradebook
+# What record_verdicts does with a test cell's manual score, by whose manual score the cell has now
+# and whether the verified points disagree with nbgrader's in-kernel ones.
+OVERRIDE, WITHDRAW, KEEP = "override", "withdraw", "keep"
+ACTIONS = {
+    # (whose manual score, disagree): action
+    ("nobody", True): OVERRIDE,        # the verified points become the manual score, with a comment
+    ("nobody", False): KEEP,
+    ("verification", True): OVERRIDE,  # an earlier run's override, brought up to date
+    ("verification", False): WITHDRAW,  # an earlier run's override that no longer applies
+    ("instructor", True): KEEP,        # an instructor's score is never replaced: the flag says so
+    ("instructor", False): KEEP,
+}
+
+
+def record_verdicts(db_url, assignment, student, verdicts):
+    """Record verified points in nbgrader's gradebook where they differ from nbgrader's own.
+
+    For each function whose verified points differ from the in-kernel auto score of its test
+    cell (test_<function>), or that has no auto score (nbgrader could not finish the notebook),
+    the verified points become the test cell's manual score, which nbgrader's totals, export
+    and feedback use instead of the auto score; the function's solution cell gets a comment
+    (shown in the feedback) that says why, and the notebook is flagged. Tampering seen in the
+    submission (edited or deleted test cells) is flagged too, without changing points.
+    What happens to a manual score is the table ACTIONS: an instructor's is never replaced,
+    and running again is safe (an earlier override is withdrawn when the two verdicts now agree).
+    Creates the student and submission rows if nbgrader did not get that far.
+
+    Returns [Flag]: one per function that needs a look, with the reason.
+    """
+    from nbgrader.api import Gradebook, MissingEntry
+
+    flags = []
+    with Gradebook(db_url) as gradebook:
+        try:
+            gradebook.find_student(student)
+        except MissingEntry:
+            gradebook.add_student(student)
+        gradebook.update_or_create_submission(assignment, student)
+        for function, verdict in verdicts.items():
+            grade = gradebook.find_grade(grade_id_of_tests(function), verdict.notebook, assignment, student)
+            try:
+                comment = gradebook.find_comment(function, verdict.notebook, assignment, student)
+            except MissingEntry:
+                comment = None
+            flag = _record(function, grade, comment, verdict)
+            if flag is not None:
+                grade.notebook.flagged = True
+                flags.append(flag)
+        gradebook.db.commit()
+    return flags
+
+
+def _record(function, grade, comment, verdict):
+    """Apply ACTIONS to one test cell's grade and its function's comment; the Flag it needs, or None."""
+    in_kernel = None if grade.auto_score is None else float(grade.auto_score)
+    disagree = in_kernel is None or abs(in_kernel - verdict.points) > 1e-9
+    if comment is not None and (comment.manual_comment or "").startswith(MARKER):
+        owner = "verification"
+    else:
+        owner = "instructor" if grade.manual_score is not None else "nobody"
+    action = ACTIONS[owner, disagree]
+    if action == OVERRIDE:
+        grade.manual_score = float(verdict.points)
+        grade.needs_manual_grade = False
+        if comment is not None:
+            comment.manual_comment = _student_comment(in_kernel, verdict)
+    elif action == WITHDRAW:
+        grade.manual_score = None
+        comment.manual_comment = None
+    reasons = []
+    if disagree:
+        before = "no in-kernel score (nbgrader could not finish the notebook)" if in_kernel is None \
+            else f"in-kernel score {in_kernel:g}"
+        reasons.append(f"{before}, verified {verdict.points:g}: {verdict.message}")
+    reasons.extend(verdict.warnings)
+    if disagree and owner == "instructor":
+        reasons.append(f"the instructor's manual score {grade.manual_score:g} was kept")
+    if not reasons:
+        return None
+    return Flag(function, in_kernel, float(verdict.points), float(verdict.max_points), "; ".join(reasons))
+
+
+def _student_comment(in_kernel, verdict):
+    ran = "nbgrader could not finish running the notebook" if in_kernel is None else \
+        f"the run of the notebook gave {float(in_kernel):g}"
+    return (f"{MARKER}: the hidden tests of this function were run again in a separate, clean process, "
+            f"where it earned {verdict.points:g} of {verdict.max_points:g} points ({ran}); that score counts. "
+            f"{verdict.message}")
+
+
+def main(argv=None):
+    """python -m grading.grader.verify FOLDER...: verify submissions and print the verdicts (nothing is recorded)."""
+    import argparse
+    import time
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("folders", nargs="+", help="folders holding a student's submitted notebooks")
+    args = parser.parse_args(argv)
+    for folder in args.folders:
+        started = time.perf_counter()
+        verdicts = verify_submission(folder)
+        seconds = time.perf_counter() - started
+        total = sum(v.points for v in verdicts.values())
+        print(f"{folder}: {total:g} of {sum(v.max_points for v in verdicts.values()):g} points ({seconds:.2f} s)")
+        for function, verdict in verdicts.items():
+            print(f"  {function:<30} {verdict.points:>4g}/{verdict.max_points:<4g} {verdict.message}")
+            for warning in verdict.warnings:
+                print(f"  {'':<30} warning: {warning}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

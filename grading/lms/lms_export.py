@@ -1,0 +1,172 @@
+"""`make export`: the grades and the feedback back to the LMS the class came from.
+
+    python -m grading.lms.lms_export [--root COURSE] [--db-url URL] [--column NAME] [--release-flagged]
+
+Works from what `make intake` kept (downloaded/<assignment>/roster.csv, the roster as the LMS gave
+it, and lms.json, how the LMS named each student's files) and the gradebook. Writes to exports/:
+
+- grades, in the file the LMS reads back:
+  - from Canvas's gradebook export: `canvas_grades.csv`, that same file with the assignment's
+    column (NAME, default "gradient_checking", made if missing) filled with each score, for
+    Grades → Import. Canvas matches rows by ID, SIS User ID or SIS Login ID, so those columns,
+    and every other, stay as exported;
+  - from Moodle's grading worksheet: `moodle_grading_worksheet.csv`, the worksheet with its
+    Grade column filled, for "Upload grading worksheet" (Moodle matches rows by Identifier);
+  - from the course's own roster: `grades_by_lms_id.csv` (id, lms_id, score);
+- feedback, as the LMS takes files back:
+  - Canvas: `canvas_feedback.zip` for "Re-Upload Submissions", each student's pages named like
+    the files of their download (<name>_<user id>_<attachment id>_feedback_<page>): Canvas takes
+    the first two all-digit `_`-separated parts of a name for the user and the submitted file
+    (the attachment) that the page comments on;
+  - Moodle: `moodle_feedback.zip` for "Upload multiple feedback files in a zip", a folder per
+    student named like the download's (<Full name>_<participant id>_assignsubmission_file_/).
+
+A student without a graded submission gets an empty grade cell (the LMS leaves it as it is) and
+is listed. Feedback of a flagged submission (reports/autograde.json) is held back and listed
+until the instructor has reviewed it and exports with --release-flagged.
+"""
+import argparse
+import csv
+import io
+import json
+import sys
+import zipfile
+from pathlib import Path
+
+from grading.assignment import ASSIGNMENT, COURSE_ROOT
+from grading.grader import config_review, gradebook
+from grading.lms.intake import LMS_RECORD, ROSTER_COPY
+from grading.lms.roster import IntakeError, form_of, read_roster
+from grading.untrusted_text import for_spreadsheet, for_terminal
+
+EXPORTS = Path("exports")
+MAX_SCORE = 100
+
+
+def scores(db_url):
+    """{student id: total score} of every graded submission of the assignment, after the late
+    penalty (grading.grader.deadlines), as grades.csv's score column has it."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(db_url) as book:
+        try:
+            submissions = book.find_assignment(ASSIGNMENT).submissions
+        except MissingEntry:
+            return {}
+        return {s.student.id: max(0.0, float(s.score) - float(s.late_submission_penalty or 0)) for s in submissions}
+
+
+def _score_text(score):
+    return "" if score is None else f"{score:.2f}"
+
+
+def filled_rows(text, form, by_lms_id, points, column):
+    """The roster's rows (a list of lists, header first) with each student's score written in."""
+    rows = [row for row in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in row)]
+    header = [cell.strip().lower() for cell in rows[0]]
+    if form == "canvas":
+        if column.lower() not in header:
+            rows[0].append(column)
+            header.append(column.lower())
+            for row in rows[1:]:
+                row.append("")
+        where, key = header.index(column.lower()), header.index("id")
+    else:
+        where, key = header.index("grade"), header.index("identifier")
+    for row in rows[1:]:
+        row.extend([""] * (len(header) - len(row)))
+        if form == "canvas" and row[0].strip().lower() == "points possible":
+            row[where] = f"{MAX_SCORE:.2f}"
+            continue
+        lms_id = "".join(c for c in row[key] if c.isdigit()).lstrip("0")
+        row[where] = _score_text(points.get(by_lms_id.get(lms_id)))
+    return [[for_spreadsheet(cell) for cell in row] for row in rows]
+
+
+def write_csv(path, rows):
+    with open(path, "w", newline="", encoding="utf-8") as out:
+        csv.writer(out).writerows(rows)
+    return path
+
+
+def flagged_students(root):
+    """Students whose last grading flagged their submission (reports/autograde.json)."""
+    path = Path(root) / "reports" / "autograde.json"
+    results = json.loads(path.read_text()) if path.is_file() else []
+    return {r["student"] for r in results if r.get("flags")}
+
+
+def feedback_bundle(root, lms, named, held):
+    """The zip of feedback pages for `lms`, and the students whose pages went into it."""
+    root = Path(root)
+    target = root / EXPORTS / f"{lms}_feedback.zip"
+    sent = []
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as bundle:
+        for student, how in sorted(named.items()):
+            pages = sorted((root / "feedback" / student / ASSIGNMENT).glob("*.html"))
+            if student in held or not pages:
+                continue
+            for page in pages:
+                if lms == "canvas":
+                    member = f"{how['name']}_{how['lms_id']}_{how['submission']}_feedback_{page.name}"
+                else:
+                    member = f"{how['name']}_{how['lms_id']}_assignsubmission_file_/{page.name}"
+                bundle.write(page, member)
+            sent.append(student)
+    return target, sent
+
+
+def export(root=COURSE_ROOT, db_url=None, column=ASSIGNMENT, release_flagged=False):
+    """Write the exports of the course `root`; return the lines of a summary."""
+    root = Path(root)
+    if not (root / ROSTER_COPY).is_file():
+        raise IntakeError(f"{root / ROSTER_COPY} is missing: `make export` sends back what `make intake` took in")
+    students = read_roster(root / ROSTER_COPY)
+    # As the LMS wrote it: a line break inside a quoted cell (a name) goes back unchanged.
+    with open(root / ROSTER_COPY, newline="", encoding="utf-8-sig") as handle:
+        text = handle.read()
+    form = form_of([cell.strip().lower() for cell in next(csv.reader(io.StringIO(text)))])
+    points = scores(gradebook.normalized(db_url or gradebook.configured_url(root)))
+    (root / EXPORTS).mkdir(exist_ok=True)
+    if form == "course":
+        rows = [["id", "lms_id", "score"]] + [[s.id, s.lms_id, _score_text(points.get(s.id))] for s in students]
+        grades = write_csv(root / EXPORTS / "grades_by_lms_id.csv", [[for_spreadsheet(c) for c in r] for r in rows])
+    else:
+        by_lms_id = {s.lms_id: s.id for s in students if s.lms_id}
+        name = "canvas_grades.csv" if form == "canvas" else "moodle_grading_worksheet.csv"
+        grades = write_csv(root / EXPORTS / name, filled_rows(text, form, by_lms_id, points, column))
+    lines = [f"Grades:   {grades}"]
+    ungraded = [s.id for s in students if s.id not in points]
+    if ungraded:
+        lines.append(f"  no graded submission (grade left empty): {', '.join(ungraded)}")
+    record = json.loads((root / LMS_RECORD).read_text()) if (root / LMS_RECORD).is_file() else {}
+    if record.get("lms") in ("canvas", "moodle"):
+        held = set() if release_flagged else flagged_students(root)
+        bundle, sent = feedback_bundle(root, record["lms"], record.get("students", {}), held)
+        lines.append(f"Feedback: {bundle} ({len(sent)} students)")
+        held_back = sorted(held & set(record.get("students", {})))
+        if held_back:
+            lines.append(f"  held back, flagged by verification (review, then --release-flagged): {', '.join(held_back)}")
+    return [for_terminal(line) for line in lines]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m grading.lms.lms_export", description=__doc__.splitlines()[0])
+    parser.add_argument("--root", default=str(COURSE_ROOT), help="the course directory (default: this one)")
+    parser.add_argument("--db-url", help="the gradebook (default: nbgrader_config.py's)")
+    parser.add_argument("--column", default=ASSIGNMENT, help="the assignment's column in Canvas's gradebook")
+    parser.add_argument("--release-flagged", action="store_true",
+                        help="send the feedback of flagged submissions too, once reviewed")
+    args = parser.parse_args(argv)
+    root = Path(args.root).resolve()
+    try:
+        config_review.require_reviewed(root)   # the gradebook's address comes from nbgrader_config.py
+        print("\n".join(export(root, args.db_url, args.column, args.release_flagged)))
+    except (config_review.ConfigNotReviewed, IntakeError) as error:
+        print(for_terminal(f"export: {error}", keep_newlines=True), file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
