@@ -6,7 +6,7 @@ from pathlib import Path
 import nbformat
 
 from grading.assignment import ASSIGNMENT, COURSE_ROOT
-from grading.checks import build_reference
+from grading.checks import build_reference, visible_cases
 
 RELEASE = COURSE_ROOT / "release" / ASSIGNMENT
 
@@ -65,6 +65,26 @@ def test_points_add_up_to_100():
 def test_reference_and_visible_table_are_generated_from_the_current_source():
     assert build_reference.main(["--check"]) == 0, \
         "grading/checks/reference.py or gc_feedback_cases.json is stale: run python -m grading.checks.build_reference"
+
+
+def test_the_visible_table_is_stale_when_a_case_changes_not_when_round_off_does():
+    """Another machine's BLAS moves finite differences at round-off level; a changed case moves them."""
+    text = (COURSE_ROOT / "source" / ASSIGNMENT / "gc_feedback_cases.json").read_text()
+    table = json.loads(text)
+    network = table["gradient_check_by_parameter"]["cases"]["network"][0]["central"]["1e-07"]
+    assert visible_cases.same_tables(text, text)
+
+    def edited(change):
+        copy = json.loads(text)
+        change(copy["gradient_check_by_parameter"]["cases"]["network"][0]["central"]["1e-07"])
+        return json.dumps(copy)
+
+    def set_first(value):
+        return lambda numbers: numbers.__setitem__(0, value)
+
+    assert visible_cases.same_tables(text, edited(set_first(network[0] + 1e-9)))        # round-off
+    assert not visible_cases.same_tables(text, edited(set_first(network[0] + 1e-3)))    # another case
+    assert not visible_cases.same_tables(text, edited(lambda numbers: numbers.pop()))   # another shape
 
 
 PART_WORDS = {"value": "value", "print_msg": "message", "inputs": "inputs unchanged"}

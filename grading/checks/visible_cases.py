@@ -10,6 +10,7 @@ tries gives on it, in the order it tries them.
 reference solutions; `--check` reports whether both are current.
 """
 import json
+import math
 import re
 
 import numpy as np
@@ -77,3 +78,22 @@ def render():
     # One line per list of numbers, so that the file reads (and diffs) row by row.
     return re.sub(r"\[([-+0-9.eE,\sNaInfity]*?)\]", lambda m: "[" + ", ".join(m.group(1).split()).replace(",,", ",") + "]",
                   text) + "\n"
+
+
+def same_tables(old_text, new_text, rel=1e-6, noise=1e-7):
+    """Whether two renderings hold the same tables: the same keys and lengths, and numbers equal up
+    to the round-off of another machine (NaN equal to NaN). Finite differences and the relative
+    differences of right gradients sit at round-off level, and another processor's BLAS sums in
+    another order: measured between two of our machines, central differences moved by 1e-9 and
+    relative differences below 1e-7 by up to a factor of 2.5. Such a table is not stale; a changed
+    case, solution or catalog moves numbers far more than `noise`, or changes the shape."""
+    def same(old, new):
+        if isinstance(old, dict):
+            return isinstance(new, dict) and old.keys() == new.keys() and all(same(old[k], new[k]) for k in old)
+        if isinstance(old, list):
+            return isinstance(new, list) and len(old) == len(new) and all(map(same, old, new))
+        if isinstance(old, float) or isinstance(new, float):
+            return (isinstance(new, (int, float)) and isinstance(old, (int, float))
+                    and (math.isclose(old, new, rel_tol=rel, abs_tol=noise) or (math.isnan(old) and math.isnan(new))))
+        return old == new
+    return same(json.loads(old_text), json.loads(new_text))
