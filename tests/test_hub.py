@@ -30,6 +30,7 @@ from pathlib import Path
 import nbformat
 import pytest
 import requests
+from ci import require
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "hub"))
 from hubctl import environ_of  # noqa: E402  (hub/ is a folder of scripts, not a package)
@@ -41,14 +42,6 @@ ARTIFACTS = ROOT / "artifacts" / "hub"
 VENV = Path(os.environ.get("HUB_TEST_VENV", "/var/tmp/gradient-checking-hub-test-venv"))
 ASSIGNMENT = "gradient_checking"
 NOTEBOOKS = ["1_gradient_checking_1d.ipynb", "2_gradient_checking_nd.ipynb"]
-
-
-def require(condition, reason):
-    """As tests/test_browser.py: a skip on a developer's machine, a failure in CI."""
-    if not condition:
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
 
 
 def free_port():
