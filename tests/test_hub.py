@@ -30,7 +30,12 @@ from pathlib import Path
 import nbformat
 import pytest
 import requests
+from browser_support import CHROMIUM_ARGS
 from ci import require
+
+from grading.lms.lms_export import flagged_students
+from grading.plugins.formgrader_guard import AUTOGRADE_ELSEWHERE
+from synthetic_class import catalog, demo, synthetic
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "hub"))
 from hubctl import environ_of  # noqa: E402  (hub/ is a folder of scripts, not a package)
@@ -231,8 +236,6 @@ def class_of(hub):
     """{student: (their notebooks, what their Validate says)}: one right, one with the catalog's
     one-sided difference in gradient_check, one whose kernel dies in gradient_check_by_parameter
     (flagged by verification: the instructor must look before its feedback goes out)."""
-    from synthetic_class import catalog, demo, synthetic
-
     mistake = catalog.by_name("one_sided_1d")
     right, wrong, crashing = hub.students
     return {right: (synthetic.submission(), "Success! Your notebook passes all the tests."),
@@ -315,10 +318,6 @@ def test_the_course_round_trip_in_the_browser_from_release_to_feedback(hub):
     require(CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install chromium")
     from playwright.sync_api import sync_playwright
 
-    from browser_support import CHROMIUM_ARGS
-    from grading.plugins.formgrader_guard import AUTOGRADE_ELSEWHERE
-    from grading.lms.lms_export import flagged_students
-
     people = class_of(hub)
     right, wrong, crashing = hub.students
     roles = {right: "right", wrong: "mistake", crashing: "crashing"}
@@ -326,6 +325,7 @@ def test_the_course_round_trip_in_the_browser_from_release_to_feedback(hub):
 
     def step(name):
         print(f"{time.monotonic() - began:6.1f} s  {name}")
+
     exchange = hub.home / "exchange" / "gradient-checking"
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
