@@ -66,13 +66,16 @@ def main(argv=None):
 
 
 def _generate(target, render_text, check, same=str.__eq__):
-    """Write `target` from render_text(), or with check only report (True) whether it differs:
-    whether same(what the file holds, what it would hold) is false."""
+    """Write `target` from render_text() unless same(what it holds, what it would hold); with
+    check, write nothing and report (True) whether it differs."""
     text = render_text()
+    current = target.exists() and same(target.read_text(), text)
     if check:
-        if not target.exists() or not same(target.read_text(), text):
+        if not current:
             print(f"{target} is out of date: run python -m grading.checks.build_reference (make release)", file=sys.stderr)
             return True
+        return False
+    if current:   # kept as it is when only another machine's round-off differs: no change to commit
         return False
     target.write_text(text)
     print(f"wrote {target}")
