@@ -25,7 +25,6 @@ import argparse
 import os
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -39,15 +38,12 @@ from grading.assignment import ASSIGNMENT
 from synthetic_class import catalog, demo, synthetic
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "hub"))
+from hubctl import free_port  # noqa: E402  (hub/ is a folder of scripts, not a package)
+
 PYTHON = "/usr/bin/python3.11"
 VENV = os.environ.get("HUB_TEST_VENV", "/var/tmp/gradient-checking-hub-test-venv")
 STEPS = ("release", "students", "collect", "autograde", "feedback", "fetch feedback")
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def class_work(students, folder):

@@ -38,7 +38,7 @@ from grading.plugins.formgrader_guard import AUTOGRADE_ELSEWHERE
 from synthetic_class import catalog, demo, synthetic
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "hub"))
-from hubctl import environ_of  # noqa: E402  (hub/ is a folder of scripts, not a package)
+from hubctl import environ_of, give_back  # noqa: E402  (hub/ is a folder of scripts, not a package)
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = "/usr/bin/python3.11"
@@ -467,3 +467,27 @@ def test_the_course_round_trip_in_the_browser_from_release_to_feedback(hub):
             instructor.close()
         finally:
             chromium.close()
+
+
+def test_grading_gives_back_what_root_wrote_and_nothing_a_link_points_at(tmp_path):
+    """make hub-autograde runs as root in the instructor's course copy, then hands root's files
+    there to the instructor (hubctl.give_back). A link the instructor's account planted there, to
+    a file elsewhere, symbolic or hard, must not hand that file over."""
+    require(os.geteuid() == 0, "giving files back takes root: run as root")
+    account = pwd.getpwnam("nobody")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    canary = outside / "canary"
+    canary.write_text("root's own file")
+    course = tmp_path / "course"
+    (course / "autograded" / "student").mkdir(parents=True)
+    written = course / "autograded" / "student" / "graded.ipynb"
+    written.write_text("{}")
+    os.symlink(canary, course / "symbolic")
+    os.link(canary, course / "hard")
+    os.symlink(outside, course / "folder")
+
+    give_back(course, account)
+    assert all(path.lstat().st_uid == account.pw_uid for path in (course, course / "autograded", written))
+    assert canary.stat().st_uid == 0 and outside.stat().st_uid == 0, "a link was followed"
+    assert (course / "symbolic").lstat().st_uid == 0   # the link itself is left as it was
