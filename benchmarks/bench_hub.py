@@ -35,7 +35,7 @@ from pathlib import Path
 import nbformat
 
 from grading.assignment import ASSIGNMENT
-from synthetic_class import catalog, demo, synthetic
+from synthetic_class import demo
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "hub"))
@@ -48,10 +48,7 @@ STEPS = ("release", "students", "collect", "autograde", "feedback", "fetch feedb
 
 def class_work(students, folder):
     """Write each student's notebooks to folder/<kind>/ and return {student: that folder}."""
-    mistake = catalog.by_name("one_sided_1d")
-    kinds = {"right": synthetic.submission(), "mistake": synthetic.submission({mistake.cell: mistake.code}),
-             "crashing": synthetic.submission({"gradient_check_by_parameter": demo.CRASH})}
-    for kind, notebooks in kinds.items():
+    for kind, notebooks in demo.hub_kinds().items():
         (folder / kind).mkdir(parents=True)
         for name, notebook in notebooks.items():
             nbformat.write(notebook, folder / kind / name)

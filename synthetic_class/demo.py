@@ -47,6 +47,15 @@ SUBMITTED = {   # after the due date: grace 1 d 3 h (two started days, 20%), kim
 }
 
 
+def hub_kinds():
+    """{kind: notebooks} for the hub's round trip (tests/test_hub.py, benchmarks/bench_hub.py):
+    complete work, the catalog's one-sided difference in gradient_check, and a kernel that dies in
+    gradient_check_by_parameter (flagged by verification)."""
+    mistake = catalog.by_name("one_sided_1d")
+    return {"right": synthetic.submission(), "mistake": synthetic.submission({mistake.cell: mistake.code}),
+            "crashing": synthetic.submission({"gradient_check_by_parameter": CRASH})}
+
+
 def demo_students():
     """{student id: notebooks}: complete, partly wrong, half done, blank, cheating and crashing work."""
     blank = synthetic.submission(complete=False)

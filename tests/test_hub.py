@@ -35,7 +35,7 @@ from ci import require
 
 from grading.lms.lms_export import flagged_students
 from grading.plugins.formgrader_guard import AUTOGRADE_ELSEWHERE
-from synthetic_class import catalog, demo, synthetic
+from synthetic_class import demo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "hub"))
 from hubctl import environ_of, give_back  # noqa: E402  (hub/ is a folder of scripts, not a package)
@@ -236,11 +236,11 @@ def class_of(hub):
     """{student: (their notebooks, what their Validate says)}: one right, one with the catalog's
     one-sided difference in gradient_check, one whose kernel dies in gradient_check_by_parameter
     (flagged by verification: the instructor must look before its feedback goes out)."""
-    mistake = catalog.by_name("one_sided_1d")
+    kinds = demo.hub_kinds()
     right, wrong, crashing = hub.students
-    return {right: (synthetic.submission(), "Success! Your notebook passes all the tests."),
-            wrong: (synthetic.submission({mistake.cell: mistake.code}), DIAGNOSIS),
-            crashing: (synthetic.submission({"gradient_check_by_parameter": demo.CRASH}), None)}
+    return {right: (kinds["right"], "Success! Your notebook passes all the tests."),
+            wrong: (kinds["mistake"], DIAGNOSIS),
+            crashing: (kinds["crashing"], None)}
 
 
 class Person:
