@@ -1,7 +1,11 @@
-"""Results survive the ledger: a Result resumed from .grading/ledger/ equals the one recorded, flags included."""
+"""Results survive the ledger: a Result resumed from .grading/ledger/ equals the one recorded, flags included;
+the grader's records in .grading/ follow no link."""
 import json
+import os
 
-from grading.grader import course
+import pytest
+from canaries import Canaries
+from grading.grader import course, ledger
 from grading.grader.ledger import Ledger
 from grading.results import Flag, Result
 
@@ -35,3 +39,28 @@ def test_a_result_resumed_from_the_ledger_equals_the_one_recorded(tmp_path):
     resumed = Ledger(root, "sqlite:///gradebook.db").result("ada")
     assert resumed == a_result()
     assert resumed.flags[0].function == "gradient_check"
+
+
+def test_the_grader_records_follow_no_link(tmp_path):
+    # Under `make hub-autograde` root grades in a course folder that the instructor's account can write.
+    root = course.make_course_copy(tmp_path / "course")
+    canaries = Canaries(tmp_path / "canaries")
+    record = ledger.VerifiedScores(root, "sqlite:///gradebook.db")
+    state = {"gradient_check": [{"manual_score": 0.0, "manual_comment": "Verified outside the notebook: ..."}]}
+    try:
+        with canaries.watching():
+            (root / ledger.LEDGER).mkdir(parents=True)
+            os.symlink(canaries.folder / "secret.txt", root / ledger.LEDGER / "ada.json")
+            assert Ledger(root, "sqlite:///gradebook.db").entry("ada") is None   # a link is no entry
+            Ledger(root, "sqlite:///gradebook.db").record(a_result(), "fingerprint")   # the link is replaced
+            assert Ledger(root, "sqlite:///gradebook.db").result("ada") == a_result()
+            os.symlink(canaries.folder / "folder", root / ledger.VERIFIED)
+            with pytest.raises(OSError):   # a record folder that is a link is refused
+                record.write("ada", state)
+            assert record.read("ada") is None
+            os.unlink(root / ledger.VERIFIED)
+            record.write("ada", state)
+            assert record.read("ada") == state
+        assert canaries.touched() == [] and canaries.changed() == []
+    finally:
+        canaries.close()

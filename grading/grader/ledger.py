@@ -1,10 +1,18 @@
-"""The record of finished grades, which makes grading resumable and safe to kill.
+"""The grader's own records in the course folder: finished grades, and what verification wrote.
 
-One small JSON file per student in .grading/grader/ledger/, written (atomically) only after the
-gradebook holds that student's grade. It keeps the fingerprint of what was graded: the
-submitted files, the grader (source notebooks, hidden tests, configuration) and the gradebook.
-A later run grades a student again only when one of the three changed, or with --force.
-A run killed at any moment leaves each entry either whole or absent, never half written.
+The ledger makes grading resumable and safe to kill. One small JSON file per student in
+.grading/ledger/, written (atomically) only after the gradebook holds that student's grade. It
+keeps the fingerprint of what was graded: the submitted files, the grader (source notebooks,
+hidden tests, configuration) and the gradebook. A later run grades a student again only when one
+of the three changed, or with --force.
+
+VerifiedScores remembers, per student and function, the manual score and comment that
+verification last wrote into the gradebook, so that grading.grader.verify can tell its own
+override from an instructor's (nbgrader's gradebook does not say who set a manual score).
+
+Both live in the course folder, which every worker shares (Dask workers on other machines too),
+one file per student (one worker grades a student at a time), each written whole and renamed into
+place: a run killed at any moment leaves each file either whole or absent, never half written.
 """
 import hashlib
 import json
@@ -17,7 +25,9 @@ from grading.results import Result
 from grading.sandboxing import files
 
 LEDGER = ".grading/ledger"
+VERIFIED = ".grading/verified"   # VerifiedScores
 MAX_HASHED_BYTES = 256 * 2 ** 20   # a submitted file larger than this counts by its name only
+MAX_RECORD_BYTES = 16 * 2 ** 20    # a ledger entry or VerifiedScores file larger than this is not read
 SKIPPED_NAMES = {".ipynb_checkpoints", "__pycache__", ".DS_Store"}
 PACKAGE = Path(__file__).resolve().parent.parent   # the grading package: every module in it counts
 # Modules of the grading package that organise a run but decide no grade: changing them keeps
@@ -69,6 +79,36 @@ def grader_fingerprint(root):
     return digest.hexdigest()
 
 
+def write_whole(root, relative, data):
+    """Write `data` as JSON to root/relative: into a new file of this host and process, then renamed
+    over the old one, so that a reader on any machine sharing the folder sees the old file or the
+    new one, whole. The folders are made or entered, and the file made, without following a link
+    (grading.sandboxing.files): under `make hub-autograde`, root grades in a course folder that the
+    instructor's account can write."""
+    relative = Path(relative)
+    files.make_folders(root, relative.parent)
+    fd = files.open_folder(Path(root) / relative.parent, anchor=root)
+    try:
+        temporary = f".{relative.name}.{os.uname().nodename}.{os.getpid()}.tmp"
+        try:
+            os.unlink(temporary, dir_fd=fd)   # left by a killed process of the same id
+        except FileNotFoundError:
+            pass
+        files.write_new(temporary, json.dumps(data, indent=1).encode(), dir_fd=fd)
+        os.replace(temporary, relative.name, src_dir_fd=fd, dst_dir_fd=fd)
+    finally:
+        os.close(fd)
+
+
+def read_whole(root, relative):
+    """The JSON data at root/relative, or None: absent, unreadable, or not a regular file (a link is
+    not followed)."""
+    try:
+        return json.loads(files.read_regular(Path(root) / relative, MAX_RECORD_BYTES, anchor=root))
+    except (OSError, ValueError):   # files.NotRegular and files.TooLarge are ValueErrors
+        return None
+
+
 def public_url(db_url):
     """The gradebook URL without its password, fit to print and to store."""
     parts = urlsplit(db_url)
@@ -82,19 +122,12 @@ class Ledger:
     """Finished grades of one course directory, for one gradebook and one version of the grader."""
 
     def __init__(self, root, db_url):
-        self.folder = Path(root) / LEDGER
         self.root = Path(root)
         self.gradebook = public_url(db_url)
         self.grader = grader_fingerprint(root)
 
-    def _path(self, student):
-        return self.folder / f"{student}.json"
-
     def entry(self, student):
-        try:
-            return json.loads(self._path(student).read_text())
-        except (OSError, ValueError):
-            return None
+        return read_whole(self.root, f"{LEDGER}/{student}.json")
 
     def is_current(self, student, fingerprint=None):
         """True if this student's submission, as it is now, was graded by this grader into this gradebook."""
@@ -104,15 +137,46 @@ class Ledger:
 
     def record(self, result, fingerprint):
         """Store a finished Result; write-then-rename, so a kill never leaves half an entry."""
-        self.folder.mkdir(parents=True, exist_ok=True)
         entry = {"submission": fingerprint, "grader": self.grader, "gradebook": self.gradebook,
                  "result": result.to_dict()}
-        path = self._path(result.student)
-        temporary = path.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(entry, indent=1))
-        os.replace(temporary, path)
+        write_whole(self.root, f"{LEDGER}/{result.student}.json", entry)
 
     def result(self, student):
         """The Result recorded for student, or None."""
         entry = self.entry(student)
         return Result.from_dict(entry["result"]) if entry else None
+
+
+class VerifiedScores:
+    """What verification last wrote into one gradebook: {function: [state]} per student, where a
+    state is {"manual_score": points, "manual_comment": text}, a test cell's manual score and
+    its function's comment as grading.grader.verify.record_verdicts set them.
+
+    A function has one state, or two while a change is being committed: record_verdicts writes the
+    new state beside the old one before it commits the gradebook, and the new one alone after, so
+    that a run killed in between leaves the gradebook holding one of the states recorded (see
+    record_verdicts). A student's file holds one entry per gradebook URL (without its password).
+    """
+
+    def __init__(self, root, db_url):
+        self.root = Path(root)
+        self.gradebook = public_url(db_url)
+
+    def _file(self, student):
+        data = read_whole(self.root, f"{VERIFIED}/{student}.json")
+        return data if isinstance(data, dict) and isinstance(data.get("gradebooks"), dict) else {}
+
+    def read(self, student):
+        """{function: [state]} written for this gradebook, or None: no record of this student in this
+        gradebook (a course graded before the record existed, or a lost or unreadable file)."""
+        cells = self._file(student).get("gradebooks", {}).get(self.gradebook)
+        if not isinstance(cells, dict):
+            return None
+        return {function: [s for s in states if isinstance(s, dict)] for function, states in cells.items()
+                if isinstance(states, list)}
+
+    def write(self, student, cells):
+        """Record {function: [state]} for this gradebook (other gradebooks' entries stay)."""
+        data = self._file(student) or {"gradebooks": {}}
+        data["gradebooks"][self.gradebook] = cells
+        write_whole(self.root, f"{VERIFIED}/{student}.json", data)
