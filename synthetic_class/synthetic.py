@@ -3,6 +3,7 @@
 The demo's students and the test suite's mistake catalog are built this way, so every one
 of them is a notebook that a student could have handed in.
 """
+from copy import deepcopy
 from pathlib import Path
 
 import nbformat
@@ -41,3 +42,34 @@ def submission(code=None, course_root=COURSE_ROOT, complete=True):
                 cell.source = filled[grade_id]
         notebooks[name] = notebook
     return notebooks
+
+
+def without_solution_flags(notebooks):
+    """A verbatim copy of `notebooks` ({name: NotebookNode}) whose cells no longer say they are
+    solutions: every nbgrader `solution` flag cleared (a copy hiding from a report that trusts it)."""
+    copy = {name: nbformat.from_dict(deepcopy(notebook)) for name, notebook in notebooks.items()}
+    for notebook in copy.values():
+        for cell in notebook.cells:
+            if cell.metadata.get("nbgrader", {}).get("solution"):
+                cell.metadata.nbgrader.solution = False
+    return copy
+
+
+def in_added_cells(notebooks, course_root=COURSE_ROOT, keep_stubs=(NOTEBOOKS[0],)):
+    """A copy of `notebooks` whose answers sit in code cells of the student's own, each right after
+    the release's solution cell, which keeps its stub (in the notebooks `keep_stubs`) or is deleted."""
+    copy = submission(course_root=course_root, complete=False)
+    for name, notebook in copy.items():
+        answers = {cell.metadata.nbgrader.grade_id: cell.source for cell in notebooks[name].cells
+                   if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution")}
+        cells = []
+        for cell in notebook.cells:
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if grade_id not in answers:
+                cells.append(cell)
+                continue
+            if name in keep_stubs:
+                cells.append(cell)
+            cells.append(nbformat.v4.new_code_cell(answers[grade_id]))
+        notebook.cells = cells
+    return copy

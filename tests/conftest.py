@@ -1,6 +1,8 @@
 """Shared fixtures: throwaway copies of the course, graded with the real nbgrader commands."""
 import os
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
 
@@ -58,3 +60,33 @@ def host_server():
     stop.set()
     thread.join()
     server.close()
+
+
+@pytest.fixture(scope="session")
+def copied_class(new_course):
+    """A small class graded once by `make autograde` (grading.grader.autograde, no feedback, every
+    similar pair listed): an original, a verbatim copy with its solution flags cleared, a copy with
+    the answers moved into cells of its own, independent correct work, the blank release, and a
+    kernel that dies in a function (verification overrides nbgrader there).
+    Returns (root, the similarity page as that run wrote it)."""
+    from synthetic_class import catalog, demo, synthetic
+
+    def alternatives(*names):
+        return synthetic.submission({catalog.by_name(n).cell: catalog.by_name(n).code for n in names})
+
+    original = alternatives("bwd_float", "gc_other_messages", "gcn_deepcopy_sqrt_sum", "bp_vector_to_dictionary",
+                            "fixed_in_place_on_copies")
+    students = {"ann_original": original,
+                "bob_flags_cleared": synthetic.without_solution_flags(original),
+                "cat_moved": synthetic.in_added_cells(original),
+                "dan_independent": alternatives("fwd_np_multiply", "gc_abs_values", "gcn_unit_vectors_vectorized",
+                                                "bp_cumulative_slices", "fixed_z_mask_np_dot"),
+                "eve_blank": synthetic.submission(complete=False),
+                "otto_crashing": demo.hub_kinds()["crashing"]}
+    root = new_course("copied_class")
+    for student, notebooks in students.items():
+        course.add_submission(root, student, notebooks)
+    done = subprocess.run([sys.executable, "-m", "grading.grader.autograde", "--root", str(root), "--quiet",
+                           "--no-feedback", "--similarity-threshold", "0"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return root, (root / "reports" / "similarity.html").read_text()

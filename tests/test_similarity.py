@@ -67,3 +67,40 @@ def test_the_default_threshold_lists_the_copy(new_course):
                "c": "def f(x):\n    return sum(x * i for i in range(10)) if x else 0.0\n"}
     pairs, _ = similarity.similar_pairs(answers)
     assert [(p.first, p.second) for p in pairs] == [("a", "b")]
+
+
+def listed_pairs(page):
+    """{(student, student): percent} of the report's table."""
+    rows = re.findall(r'<tr><td><a href="#pair-\d+">\d+</a></td><td>([^<]*)</td><td>([^<]*)</td><td>(\d+)%</td></tr>', page)
+    return {(a, b): int(percent) for a, b, percent in rows}
+
+
+def test_copies_that_hide_from_the_solution_flags_are_paired_with_the_original(copied_class):
+    # Compared is the code that was graded: the release's solution cells, by grade_id, and the
+    # student's own code cells, whatever the student's metadata says.
+    _, page = copied_class
+    pairs = listed_pairs(page)
+    assert pairs[("ann_original", "bob_flags_cleared")] >= 99     # every solution flag cleared
+    assert pairs[("ann_original", "cat_moved")] >= 95             # answers in cells of its own, stubs left or deleted
+    copies = {("ann_original", "bob_flags_cleared"), ("ann_original", "cat_moved"), ("bob_flags_cleared", "cat_moved")}
+    others = [percent for pair, percent in pairs.items() if pair not in copies]
+    assert others and max(others) <= min(pairs[p] for p in copies) - 10, pairs   # independent work stays below
+    assert max(percent for pair, percent in pairs.items() if "dan_independent" in pair) < similarity.THRESHOLD * 100
+    assert not [pair for pair in pairs if "eve_blank" in pair], "the blank release compares with nothing"
+    assert "6 submissions, 15 pairs compared" in page
+
+
+def test_the_report_is_the_same_on_every_run(copied_class):
+    # copydetect hashes with Python's hash() of a string, which PYTHONHASHSEED changes from one
+    # process to the next; the report's fingerprints must not.
+    root, _ = copied_class
+    pages = []
+    for seed in ("1", "2"):
+        done = subprocess.run([sys.executable, "-m", "grading.grader.similarity", "--root", str(root), "--threshold", "0"],
+                              capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": seed})
+        assert done.returncode == 0, done.stderr
+        pages.append((root / similarity.PAGE).read_text())
+    for _ in range(2):
+        similarity.write(root, threshold=0)
+        pages.append((root / similarity.PAGE).read_text())
+    assert len(listed_pairs(pages[0])) == 10 and len(set(pages)) == 1

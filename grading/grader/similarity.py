@@ -1,27 +1,36 @@
 """The similarity report: pairs of submissions whose answers are suspiciously alike.
 
 Verification proves that code works, not who wrote it. This report compares every pair of
-students' answer cells (the cells nbgrader marks as solutions, in the order of the assignment)
-with copydetect's winnowed fingerprints over tokens in which every name is replaced by one
-symbol, so renaming variables, reformatting, and adding comments or blank lines do not hide a
-copy. The released notebooks' code (the provided functions, the stubs) is boilerplate: what
-everyone was given never counts. Pairs whose similarity reaches the threshold are ranked in
-reports/similarity.html, with the copied lines of both side by side, and the class report links it.
+students' answers: the code that was graded, read as verification reads it (grading.grader.verify
+reading_of: staging's reader and policy, then the cells the release marks as solutions, found by
+their grade_id, and the code cells the student added, in notebook order), whatever the student's
+own metadata says, so that a copy cannot hide by clearing a cell's `solution` flag or by moving
+the answers into cells of its own. It compares them with copydetect's winnowed fingerprints over
+tokens in which every name is replaced by one symbol, so renaming variables, reformatting, and
+adding comments or blank lines do not hide a copy. The released notebooks' code (the provided
+functions, the stubs) is boilerplate: what everyone was given never counts. Pairs whose
+similarity reaches the threshold are ranked in reports/similarity.html, with the copied lines of
+both side by side, and the class report links it.
 
     python -m grading.grader.similarity [--root COURSE] [--threshold 0.75]
 
 A high score is a reason to look, not a verdict: short answers to the same exercise resemble each
-other, and the report shows the lines so that the instructor can judge.
+other, and the report shows the lines so that the instructor can judge. The same submissions give
+the same page on every run: the fingerprints hash with BLAKE2, not with Python's hash() of a
+string, which differs from one process to the next.
 """
 import argparse
+import hashlib
 import html
-import io
 import itertools
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from grading.assignment import ASSIGNMENT, COURSE_ROOT, NOTEBOOKS
+from grading.grader import verify
 from grading.grader.staging import read_notebook
 
 PAGE = "reports/similarity.html"
@@ -42,41 +51,76 @@ class Pair:
     slices: tuple            # copydetect's copied character ranges, in each one's answer text
 
 
-def answer_text(notebooks):
-    """The student's answers: the source of every solution code cell of `notebooks` (the
-    NotebookNodes of the assignment's notebooks, in order), one after the other."""
+def answer_text(notebooks, course_root=COURSE_ROOT):
+    """The code that was graded in `notebooks` (the assignment's notebooks in order, as
+    staging.read_notebook gives them, None for one that could not be read; tidied in place):
+    each notebook's cells as verification takes them (verify.reading_of), one after the other."""
     parts = []
-    for notebook in notebooks:
-        for cell in notebook.cells:
-            if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution"):
-                parts.append(cell.source.rstrip() + "\n")
+    for notebook, layout in zip(notebooks, verify.assignment_layout(Path(course_root))):
+        if notebook is not None:
+            parts.extend(code.rstrip() + "\n" for _, code in verify.reading_of(notebook, layout).cells)
     return "\n".join(parts)[:MAX_ANSWER_CHARS]
+
+
+def _read(path, root):
+    try:
+        return read_notebook(path, anchor=Path(root))[0]
+    except (ValueError, OSError):
+        return None
 
 
 def read_answers(root, student):
     """answer_text of a student's submitted notebooks; a notebook that cannot be read adds nothing."""
     folder = Path(root) / "submitted" / student / ASSIGNMENT
-    notebooks = []
-    for name in NOTEBOOKS:
-        try:
-            notebooks.append(read_notebook(folder / name, anchor=Path(root))[0])
-        except (ValueError, OSError):
-            continue
-    return answer_text(notebooks)
+    return answer_text([_read(folder / name, root) for name in NOTEBOOKS], root)
 
 
 def release_texts(root):
     """What each student was given: the release's answer cells as answer_text joins them (stubs and
     all), and every code cell of the release (the provided functions)."""
     notebooks = [read_notebook(Path(root) / "release" / ASSIGNMENT / name, anchor=Path(root))[0] for name in NOTEBOOKS]
-    return [answer_text(notebooks), "\n".join(c.source for nb in notebooks for c in nb.cells if c.cell_type == "code")]
+    every_cell = "\n".join(c.source for nb in notebooks for c in nb.cells if c.cell_type == "code")
+    return [answer_text(notebooks, root), every_cell]
 
 
-def fingerprint(name, text, boilerplate=()):
-    from copydetect import CodeFingerprint
+@dataclass
+class Fingerprint:
+    """A text's winnowed fingerprints, with the fields that copydetect's compare_files reads."""
+    raw_code: str
+    filtered_code: str     # the tokens, every name one symbol (copydetect's filter_code)
+    offsets: np.ndarray    # where filtering removed characters, to map back to raw_code
+    hashes: set            # the fingerprints kept
+    hash_idx: dict         # fingerprint -> [its positions in filtered_code]
+    k: int
+    token_coverage: int    # the tokens that the kept fingerprints cover
 
-    return CodeFingerprint(f"{name}.py", NOISE_TOKENS, GUARANTEE_TOKENS - NOISE_TOKENS + 1,
-                           boilerplate=list(boilerplate), filter=True, language="python", fp=io.StringIO(text))
+
+def kgram_hashes(text, k):
+    """A hash of each k characters of `text`: BLAKE2b's first 52 bits, the same in every process
+    (copydetect's own hashes are Python's hash() of a string, which PYTHONHASHSEED changes), and
+    exact as the floats that copydetect's winnowing compares."""
+    data = [text[i:i + k].encode("utf-8", "surrogatepass") for i in range(len(text) - k + 1)]
+    return np.array([int.from_bytes(hashlib.blake2b(d, digest_size=8).digest(), "big") >> 12 for d in data],
+                    dtype=np.int64)
+
+
+def fingerprint(text, boilerplate=()):
+    """The Fingerprint of `text`, as copydetect's CodeFingerprint computes it (winnowing with a
+    window of GUARANTEE_TOKENS - NOISE_TOKENS + 1), leaving out the hashes in `boilerplate`."""
+    from copydetect.utils import filter_code, get_token_coverage, winnow
+
+    filtered, offsets = filter_code(text, "answer.py", language="python")
+    hashes = kgram_hashes(filtered, NOISE_TOKENS)
+    if len(hashes):
+        hashes, positions = winnow(hashes, GUARANTEE_TOKENS - NOISE_TOKENS + 1, remove_duplicates=False)
+    else:
+        positions = np.array([], dtype=np.int64)
+    kept = ~np.isin(hashes, np.fromiter(boilerplate, dtype=np.int64))
+    index = {}
+    for value, position in zip(hashes[kept].tolist(), positions[kept].tolist()):
+        index.setdefault(value, []).append(position)
+    return Fingerprint(text, filtered, offsets, set(index), index, NOISE_TOKENS,
+                       get_token_coverage(index, NOISE_TOKENS, len(filtered)))
 
 
 def similar_pairs(answers, given_texts=(), threshold=THRESHOLD):
@@ -85,8 +129,8 @@ def similar_pairs(answers, given_texts=(), threshold=THRESHOLD):
     (what everyone was given) never count. Students with nothing of their own are left out."""
     from copydetect import compare_files
 
-    given = set().union(*(fingerprint("given", text).hashes for text in given_texts))
-    prints = {s: fingerprint(s, text, given) for s, text in sorted(answers.items()) if text.strip()}
+    given = set().union(*(fingerprint(text).hashes for text in given_texts))
+    prints = {s: fingerprint(text, given) for s, text in sorted(answers.items()) if text.strip()}
     prints = {s: p for s, p in prints.items() if len(p.hashes)}   # nothing of their own to compare
     pairs = []
     for a, b in itertools.combinations(prints, 2):

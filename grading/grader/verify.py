@@ -141,7 +141,6 @@ def read_submitted_notebook(path, layout, anchor=None):
 
     anchor -- a trusted folder that holds it (see grading.sandboxing.files.open_folder)
     """
-    reading = NotebookReading()
     path = Path(path)
     try:
         notebook, _ = staging.read_notebook(path, anchor)
@@ -152,11 +151,19 @@ def read_submitted_notebook(path, layout, anchor=None):
             present = []
         others = sorted(name for name, _ in present if name.endswith(".ipynb") and name not in NOTEBOOKS)
         hint = f" (the folder has {', '.join(others)}: a renamed copy is not graded)" if others else ""
-        reading.problem = f"The notebook {layout.name} is missing from the submission{hint}."
-        return reading
+        return NotebookReading(problem=f"The notebook {layout.name} is missing from the submission{hint}.")
     except (ValueError, OSError) as reason:
-        reading.problem = f"{layout.name} could not be graded: {reason}."
-        return reading
+        return NotebookReading(problem=f"{layout.name} could not be graded: {reason}.")
+    return reading_of(notebook, layout)
+
+
+def reading_of(notebook, layout):
+    """The NotebookReading of a notebook that staging.read_notebook has read: tidied in place as
+    staging tidies it, then its code taken as verification runs it. Whatever the student's metadata
+    says, the answers are the cells whose grade_id the release gives a solution cell and the code
+    cells the student added (not the release's own), so the similarity report reads code through
+    this function too (grading.grader.similarity)."""
+    reading = NotebookReading()
     staging.tidy(notebook, layout.cell_types)   # what staging reports, it does not report twice
     cells = notebook.cells
 
