@@ -23,7 +23,7 @@ import pytest
 
 from grading.checks.provided import ASSIGNMENT, gc_feedback
 from grading.grader import autograde, course, gradebook, ledger
-from synthetic_class import catalog, synthetic
+from synthetic_class import catalog, demo, synthetic
 
 MISTAKES = ("fwd_returns_x", "bwd_returns_J", "one_sided_1d", "gcn_one_sided", "bp_same_value_for_all",
             "team_bugs_kept")
@@ -261,3 +261,44 @@ def test_killed_run_loses_no_finished_grade(new_course):
     assert f"Grading {len(students) - len(finished)} of {len(students)} submissions" in printed, printed
     assert all(sum(row.values()) == 100 for row in course.scores(root).values())
     assert len(course.scores(root)) == len(students)
+
+
+def test_an_instructors_score_outlives_a_resubmission(copied_class):
+    """The instructor sets a function that verification overrode to 0 in the formgrader; the student
+    resubmits; `make autograde` keeps the 0 and flags the disagreement, and updates verification's
+    own overrides of the functions the instructor never touched."""
+    from nbgrader.api import Gradebook
+
+    from grading.grader import verify
+
+    root, _ = copied_class
+    student, notebook = "otto_crashing", synthetic.notebook_of()["gradient_check_n"][:-len(".ipynb")]
+    url = gradebook.configured_url(root)
+    first = course.scores(root, student=student)[student]
+    # The kernel died in gradient_check_by_parameter: nbgrader scored none of the notebook's functions.
+    assert [first[f] for f in ("gradient_check_n", "gradient_check_by_parameter", "backward_propagation_n_fixed")] \
+        == [25, 0, 25]
+    with Gradebook(url) as book:   # what the formgrader's grade handler does with a typed score
+        grade = book.find_grade("test_gradient_check_n", notebook, ASSIGNMENT, student)
+        grade.manual_score, grade.needs_manual_grade = 0.0, False
+        book.db.commit()
+        comment = book.find_comment("gradient_check_n", notebook, ASSIGNMENT, student).manual_comment
+    assert comment.startswith(verify.MARKER), "the comment is left as verification wrote it"
+
+    crash = demo.CRASH.replace("gradient_check_by_parameter(parameters, gradients, X, Y, epsilon=1e-6)",
+                               "backward_propagation_n_fixed(X, Y, cache)")
+    course.add_submission(root, student, synthetic.submission({"backward_propagation_n_fixed": crash}))
+    status, printed = run(root, "--no-feedback")
+    assert status == 0 and "Grading 1 of 6 submissions" in printed, printed
+    again = course.scores(root, student=student)[student]
+    assert again["gradient_check_n"] == 0, "the instructor's 0 was kept"
+    assert (again["gradient_check_by_parameter"], again["backward_propagation_n_fixed"]) == (20, 0), \
+        "verification's own overrides are brought up to date"
+    flags = {r["student"]: r["flags"] for r in autograde_results(root)}[student]
+    assert "gradient_check_n: the instructor's manual score 0 was kept, verified 25" in flags[0], flags
+    with Gradebook(url) as book:
+        assert book.find_comment("gradient_check_n", notebook, ASSIGNMENT, student).manual_comment == comment
+        assert book.find_submission_notebook(notebook, ASSIGNMENT, student).flagged
+    with open(root / "grades.csv") as handle:
+        exported = {row["student_id"]: float(row["score"]) for row in csv.DictReader(handle)}
+    assert exported[student] == sum(again.values()) == 5 + 5 + 20 + 0 + 20 + 0

@@ -536,7 +536,7 @@ def test_a_disagreement_becomes_a_manual_score_with_a_comment_and_a_flag(gradebo
                                                      ("gradient_check", 20), ("gradient_check_n", 25),
                                                      ("gradient_check_by_parameter", 20),
                                                      ("backward_propagation_n_fixed", 25)]})
-    flags = verify.record_verdicts(url, ASSIGNMENT, student, verdicts_with(gradient_check="it returned 0.5"))
+    flags = verify.record_verdicts(url, ASSIGNMENT, student, verdicts_with(gradient_check="it returned 0.5"), root)
     assert [f.function for f in flags] == ["gradient_check"]
     assert str(flags[0]) == "gradient_check: in-kernel score 20, verified 0: it returned 0.5"
     assert (flags[0].in_kernel, flags[0].verified, flags[0].max_points) == (20, 0, 20)
@@ -548,7 +548,7 @@ def test_a_disagreement_becomes_a_manual_score_with_a_comment_and_a_flag(gradebo
     assert state["flagged"] == {NB1[:-6]: True, NB2[:-6]: False}
 
     # Graded again, with the two verdicts in agreement: the override goes away.
-    flags = verify.record_verdicts(url, ASSIGNMENT, student, verdicts_with())
+    flags = verify.record_verdicts(url, ASSIGNMENT, student, verdicts_with(), root)
     assert flags == []
     state = gradebook_state(root, student)
     assert state["total"] == 100 and state["gradient_check"] == (20, None, None)
@@ -557,7 +557,7 @@ def test_a_disagreement_becomes_a_manual_score_with_a_comment_and_a_flag(gradebo
     with Gradebook(url) as gb:
         gb.find_grade("test_gradient_check_n", NB2[:-6], ASSIGNMENT, student).manual_score = 10
         gb.db.commit()
-    flags = verify.record_verdicts(url, ASSIGNMENT, student, verdicts_with(gradient_check_n="wrong"))
+    flags = verify.record_verdicts(url, ASSIGNMENT, student, verdicts_with(gradient_check_n="wrong"), root)
     assert "the instructor's manual score 10 was kept" in flags[0].reason
     assert gradebook_state(root, student)["gradient_check_n"][:2] == (10, 10)
 
@@ -565,7 +565,7 @@ def test_a_disagreement_becomes_a_manual_score_with_a_comment_and_a_flag(gradebo
 def test_a_submission_nbgrader_never_graded_gets_the_verified_scores(gradebook_course):
     root, student = gradebook_course, "kernel_died"   # not even in the gradebook
     flags = verify.record_verdicts(db_url(root), ASSIGNMENT, student,
-                                   verdicts_with(gradient_check_n="crashed", backward_propagation_n_fixed="crashed"))
+                                   verdicts_with(gradient_check_n="crashed", backward_propagation_n_fixed="crashed"), root)
     assert len(flags) == 6 and all("no in-kernel score" in f.reason for f in flags)
     state = gradebook_state(root, student)
     assert state["total"] == 50
@@ -582,6 +582,117 @@ def test_tampering_is_flagged_even_when_the_scores_agree(gradebook_course):
     set_auto_scores(root, student, dict.fromkeys(FUNCTIONS, 0))
     verdicts = verdicts_with(**dict.fromkeys(FUNCTIONS, "wrong"))
     verdicts["forward_propagation"] = verify.Verdict(0.0, 5.0, "wrong", NB1[:-6], ("the locked cell test_forward_propagation was deleted",))
-    flags = verify.record_verdicts(db_url(root), ASSIGNMENT, student, verdicts)
+    flags = verify.record_verdicts(db_url(root), ASSIGNMENT, student, verdicts, root)
     assert list(map(str, flags)) == ["forward_propagation: the locked cell test_forward_propagation was deleted"]
     assert gradebook_state(root, student)["forward_propagation"][1] is None
+
+
+# Who owns a manual score (verify.owner_of): what verification wrote stays its own to update or
+# withdraw; whatever else a person leaves in the cell is the instructor's, kept and flagged.
+FULL = {"forward_propagation": 5, "backward_propagation": 5, "gradient_check": 20, "gradient_check_n": 25,
+        "gradient_check_by_parameter": 20, "backward_propagation_n_fixed": 25}
+
+
+def overridden(root, student):
+    """A student whose gradient_check verification overrode: in-kernel 20, verified 0."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(db_url(root)) as gb:
+        gb.add_student(student)
+        gb.add_submission(ASSIGNMENT, student)
+    set_auto_scores(root, student, FULL)
+    verify.record_verdicts(db_url(root), ASSIGNMENT, student, verdicts_with(gradient_check="it returned 0.5"), root)
+    return gradebook_state(root, student)["gradient_check"]
+
+
+def by_hand(root, student, **cell):
+    """Set gradient_check's manual score and/or comment as the formgrader does."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(db_url(root)) as gb:
+        if "score" in cell:
+            gb.find_grade("test_gradient_check", NB1[:-6], ASSIGNMENT, student).manual_score = cell["score"]
+        if "comment" in cell:
+            gb.find_comment("gradient_check", NB1[:-6], ASSIGNMENT, student).manual_comment = cell["comment"]
+        gb.db.commit()
+
+
+def test_an_edited_comment_makes_the_cell_the_instructors(gradebook_course):
+    root, student = gradebook_course, "comment_edited"
+    _, _, comment = overridden(root, student)
+    by_hand(root, student, comment=comment + " Discussed in office hours: 0 stands.")
+    flags = verify.record_verdicts(db_url(root), ASSIGNMENT, student, verdicts_with(), root)   # now they agree
+    assert gradebook_state(root, student)["gradient_check"] == (0, 0, comment + " Discussed in office hours: 0 stands.")
+    assert [str(f) for f in flags] == ["gradient_check: the instructor's manual score 0 was kept, verified 20 "
+                                       "(in-kernel score 20): gradient_check passes the hidden tests."]
+
+
+def test_the_number_verification_wrote_stays_verifications(gradebook_course):
+    from grading.grader import ledger
+
+    root, student = gradebook_course, "same_number"
+    overridden(root, student)
+    by_hand(root, student, score=0.0)   # typed again: the gradebook is as verification left it
+    assert verify.record_verdicts(db_url(root), ASSIGNMENT, student, verdicts_with(), root) == []
+    assert gradebook_state(root, student)["gradient_check"] == (20, None, None)
+    assert ledger.VerifiedScores(root, db_url(root)).read(student) == {}, "a withdrawn override leaves no record"
+
+
+def test_a_cleared_score_is_nobodys_and_an_instructors_comment_alone_is_theirs(gradebook_course):
+    root, student = gradebook_course, "cleared"
+    _, _, comment = overridden(root, student)
+    by_hand(root, student, score=None)   # verification's comment left behind
+    flags = verify.record_verdicts(db_url(root), ASSIGNMENT, student, verdicts_with(gradient_check="still 0.5"), root)
+    assert [f.function for f in flags] == ["gradient_check"]
+    score, manual, comment = gradebook_state(root, student)["gradient_check"]
+    assert (score, manual) == (0, 0) and "still 0.5" in comment, "overridden again"
+    by_hand(root, student, score=None, comment="See me about this function.")
+    flags = verify.record_verdicts(db_url(root), ASSIGNMENT, student, verdicts_with(gradient_check="still 0.5"), root)
+    assert gradebook_state(root, student)["gradient_check"] == (20, None, "See me about this function.")
+    assert "in-kernel score 20, verified 0: still 0.5; not recorded, because the instructor commented" in flags[0].reason
+
+
+def test_without_a_record_only_exactly_what_verification_writes_is_its_own(gradebook_course):
+    from grading.grader import ledger
+
+    root, student = gradebook_course, "old_course"
+    _, _, comment = overridden(root, student)
+    (root / ledger.VERIFIED / f"{student}.json").unlink()   # graded before verification kept a record
+    flags = verify.record_verdicts(db_url(root), ASSIGNMENT, student, verdicts_with(gradient_check="it returned 0.5"), root)
+    assert [f.reason for f in flags] == ["in-kernel score 20, verified 0: it returned 0.5"]   # adopted: as written
+    assert verify.record_verdicts(db_url(root), ASSIGNMENT, student, verdicts_with(), root) == []
+    assert gradebook_state(root, student)["gradient_check"] == (20, None, None), "and withdrawn as its own"
+
+    _, _, comment = overridden(root, student + "_changed")
+    (root / ledger.VERIFIED / f"{student}_changed.json").unlink()
+    flags = verify.record_verdicts(db_url(root), ASSIGNMENT, student + "_changed", verdicts_with(), root)
+    assert gradebook_state(root, student + "_changed")["gradient_check"] == (0, 0, comment), "who set it is unknown: kept"
+    assert "the instructor's manual score 0 was kept, verified 20" in flags[0].reason
+
+
+@pytest.mark.parametrize("killed", ["before the commit", "after the commit"])
+def test_a_run_killed_between_gradebook_and_record_leaves_the_override_verifications(gradebook_course, monkeypatch,
+                                                                                     killed):
+    from grading.grader import ledger
+
+    root, student = gradebook_course, f"killed_{killed.split()[0]}"
+    overridden(root, student)
+    write = ledger.VerifiedScores.write
+    calls = []
+
+    def killed_there(self, who, cells):   # the record is written before the commit and after it
+        calls.append(cells)
+        if killed == "after the commit" and len(calls) == 2:
+            raise KeyboardInterrupt
+        write(self, who, cells)
+        if killed == "before the commit":
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(ledger.VerifiedScores, "write", killed_there)
+    with pytest.raises(KeyboardInterrupt):   # graded again, now 5 points
+        verify.record_verdicts(db_url(root), ASSIGNMENT, student,
+                               {**verdicts_with(), "gradient_check": verify.Verdict(5.0, 20.0, "partly", NB1[:-6])}, root)
+    assert gradebook_state(root, student)["gradient_check"][:2] == ((0, 0) if killed == "before the commit" else (5, 5))
+    monkeypatch.setattr(ledger.VerifiedScores, "write", write)
+    assert verify.record_verdicts(db_url(root), ASSIGNMENT, student, verdicts_with(), root) == []
+    assert gradebook_state(root, student)["gradient_check"] == (20, None, None), "withdrawn as verification's"

@@ -15,10 +15,12 @@ This module grades every function a second time, outside that kernel:
    crosses the boundary, as JSON.
 3. record_verdicts compares the verified points with nbgrader's in-kernel points in the
    gradebook and, where they disagree, records the verified points as nbgrader's manual score
-   for that test cell, with a comment on the function's cell that says why, and flags it.
+   for that test cell, with a comment on the function's cell that says why, and flags it. It
+   remembers what it wrote (grading.grader.ledger.VerifiedScores), so that a manual score an
+   instructor set is told apart from its own, and kept.
 
     verdicts = verify_submission("submitted/ada/gradient_checking")
-    flags = record_verdicts(db_url, "gradient_checking", "ada", verdicts)
+    flags = record_verdicts(db_url, "gradient_checking", "ada", verdicts, course_root)
 """
 import json
 import re
@@ -31,6 +33,7 @@ from grading.checks.harness import CheckFailed
 from grading.checks.hidden_tests import lost_parts
 from grading.checks.provided import gc_feedback
 from grading.grader import staging
+from grading.grader.ledger import VerifiedScores
 from grading.results import Flag, Verdict
 from grading.sandboxing import files
 from grading.sandboxing.remote import RemoteStudent, WorkerStartFailed
@@ -286,7 +289,7 @@ def _with_cell_trouble(message, function, student):
 
 # ---------------------------------------------------------------------------------- the gradebook
 # What record_verdicts does with a test cell's manual score, by whose manual score the cell has now
-# and whether the verified points disagree with nbgrader's in-kernel ones.
+# (owner_of) and whether the verified points disagree with nbgrader's in-kernel ones.
 OVERRIDE, WITHDRAW, KEEP = "override", "withdraw", "keep"
 ACTIONS = {
     # (whose manual score, disagree): action
@@ -294,12 +297,12 @@ ACTIONS = {
     ("nobody", False): KEEP,
     ("verification", True): OVERRIDE,  # an earlier run's override, brought up to date
     ("verification", False): WITHDRAW,  # an earlier run's override that no longer applies
-    ("instructor", True): KEEP,        # an instructor's score is never replaced: the flag says so
-    ("instructor", False): KEEP,
+    ("instructor", True): KEEP,        # an instructor's score is never replaced: a flag says so
+    ("instructor", False): KEEP,       # (flagged too where the verified points differ from it)
 }
 
 
-def record_verdicts(db_url, assignment, student, verdicts):
+def record_verdicts(db_url, assignment, student, verdicts, root):
     """Record verified points in nbgrader's gradebook where they differ from nbgrader's own.
 
     For each function whose verified points differ from the in-kernel auto score of its test
@@ -308,15 +311,23 @@ def record_verdicts(db_url, assignment, student, verdicts):
     and feedback use instead of the auto score; the function's solution cell gets a comment
     (shown in the feedback) that says why, and the notebook is flagged. Tampering seen in the
     submission (edited or deleted test cells) is flagged too, without changing points.
-    What happens to a manual score is the table ACTIONS: an instructor's is never replaced,
-    and running again is safe (an earlier override is withdrawn when the two verdicts now agree).
+    What happens to a manual score is the table ACTIONS, by its owner (owner_of): an instructor's
+    is never replaced, and flagged where the verified points differ from it; running again is
+    safe (an earlier override is updated, or withdrawn when the two verdicts now agree).
     Creates the student and submission rows if nbgrader did not get that far.
+
+    root -- the course folder, where grading.grader.ledger.VerifiedScores keeps what verification
+            wrote. It is written before the gradebook is committed (the old and the new state of
+            each changed cell) and after (the new state alone): a run killed in between leaves the
+            gradebook in a state the record still calls verification's.
 
     Returns [Flag]: one per function that needs a look, with the reason.
     """
     from nbgrader.api import Gradebook, MissingEntry
 
-    flags = []
+    record = VerifiedScores(root, db_url)
+    written = record.read(student)
+    flags, after, pending = [], {}, {}
     with Gradebook(db_url) as gradebook:
         try:
             gradebook.find_student(student)
@@ -329,22 +340,85 @@ def record_verdicts(db_url, assignment, student, verdicts):
                 comment = gradebook.find_comment(function, verdict.notebook, assignment, student)
             except MissingEntry:
                 comment = None
-            flag = _record(function, grade, comment, verdict)
+            before = _state(grade, comment)
+            theirs = None if written is None else written.get(function, [])
+            owner = owner_of(before, theirs, _state_to_write(grade, comment, verdict))
+            flag, action = _record(function, grade, comment, verdict, owner)
             if flag is not None:
                 grade.notebook.flagged = True
                 flags.append(flag)
+            if action == OVERRIDE:
+                ours = [_state(grade, comment)]
+            else:   # an instructor's cell keeps its record: set back as verification left it, it is its own again
+                ours = (theirs or []) if owner == "instructor" else []
+            if ours:
+                after[function] = ours
+            pending[function] = ours + ([before] if owner == "verification" else [])
+        for function, states in (written or {}).items():
+            if function not in verdicts:   # not verified this time: its record stays
+                after[function] = pending[function] = states
+        record.write(student, {f: states for f, states in pending.items() if states})
         gradebook.db.commit()
+    record.write(student, after)
     return flags
 
 
-def _record(function, grade, comment, verdict):
-    """Apply ACTIONS to one test cell's grade and its function's comment; the Flag it needs, or None."""
+def _state(grade, comment):
+    """A test cell's manual score and its function's manual comment, as VerifiedScores keeps them."""
+    score = None if grade.manual_score is None else float(grade.manual_score)
+    return {"manual_score": score, "manual_comment": (comment.manual_comment or None) if comment is not None else None}
+
+
+def _state_to_write(grade, comment, verdict):
+    """The state an override of this run writes (what owner_of compares with where there is no record)."""
+    in_kernel = None if grade.auto_score is None else float(grade.auto_score)
+    return {"manual_score": float(verdict.points),
+            "manual_comment": _student_comment(in_kernel, verdict) if comment is not None else None}
+
+
+def _close(a, b):
+    return a is not None and b is not None and abs(float(a) - float(b)) <= 1e-9
+
+
+def owner_of(state, written, would_write):
+    """Whose manual score a cell has: "nobody", "verification" or "instructor".
+
+    state -- the cell's {"manual_score", "manual_comment"} in the gradebook now (_state)
+    written -- the states verification last wrote there (grading.grader.ledger.VerifiedScores: [] if
+               none), or None where there is no record of the student in this gradebook
+    would_write -- the state an override of this run would write
+
+    nbgrader's gradebook does not say who set a manual score, so the cell is verification's only
+    when its manual score and comment are what verification wrote; otherwise a person changed it:
+    - the instructor edits only the comment: the cell is theirs, number and all (kept, and flagged
+      where the verified points differ from it). Editing the comment is how an instructor keeps a
+      number that happens to equal verification's;
+    - the instructor types the number verification wrote and leaves the comment: the gradebook is
+      exactly as verification left it, nothing tells the two apart, and the cell stays verification's
+      (a later run updates or withdraws it);
+    - the instructor clears the manual score, leaving verification's comment or none: the cell is
+      handed back, nbgrader's in-kernel score counts again and ACTIONS applies as to any cell, so a
+      later run where the verified points still differ overrides again (a blank score with a
+      comment of the instructor's own is theirs: kept, and flagged where the points disagree).
+      To have the in-kernel score count, type it: a number verification did not write is theirs;
+    - no record (a course graded before verification kept one, another gradebook, a lost .grading/):
+      a manual score or comment is the instructor's, unless it is exactly what this run would write.
+      Conservative on purpose: keeping a number verification set costs the instructor a look at a
+      flag, while taking an instructor's number for verification's would silently undo their grade.
+    """
+    score, text = state["manual_score"], state["manual_comment"]
+    if score is None and text is None:
+        return "nobody"
+    for ours in (written if written is not None else [would_write]):
+        if text == ours.get("manual_comment") and (score is None or _close(score, ours.get("manual_score"))):
+            return "verification"
+    return "instructor"
+
+
+def _record(function, grade, comment, verdict, owner):
+    """Apply ACTIONS to one test cell's grade and its function's comment; (the Flag it needs or None, the action)."""
     in_kernel = None if grade.auto_score is None else float(grade.auto_score)
     disagree = in_kernel is None or abs(in_kernel - verdict.points) > 1e-9
-    if comment is not None and (comment.manual_comment or "").startswith(MARKER):
-        owner = "verification"
-    else:
-        owner = "instructor" if grade.manual_score is not None else "nobody"
     action = ACTIONS[owner, disagree]
     if action == OVERRIDE:
         grade.manual_score = float(verdict.points)
@@ -353,18 +427,26 @@ def _record(function, grade, comment, verdict):
             comment.manual_comment = _student_comment(in_kernel, verdict)
     elif action == WITHDRAW:
         grade.manual_score = None
-        comment.manual_comment = None
+        grade.needs_manual_grade = in_kernel is None   # nbgrader marked it for review because of the override
+        if comment is not None:
+            comment.manual_comment = None
+    before = "no in-kernel score (nbgrader could not finish the notebook)" if in_kernel is None \
+        else f"in-kernel score {in_kernel:g}"
     reasons = []
-    if disagree:
-        before = "no in-kernel score (nbgrader could not finish the notebook)" if in_kernel is None \
-            else f"in-kernel score {in_kernel:g}"
-        reasons.append(f"{before}, verified {verdict.points:g}: {verdict.message}")
+    if owner != "instructor":
+        if disagree:
+            reasons.append(f"{before}, verified {verdict.points:g}: {verdict.message}")
+    elif grade.manual_score is not None:
+        if not _close(grade.manual_score, verdict.points):
+            reasons.append(f"the instructor's manual score {float(grade.manual_score):g} was kept, verified "
+                           f"{verdict.points:g} ({before}): {verdict.message}")
+    elif disagree:
+        reasons.append(f"{before}, verified {verdict.points:g}: {verdict.message}; not recorded, because the "
+                       "instructor commented on this function and set no manual score")
     reasons.extend(verdict.warnings)
-    if disagree and owner == "instructor":
-        reasons.append(f"the instructor's manual score {grade.manual_score:g} was kept")
-    if not reasons:
-        return None
-    return Flag(function, in_kernel, float(verdict.points), float(verdict.max_points), "; ".join(reasons))
+    flag = Flag(function, in_kernel, float(verdict.points), float(verdict.max_points), "; ".join(reasons)) \
+        if reasons else None
+    return flag, action
 
 
 def _student_comment(in_kernel, verdict):
