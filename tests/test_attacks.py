@@ -91,13 +91,14 @@ def hash_tree(folder):
 
 
 def run_processes(root):
-    """Processes that belong to a grading run of `root` (by command line or working folder)."""
+    """Processes that belong to a grading run of `root` (by command line or working folder), or a
+    step or zygote started from this checkout's Python (other checkouts may grade meanwhile)."""
     import psutil
 
     found = []
     for process in psutil.process_iter(["pid", "cmdline", "cwd"]):
         text = " ".join(process.info["cmdline"] or []) + " " + str(process.info.get("cwd") or "")
-        if str(root) in text or "nbgrader_step" in text or "kernel_zygote" in text:
+        if str(root) in text or ("nbgrader_step" in text or "kernel_zygote" in text) and sys.prefix in text:
             found.append(process.info)
     return found
 
