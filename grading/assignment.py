@@ -16,7 +16,8 @@ NOTEBOOKS = ("1_gradient_checking_1d.ipynb", "2_gradient_checking_nd.ipynb")
 # A student's feedback: nbgrader's page of each notebook, and the two files beside them that
 # nbgrader's exchange reads to release it. Nothing else a student handed in goes back as feedback.
 FEEDBACK_PAGES = tuple(name.removesuffix(".ipynb") + ".html" for name in NOTEBOOKS)
-FEEDBACK_FILES = (*FEEDBACK_PAGES, "timestamp.txt", "submission_secret.txt")
+EXCHANGE_FILES = ("timestamp.txt", "submission_secret.txt")
+FEEDBACK_FILES = (*FEEDBACK_PAGES, *EXCHANGE_FILES)
 
 
 @dataclass(frozen=True)

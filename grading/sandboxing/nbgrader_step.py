@@ -44,7 +44,7 @@ import threading
 import time
 from pathlib import Path
 
-from grading.assignment import ASSIGNMENT, FEEDBACK_FILES, NOTEBOOKS
+from grading.assignment import ASSIGNMENT, EXCHANGE_FILES, FEEDBACK_FILES, NOTEBOOKS
 from grading.grader.gradebook import configured_course_id, course_config
 from grading.inside import kernel_zygote
 from grading.sandboxing import files, gradebook_slice, kernels
@@ -235,7 +235,7 @@ class NbgraderStep:
         graded = self.root / "autograded" / student / ASSIGNMENT
         files.make_folders(self.scratch, f"autograded/{student}")
         files.copy_regular_files(graded, self.scratch / "autograded" / student / ASSIGNMENT, limit=MAX_FILE_BYTES,
-                                 names={*NOTEBOOKS, *FEEDBACK_FILES[len(NOTEBOOKS):]},
+                                 names={*NOTEBOOKS, *EXCHANGE_FILES},
                                  anchor=self.root, destination_anchor=self.scratch)
         self._give(self.scratch / "autograded")
 
