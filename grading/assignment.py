@@ -13,6 +13,11 @@ ASSIGNMENT = "gradient_checking"
 # The course directory: the one that holds this package, unless the grader names another.
 COURSE_ROOT = Path(os.environ.get("GRADING_COURSE_ROOT", Path(__file__).resolve().parent.parent))
 NOTEBOOKS = ("1_gradient_checking_1d.ipynb", "2_gradient_checking_nd.ipynb")
+# A student's feedback: nbgrader's page of each notebook, and the two files beside them that
+# nbgrader's exchange reads to release it. Nothing else a student handed in goes back as feedback.
+FEEDBACK_PAGES = tuple(name.removesuffix(".ipynb") + ".html" for name in NOTEBOOKS)
+EXCHANGE_FILES = ("timestamp.txt", "submission_secret.txt")
+FEEDBACK_FILES = (*FEEDBACK_PAGES, *EXCHANGE_FILES)
 
 
 @dataclass(frozen=True)

@@ -5,16 +5,59 @@ values a student's functions return all reach the instructor's terminal, spreads
 Each function here takes such a string and returns one that can only be read there, never act:
 no escape sequence in a terminal, no formula in a spreadsheet, no mathtext in a plot, no script
 or form in a page. (Pages we write ourselves escape plain strings with html.escape.)
+
+Any of them can also hold text that no file or database can take: a lone surrogate (`\\ud800` is
+a valid escape in JSON, so a notebook or a verification answer can carry one; a file name that
+is not UTF-8 comes back from the OS as one). `encodable` and `encodable_data` replace each with
+U+FFFD, at the doors (staging's reader, verification's answers) and at every exit we write.
 """
+import re
 import unicodedata
 
 # Unicode categories a terminal acts on instead of showing: controls (escape sequences, carriage
 # returns, backspaces), format characters (bidirectional overrides, zero-width characters) and
-# the line and paragraph separators.
-INVISIBLE = {"Cc", "Cf", "Zl", "Zp"}
+# the line and paragraph separators; and lone surrogates, which no terminal encoding takes.
+INVISIBLE = {"Cc", "Cf", "Zl", "Zp", "Cs"}
+# A surrogate escaped in JSON (\\ud800 to \\udfff), which may stand alone: where JSON holds none,
+# json.loads returns none.
+SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 # What a spreadsheet or an LMS import reads as the start of a formula (OWASP's CSV injection
 # list, with the full-width forms some spreadsheets accept too).
 FORMULA_STARTS = tuple("=+-@\t\r\n") + ("\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def encodable(text):
+    """`text` as valid Unicode: a surrogate pair becomes the character it stands for, a lone
+    surrogate becomes U+FFFD; so writing it as UTF-8 (a page, a CSV, a database) never fails."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+def encodable_data(value):
+    """JSON data (dicts, lists, strings, numbers) with every string, keys included, made
+    encodable; walked without recursion, so any depth json.loads returned is fine."""
+    def clean(item):
+        return encodable(item) if isinstance(item, str) else item
+
+    top = [clean(value)]
+    pending = [top]
+    while pending:
+        container = pending.pop()
+        if isinstance(container, list):
+            for index, item in enumerate(container):
+                container[index] = clean(item)
+                if isinstance(item, (list, dict)):
+                    pending.append(item)
+        else:
+            for key in list(container):
+                item = container.pop(key)
+                container[clean(key)] = clean(item)
+                if isinstance(item, (list, dict)):
+                    pending.append(item)
+    return top[0]
 
 
 def _escaped(character):
@@ -35,8 +78,10 @@ def for_spreadsheet(value):
     """A CSV cell that a spreadsheet shows as the text it is: a string that would start a formula
     gets a leading apostrophe; numbers, empty cells and a bare dash (an LMS's "no value") are
     unchanged."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS) and value.strip("-+ "):
-        return "'" + value
+    if isinstance(value, str):
+        value = encodable(value)
+        if value.startswith(FORMULA_STARTS) and value.strip("-+ "):
+            return "'" + value
     return value
 
 
@@ -82,7 +127,7 @@ def for_page(html):
     bleach, the library nbconvert uses, but with the tags that markdown produces allowed."""
     import bleach
 
-    return bleach.clean(str(html), tags=PAGE_TAGS, attributes=_page_attribute, protocols=PAGE_PROTOCOLS)
+    return bleach.clean(encodable(str(html)), tags=PAGE_TAGS, attributes=_page_attribute, protocols=PAGE_PROTOCOLS)
 
 
 def markdown_for_page(html):

@@ -17,7 +17,8 @@ reach beyond its submission. They come in kinds (`kind`):
     processes      a fork bomb, a daemon that tries to outlive its sandbox
     forged reply   answers written into the verification channel, its broker attacked
     system call    calls the sandbox's seccomp filter denies
-    submitted file links, FIFOs and devices handed in as part of the submission itself
+    submitted file links, FIFOs, devices, pages posing as feedback and text that is not valid
+                   Unicode, handed in as part of the submission itself
 
 Placeholders in the code are filled in per course (`submission(attack, places)`): @CANARY@ (a
 folder of canary files outside the course), @REL_CANARY@ (the same, relative to the kernel's
@@ -585,6 +586,42 @@ for _where in ("big.bin", "/tmp/big.bin"):
     except OSError as error:
         print(_where, error)
 ''', "memory"),
+    _around("fill_socket_folder", "writes GiBs and a hundred thousand files into the one host folder it may write (its sockets')",
+            _CONSTANT + '''
+import os as _os
+_mib = 0
+try:
+    for _i in range(48):   # 48 files of 64 MiB (the largest file a process may write): 3 GiB
+        with open("/run/sockets/fill%d.bin" % _i, "wb") as _out:
+            for _ in range(64):
+                _out.write(bytes(2 ** 20))
+                _mib += 1
+except OSError as error:
+    print("could not write more:", error)
+_files = 0
+try:
+    for _i in range(100000):
+        _os.close(_os.open("/run/sockets/f%d" % _i, _os.O_CREAT | _os.O_WRONLY))
+        _files += 1
+except OSError as error:
+    print("could not make more files:", error)
+print("SOCKET FOLDER %d MiB %d files" % (_mib, _files))
+''', "memory"),
+    _around("deep_tree_in_socket_folder", "builds a folder tree 1,200 deep in its sockets' folder, a link to a folder outside at every level",
+            _CONSTANT + '''
+import os as _os
+_fd, _depth = _os.open("/run/sockets", _os.O_RDONLY | _os.O_DIRECTORY), 0
+try:
+    for _ in range(1200):
+        _os.symlink("@CANARY@/folder", "outside", dir_fd=_fd)
+        _os.mkdir("d", dir_fd=_fd)
+        _inner = _os.open("d", _os.O_RDONLY | _os.O_DIRECTORY, dir_fd=_fd)
+        _os.close(_fd)
+        _fd, _depth = _inner, _depth + 1
+except OSError as error:
+    print("could not go deeper:", error)
+print("DEPTH %d" % _depth)
+''', "memory"),
     _around("fork_bomb", "forks until it cannot", _CONSTANT + '''
 import os as _os, time as _time
 _count = 0
@@ -711,6 +748,14 @@ print("SYSCALLS", _json.dumps(_results))
             _CONSTANT, "submitted file", submitted="folder link"),
     _around("submits_a_fifo", "hands in a FIFO among its files", _CONSTANT, "submitted file", submitted="fifo"),
     _around("submits_a_device", "hands in a device node among its files", _CONSTANT, "submitted file", submitted="device"),
+    _around("submits_feedback_pages", "hands in its own 1_gradient_checking_1d.html (a script, a fake full score) and notes.html",
+            _CONSTANT, "submitted file", submitted="feedback pages"),
+    Attack(name="submits_feedback_pages_without_notebook", games="gradient_check_n", kind="submitted file",
+           how="hands in its own 1_gradient_checking_1d.html and notes.html, and no first notebook (nbgrader renders no page for it)",
+           cells={"gradient_check_n": "def gradient_check_n(*args, **kwargs):\n    return 0.0\n"},
+           submitted="feedback pages"),
+    _around("lone_surrogate_in_comment", "an answer comment holds a lone surrogate (\\ud800, a valid JSON escape), which no file takes",
+            _CONSTANT + "# LONE_SURROGATE\n", "submitted file", submitted="lone surrogate"),
 ]
 ATTACKS = ATTACKS + AROUND_THE_KERNEL
 

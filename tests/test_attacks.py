@@ -5,7 +5,8 @@ last), graded by `python -m grading.grader.autograde` with two workers, a short 
 limits, while an inotify watch sits on canary files outside the course (tests/canaries.py).
 Each attack must end with nothing outside its submission changed or revealed, its gamed
 function at 0, both honest students at 100, and the run finishing in bounded time; and when
-the run is over, no process of it is left.
+the run is over, no process of it is left, and nothing in the folder where its kernels' sockets
+were (jupyter's runtime folder, one of the run's own here).
 """
 import hashlib
 import json
@@ -15,13 +16,15 @@ import subprocess
 import sys
 import time
 import uuid
+import zipfile
 
 import nbformat
 import pytest
 from canaries import Canaries
-from grading.assignment import ASSIGNMENT, NOTEBOOKS
+from grading.assignment import ASSIGNMENT, FEEDBACK_PAGES, NOTEBOOKS
 from grading.grader import course, verify
 from grading.sandboxing.kernels import PACKAGE
+from grading.sandboxing import socket_area
 from grading.sandboxing.limits import GradingLimits
 from synthetic_class import attacks, synthetic
 
@@ -30,6 +33,7 @@ HONEST = ("aaa_honest_first", "zzz_honest_last")
 POINTS = {f: p for layout in verify.assignment_layout() for f, p in layout.functions.items()}
 LIMITS = GradingLimits()
 RUN_BOUND = 900                     # seconds for the whole batch (it takes about a third of that)
+OWN_PAGE = "OWN-PAGE-" + uuid.uuid4().hex   # in the pages a student hands in as their feedback
 
 
 def places(root, student, canary_folder):
@@ -56,6 +60,13 @@ def plant_submitted(root, attack, canary_folder):
         os.mkfifo(folder / "data.csv")
     elif attack.submitted == "device":
         os.mknod(folder / "zeros.bin", 0o666 | __import__("stat").S_IFCHR, os.makedev(1, 5))
+    elif attack.submitted == "feedback pages":
+        (folder / FEEDBACK_PAGES[0]).write_text(f"<html><body><script>alert(1)</script><p>{OWN_PAGE}</p>"
+                                                "<p>Score: 50.0 / 50.0</p></body></html>")
+        (folder / "notes.html").write_text(f"<html><body><script>alert(2)</script>{OWN_PAGE}</body></html>")
+    elif attack.submitted == "lone surrogate":   # nbformat cannot write one: put the escape in the JSON itself
+        notebook = folder / NOTEBOOKS[0]
+        notebook.write_text(notebook.read_text().replace("LONE_SURROGATE", "LONE \\ud800 SURROGATE"))
 
 
 def secret_markers(root, canaries, gradebook_marker):
@@ -80,13 +91,14 @@ def hash_tree(folder):
 
 
 def run_processes(root):
-    """Processes that belong to a grading run of `root` (by command line or working folder)."""
+    """Processes that belong to a grading run of `root` (by command line or working folder), or a
+    step or zygote started from this checkout's Python (other checkouts may grade meanwhile)."""
     import psutil
 
     found = []
     for process in psutil.process_iter(["pid", "cmdline", "cwd"]):
         text = " ".join(process.info["cmdline"] or []) + " " + str(process.info.get("cwd") or "")
-        if str(root) in text or "nbgrader_step" in text or "kernel_zygote" in text:
+        if str(root) in text or ("nbgrader_step" in text or "kernel_zygote" in text) and sys.prefix in text:
             found.append(process.info)
     return found
 
@@ -109,15 +121,18 @@ def batch(new_course, tmp_path_factory):
     course.nbgrader(root, "db", "student", "add", "someone", f"--first-name={gradebook_marker}")
     command = [sys.executable, "-m", "grading.grader.autograde", "--root", str(root), "--workers", "2", "--quiet",
                "--deadline", str(DEADLINE), "--cell-timeout", str(CELL_TIMEOUT)]
+    runtime = tmp_path_factory.mktemp("jupyter_runtime")   # where the kernels' sockets are: the run's own
+    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(runtime)}
     started = time.monotonic()
     with canaries.watching():
-        done = subprocess.run(command, capture_output=True, text=True, timeout=RUN_BOUND)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=RUN_BOUND, env=env)
         seconds = time.monotonic() - started
         time.sleep(1)   # late events
     time.sleep(2)
     left = run_processes(root)
     results = {r["student"]: r for r in json.loads((root / "reports" / "autograde.json").read_text())}
-    yield {"root": root, "canaries": canaries, "done": done, "seconds": seconds, "results": results,
+    yield {"root": root, "canaries": canaries, "done": done, "seconds": seconds, "results": results, "env": env,
+           "runtime_left": sorted(p.name for p in runtime.iterdir()),
            "scores": course.scores(root), "auto": course.scores(root, auto=True), "left": left,
            "honest_before": honest_before, "honest_marker": honest_marker,
            "markers": {**secret_markers(root, canaries, gradebook_marker), honest_marker: "another student's notebook"}}
@@ -217,7 +232,63 @@ def test_a_rerun_of_the_special_files_ends_the_same_way(batch):
     again = [a.name for a in attacks.ATTACKS if a.kind in ("special file", "submitted file")] + ["link_fifo", "link_device"]
     command = [sys.executable, "-m", "grading.grader.autograde", "--root", str(root), "--workers", "2", "--quiet", "--force",
                "--deadline", str(DEADLINE), "--cell-timeout", str(CELL_TIMEOUT), *[f"--student={s}" for s in again]]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=RUN_BOUND)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=RUN_BOUND, env=batch["env"])
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     scores = course.scores(root)
     assert all(scores[s] == batch["scores"][s] for s in again)
+    assert re.search(r"^lone_surrogate_in_comment .* 0 ", done.stdout, re.MULTILINE), done.stdout[-3000:]
+    assert "Class report:" in done.stdout and "Similarity:" in done.stdout
+
+
+def test_the_kernels_socket_folder_is_bounded_and_leaves_nothing(batch):
+    """A kernel that fills the one host folder it may write, and one that builds a tree 1,200 deep
+    there (a link outside at every level): bounded as root (a small tmpfs), removed after each
+    submission without recursion, no mount and no folder left; both graded."""
+    printed = course.cell_output(batch["root"], "fill_socket_folder", NOTEBOOKS[0], "forward_propagation")
+    mib, made = map(int, re.search(r"SOCKET FOLDER (\d+) MiB (\d+) files", printed).groups())
+    if os.geteuid() == 0:   # only root mounts the tmpfs; otherwise the folder is a plain one (docs/security.md)
+        assert mib <= socket_area.SIZE // 2 ** 20 and made < socket_area.INODES, printed
+    printed = course.cell_output(batch["root"], "deep_tree_in_socket_folder", NOTEBOOKS[0], "forward_propagation")
+    assert "DEPTH 1200" in printed, printed
+    assert batch["runtime_left"] == []
+    with open("/proc/self/mountinfo") as mounts:
+        assert "gc-kernel-sockets" not in mounts.read()
+
+
+def test_feedback_is_only_what_nbgrader_rendered(batch, tmp_path):
+    """A student's own `1_gradient_checking_1d.html` and `notes.html` reach neither feedback/ nor
+    the LMS's feedback zip, whether nbgrader rendered that page (first notebook handed in) or not."""
+    root = batch["root"]
+    rendered = {"submits_feedback_pages": {FEEDBACK_PAGES[0]},
+                "submits_feedback_pages_without_notebook": {FEEDBACK_PAGES[1]}}
+    for student, pages in rendered.items():
+        folder = root / "feedback" / student / ASSIGNMENT
+        assert {p.name for p in folder.iterdir()} == pages
+        assert all(OWN_PAGE not in p.read_text() for p in folder.iterdir())
+    # `make export` as a Canvas course: the feedback zip holds the rendered pages only.
+    students = [*rendered, HONEST[0]]
+    downloaded = root / "downloaded" / ASSIGNMENT
+    downloaded.mkdir(parents=True, exist_ok=True)
+    (downloaded / "roster.csv").write_text("id,lms_id\n" + "".join(f"{s},{1000 + i}\n" for i, s in enumerate(students)))
+    (downloaded / "lms.json").write_text(json.dumps({"lms": "canvas", "students": {
+        s: {"lms_id": str(1000 + i), "name": f"name{i}", "submission": str(2000 + i)} for i, s in enumerate(students)}}))
+    done = subprocess.run([sys.executable, "-m", "grading.lms.lms_export", "--root", str(root), "--release-flagged"],
+                          capture_output=True, text=True, env=batch["env"])
+    assert done.returncode == 0, done.stdout + done.stderr
+    with zipfile.ZipFile(root / "exports" / "canvas_feedback.zip") as bundle:
+        members = {name: bundle.read(name) for name in bundle.namelist()}
+    expected = {f"name{i}_{1000 + i}_{2000 + i}_feedback_{page}"
+                for i, s in enumerate(students) for page in rendered.get(s, FEEDBACK_PAGES)}
+    assert set(members) == expected
+    assert all(OWN_PAGE.encode() not in page for page in members.values())
+
+
+def test_a_lone_surrogate_stops_nobody(batch):
+    """`\\ud800` in an answer comment: replaced with a sentence, the run's table, grades.csv, the
+    class report and the similarity report all written (and again in the rerun above)."""
+    done, root = batch["done"], batch["root"]
+    assert re.search(r"^lone_surrogate_in_comment .* 0 ", done.stdout, re.MULTILINE), done.stdout[-3000:]
+    assert any("lone surrogate" in p for p in batch["results"]["lone_surrogate_in_comment"]["problems"])
+    assert "\ufffd" in (root / "reports" / "class_report.html").read_text(encoding="utf-8")   # its sentence
+    assert "lone_surrogate_in_comment" in (root / "reports" / "similarity.html").read_text(encoding="utf-8")
+    assert "lone_surrogate_in_comment" in (root / "grades.csv").read_text(encoding="utf-8")

@@ -37,3 +37,28 @@ def test_source_notebooks_run_start_to_finish_without_error(new_course):
         assert not errors, f"{name}: {errors[0]['ename']}: {errors[0]['evalue']}"
         images = [o for c in notebook.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
         assert len(images) >= (1 if name.startswith("1") else 4), f"{name} drew {len(images)} plots"
+
+
+def test_a_feedback_folder_with_anything_but_the_pages_is_written_again(tmp_path):
+    """Feedback older graders left with a student's own files (notes.html) counts as missing, so the
+    next `make autograde` writes it again, with nbgrader's pages only (the step brings back no more)."""
+    import os
+    import time
+
+    from grading.assignment import FEEDBACK_PAGES
+    from grading.grader.autograde import feedback_missing
+
+    graded = tmp_path / "autograded" / "ada" / ASSIGNMENT
+    pages = tmp_path / "feedback" / "ada" / ASSIGNMENT
+    graded.mkdir(parents=True)
+    pages.mkdir(parents=True)
+    for name in NOTEBOOKS:
+        (graded / name).write_text("{}")
+    past = time.time() - 60
+    for name in NOTEBOOKS:
+        os.utime(graded / name, (past, past))
+    for name in (*FEEDBACK_PAGES, "timestamp.txt"):
+        (pages / name).write_text("page")
+    assert not feedback_missing(tmp_path, "ada")
+    (pages / "notes.html").write_text("<script>alert(1)</script>")
+    assert feedback_missing(tmp_path, "ada")

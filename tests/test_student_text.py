@@ -432,6 +432,23 @@ def test_for_spreadsheet_neutralizes_formulas_only(cell, safe):
     assert for_spreadsheet(cell) == safe
 
 
+def test_text_that_no_file_takes_is_made_encodable():
+    """A lone surrogate (from a JSON escape, or a file name that is not UTF-8) becomes U+FFFD in
+    every exit that writes text, and a visible escape in the terminal; a real pair is kept whole."""
+    from grading.untrusted_text import encodable, encodable_data
+
+    assert encodable("a\ud800b\udcff") == "a\ufffdb\ufffd" and encodable("\ud83d\ude00") == "\U0001f600"
+    assert encodable_data({"k\ud800": [["\udc00", {"x": 1.5}]]}) == {"k\ufffd": [["\ufffd", {"x": 1.5}]]}
+    deep = []
+    for _ in range(5000):   # no recursion: as deep as json.loads goes, and deeper
+        deep = [deep, "\ud800"]
+    assert encodable_data(deep)[1] == "\ufffd"
+    assert for_terminal("a\ud800") == "a\\ud800"
+    assert for_spreadsheet("=\ud800") == "'=\ufffd"
+    for text in (encodable("\ud800"), for_terminal("\ud800"), for_spreadsheet("\ud800")):
+        text.encode("utf-8")
+
+
 def test_for_plot_is_plain_text_for_matplotlib():
     import matplotlib
     matplotlib.use("Agg")

@@ -30,7 +30,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from grading.assignment import ASSIGNMENT, COURSE_ROOT, FUNCTIONS, SHORT
+from grading.assignment import ASSIGNMENT, COURSE_ROOT, FEEDBACK_FILES, FEEDBACK_PAGES, FUNCTIONS, SHORT
 from grading.grader import config_review, deadlines, gradebook, pipeline, report, runners, similarity
 from grading.grader.ledger import Ledger, public_url, submission_fingerprint
 from grading.grader.report import REPORT
@@ -119,17 +119,20 @@ def grade_all(runner, root, students, db_url, *, progress=True, limits=GradingLi
 
 
 def feedback_missing(root, student):
-    """True if the student's feedback HTML is absent or older than their graded notebooks."""
+    """True if the student's feedback HTML is absent or older than their graded notebooks, or its
+    folder holds anything but FEEDBACK_FILES (left by an older grader: written again, it goes)."""
     def times(kind, suffix):
         folder = Path(root) / kind / student / ASSIGNMENT
         try:
-            regular, _ = files.regular_files(folder, anchor=root)
+            regular, others = files.regular_files(folder, anchor=root)
         except (FileNotFoundError, files.NotRegular):
-            return []
-        return [os.stat(folder / name, follow_symlinks=False).st_mtime for name, _ in regular if name.endswith(suffix)]
+            return [], False
+        foreign = bool(others) or any(name not in FEEDBACK_FILES for name, _ in regular)
+        return [os.stat(folder / name, follow_symlinks=False).st_mtime for name, _ in regular
+                if name.endswith(suffix) and (kind != "feedback" or name in FEEDBACK_PAGES)], foreign
 
-    graded, pages = times("autograded", ".ipynb"), times("feedback", ".html")
-    return not pages or len(pages) < len(graded) or min(pages) < max(graded, default=0)
+    (graded, _), (pages, foreign) = times("autograded", ".ipynb"), times("feedback", ".html")
+    return not pages or foreign or len(pages) < len(graded) or min(pages) < max(graded, default=0)
 
 
 def write_all_feedback(runner, root, students, db_url, *, progress=True, limits=GradingLimits(), stale=()):

@@ -57,15 +57,15 @@ def submission_fingerprint(root, student):
     except (files.NotRegular, FileNotFoundError) as error:
         digest.update(f"unreadable: {type(error).__name__}".encode())
         return digest.hexdigest()
-    for relative, _ in regular:
-        digest.update(relative.encode() + b"\0")
+    for relative, _ in regular:   # names as the OS has them: a name that is not UTF-8 is fine
+        digest.update(os.fsencode(relative) + b"\0")
         try:
             data = files.read_regular(folder / relative, MAX_HASHED_BYTES, anchor=Path(root) / "submitted")
             digest.update(hashlib.sha256(data).digest())
         except (files.NotRegular, files.TooLarge, OSError) as error:
             digest.update(f"unreadable: {type(error).__name__}".encode())
     for relative, what in others:
-        digest.update(f"{relative}\0{what}".encode())
+        digest.update(os.fsencode(f"{relative}\0{what}"))
     return digest.hexdigest()
 
 

@@ -40,7 +40,7 @@ from grading.sandboxing import files
 from grading.sandboxing.cgroups import Cgroup
 from grading.sandboxing.kernels import VERDICT_READER, Zygote
 from grading.sandboxing.limits import GradingLimits
-from grading.sandboxing.nbgrader_step import runtime_folder, step_for
+from grading.sandboxing.nbgrader_step import step_for
 from grading.sandboxing.remote import WorkerStartFailed
 
 # A grading process has one nbgrader step (grading.sandboxing.nbgrader_step) and one scratch folder per
@@ -126,7 +126,7 @@ def _grade(root, student, db_url, result, limits):
     # works, and hands each verdict to the kernel as soon as it is known.
     with submission_cgroup(student, limits) as group, VerdictFolder() as verdicts, \
             Zygote(root, ASSIGNMENT, work_area=root / "autograded" / student, package=VERDICT_READER,
-                   verdicts=verdicts.path, cgroup=group, sockets_near=runtime_folder()) as zygote, \
+                   verdicts=verdicts.path, cgroup=group, sockets_near=step.area.path) as zygote, \
             step.kernel_service(zygote, student), ThreadPoolExecutor(max_workers=1) as beside:
         _current["cgroup"] = group
         try:
@@ -176,6 +176,7 @@ def _write_feedback(root, student, db_url, limits):
     except (FileNotFoundError, files.NotRegular):
         graded = []
     if not any(name.endswith(".ipynb") for name, _ in graded):
+        files.remove_tree(root / "feedback" / student / ASSIGNMENT, anchor=root)   # pages of nothing graded now
         return "no feedback HTML: nbgrader left no graded notebook to show"
     step = step_for(root)
     step.prepare_feedback(student, db_url)

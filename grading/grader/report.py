@@ -20,7 +20,7 @@ from grading.assignment import COURSE_ROOT, FUNCTIONS
 from grading.grader import config_review, deadlines, gradebook
 from grading.grader.course import points_per_function
 from grading.grader.similarity import PAGE as SIMILARITY_PAGE
-from grading.untrusted_text import for_plot
+from grading.untrusted_text import encodable, for_plot
 
 PAGE = "reports/class_report.html"
 REPORT = "reports/autograde.json"      # every current student's Result (Result.for_report), written by autograde
@@ -203,7 +203,7 @@ late policy: {html.escape(course_deadlines.policy.describe())}; totals are after
 {"".join(student_rows(results, students, points, lateness, course_deadlines))}</table>
 </body></html>"""
     path = root / PAGE
-    path.write_text(page)
+    path.write_text(encodable(page), encoding="utf-8")   # a lone surrogate in a student's text becomes U+FFFD
     return path
 
 

@@ -32,6 +32,7 @@ import numpy as np
 from grading.assignment import ASSIGNMENT, COURSE_ROOT, NOTEBOOKS
 from grading.grader import verify
 from grading.grader.staging import read_notebook
+from grading.untrusted_text import encodable
 
 PAGE = "reports/similarity.html"
 THRESHOLD = 0.75     # the share of a submission's answer tokens found in the other's
@@ -185,7 +186,7 @@ counts). A reason to look, not a verdict: copied lines are shaded.</p>
 </body></html>"""
     path = root / PAGE
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(page)
+    path.write_text(encodable(page), encoding="utf-8")   # a lone surrogate in a student's text becomes U+FFFD
     return path, pairs
 
 

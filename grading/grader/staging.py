@@ -24,6 +24,7 @@ import nbformat
 
 from grading.assignment import ASSIGNMENT, COURSE_ROOT, NOTEBOOKS
 from grading.sandboxing import files
+from grading.untrusted_text import SURROGATE_ESCAPE, encodable_data
 
 MAX_EXTRA_FILE_BYTES = 5 * 2 ** 20
 MAX_EXTRA_FILES = 50                  # files besides the notebooks that are copied
@@ -94,6 +95,11 @@ def read_notebook(path, anchor=None):
     if isinstance(cells, list) and len(cells) > MAX_CELLS:
         raise ValueError(f"it has {len(cells)} cells, more than the {MAX_CELLS} allowed")
     said = repair_metadata(raw) if isinstance(raw, dict) else []   # before nbformat, which trips on them
+    if SURROGATE_ESCAPE.search(data):
+        before = json.dumps(raw)
+        raw = encodable_data(raw)
+        if json.dumps(raw) != before:
+            said.append("text in it that is not valid Unicode (a lone surrogate, such as \\ud800) was replaced by \ufffd")
     try:
         notebook = nbformat.reads(json.dumps(raw), as_version=4)
     except Exception as error:  # nbformat raises several kinds for what is not a notebook

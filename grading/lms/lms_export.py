@@ -33,14 +33,16 @@ import sys
 import zipfile
 from pathlib import Path
 
-from grading.assignment import ASSIGNMENT, COURSE_ROOT
+from grading.assignment import ASSIGNMENT, COURSE_ROOT, FEEDBACK_PAGES
 from grading.grader import config_review, gradebook
 from grading.lms.intake import LMS_RECORD, ROSTER_COPY
 from grading.lms.roster import IntakeError, form_of, read_roster
+from grading.sandboxing import files
 from grading.untrusted_text import for_spreadsheet, for_terminal
 
 EXPORTS = Path("exports")
 MAX_SCORE = 100
+MAX_PAGE_BYTES = 64 * 2 ** 20    # a feedback page (the step brings back no larger file)
 
 
 def scores(db_url):
@@ -96,6 +98,19 @@ def flagged_students(root):
     return {r["student"] for r in results if r.get("flags")}
 
 
+def feedback_pages(root, student):
+    """{page name: bytes} of the student's feedback: nbgrader's page of each notebook
+    (FEEDBACK_PAGES), read as regular files without following a link; nothing else in the folder."""
+    folder = Path(root) / "feedback" / student / ASSIGNMENT
+    pages = {}
+    for name in FEEDBACK_PAGES:
+        try:
+            pages[name] = files.read_regular(folder / name, MAX_PAGE_BYTES, anchor=root)
+        except (OSError, files.NotRegular, files.TooLarge):
+            continue
+    return pages
+
+
 def feedback_bundle(root, lms, named, held):
     """The zip of feedback pages for `lms`, and the students whose pages went into it."""
     root = Path(root)
@@ -103,15 +118,15 @@ def feedback_bundle(root, lms, named, held):
     sent = []
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as bundle:
         for student, how in sorted(named.items()):
-            pages = sorted((root / "feedback" / student / ASSIGNMENT).glob("*.html"))
-            if student in held or not pages:
+            pages = feedback_pages(root, student) if student not in held else {}
+            if not pages:
                 continue
-            for page in pages:
+            for name, page in pages.items():
                 if lms == "canvas":
-                    member = f"{how['name']}_{how['lms_id']}_{how['submission']}_feedback_{page.name}"
+                    member = f"{how['name']}_{how['lms_id']}_{how['submission']}_feedback_{name}"
                 else:
-                    member = f"{how['name']}_{how['lms_id']}_assignsubmission_file_/{page.name}"
-                bundle.write(page, member)
+                    member = f"{how['name']}_{how['lms_id']}_assignsubmission_file_/{name}"
+                bundle.writestr(member, page)
             sent.append(student)
     return target, sent
 

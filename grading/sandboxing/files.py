@@ -226,35 +226,79 @@ def copy_regular_files(source, destination, *, limit, names=None, skip=(), ancho
     return left
 
 
+def _listing(fd):
+    with os.scandir(fd) as entries:
+        return [e.name for e in entries]
+
+
+def _take(fd, name):
+    """Unlink the entry `name` of the folder `fd` if it is not a folder; a descriptor of it (entered
+    with O_NOFOLLOW) if it is one; None when there is nothing more to do with it now."""
+    try:
+        mode = os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode
+    except FileNotFoundError:
+        return None
+    if not stat.S_ISDIR(mode):
+        try:
+            os.unlink(name, dir_fd=fd)
+        except FileNotFoundError:
+            pass
+        return None
+    try:
+        return os.open(name, FOLDER | os.O_NONBLOCK, dir_fd=fd)
+    except OSError:        # swapped for something that is not a folder: the next round
+        return None
+
+
+def _identity(fd):
+    info = os.fstat(fd)
+    return info.st_dev, info.st_ino
+
+
 def _empty(fd, rounds=10):
     """Remove everything in the folder `fd`: links and files unlinked, folders (entered with
-    O_NOFOLLOW) emptied and removed. Something that appears meanwhile is removed in another round."""
-    for _ in range(rounds):
-        with os.scandir(fd) as entries:
-            names = [e.name for e in entries]
-        if not names:
-            return
-        for name in names:
-            try:
-                mode = os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode
-            except FileNotFoundError:
+    O_NOFOLLOW) emptied and removed. Something that appears meanwhile is removed in another round.
+
+    Without recursion, so a tree of any depth (a sandbox can build one thousands of folders deep)
+    is removed, with two descriptors open at a time: it goes down by name and back up through
+    "..", which must be the very folder it came from (a folder moved meanwhile stops it). Each
+    folder is listed at most `rounds` times; memory grows with the names on the way down only."""
+    fd = os.dup(fd)
+    # One frame per folder on the way down: [names not yet taken, listings made, its name in its
+    # parent, its identity].
+    frames = [[_listing(fd), 1, None, _identity(fd)]]
+    try:
+        while frames:
+            frame = frames[-1]
+            if frame[0]:
+                name = frame[0].pop()
+                inner = _take(fd, name)
+                if inner is not None:
+                    frames.append([_listing(inner), 1, name, _identity(inner)])
+                    os.close(fd)
+                    fd = inner
                 continue
-            if not stat.S_ISDIR(mode):
-                os.unlink(name, dir_fd=fd)
+            left = _listing(fd)
+            if left:               # it filled up meanwhile, or a folder in it could not go
+                if frame[1] >= rounds:
+                    raise OSError(f"a folder kept filling up while it was being removed ({rounds} rounds)")
+                frame[0], frame[1] = left, frame[1] + 1
                 continue
+            frames.pop()
+            if not frames:
+                return
+            parent = os.open("..", FOLDER, dir_fd=fd)
+            if _identity(parent) != frames[-1][3]:
+                os.close(parent)
+                raise OSError("a folder was moved while it was being removed")
+            os.close(fd)
+            fd = parent
             try:
-                inner = os.open(name, FOLDER | os.O_NONBLOCK, dir_fd=fd)
-            except OSError:        # swapped for something that is not a folder: another round
-                continue
-            try:
-                _empty(inner, rounds)
-            finally:
-                os.close(inner)
-            try:
-                os.rmdir(name, dir_fd=fd)
-            except OSError:        # something appeared in it meanwhile: another round
+                os.rmdir(frame[2], dir_fd=fd)
+            except OSError:        # something appeared in it meanwhile: the parent's next round
                 pass
-    raise OSError(f"a folder kept filling up while it was being removed ({rounds} rounds)")
+    finally:
+        os.close(fd)
 
 
 def remove_tree(path, *, anchor=None):

@@ -44,13 +44,14 @@ import threading
 import time
 from pathlib import Path
 
-from grading.assignment import ASSIGNMENT
+from grading.assignment import ASSIGNMENT, EXCHANGE_FILES, FEEDBACK_FILES, NOTEBOOKS
 from grading.grader.gradebook import configured_course_id, course_config
 from grading.inside import kernel_zygote
 from grading.sandboxing import files, gradebook_slice, kernels
 from grading.sandboxing.cgroups import Cgroup
 from grading.sandboxing.sandbox import GRADER_GID, GRADER_UID, SandboxLimits, popen, python_paths, wrap
 from grading.sandboxing.sandbox_kernel import KERNEL_SERVICE
+from grading.sandboxing.socket_area import SocketArea
 
 SERVICE_SOCKET = "kernels.sock"
 KERNEL_PREFIX = "kernel"                 # the step's KernelManager.ip is <sealed folder>/kernel
@@ -78,7 +79,9 @@ class NbgraderStep:
     def __init__(self, root):
         self.root = Path(root).resolve()
         self.scratch = Path(tempfile.mkdtemp(prefix="gc-step-"))
-        self.sealed = kernels.private_folder(runtime_folder(), "gc-sealed-")    # kernels' sockets, for the step
+        # Where the kernels' sockets are: the zygotes' folders, and those they are moved to.
+        self.area = SocketArea.create(runtime_folder())
+        self.sealed = kernels.private_folder(self.area.path, "gc-sealed-")      # kernels' sockets, for the step
         self.service = kernels.private_folder(runtime_folder(), "gc-service-")  # the kernel service's socket
         self.log = tempfile.TemporaryFile()
         self.process = None
@@ -125,6 +128,7 @@ class NbgraderStep:
             self.cgroup.remove()
         for folder in (self.scratch, self.sealed, self.service):
             files.remove_tree(folder)
+        self.area.close()
         self.log.close()
 
     def run(self, op, student, limits):
@@ -224,22 +228,28 @@ class NbgraderStep:
             self._give(self.scratch / folder)
 
     def prepare_feedback(self, student, db_url):
+        """Only the graded notebooks and the two files the exchange reads beside the pages: so
+        nbgrader's feedback folder holds the pages it rendered, and never a student's own file
+        (a `1_gradient_checking_1d.html` handed in would otherwise stand in for a missing page)."""
         self._course_files(student, db_url)
         graded = self.root / "autograded" / student / ASSIGNMENT
         files.make_folders(self.scratch, f"autograded/{student}")
         files.copy_regular_files(graded, self.scratch / "autograded" / student / ASSIGNMENT, limit=MAX_FILE_BYTES,
+                                 names={*NOTEBOOKS, *EXCHANGE_FILES},
                                  anchor=self.root, destination_anchor=self.scratch)
         self._give(self.scratch / "autograded")
 
     def bring_back(self, kind, student):
         """Replace the course's <kind>/<student>/<assignment>/ (kind: autograded, feedback) with the
-        regular files the step made in its scratch copy; returns [(file, why it was left out)]."""
+        regular files the step made in its scratch copy (for feedback, FEEDBACK_FILES only: what
+        was there before, a student's file included, is gone); returns [(file, why it was left out)]."""
         made = self.scratch / kind / student / ASSIGNMENT
         target = self.root / kind / student / ASSIGNMENT
         files.remove_tree(target, anchor=self.root)
         files.make_folders(self.root, f"{kind}/{student}")
         try:
             return files.copy_regular_files(made, target, limit=MAX_FILE_BYTES, anchor=self.scratch,
+                                            names=set(FEEDBACK_FILES) if kind == "feedback" else None,
                                             destination_anchor=self.root)
         except FileNotFoundError:   # nbgrader removes what it could not finish
             files.remove_tree(target, anchor=self.root)

@@ -28,6 +28,7 @@ from grading.assignment import ASSIGNMENT, COURSE_ROOT
 from grading.checks.harness import CheckFailed
 from grading.inside import worker as protocol
 from grading.sandboxing import sandbox
+from grading.untrusted_text import SURROGATE_ESCAPE, encodable_data
 
 INSIDE_FOLDER = Path(__file__).resolve().parent.parent / "inside"
 WORKER_SCRIPT = INSIDE_FOLDER / "worker.py"
@@ -202,7 +203,8 @@ class Worker:
                 line = bytes(self.buffer[:end])
                 del self.buffer[:end + 1]
                 try:
-                    return json.loads(line)
+                    # Strings as valid Unicode: a lone surrogate ("\\ud800") would stop whatever writes them.
+                    return encodable_data(json.loads(line)) if SURROGATE_ESCAPE.search(line) else json.loads(line)
                 except (ValueError, RecursionError):
                     raise WorkerError("an answer that is not JSON") from None
             if len(self.buffer) > MAX_ANSWER:

@@ -1,0 +1,97 @@
+"""The one host folder a kernel may write, bounded: a small tmpfs of the grading process (host side).
+
+The kernel zygote and its kernels bind their Unix sockets in a folder of the host that is bound
+writable into their sandbox (grading.sandboxing.kernels), and the grader renames each socket
+from there to where its client connects. A plain folder there would let a kernel write
+gigabytes, or millions of files, onto the host for as long as nobody removes them. So, as root,
+the grading process mounts a tmpfs of SIZE bytes and INODES files instead, and makes in it every
+folder a socket is renamed between (a rename does not cross filesystems): each zygote's folder and
+control folder, and the nbgrader step's sealed folder.
+
+    area = SocketArea.create(runtime_folder())   # .path: the tmpfs, or a plain folder (not root)
+    zygote = Zygote(..., sockets_near=area.path)
+    area.close()                                  # unmounted; the mount point removed
+
+The mount is made in a mount namespace private to the grading process (unshared by the thread
+that creates the area, whose later threads and children share it): no other process sees it,
+and it goes with the process however that ends, SIGKILL included. A grading process that is
+not root, or that runs its jobs off the main thread (a Dask worker), keeps a plain folder
+(`why_not` says why): then a kernel's writes there are bounded by the sandbox's per-process
+file size only, and removed when its submission ends (docs/security.md).
+"""
+import ctypes
+import os
+import threading
+from pathlib import Path
+
+from grading.sandboxing import files
+from grading.sandboxing.kernels import private_folder
+
+SIZE = 1 * 2 ** 20        # bytes of file data: sockets take none
+INODES = 4096             # files and folders: a submission's kernels need about ten each
+CLONE_NEWNS = 0x00020000
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x8, 0x4000, 0x40000
+MNT_DETACH = 0x2
+
+_private = {"done": False}   # this process's mount namespace is its own (per process: the main thread's)
+
+
+def _libc():
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _check(value, what):
+    if value != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"{what}: {os.strerror(error)}")
+
+
+def why_not():
+    """Why the area cannot be a tmpfs in this process, or "" when it can."""
+    if os.geteuid() != 0:
+        return "the grader is not root, and only root mounts a tmpfs"
+    if threading.current_thread() is not threading.main_thread():
+        return "the grading job runs off the process's main thread (a Dask worker)"
+    return ""
+
+
+def private_mounts():
+    """Give this process a mount namespace of its own, once: mounts made from now on are seen by
+    it and its children only, and vanish with them."""
+    if not _private["done"]:
+        libc = _libc()
+        _check(libc.unshare(CLONE_NEWNS), "unshare the mount namespace")
+        _check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make the mounts private")
+        _private["done"] = True
+
+
+class SocketArea:
+    """A folder for kernels' sockets: a tmpfs of SIZE bytes and INODES files where we may, else a
+    plain 0700 folder (`bounded` says which)."""
+
+    def __init__(self, path, bounded):
+        self.path, self.bounded = Path(path), bounded
+
+    @classmethod
+    def create(cls, near):
+        path = private_folder(near, "gc-kernels-")
+        if why_not():
+            return cls(path, False)
+        try:
+            private_mounts()
+            options = f"size={SIZE},nr_inodes={INODES},mode=0700".encode()
+            _check(_libc().mount(b"gc-kernel-sockets", str(path).encode(), b"tmpfs",
+                                 MS_NOSUID | MS_NODEV | MS_NOEXEC, options), "mount the sockets' tmpfs")
+        except OSError:   # no mount namespace or mount here (a container without the right): a folder
+            return cls(path, False)
+        return cls(path, True)
+
+    def close(self):
+        """Unmount the tmpfs (with all the kernels left there) and remove the mount point."""
+        if self.bounded:
+            try:
+                _check(_libc().umount2(str(self.path).encode(), MNT_DETACH), "unmount the sockets' tmpfs")
+            except OSError:
+                pass
+            self.bounded = False
+        files.remove_tree(self.path)
