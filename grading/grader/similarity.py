@@ -1,7 +1,7 @@
 """The similarity report: pairs of submissions whose answers are suspiciously alike.
 
 Verification proves that code works, not who wrote it. This report compares every pair of
-students' answers: the code that was graded, read as verification reads it (grading.grader.verify
+students' answers: the code that was graded, read as verification reads it (grading.grader.answers
 reading_of: staging's reader and policy, then the cells the release marks as solutions, found by
 their grade_id, and the code cells the student added, in notebook order), whatever the student's
 own metadata says, so that a copy cannot hide by clearing a cell's `solution` flag or by moving
@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from grading.assignment import ASSIGNMENT, COURSE_ROOT, NOTEBOOKS
-from grading.grader import verify
+from grading.grader import answers
 from grading.grader.staging import read_notebook
 from grading.untrusted_text import encodable
 
@@ -55,11 +55,11 @@ class Pair:
 def answer_text(notebooks, course_root=COURSE_ROOT):
     """The code that was graded in `notebooks` (the assignment's notebooks in order, as
     staging.read_notebook gives them, None for one that could not be read; tidied in place):
-    each notebook's cells as verification takes them (verify.reading_of), one after the other."""
+    each notebook's cells as verification takes them (answers.reading_of), one after the other."""
     parts = []
-    for notebook, layout in zip(notebooks, verify.assignment_layout(Path(course_root))):
+    for notebook, layout in zip(notebooks, answers.assignment_layout(Path(course_root))):
         if notebook is not None:
-            parts.extend(code.rstrip() + "\n" for _, code in verify.reading_of(notebook, layout).cells)
+            parts.extend(code.rstrip() + "\n" for _, code in answers.reading_of(notebook, layout).cells)
     return "\n".join(parts)[:MAX_ANSWER_CHARS]
 
 
