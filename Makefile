@@ -17,7 +17,8 @@ help:
 	@echo "make demo     grade synthetic students in a demo course of their own (demo/) and print their scores"
 	@echo "make clean-demo  remove demo/"
 	@echo "make test     run the whole test suite"
-	@echo "make release  regenerate grading/checks/reference.py, the visible tests' table and release/ from source/"
+	@echo "make release  regenerate grading/checks/reference.py, the visible tests' table and release/ from source/,"
+	@echo "               and record source/'s helpers (gc_utils.py, gc_feedback.py, its cases) as reviewed"
 	@echo "make bench    measure notebook run times and autograde time per submission"
 	@echo "make autograde  grade what is new in submitted/: one worker per core, sandboxed, verified, resumable"
 	@echo "               [WORKERS=n] [DB=postgresql://...] [SCHEDULER=tcp://host:8786] [FORCE=1] [SIMILARITY=0.75]"
@@ -26,7 +27,8 @@ help:
 	@echo "               [COLUMN=name] [RELEASE_FLAGGED=1]"
 	@echo "make release-feedback  feedback to students through nbgrader's exchange (flagged ones held back)"
 	@echo "               [RELEASE_FLAGGED=1]"
-	@echo "make review-config  show how nbgrader_config.py or deadlines.toml changed since last reviewed, and accept it"
+	@echo "make review-config  show how nbgrader_config.py, deadlines.toml or source/'s helpers changed since last"
+	@echo "               reviewed, and accept it [ACCEPT=1]"
 	@echo "make bench-hub  the round trip on a real JupyterHub for 2 and 30 students (as root, ~15 min)"
 	@echo "make bench-grading  throughput of grading 100 submissions: stock nbgrader, ours, the floor (~25 min)"
 	@echo "make hub      the course on a real JupyterHub on 127.0.0.1:8000 (as root; docs/hub.md): accounts,"
@@ -55,8 +57,11 @@ $(BIN)/.installed: requirements.txt pyproject.toml jupyter-config/grading.json
 reference: $(BIN)/.installed
 	$(BIN)/python -m grading.checks.build_reference
 
+# The instructor who releases source/'s helpers has read them: they are recorded as reviewed
+# (grading/grader/config_review.py); a later change is refused by make autograde until accepted.
 release: reference
 	$(BIN)/nbgrader generate_assignment gradient_checking --force
+	$(BIN)/python -m grading.grader.config_review --record-helpers
 
 demo: release
 	$(BIN)/python -m synthetic_class.demo
