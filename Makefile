@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: demo test release reference bench bench-grading autograde intake export release-feedback review-config clean-students clean-demo help hub hub-stop hub-autograde hub-release-feedback bench-hub
+.PHONY: demo test release reference bench bench-grading autograde intake export release-feedback review-config clean-students clean-demo help hub hub-stop hub-autograde hub-release-feedback hub-review-config bench-hub
 
 # `make autograde` options, all optional: WORKERS=4, DB=postgresql://user@host/db,
 # SCHEDULER=tcp://host:8786 (a Dask cluster), FORCE=1 (grade again what is graded already),
@@ -34,7 +34,8 @@ help:
 	@echo "make hub      the course on a real JupyterHub on 127.0.0.1:8000 (as root; docs/hub.md): accounts,"
 	@echo "               nbgrader's exchange, the formgrader [HUB_PORT=8000] [HUB_HOME=/srv/gradient-checking-hub]"
 	@echo "make hub-stop stop that hub and every server it started"
-	@echo "make hub-autograde  make autograde on the hub's course copy (same options), files given back to the instructor"
+	@echo "make hub-autograde  make autograde on the hub's course copy (same options), in a private copy of it"
+	@echo "make hub-review-config  make review-config for the hub's course copy [ACCEPT=1]"
 	@echo "make hub-release-feedback  make release-feedback through the hub's exchange, as the instructor [RELEASE_FLAGGED=1]"
 
 $(BIN)/.installed: requirements.txt pyproject.toml jupyter-config/grading.json
@@ -113,17 +114,22 @@ bench-hub: $(BIN)/.installed
 # HUB_PORT=8000 HUB_HOME=/srv/gradient-checking-hub HUB_INSTRUCTOR=instructor
 # HUB_STUDENTS="student1 student2 student3" HUB_COURSE=~instructor/gradient-checking
 HUB_PYTHON ?= /usr/bin/python3.11
-hub:
+hub: $(BIN)/.installed
 	$(HUB_PYTHON) hub/hubctl.py start
 
 hub-stop:
 	$(HUB_PYTHON) hub/hubctl.py stop
 
 # Grading and feedback of the hub's course copy: the same pipeline and rule as make autograde and
-# make release-feedback, with the same options (grading runs as root from .venv; the files it
-# writes are given back to the instructor; feedback is released as the instructor).
+# make release-feedback, with the same options (grading runs as root from .venv in a private copy
+# of the course; what it reads and writes there goes through a program run as the instructor;
+# feedback is released as the instructor). make hub records the course copy's configuration and
+# helpers as reviewed (it needs .venv for that); make hub-review-config shows a change, and accepts it.
 hub-autograde: $(BIN)/.installed
 	$(HUB_PYTHON) hub/hubctl.py autograde $(AUTOGRADE_OPTIONS)
+
+hub-review-config: $(BIN)/.installed
+	$(HUB_PYTHON) hub/hubctl.py review-config $(if $(ACCEPT),--accept)
 
 hub-release-feedback:
 	$(HUB_PYTHON) hub/hubctl.py release-feedback $(if $(RELEASE_FLAGGED),--release-flagged)
