@@ -546,6 +546,7 @@ def test_hub_autograde_follows_no_link_the_instructor_planted(hub):
         assert f"Grades:       {course / 'grades.csv'}" in graded.stdout and "private" not in graded.stdout
     finally:
         canaries.close()
+        shutil.rmtree(canaries.folder.parent, ignore_errors=True)
         as_instructor(hub, "rm", "-f", str(course / "release/gradient_checking/linked.py"), str(course / ".grading"))
 
 
@@ -574,6 +575,7 @@ def test_hub_autograde_follows_no_folder_swapped_for_a_link_while_it_runs(hub):
             as_instructor(hub, "sh", "-c", '[ -e "$1.swap" ] && { rm -rf "$1"; mv "$1.swap" "$1"; }; true', "fix",
                           name, cwd=course)
         canaries.close()
+        shutil.rmtree(canaries.folder.parent, ignore_errors=True)
     assert not canaries.touched() and not canaries.changed(), canaries.touched() + canaries.changed()
     assert not all_the_instructor_s(hub), all_the_instructor_s(hub)
 
