@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: demo test release reference bench bench-grading autograde intake export release-feedback review-config clean-students clean-demo help hub hub-stop hub-autograde hub-release-feedback bench-hub
+.PHONY: demo test release reference bench bench-grading autograde intake export release-feedback review-config clean-students clean-demo help hub hub-stop hub-autograde hub-release-feedback hub-review-config bench-hub
 
 # `make autograde` options, all optional: WORKERS=4, DB=postgresql://user@host/db,
 # SCHEDULER=tcp://host:8786 (a Dask cluster), FORCE=1 (grade again what is graded already),
@@ -17,7 +17,8 @@ help:
 	@echo "make demo     grade synthetic students in a demo course of their own (demo/) and print their scores"
 	@echo "make clean-demo  remove demo/"
 	@echo "make test     run the whole test suite"
-	@echo "make release  regenerate grading/checks/reference.py, the visible tests' table and release/ from source/"
+	@echo "make release  regenerate grading/checks/reference.py, the visible tests' table and release/ from source/,"
+	@echo "               and record source/'s helpers (gc_utils.py, gc_feedback.py, its cases) as reviewed"
 	@echo "make bench    measure notebook run times and autograde time per submission"
 	@echo "make autograde  grade what is new in submitted/: one worker per core, sandboxed, verified, resumable"
 	@echo "               [WORKERS=n] [DB=postgresql://...] [SCHEDULER=tcp://host:8786] [FORCE=1] [SIMILARITY=0.75]"
@@ -26,13 +27,15 @@ help:
 	@echo "               [COLUMN=name] [RELEASE_FLAGGED=1]"
 	@echo "make release-feedback  feedback to students through nbgrader's exchange (flagged ones held back)"
 	@echo "               [RELEASE_FLAGGED=1]"
-	@echo "make review-config  show how nbgrader_config.py or deadlines.toml changed since last reviewed, and accept it"
+	@echo "make review-config  show how nbgrader_config.py, deadlines.toml or source/'s helpers changed since last"
+	@echo "               reviewed, and accept it [ACCEPT=1]"
 	@echo "make bench-hub  the round trip on a real JupyterHub for 2 and 30 students (as root, ~15 min)"
 	@echo "make bench-grading  throughput of grading 100 submissions: stock nbgrader, ours, the floor (~25 min)"
 	@echo "make hub      the course on a real JupyterHub on 127.0.0.1:8000 (as root; docs/hub.md): accounts,"
 	@echo "               nbgrader's exchange, the formgrader [HUB_PORT=8000] [HUB_HOME=/srv/gradient-checking-hub]"
 	@echo "make hub-stop stop that hub and every server it started"
-	@echo "make hub-autograde  make autograde on the hub's course copy (same options), files given back to the instructor"
+	@echo "make hub-autograde  make autograde on the hub's course copy (same options), in a private copy of it"
+	@echo "make hub-review-config  make review-config for the hub's course copy [ACCEPT=1]"
 	@echo "make hub-release-feedback  make release-feedback through the hub's exchange, as the instructor [RELEASE_FLAGGED=1]"
 
 $(BIN)/.installed: requirements.txt pyproject.toml jupyter-config/grading.json
@@ -55,8 +58,11 @@ $(BIN)/.installed: requirements.txt pyproject.toml jupyter-config/grading.json
 reference: $(BIN)/.installed
 	$(BIN)/python -m grading.checks.build_reference
 
+# The instructor who releases source/'s helpers has read them: they are recorded as reviewed
+# (grading/grader/config_review.py); a later change is refused by make autograde until accepted.
 release: reference
 	$(BIN)/nbgrader generate_assignment gradient_checking --force
+	$(BIN)/python -m grading.grader.config_review --record-helpers
 
 demo: release
 	$(BIN)/python -m synthetic_class.demo
@@ -108,17 +114,22 @@ bench-hub: $(BIN)/.installed
 # HUB_PORT=8000 HUB_HOME=/srv/gradient-checking-hub HUB_INSTRUCTOR=instructor
 # HUB_STUDENTS="student1 student2 student3" HUB_COURSE=~instructor/gradient-checking
 HUB_PYTHON ?= /usr/bin/python3.11
-hub:
+hub: $(BIN)/.installed
 	$(HUB_PYTHON) hub/hubctl.py start
 
 hub-stop:
 	$(HUB_PYTHON) hub/hubctl.py stop
 
 # Grading and feedback of the hub's course copy: the same pipeline and rule as make autograde and
-# make release-feedback, with the same options (grading runs as root from .venv; the files it
-# writes are given back to the instructor; feedback is released as the instructor).
+# make release-feedback, with the same options (grading runs as root from .venv in a private copy
+# of the course; what it reads and writes there goes through a program run as the instructor;
+# feedback is released as the instructor). make hub records the course copy's configuration and
+# helpers as reviewed (it needs .venv for that); make hub-review-config shows a change, and accepts it.
 hub-autograde: $(BIN)/.installed
 	$(HUB_PYTHON) hub/hubctl.py autograde $(AUTOGRADE_OPTIONS)
+
+hub-review-config: $(BIN)/.installed
+	$(HUB_PYTHON) hub/hubctl.py review-config $(if $(ACCEPT),--accept)
 
 hub-release-feedback:
 	$(HUB_PYTHON) hub/hubctl.py release-feedback $(if $(RELEASE_FLAGGED),--release-flagged)

@@ -5,8 +5,12 @@
     hubctl.py remove-users   delete the Linux accounts that `start` created (the hub stopped first)
     hubctl.py autograde [OPTION ...]
                              grade the instructor's course copy with the course's pipeline
-                             (python -m grading.grader.autograde --root COURSE OPTION ...), as root, then
-                             give what it wrote back to the instructor
+                             (python -m grading.grader.autograde OPTION ...) as root, in a private copy
+                             of it; what grading reads comes in, and what it writes goes out, through
+                             a program run as the instructor (hub/private_copy.py)
+    hubctl.py review-config [--accept]
+                             show how the course copy's configuration or helpers differ from those
+                             last reviewed, and accept them (python -m grading.grader.config_review)
     hubctl.py release-feedback [--release-flagged]
                              release feedback through the exchange as the instructor, flagged
                              submissions held back (python -m grading.lms.release_feedback)
@@ -37,6 +41,8 @@ The state folder (root's, 0755):
     hub.pid, hub.log             the running hub
     private/ (0700)              passwords (0600), the hub's database and cookie secret, the
                                  proxy's pid, the accounts this script created
+    private/grading/<key>/course the private copy that make hub-autograde grades, with its ledger
+    private/grading/state/       the reviewed configuration and helpers of each course copy
 """
 import hashlib
 import json
@@ -47,7 +53,6 @@ import secrets
 import shutil
 import signal
 import socket
-import stat
 import string
 import subprocess
 import sys
@@ -55,6 +60,8 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+import private_copy   # hub/private_copy.py, beside this script
 
 REPO = Path(__file__).resolve().parent.parent
 HUB_DIR = REPO / "hub"
@@ -368,28 +375,57 @@ def ensure_users(settings):
 
 
 def ensure_course(settings):
-    """The instructor's copy of the course, made once and then theirs: never overwritten."""
+    """The instructor's copy of the course, made once and then theirs: never overwritten. Root
+    builds it from the repository in its private folder and records its configuration and helpers
+    as reviewed there (they are the repository's); the instructor's side writes it into place
+    (hub/private_copy.py), so root writes nothing in the instructor's home."""
     course = settings.course_dir()
-    account = pwd.getpwnam(settings.instructor)
-    if course.exists():
+    if os.path.lexists(course):
         return course
+    account = instructor_account(settings)
     say(f"copying the course for {settings.instructor} into {course}")
-    staging = course.with_name(course.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    ignore = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "*.pyc")
-    for name in COURSE_FILES:
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, staging / name, ignore=ignore)
-        else:
-            shutil.copy2(source, staging / name)
-    for folder, dirs, files in os.walk(staging):
-        for name in [folder, *(os.path.join(folder, item) for item in dirs + files)]:
-            os.chown(name, account.pw_uid, account.pw_gid, follow_symlinks=False)
-    os.chmod(staging, 0o700)
-    staging.rename(course)
+    try:
+        with private_copy.PrivateCopy(settings.private, course) as copy:
+            build = copy.folder / "new-course"
+            shutil.rmtree(build, ignore_errors=True)
+            build.mkdir(mode=0o700)
+            ignore = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "*.pyc")
+            for name in COURSE_FILES:
+                source = REPO / name
+                if source.is_dir():
+                    shutil.copytree(source, build / name, ignore=ignore)
+                else:
+                    shutil.copy2(source, build / name)
+            recorded = review(copy, ["--accept"], root=build, capture_output=True, text=True)
+            if recorded.returncode != 0:
+                fail(f"the course copy's configuration could not be recorded as reviewed:\n{recorded.stdout}{recorded.stderr}")
+            written = private_copy.send_out(copy, account, create=True, parts=COURSE_FILES, source=build)
+            shutil.rmtree(build)
+    except private_copy.TransferRefused as refusal:
+        fail(f"the course copy was not made: {refusal}")
+    if written["refused"]:
+        fail("the course copy is incomplete:\n  " + "\n  ".join(written["refused"]))
     return course
+
+
+def instructor_account(settings):
+    return private_copy.Account(pwd.getpwnam(settings.instructor), settings.python)
+
+
+def grading_python():
+    python = REPO / ".venv" / "bin" / "python"
+    if not os.access(python, os.X_OK):
+        fail(f"{python} is missing: make builds it (make hub, make hub-autograde)")
+    return python
+
+
+def review(copy, options, root=None, **kwargs):
+    """python -m grading.grader.config_review on a copy of the course (the private copy, or the one
+    make hub builds), keyed to the course: its record, its paths."""
+    root = root or copy.copy
+    env = {**os.environ, **copy.environment(), "GRADING_COURSE_ROOT": str(root)}
+    return subprocess.run([str(grading_python()), "-m", "grading.grader.config_review", "--root", str(root), *options],
+                          cwd=REPO, env=env, **kwargs)
 
 
 def world_readable_repo():
@@ -514,30 +550,103 @@ def remove_users(settings):
     settings.passwords.unlink(missing_ok=True)
 
 
-def give_back(course, account):
-    """Hand the files that grading (root) wrote in the course to the instructor: every file or
-    folder root owns there, never following a link, and never a file with a second hard link
-    (one the instructor's account linked in from elsewhere must keep its owner)."""
-    for folder, dirs, files in os.walk(course):
-        for name in [folder, *(os.path.join(folder, item) for item in dirs + files)]:
-            info = os.lstat(name)
-            if info.st_uid == 0 and not stat.S_ISLNK(info.st_mode) and (stat.S_ISDIR(info.st_mode) or info.st_nlink == 1):
-                os.chown(name, account.pw_uid, account.pw_gid, follow_symlinks=False)
+def option_value(options, name):
+    """The value of `name` among command-line options (`--name value` or `--name=value`), or None."""
+    for number, option in enumerate(options):
+        if option == name and number + 1 < len(options):
+            return options[number + 1]
+        if option.startswith(name + "="):
+            return option.split("=", 1)[1]
+    return None
 
 
 def autograde(settings, options):
-    """The course's own grading (sandboxed, verified) on the instructor's course copy. It runs as
-    root with this checkout's .venv, from this checkout (never from the course copy, which the
-    instructor's account can write), then gives the files it wrote back to the instructor."""
+    """The course's own grading (sandboxed, verified) of the instructor's course copy, as root in a
+    private copy of it (hub/private_copy.py): the course's inputs come in, read as the instructor;
+    root grades with this checkout's .venv and grading package, the course's own helpers and
+    configuration once reviewed; the results go out, written as the instructor. Root never reads
+    or writes in the course, which the instructor's account can fill with links."""
     course = settings.course_dir()
-    python = REPO / ".venv" / "bin" / "python"
-    if not course.is_dir():
+    python = grading_python()
+    if not os.path.lexists(course):
         fail(f"no course copy at {course}: make hub first")
-    if not os.access(python, os.X_OK):
-        fail(f"{python} is missing: make autograde builds it (or make hub-autograde, which does)")
-    graded = subprocess.run([str(python), "-m", "grading.grader.autograde", "--root", str(course), *options], cwd=REPO)
-    give_back(course, pwd.getpwnam(settings.instructor))
-    return graded.returncode
+    db_url = option_value(options, "--db-url")
+    if db_url and db_url.startswith("sqlite"):
+        fail("DB=sqlite:... is not for the hub: make hub-autograde grades the course copy's own gradebook.db "
+             "(or a PostgreSQL gradebook, DB=postgresql://...)")
+    parts = private_copy.INPUTS if db_url is None else [part for part in private_copy.INPUTS
+                                                         if part != private_copy.GRADEBOOK]
+    account = instructor_account(settings)
+    try:
+        with private_copy.PrivateCopy(settings.private, course) as copy:
+            came = private_copy.bring_in(copy, account, parts)
+            for note in came.notes:
+                say(note)
+            for left_out in came.left_out:
+                say(f"left out of grading: {left_out}")
+            for student, why in came.held_out.items():
+                say(f"not graded this time: {private_copy.plain(student)} ({private_copy.plain(why)}); "
+                    "their grade, if any, stays as it was")
+            if db_url is None:
+                options = [*options, "--db-url", f"sqlite:///{copy.copy / private_copy.GRADEBOOK}"]
+            status = grade(copy, python, options)
+            if status not in (0, 1):
+                say(f"nothing was written into {course}")
+                return status
+            written = private_copy.send_out(copy, account, {"expected": came.gradebook} if db_url is None else None)
+    except private_copy.TransferRefused as refusal:
+        fail(f"{refusal}")
+    return tell_written(written, course, settings.instructor, status)
+
+
+def grade(copy, python, options):
+    """python -m grading.grader.autograde on the private copy; what it prints names the course's
+    paths, not the private copy's. Returns its exit status."""
+    env = {**os.environ, **copy.environment(), "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen([str(python), "-m", "grading.grader.autograde", "--root", str(copy.copy), *options],
+                               cwd=REPO, env=env, stdout=subprocess.PIPE)
+    private, course = str(copy.copy).encode(), str(copy.course).encode()
+    try:
+        for line in process.stdout:
+            sys.stdout.buffer.write(line.replace(private, course))
+            sys.stdout.buffer.flush()
+    except KeyboardInterrupt:
+        process.wait()
+        return 130
+    return process.wait()
+
+
+def tell_written(written, course, instructor, status):
+    """Say what the instructor's side wrote into the course; the exit status of make hub-autograde."""
+    for note in written["notes"]:
+        say(note)
+    if written["gradebook"] == "changed":
+        say(f"the gradebook in {course} changed while grading (the formgrader saved a grade or a comment, say): "
+            "nothing was written into the course, which stays as it was, with that change. Run make "
+            "hub-autograde again once nobody is saving in the formgrader: it grades again what this run "
+            "graded, and takes the rest from its ledger.")
+        return 1
+    say(f"wrote the results into {course} as {instructor}: {written['written']} files written, "
+        f"{written['unchanged']} unchanged" + (f"; the gradebook {written['gradebook']}" if written["gradebook"] else ""))
+    for refused in written["refused"]:
+        say(f"not written: {refused}")
+    return 1 if written["refused"] else status
+
+
+def review_config(settings, options):
+    """make hub-review-config [ACCEPT=1]: the course copy's configuration and helpers, as they are
+    now (brought in as the instructor), against those last reviewed; accepted when asked."""
+    if any(option != "--accept" for option in options):
+        fail("usage: hubctl.py review-config [--accept]")
+    course = settings.course_dir()
+    if not os.path.lexists(course):
+        fail(f"no course copy at {course}: make hub first")
+    try:
+        with private_copy.PrivateCopy(settings.private, course) as copy:
+            private_copy.bring_in(copy, instructor_account(settings), private_copy.REVIEWED_INPUTS)
+            return review(copy, options).returncode
+    except private_copy.TransferRefused as refusal:
+        fail(f"{refusal}")
 
 
 def release_feedback(settings, options):
@@ -558,7 +667,7 @@ def release_feedback(settings, options):
 
 def main(argv):
     commands = {"start": start, "stop": stop, "remove-users": remove_users, "venv": ensure_venv}
-    with_options = {"autograde": autograde, "release-feedback": release_feedback}
+    with_options = {"autograde": autograde, "release-feedback": release_feedback, "review-config": review_config}
     if len(argv) < 2 or argv[1] not in {**commands, **with_options} or (argv[1] in commands and len(argv) != 2):
         fail(f"usage: {argv[0]} {'|'.join([*commands, *with_options])}")
     if os.geteuid() != 0:

@@ -8,6 +8,7 @@ a script would, and the real commands refuse to run it until the instructor acce
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 import urllib.request
@@ -18,10 +19,13 @@ from grading.grader import config_review, course, gradebook
 from synthetic_class import synthetic
 
 
-def run(*command):
-    env = {key: value for key, value in os.environ.items() if key != "GRADEBOOK_URL"}
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(*command, cwd=None):
+    env = {key: value for key, value in os.environ.items() if key not in ("GRADEBOOK_URL", "MAKEFLAGS", "MAKELEVEL")}
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    return subprocess.run(command, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    return subprocess.run(command, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, cwd=cwd)
 
 
 def autograde(root):
@@ -96,3 +100,53 @@ def test_the_difference_is_printed_without_control_characters(tmp_path):
 def test_the_record_is_kept_outside_the_course(tmp_path):
     assert tmp_path not in config_review.record_path(tmp_path).parents
     assert Path(os.environ["XDG_STATE_HOME"]) in config_review.record_path(tmp_path).parents
+
+
+def repository_copy(destination):
+    """What make release and make autograde use of the repository, copied, its .venv the real one
+    (linked): a course of its own, for the real make commands."""
+    destination.mkdir()
+    for name in ("Makefile", "nbgrader_config.py", "deadlines.toml", "pyproject.toml", "requirements.txt"):
+        shutil.copy2(ROOT / name, destination / name)
+    for name in ("grading", "source", "release", "jupyter-config"):
+        shutil.copytree(ROOT / name, destination / name, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+    (destination / ".venv").symlink_to(ROOT / ".venv")
+    return destination
+
+
+def test_helpers_of_source_are_recorded_by_make_release_and_refused_changed_until_accepted(tmp_path):
+    """The grader imports source/gradient_checking/gc_feedback.py and gc_utils.py in its own
+    processes. make release records them as reviewed; changed afterwards (through the instructor's
+    Jupyter, say: here to write a canary when imported), make autograde refuses before importing
+    them, with the difference, until make review-config accepts the change; make release again
+    accepts a change too."""
+    repository = repository_copy(tmp_path / "repository")
+    canary = tmp_path / "canary-helpers-ran"
+
+    def make(*target):
+        return run("make", "-s", "-o", ".venv/bin/.installed", *target, cwd=repository)
+
+    released = make("release")
+    assert released.returncode == 0 and "Recorded as reviewed (make release)" in released.stdout, released.stderr
+    assert make("autograde").returncode == 0   # nothing to grade: the configuration is recorded all the same
+
+    helpers = repository / "source" / "gradient_checking" / "gc_feedback.py"
+    reviewed = helpers.read_text()
+    helpers.write_text(reviewed + f"\nopen({str(canary)!r}, 'w').write('the grader ran this')\n")
+    refused = make("autograde")
+    assert "Error 3" in refused.stderr, refused.stdout + refused.stderr   # make's word for the refusal's status
+    assert f"{helpers} (reviewed)" in refused.stderr and f"+open({str(canary)!r}" in refused.stderr
+    assert "Nothing was graded" in refused.stderr and "make review-config" in refused.stderr
+    shown = make("review-config")   # shown, not accepted, when nobody answers
+    assert "Error 1" in shown.stderr and f"+open({str(canary)!r}" in shown.stdout and "Not accepted" in shown.stdout
+    assert not canary.exists(), "the changed helpers ran before they were reviewed"
+    accepted = make("review-config", "ACCEPT=1")
+    assert accepted.returncode == 0 and "Accepted" in accepted.stdout
+    assert make("autograde").returncode == 0 and canary.exists(), "accepted, they are the grader's"
+
+    helpers.write_text(reviewed + "\n# worded better\n")
+    assert "Error 3" in make("autograde").stderr
+    released = make("release")
+    assert released.returncode == 0, released.stderr
+    assert f"changed since last recorded: {helpers} (-1 +1 lines)" in released.stdout, released.stdout
+    assert make("autograde").returncode == 0

@@ -31,6 +31,7 @@ import nbformat
 import pytest
 import requests
 from browser_support import CHROMIUM_ARGS
+from canaries import Canaries
 from ci import require
 
 from grading.lms.lms_export import flagged_students
@@ -38,7 +39,7 @@ from grading.plugins.formgrader_guard import AUTOGRADE_ELSEWHERE
 from synthetic_class import demo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "hub"))
-from hubctl import environ_of, give_back  # noqa: E402  (hub/ is a folder of scripts, not a package)
+from hubctl import environ_of  # noqa: E402  (hub/ is a folder of scripts, not a package)
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = "/usr/bin/python3.11"
@@ -409,7 +410,12 @@ def test_the_course_round_trip_in_the_browser_from_release_to_feedback(hub):
             formgrader.goto(instructor.url(f"formgrader/submissions/{crashed['id']}/?index=0"))
             comments = formgrader.locator("textarea")
             comments.first.wait_for()
-            # The comment on the function that lost its points (the kernel died in it) says why.
+            # The comment on the function that lost its points (the kernel died in it) says why;
+            # the page fills its comment boxes after it loads (formgrade.js fetches the comments).
+            formgrader.wait_for_function(
+                "([start, part]) => [...document.querySelectorAll('textarea')]"
+                ".some(box => box.value.startsWith(start) && box.value.includes(part))",
+                arg=[VERIFIED, " earned 0 of 20 points"])
             [verified] = [box for box in comments.all() if box.input_value().startswith(VERIFIED)
                           and " earned 0 of 20 points" in box.input_value()]
             verified.scroll_into_view_if_needed()
@@ -469,25 +475,142 @@ def test_the_course_round_trip_in_the_browser_from_release_to_feedback(hub):
             chromium.close()
 
 
-def test_grading_gives_back_what_root_wrote_and_nothing_a_link_points_at(tmp_path):
-    """make hub-autograde runs as root in the instructor's course copy, then hands root's files
-    there to the instructor (hubctl.give_back). A link the instructor's account planted there, to
-    a file elsewhere, symbolic or hard, must not hand that file over."""
-    require(os.geteuid() == 0, "giving files back takes root: run as root")
-    account = pwd.getpwnam("nobody")
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    canary = outside / "canary"
-    canary.write_text("root's own file")
-    course = tmp_path / "course"
-    (course / "autograded" / "student").mkdir(parents=True)
-    written = course / "autograded" / "student" / "graded.ipynb"
-    written.write_text("{}")
-    os.symlink(canary, course / "symbolic")
-    os.link(canary, course / "hard")
-    os.symlink(outside, course / "folder")
+# ------------------------------------------------------------------ grading never works in the course
+# After the round trip, the course copy holds a class's results. make hub-autograde grades a private
+# copy of it as root; the course is read and written only by a program run as the instructor
+# (hub/private_copy.py, hub/as_instructor.py). The instructor's account, or a script in a page open
+# in their JupyterLab, plants links in the course and swaps folders for links: root must follow none.
 
-    give_back(course, account)
-    assert all(path.lstat().st_uid == account.pw_uid for path in (course, course / "autograded", written))
-    assert canary.stat().st_uid == 0 and outside.stat().st_uid == 0, "a link was followed"
-    assert (course / "symbolic").lstat().st_uid == 0   # the link itself is left as it was
+def as_instructor(hub, *command, **kwargs):
+    return subprocess.run(["runuser", "-u", hub.instructor, "--", *command], capture_output=True, text=True,
+                          timeout=60, **kwargs)
+
+
+def make(hub, *target):
+    return subprocess.run(["make", "-s", *target], cwd=ROOT, env=hub.env, capture_output=True, text=True,
+                          timeout=600, stdin=subprocess.DEVNULL)
+
+
+def open_canaries():
+    """Canaries in a folder everyone may enter, of files only root may write: an instructor's
+    process that followed a link to them would show in the inotify watch as well as root would."""
+    folder = Path(tempfile.mkdtemp(prefix="gc-hub-canaries-", dir="/tmp"))
+    os.chmod(folder, 0o755)
+    return Canaries(folder / "canaries")
+
+
+def all_the_instructor_s(hub):
+    """Paths in the course copy that are not the instructor's (links included, by their own owner)."""
+    owner = pwd.getpwnam(hub.instructor).pw_uid
+    return [str(path) for path in hub.course.rglob("*") if path.lstat().st_uid != owner]
+
+
+def right_student_s_grade(hub):
+    with open(hub.course / "grades.csv", newline="") as table:
+        return {row["student_id"]: float(row["score"]) for row in csv.DictReader(table)}[hub.students[0]]
+
+
+def test_hub_autograde_follows_no_link_the_instructor_planted(hub):
+    """A link at every place root used to write in the course (grades.csv, reports/ and its files,
+    autograded/<student>, feedback/, the gradebook's journal, .grading/) and one where grading reads
+    (release/), each to a canary outside the course that only root may write: make hub-autograde
+    touches none of them, leaves every file of the course the instructor's, and the grades right."""
+    course, right = hub.course, hub.students[0]
+    assert (course / "grades.csv").is_file(), "the round trip (above) grades the class first"
+    canaries = open_canaries()
+    folder, target, secret, mode = (str(canaries.folder / name) for name in ("folder", "target.txt", "secret.txt", "mode.txt"))
+    reports = sorted(path.name for path in (course / "reports").iterdir() if path.is_file())
+    plant = [("grades.csv", target), ("feedback", folder), (f"autograded/{right}", folder), (".grading", folder),
+             ("gradebook.db-journal", target), ("release/gradient_checking/linked.py", target)]
+    plant += [(f"reports/{name}", [target, secret, mode][number % 3]) for number, name in enumerate(reports)]
+    assert {"autograde.json", "similarity.html"} <= set(reports), reports
+    for name, points_at in plant:
+        planted = as_instructor(hub, "sh", "-c", 'rm -rf "$1" && ln -s "$2" "$1"', "plant", str(course / name), points_at)
+        assert planted.returncode == 0, planted.stderr
+        assert (course / name).is_symlink()
+    try:
+        with canaries.watching():
+            graded = make(hub, "hub-autograde")
+        print(graded.stdout, graded.stderr)
+        assert not canaries.touched() and not canaries.changed(), canaries.touched() + canaries.changed()
+        assert not all_the_instructor_s(hub), all_the_instructor_s(hub)
+        assert graded.returncode == 0, graded.stdout + graded.stderr
+        assert right_student_s_grade(hub) == 100
+        # The results replaced the links where they go; the others are left as they were.
+        for name in ("grades.csv", "feedback", f"autograded/{right}", *(f"reports/{name}" for name in reports)):
+            assert not (course / name).is_symlink() and (course / name).exists(), name
+        assert (course / ".grading").is_symlink() and not (course / "gradebook.db-journal").exists()
+        assert "left out of grading: release/gradient_checking/linked.py: a link, left out" in graded.stdout
+        assert "gradebook.db-journal: a link where SQLite keeps its journal, removed" in graded.stdout
+        # What it prints names the course, never the private copy.
+        assert f"Grades:       {course / 'grades.csv'}" in graded.stdout and "private" not in graded.stdout
+    finally:
+        canaries.close()
+        shutil.rmtree(canaries.folder.parent, ignore_errors=True)
+        as_instructor(hub, "rm", "-f", str(course / "release/gradient_checking/linked.py"), str(course / ".grading"))
+
+
+def test_hub_autograde_follows_no_folder_swapped_for_a_link_while_it_runs(hub):
+    """A process of the instructor's account swaps the course's folders for links to a canary
+    folder, over and over, while make hub-autograde runs: no file outside the course changes owner
+    or content, none is even opened, and every file in the course stays the instructor's."""
+    course = hub.course
+    canaries = open_canaries()
+    swapped = ["autograded", "feedback", "reports", "submitted", "release", f"autograded/{hub.students[1]}",
+               f"feedback/{hub.students[1]}"]
+    # One loop per folder: each is a link to the canary folder about half of the time.
+    loop = ('for d in "$@"; do while true; do mv "$d" "$d.swap" 2>/dev/null && ln -s "$0" "$d" && sleep 0.02; '
+            'rm -f "$d" 2>/dev/null; mv "$d.swap" "$d" 2>/dev/null; sleep 0.02; done & done; wait')
+    swapper = subprocess.Popen(["runuser", "-u", hub.instructor, "--", "sh", "-c", loop,
+                                str(canaries.folder / "folder"), *swapped],
+                               cwd=course, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        with canaries.watching():
+            graded = make(hub, "hub-autograde")
+        print(graded.stdout, graded.stderr)
+    finally:
+        os.killpg(swapper.pid, 9)
+        swapper.wait()
+        for name in swapped:   # the course as it was, for whoever looks at it after
+            as_instructor(hub, "sh", "-c", '[ -e "$1.swap" ] && { rm -rf "$1"; mv "$1.swap" "$1"; }; true', "fix",
+                          name, cwd=course)
+        canaries.close()
+        shutil.rmtree(canaries.folder.parent, ignore_errors=True)
+    assert not canaries.touched() and not canaries.changed(), canaries.touched() + canaries.changed()
+    assert not all_the_instructor_s(hub), all_the_instructor_s(hub)
+
+
+def test_hub_autograde_refuses_helpers_changed_in_the_course_until_accepted(hub, tmp_path):
+    """The course's source/gradient_checking/gc_feedback.py runs in the grader's processes. Changed
+    by the instructor's account (to write a canary when imported), make hub-autograde refuses, says
+    why and prints the difference, and the canary is never written, until make hub-review-config
+    ACCEPT=1 accepts the change. make hub recorded the course copy as reviewed when it made it."""
+    course = hub.course
+    assert make(hub, "hub-review-config").returncode == 0   # as make hub recorded it
+    helpers = course / "source" / ASSIGNMENT / "gc_feedback.py"
+    reviewed = helpers.read_text()
+    canary = tmp_path / "canary-helpers-ran"
+    attack = reviewed + f"\nopen({str(canary)!r}, 'w').write('the grader ran this')\n"
+
+    def write_helpers(text):
+        written = as_instructor(hub, "sh", "-c", 'cat > "$1"', "write", str(helpers), input=text)
+        assert written.returncode == 0, written.stderr
+
+    write_helpers(attack)
+    refused = make(hub, "hub-autograde")
+    assert "Error 3" in refused.stderr, refused.stdout + refused.stderr   # make's word for the refusal's status
+    assert f"+open({str(canary)!r}" in refused.stderr and "Nothing was graded" in refused.stderr
+    assert f"{helpers} (reviewed)" in refused.stderr and "make hub-review-config" in refused.stderr
+    shown = make(hub, "hub-review-config")   # shown, not accepted, when nobody answers
+    assert "Error 1" in shown.stderr and f"+open({str(canary)!r}" in shown.stdout and "Not accepted" in shown.stdout
+    assert "Error 3" in make(hub, "hub-autograde").stderr
+    assert not canary.exists(), "the changed helpers ran in the grader"
+
+    accepted = make(hub, "hub-review-config", "ACCEPT=1")
+    assert accepted.returncode == 0 and "Accepted" in accepted.stdout, accepted.stdout + accepted.stderr
+    graded = make(hub, "hub-autograde")
+    assert graded.returncode == 0, graded.stdout + graded.stderr
+    assert canary.exists(), "once accepted, the course's helpers are the ones the grader runs"
+    assert right_student_s_grade(hub) == 100
+    write_helpers(reviewed)
+    assert make(hub, "hub-review-config", "ACCEPT=1").returncode == 0

@@ -2,16 +2,13 @@
 
 The grader never imports the copy that sits in a student's folder: a submission could have
 changed it. Loading the instructor's file by path also means that the notebooks' helpers and
-the grader's cannot drift apart: there is only one file.
+the grader's cannot drift apart: there is only one file. The grader runs them in its own
+processes, outside every sandbox, so it starts only once they are as last reviewed
+(grading/grader/config_review.py), before anything imports this module.
 """
 import importlib.util
-import os
-from pathlib import Path
 
-from grading.assignment import ASSIGNMENT, COURSE_ROOT
-# Inside the grading sandbox source/ is not visible; the sandbox points this at the
-# read-only released copy, which `make release` keeps identical (tests/test_release.py).
-HELPERS_PATH = Path(os.environ.get("GRADING_HELPERS", COURSE_ROOT / "source" / ASSIGNMENT / "gc_utils.py"))
+from grading.assignment import ASSIGNMENT, COURSE_ROOT, HELPERS_PATH  # noqa: F401 (ASSIGNMENT, COURSE_ROOT: for importers)
 
 
 def _load(path, name):

@@ -31,7 +31,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from grading.assignment import ASSIGNMENT, COURSE_ROOT, FEEDBACK_FILES, FEEDBACK_PAGES, FUNCTIONS, SHORT
-from grading.grader import config_review, deadlines, gradebook, pipeline, report, runners, similarity
+from grading.grader import config_review, deadlines, gradebook, report, runners, similarity
 from grading.grader.ledger import Ledger, public_url, submission_fingerprint
 from grading.grader.report import REPORT
 from grading.results import Result
@@ -98,6 +98,8 @@ def grade_all(runner, root, students, db_url, *, progress=True, limits=GradingLi
     """Grade `students` on the runner's workers and record each finished grade in the ledger; return Results."""
     from tqdm import tqdm
 
+    from grading.grader import pipeline   # after the review: it loads the helpers (see run())
+
     ledger = Ledger(root, db_url)
     fingerprints = {s: submission_fingerprint(root, s) for s in students}
     results = []
@@ -139,6 +141,8 @@ def write_all_feedback(runner, root, students, db_url, *, progress=True, limits=
     """nbgrader's feedback HTML of each student whose feedback is missing or older than their
     graded notebooks, or who is in `stale` (their late penalty changed); {student: problem}."""
     from tqdm import tqdm
+
+    from grading.grader import pipeline
 
     todo = [s for s in students if s in stale or feedback_missing(root, s)]
     problems = {}
@@ -224,6 +228,9 @@ def run(argv=None):
     refused = config_review.refusal_status(root)   # before anything loads nbgrader_config.py here
     if refused:
         return refused
+    # Only now: the pipeline imports the helpers of source/ (grading/checks/provided.py), which
+    # run in this process, so they are imported once reviewed.
+    from grading.grader import pipeline
     db_url = gradebook.normalized(args.db_url or gradebook.configured_url(root))
     students = students_to_grade(root, args.student)
     if not students:
