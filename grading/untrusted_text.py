@@ -10,8 +10,9 @@ import unicodedata
 
 # Unicode categories a terminal acts on instead of showing: controls (escape sequences, carriage
 # returns, backspaces), format characters (bidirectional overrides, zero-width characters) and
-# the line and paragraph separators.
-INVISIBLE = {"Cc", "Cf", "Zl", "Zp"}
+# the line and paragraph separators; and lone surrogates, which Python makes of a file name's
+# bytes that are not UTF-8 and which no output stream can encode.
+INVISIBLE = {"Cc", "Cf", "Zl", "Zp", "Cs"}
 # What a spreadsheet or an LMS import reads as the start of a formula (OWASP's CSV injection
 # list, with the full-width forms some spreadsheets accept too).
 FORMULA_STARTS = tuple("=+-@\t\r\n") + ("\uff1d", "\uff0b", "\uff0d", "\uff20")
