@@ -99,6 +99,8 @@ def test_collect_copies_regular_files_only_and_says_why_it_left_out_each_other_e
     os.mkfifo(folder / "pipe")
     with open(folder / "big.bin", "wb") as big:
         big.truncate(inbound.MAX_FILE_BYTES + 1)
+    (folder / "planted.py").write_text("written by another account into the world-writable folder")
+    shutil.chown(folder / "planted.py", OTHER)
     into = tmp_path / "collected"
     into.mkdir()
     fd = os.open(into, os.O_RDONLY | os.O_DIRECTORY)
@@ -113,7 +115,8 @@ def test_collect_copies_regular_files_only_and_says_why_it_left_out_each_other_e
     assert (into / NOTEBOOKS[0]).read_text() == "my notebook" and not found.refused
     left = dict(found.left_out)
     assert sorted(left) == sorted(["1_gradient_checking_1d.html", NOTEBOOKS[1], "big.bin", "linked", "pipe",
-                                   "solutions.html", "sub/nbgrader_config.py", "zero"])
+                                   "planted.py", "solutions.html", "sub/nbgrader_config.py", "zero"])
+    assert left["planted.py"] == f"it belongs to {OTHER}, not to {ME}, whose submission this is"
     assert left[NOTEBOOKS[1]] == f"it is a symbolic link to {canaries.folder / 'secret.txt'}: only regular files are collected"
     assert left["pipe"] == "it is a FIFO: only regular files are collected"
     assert left["big.bin"] == f"it is {inbound.MAX_FILE_BYTES + 1} bytes, more than the {inbound.MAX_FILE_BYTES} a file may have"

@@ -14,9 +14,10 @@ or make another folder under any name. So nothing the client wrote is taken on i
   The time in the name and in timestamp.txt is only the client's claim (`Inspection.claims`).
 - What: regular files only, walked and read by descriptors, every folder entered with O_NOFOLLOW
   and every file checked through O_PATH before it is opened (grading.sandboxing.files). Links,
-  FIFOs, sockets and devices, a file over MAX_FILE_BYTES or past MAX_TOTAL_BYTES, and the names
-  nbgrader gives its own files are left out, each with a sentence; a folder with more than
-  MAX_ENTRIES entries is refused whole.
+  FIFOs, sockets and devices, a file over MAX_FILE_BYTES or past MAX_TOTAL_BYTES, the names
+  nbgrader gives its own files, and anything another account owns (nbgrader's submit makes the
+  folder world-writable) are left out, each with a sentence; a folder with more than MAX_ENTRIES
+  entries is refused whole.
 
 `read_inbound` reads one folder; given a destination folder's descriptor it copies what it takes
 as it reads, and the change time it returns is then taken after each file was read, so no change
@@ -223,6 +224,10 @@ def _take(found, prefix, name, fd, out, pending, ignore, evidence, total):
         return 0
     found.changed_ns = max(found.changed_ns, info.st_ctime_ns)
     if any(fnmatch.fnmatch(name, pattern) for pattern in ignore):
+        return 0
+    if info.st_uid != found.uid and not evidence:   # submit makes the folder world-writable
+        found.left_out.append((path, f"it belongs to {account_name(info.st_uid)}, not to {found.owner}, whose "
+                                     "submission this is"))
         return 0
     if stat.S_ISDIR(info.st_mode):
         try:
