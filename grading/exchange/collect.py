@@ -94,10 +94,15 @@ class CheckedCollect(ExchangeCollect):
         self.outcome = {"collected": [], "refused": [], "unchanged": [], "failed": []}
         candidates = {}
         for found in self.inspected:
-            if found.refused:
-                self._refuse(found)
-            else:
+            if not found.refused:
                 candidates.setdefault(found.student, []).append(found)
+                continue
+            try:
+                self._refuse(found)
+            except Exception as error:   # its copy for review failed: it is refused all the same
+                self.outcome["failed"].append(found.name)
+                self._say("error", f"Refused inbound/{found.name}: {found.refused}; keeping a copy for review failed: "
+                                   f"{type(error).__name__}: {error}")
         if not candidates:
             self.log.warning("No submissions of '%s' for course '%s' to collect",
                              self.coursedir.assignment_id, self.coursedir.course_id)
@@ -126,8 +131,9 @@ class CheckedCollect(ExchangeCollect):
             if not ((self.update and newer) or (self.before_duedate and existing != chosen.changed)):
                 self.outcome["unchanged"].append(student)
                 self._record(chosen, "already collected")
-                self._say("info", f"{'No newer submission to collect' if self.update else 'Submission already exists, use --update to update'}: "
-                                  f"{student} {assignment}")
+                said = "No newer submission to collect" if self.update else \
+                    "Submission already exists, use --update to update"
+                self._say("info", f"{said}: {student} {assignment}")
                 return
         parent = files.make_folders(self.root_path, relative.parent)
         scratch = f".collecting-{assignment}-{secrets.token_hex(4)}"
@@ -151,8 +157,9 @@ class CheckedCollect(ExchangeCollect):
         for path, why in copied.left_out:
             self._say("warning", f"Left out of {student}'s submission: {path}: {why}.")
         for where, claimed in claim_differs(copied, copied.changed):
-            self._say("warning", f"{student}: the student's client claimed {when(claimed)} in {where}; the submission "
-                                 f"last changed at {when(copied.changed)}, which is the time that counts.")
+            claim = f"claimed {when(claimed)}" if claimed else "wrote no readable time"
+            self._say("warning", f"{student}: the student's client {claim} in {where}; the submission last changed "
+                                 f"at {when(copied.changed)}, which is the time that counts.")
 
     # ------------------------------------------------------------------ refused folders
     def _refuse(self, found):

@@ -265,8 +265,8 @@ def _take(found, prefix, name, fd, out, pending, ignore, evidence, total):
     if out is not None:
         try:
             found.changed_ns = max(found.changed_ns, _copy(name, fd, out))
-        except (files.NotRegular, files.TooLarge, OSError) as error:
-            found.left_out.append((path, f"it changed while it was read: {error}"))
+        except (files.NotRegular, files.TooLarge, OSError) as error:   # changed since it was listed, or unreadable
+            found.left_out.append((path, f"it could not be copied: {error}"))
             return 0
     found.files.append((path, info.st_size))
     return info.st_size
