@@ -18,6 +18,7 @@ One class, one run, five students:
                 a canary outside the course, a FIFO, a file over the size bound; their own
                 1_gradient_checking_1d.html and notes.html handed in with the work
     badsecret   right work, then a submission_secret.txt that is not UTF-8
+    byhand      right work the instructor copied into submitted/ by hand, without a timestamp.txt
 Canary files outside the course are watched (inotify) from the collect to the last fetch.
 """
 import csv
@@ -40,6 +41,7 @@ from nbgrader.utils import notebook_hash
 
 from canaries import Canaries
 from ci import require
+from grading.lms.lms_export import flagged_students
 from synthetic_class import synthetic
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,7 +52,7 @@ VENV = Path(os.environ.get("HUB_TEST_VENV", "/var/tmp/gradient-checking-hub-test
 ASSIGNMENT = "gradient_checking"
 NOTEBOOKS = ["1_gradient_checking_1d.ipynb", "2_gradient_checking_nd.ipynb"]
 PAGES = [name.replace(".ipynb", ".html") for name in NOTEBOOKS]
-ROLES = ("victim", "late", "impostor", "linker", "badsecret")
+ROLES = ("victim", "late", "impostor", "linker", "badsecret", "byhand")
 MINE = "A PAGE THE STUDENT WROTE"
 FUTURE = "2099-01-01 00:00:00.000000 UTC"
 SOLUTION = "BEGIN SOLUTION"   # the marker of solution code: in the instructor's source notebooks only
@@ -167,7 +169,7 @@ def account_of(name):
 
 
 def play(hub, students, began):
-    victim, late, impostor, linker, badsecret = (students[role] for role in ROLES)
+    victim, late, impostor, linker, badsecret, byhand = (students[role] for role in ROLES)
     course, instructor = hub.course, pwd.getpwnam(hub.instructor)
     source = course / "source" / ASSIGNMENT
     canaries = Canaries(hub.home / "canaries")   # outside the course, within the instructor's reach (0755)
@@ -215,6 +217,13 @@ def play(hub, students, began):
         clock = time.monotonic()
         collected = hub.nbgrader(hub.instructor, "collect", ASSIGNMENT, cwd=course)
         collect_seconds = time.monotonic() - clock
+        # Work that reached the instructor some other way, copied in by hand with no time of its own.
+        by_hand = course / "submitted" / byhand / ASSIGNMENT
+        by_hand.mkdir(parents=True)
+        for name, notebook in right.items():
+            nbformat.write(notebook, by_hand / name)
+        for path in [by_hand.parent, by_hand, *by_hand.iterdir()]:
+            os.chown(path, instructor.pw_uid, instructor.pw_gid)
         graded = hub.make("hub-autograde")
         print(f"{time.monotonic() - began:6.1f} s  collected ({time.monotonic() - clock:.1f} s with grading)")
         after_grading = {student: solution_in(course, student) for student in students.values()}
@@ -326,6 +335,13 @@ def test_a_secret_that_is_not_text_is_named_and_everyone_else_s_feedback_goes_ou
     assert not set(expected_pages(played, {"badsecret": PAGES})) & set(played.exchange)
     for student, pages in ((victim, PAGES), (late, PAGES), (linker, PAGES[:1])):
         assert sorted(played.fetched[student]) == pages, student
+
+
+def test_a_submission_without_a_readable_time_is_late_from_when_it_arrived_and_flagged(played):
+    byhand = played.students["byhand"]
+    assert score(played, "byhand") == (100.0, 30.0, 70.0), played.grades[byhand]   # never on time for want of a time
+    assert byhand in flagged_students(played.course)   # so its feedback waits for the instructor
+    assert re.search(rf"^{byhand} .*FLAGGED submission time", played.graded, re.M), played.graded
 
 
 def test_honest_work_is_whole_and_the_exchange_s_checks_cost_little(played):
