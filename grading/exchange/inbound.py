@@ -178,63 +178,108 @@ def read_inbound(inbound_fd, name, *, into=None, ignore=(), evidence=False):
     found.uid, found.inode = info.st_uid, (info.st_dev, info.st_ino)
     if not found.refused:
         found.refused = owner_problem(found.student, found.uid)
-    _walk(found, top, into, ignore, evidence)
+    _Reader(found, into, ignore, evidence).walk(top)
     return found
 
 
-def _walk(found, top, into, ignore, evidence):
-    """Read the folder `top` (closed here) and everything below it into `found`, breadth first."""
-    pending = [("", top, os.dup(into) if into is not None else None)]
-    entries = total = 0
-    try:
-        while pending:
-            prefix, fd, out = pending.pop(0)
+class _Reader:
+    """One walk of an inbound folder, breadth first, by descriptors: what it finds goes into
+    `found`; with `into`, each regular file taken is copied there as it is read."""
+
+    def __init__(self, found, into, ignore, evidence):
+        self.found, self.into, self.ignore, self.evidence = found, into, ignore, evidence
+        self.entries = self.total = 0
+        self.pending = []     # [(relative folder with /, its descriptor, the copy's descriptor or None)]
+
+    def walk(self, top):
+        """Read the folder `top` (closed here) and everything below it."""
+        self.pending.append(("", top, os.dup(self.into) if self.into is not None else None))
+        try:
+            while self.pending:
+                prefix, fd, out = self.pending.pop(0)
+                try:
+                    names = self.listing(fd)
+                    if names is None:
+                        return
+                    for name in sorted(names):
+                        self.take(prefix, name, fd, out)
+                    self.changed(os.fstat(fd).st_ctime_ns)   # after its listing was read
+                finally:
+                    _close(fd, out)
+        finally:
+            for _, fd, out in self.pending:
+                _close(fd, out)
+
+    def listing(self, fd):
+        """The names in the folder `fd`; None once the submission has more entries than it may."""
+        names = []
+        with os.scandir(fd) as listing:
+            for entry in listing:
+                self.entries += 1
+                if self.entries > MAX_ENTRIES:
+                    self.found.refused = self.found.refused or (
+                        f"it holds more than {MAX_ENTRIES} files and folders (a submission is two notebooks and a "
+                        "few files)")
+                    return None
+                names.append(entry.name)
+        return names
+
+    def changed(self, ns):
+        self.found.changed_ns = max(self.found.changed_ns, ns)
+
+    def leave(self, path, why):
+        self.found.left_out.append((path, why))
+
+    def take(self, prefix, name, fd, out):
+        """One entry of a folder being read."""
+        path = prefix + name
+        try:
+            info = os.stat(name, dir_fd=fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return self.leave(path, "it went away while the folder was read")
+        self.changed(info.st_ctime_ns)
+        if any(fnmatch.fnmatch(name, pattern) for pattern in self.ignore):
+            return None
+        if info.st_uid != self.found.uid and not self.evidence:   # submit makes the folder world-writable
+            return self.leave(path, f"it belongs to {account_name(info.st_uid)}, not to {self.found.owner}, whose "
+                                    "submission this is")
+        if stat.S_ISDIR(info.st_mode):
+            return self.enter(path, name, fd, out)
+        if not stat.S_ISREG(info.st_mode):
+            return self.leave(path, f"it is {_what(name, info.st_mode, fd)}: only regular files are collected")
+        if path == CLAIM:
+            self.found.claims[CLAIM] = _read_claim(name, fd) or ""
+            if not self.evidence:
+                return None   # the client's claim: the collecting step writes the time it trusts
+        why = self.refusal(path, info.st_size)
+        if why:
+            return self.leave(path, why)
+        if out is not None:
             try:
-                names = []
-                with os.scandir(fd) as listing:
-                    for entry in listing:
-                        entries += 1
-                        if entries > MAX_ENTRIES:
-                            found.refused = found.refused or (
-                                f"it holds more than {MAX_ENTRIES} files and folders (a submission is two notebooks "
-                                "and a few files)")
-                            return
-                        names.append(entry.name)
-                for name in sorted(names):
-                    total += _take(found, prefix, name, fd, out, pending, ignore, evidence, total)
-                found.changed_ns = max(found.changed_ns, os.fstat(fd).st_ctime_ns)   # after its listing was read
-            finally:
-                for descriptor in (fd, out):
-                    if descriptor is not None:
-                        os.close(descriptor)
-    finally:
-        for _, fd, out in pending:
-            for descriptor in (fd, out):
-                if descriptor is not None:
-                    os.close(descriptor)
+                self.changed(_copy(name, fd, out))
+            except (files.NotRegular, files.TooLarge, OSError) as error:   # changed since it was listed, or unreadable
+                return self.leave(path, f"it could not be copied: {error}")
+        self.found.files.append((path, info.st_size))
+        self.total += info.st_size
+        return None
 
+    def refusal(self, path, size):
+        """Why a regular file is not taken, or ""."""
+        reserved = "" if self.evidence else _reserved(path)
+        if reserved:
+            return reserved
+        if size > MAX_FILE_BYTES:
+            return f"it is {size} bytes, more than the {MAX_FILE_BYTES} a file may have"
+        if self.total + size > MAX_TOTAL_BYTES:
+            return f"it would take the submission past the {MAX_TOTAL_BYTES} bytes it may have"
+        return ""
 
-def _take(found, prefix, name, fd, out, pending, ignore, evidence, total):
-    """Handle one entry of a folder being read; return the bytes it adds to the submission."""
-    path = prefix + name
-    try:
-        info = os.stat(name, dir_fd=fd, follow_symlinks=False)
-    except FileNotFoundError:
-        found.left_out.append((path, "it went away while the folder was read"))
-        return 0
-    found.changed_ns = max(found.changed_ns, info.st_ctime_ns)
-    if any(fnmatch.fnmatch(name, pattern) for pattern in ignore):
-        return 0
-    if info.st_uid != found.uid and not evidence:   # submit makes the folder world-writable
-        found.left_out.append((path, f"it belongs to {account_name(info.st_uid)}, not to {found.owner}, whose "
-                                     "submission this is"))
-        return 0
-    if stat.S_ISDIR(info.st_mode):
+    def enter(self, path, name, fd, out):
+        """Queue the folder `name` (entered without following a link), and its copy."""
         try:
             inner = os.open(name, DIRECTORY, dir_fd=fd)
         except OSError:
-            found.left_out.append((path, "it was replaced while the folder was read"))
-            return 0
+            return self.leave(path, "it was replaced while the folder was read")
         made = None
         try:
             if out is not None:
@@ -243,30 +288,11 @@ def _take(found, prefix, name, fd, out, pending, ignore, evidence, total):
         except OSError:
             os.close(inner)
             raise
-        pending.append((path + "/", inner, made))
-        return 0
-    if not stat.S_ISREG(info.st_mode):
-        found.left_out.append((path, f"it is {_what(name, info.st_mode, fd)}: only regular files are collected"))
-        return 0
-    if path == CLAIM:
-        found.claims[CLAIM] = _read_claim(name, fd) or ""
-        if not evidence:
-            return 0   # the client's claim: the collecting step writes the time it trusts
-    reserved = "" if evidence else _reserved(path)
-    if reserved:
-        found.left_out.append((path, reserved))
-        return 0
-    if info.st_size > MAX_FILE_BYTES:
-        found.left_out.append((path, f"it is {info.st_size} bytes, more than the {MAX_FILE_BYTES} a file may have"))
-        return 0
-    if total + info.st_size > MAX_TOTAL_BYTES:
-        found.left_out.append((path, f"it would take the submission past the {MAX_TOTAL_BYTES} bytes it may have"))
-        return 0
-    if out is not None:
-        try:
-            found.changed_ns = max(found.changed_ns, _copy(name, fd, out))
-        except (files.NotRegular, files.TooLarge, OSError) as error:   # changed since it was listed, or unreadable
-            found.left_out.append((path, f"it could not be copied: {error}"))
-            return 0
-    found.files.append((path, info.st_size))
-    return info.st_size
+        self.pending.append((path + "/", inner, made))
+        return None
+
+
+def _close(*descriptors):
+    for fd in descriptors:
+        if fd is not None:
+            os.close(fd)
