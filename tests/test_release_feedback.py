@@ -2,6 +2,7 @@
 `make release-feedback`, holds back what verification flagged until the instructor releases it,
 releases only the pages grading rendered, and one student's files never stop the others."""
 import json
+import os
 import subprocess
 import sys
 
@@ -69,6 +70,8 @@ def test_only_the_rendered_pages_go_out_and_one_student_s_files_stop_no_one_else
     folder = lambda student: root / "feedback" / student / ASSIGNMENT   # noqa: E731
     (folder("ada") / "notes.html").write_text("<p>ada's own notes</p>")
     (folder("ada") / "solutions.html").write_text("<p>what a link in ada's submission read</p>")
+    with open(bytes(folder("ada")) + b"/\xff.html", "w") as page:   # a name that is not UTF-8: printed escaped
+        page.write("<p>ada's page with a name no terminal can print</p>")
     (folder("bob") / "submission_secret.txt").write_bytes(b"\xff\xfe not text")
     (folder("cy") / "timestamp.txt").unlink()
     page = folder("dee") / NOTEBOOKS[0].replace(".ipynb", ".html")
@@ -100,6 +103,7 @@ def test_only_the_rendered_pages_go_out_and_one_student_s_files_stop_no_one_else
     refused = dict(release_feedback.REFUSED_LINE.findall(done.stderr))
     assert sorted(refused) == ["bob", "cy", "dee"] and "not short printable ASCII" in refused["bob"]
     assert "Not released: ada's notes.html is no feedback page" in done.stderr
+    assert "Not released: ada's \\udcff.html is no feedback page" in done.stderr
 
 
 FAILING_CLASS = '''
@@ -130,3 +134,25 @@ def test_when_nbgrader_fails_anyway_each_student_is_released_on_their_own(tmp_pa
     assert "released: ada, cy" in lines
     assert any("bob (nbgrader release_feedback failed: RuntimeError: something nobody checked for)" in line
                for line in lines), lines
+
+
+def test_a_name_that_is_not_utf8_is_printed_escaped_and_stops_nothing(tmp_path):
+    """A folder name that is not UTF-8 (Python's lone surrogates) cannot be printed as it is: the
+    summary shows it escaped and the others' feedback goes out."""
+    root, exchange = tmp_path / "course", tmp_path / "exchange"
+    odd = os.fsdecode(b"b\xffb")
+    feedback_folder(root, "ada", secret="a1")
+    folder = root / "feedback" / odd / ASSIGNMENT
+    folder.mkdir(parents=True)
+    (folder / NOTEBOOKS[0].replace(".ipynb", ".html")).write_text("<p>feedback</p>")
+    (folder / "timestamp.txt").write_text("2026-11-30 20:59:00")
+    (folder / "submission_secret.txt").write_bytes(b"\xfe")
+    exchange.mkdir()
+    exchange.chmod(0o777)
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHONIO")}
+    done = subprocess.run([sys.executable, "-m", "grading.lms.release_feedback", "--root", str(root),
+                           f"--Exchange.root={exchange}", "--CourseDirectory.course_id=gc"],
+                          capture_output=True, text=True, errors="replace", env={**env, "LANG": "C.UTF-8"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "b\\udcffb (its submission_secret.txt is not short printable ASCII" in done.stdout
+    assert "released: ada" in done.stdout and released_pages(exchange) == pages_of("ada", "a1")
