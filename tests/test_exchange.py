@@ -67,6 +67,12 @@ def test_a_submission_counts_from_when_its_files_last_changed_not_from_what_its_
     later = read(folder).changed
     (folder / "sub" / "helper.py").unlink()
     assert read(folder).changed > later
+    # Work finished earlier and moved into inbound/ later is handed in when it is moved.
+    prepared = submission(tmp_path / "elsewhere", ME, OLD_CLAIM, {NOTEBOOKS[0]: "{}"}, tag="prepared")
+    time.sleep(0.05)
+    moved = datetime.now(timezone.utc) - timedelta(milliseconds=10)
+    prepared.rename(tmp_path / "inbound" / prepared.name)
+    assert read(tmp_path / "inbound" / prepared.name).changed >= moved
 
 
 def test_a_folder_is_refused_unless_the_account_it_names_owns_it(tmp_path):
