@@ -331,8 +331,9 @@ def ensure_state(settings, course):
         f"c.CourseDirectory.root = {str(course)!r}\n"
         "# The exchange is a trust boundary (grading/exchange/, docs/hub.md): collect checks owners, takes\n"
         "# the time the files last changed and regular files only; feedback goes out as rendered pages,\n"
-        "# student by student. Set after the course's settings, in root's file, so that a course copy\n"
-        "# without these lines (or with others) collects the same way.\n"
+        "# student by student. Set here, after the course's settings and in root's file, so that a course\n"
+        "# copy without these lines collects the same way (nbgrader reads the course's own file once more\n"
+        "# afterwards: what that file names, the instructor chose).\n"
         f"c.ExchangeFactory.collect = {CHECKED_COLLECT!r}\n"
         f"c.ExchangeFactory.release_feedback = {CHECKED_RELEASE!r}\n"))
     # The instructor's command line gets what their server gets (the instructors' configuration and
