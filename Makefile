@@ -79,9 +79,9 @@ bench: $(BIN)/.installed
 # Every student's work in the course; only with CONFIRM=yes. The demo's class is in demo/.
 clean-students:
 	@[ "$(CONFIRM)" = yes ] || { echo "make clean-students deletes every student's submission, grade and feedback in this course"; \
-		echo "(submitted/ autograded/ feedback/ gradebook.db grades.csv downloaded/ reports/ .grading/)."; \
+		echo "(submitted/ autograded/ feedback/ gradebook.db grades.csv downloaded/ reports/ .grading/ quarantine/ collect_log.jsonl)."; \
 		echo "If that is what you want: make clean-students CONFIRM=yes. The demo's class: make clean-demo."; exit 1; }
-	rm -rf submitted autograded/*/ feedback gradebook.db grades.csv downloaded reports .grading
+	rm -rf submitted autograded/*/ feedback gradebook.db grades.csv downloaded reports .grading quarantine collect_log.jsonl
 
 clean-demo:
 	rm -rf demo

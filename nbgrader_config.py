@@ -72,6 +72,13 @@ c.KernelManager.ip = os.path.join(jupyter_runtime_dir(), f"gradient-checking-{os
 c.HTMLExporter.sanitize_html = True
 _GRADING = importlib.util.find_spec("grading")   # None where only the student's side is installed
 if _GRADING:
+    # The instructor's side of nbgrader's exchange trusts nothing a student's client wrote
+    # (grading/exchange/, docs/security.md): collect checks each inbound folder's owner, takes the
+    # time its files last changed and regular files only; feedback goes out as the pages grading
+    # rendered, student by student. `nbgrader collect`, the formgrader's buttons and `make
+    # release-feedback` all use these.
+    c.ExchangeFactory.collect = "grading.exchange.collect.CheckedCollect"
+    c.ExchangeFactory.release_feedback = "grading.exchange.release_feedback.CheckedReleaseFeedback"
     _NBGRADER = importlib.util.find_spec("nbgrader").submodule_search_locations[0]
     c.ExportApp.plugin_class = "grading.plugins.grades_csv.SafeCsvExport"
     c.HTMLExporter.filters = {"strip_files_prefix": "grading.untrusted_text.markdown_for_page"}

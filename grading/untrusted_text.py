@@ -16,7 +16,8 @@ import unicodedata
 
 # Unicode categories a terminal acts on instead of showing: controls (escape sequences, carriage
 # returns, backspaces), format characters (bidirectional overrides, zero-width characters) and
-# the line and paragraph separators; and lone surrogates, which no terminal encoding takes.
+# the line and paragraph separators; and lone surrogates (from a JSON \\ud800, or from a file name's
+# bytes that are not UTF-8), which no output stream can encode.
 INVISIBLE = {"Cc", "Cf", "Zl", "Zp", "Cs"}
 # A surrogate escaped in JSON (\\ud800 to \\udfff), which may stand alone: where JSON holds none,
 # json.loads returns none.

@@ -106,6 +106,61 @@ def folder_member(relative, info):
     return member
 
 
+def arrivals(course):
+    """{"<student>/<assignment>": ns} for each folder of submitted/: the latest change time (st_ctime)
+    of it and of everything in it, which is when its files arrived in the course. Grading counts a
+    submission without a readable timestamp.txt from then (grading/grader/deadlines.py), and the
+    private copy's own change times are only when root unpacked it."""
+    found = {}
+    try:
+        top = os.open("submitted", FOLDER, dir_fd=course)
+    except OSError:
+        return found
+    try:
+        for student in sorted(os.listdir(top))[:100_000]:
+            try:
+                inner = os.open(student, FOLDER, dir_fd=top)
+            except OSError:
+                continue
+            try:
+                for assignment in sorted(os.listdir(inner))[:100]:
+                    latest = latest_change(inner, assignment)
+                    if latest:
+                        found[f"{student}/{assignment}"] = latest
+            finally:
+                os.close(inner)
+    finally:
+        os.close(top)
+    return found
+
+
+def latest_change(folder, name):
+    """The latest st_ctime_ns of the folder `name` in `folder` and of everything below it, walked by
+    descriptors without following a link; 0 if it is not a folder."""
+    try:
+        pending = [os.open(name, FOLDER, dir_fd=folder)]
+    except OSError:
+        return 0
+    latest = 0
+    while pending:
+        fd = pending.pop()
+        try:
+            latest = max(latest, os.fstat(fd).st_ctime_ns)
+            for entry in os.listdir(fd):
+                info = lstat_at(fd, entry)
+                if info is None:
+                    continue
+                latest = max(latest, info.st_ctime_ns)
+                if stat.S_ISDIR(info.st_mode) and len(pending) < 10_000:
+                    try:
+                        pending.append(os.open(entry, FOLDER, dir_fd=fd))
+                    except OSError:
+                        pass
+        finally:
+            os.close(fd)
+    return latest
+
+
 def clear_sqlite_links(course, notes):
     """A link where SQLite keeps its journal would have SQLite open what it points at: remove it
     (a journal is never a link; the link's target stays as it was)."""
@@ -163,7 +218,9 @@ def get(args):
                 member = tarfile.TarInfo(GRADEBOOK)
                 member.size, member.mode = len(data), 0o644
                 out.addfile(member, io.BytesIO(data))
-        manifest = json.dumps({"gradebook": gradebook, "skipped": skipped, "notes": notes}).encode()
+        found = arrivals(course) if "submitted" in args["parts"] else {}
+        manifest = json.dumps({"gradebook": gradebook, "skipped": skipped, "notes": notes,
+                               "arrivals": found}).encode()
         member = tarfile.TarInfo(MANIFEST)
         member.size = len(manifest)
         out.addfile(member, io.BytesIO(manifest))

@@ -32,12 +32,14 @@ The state folder (root's, 0755):
     exchange/                    nbgrader's exchange (1777, as nbgrader makes it)
     config/common/               nbgrader_config.py: course id and exchange, read by every server
     config/students/             the formgrader, course list and create-assignment turned off
-    config/instructors/          the course copy named for the formgrader, and its guard
-                                 (grading.plugins.formgrader_guard) turned on
+    config/instructors/          the course copy named for the formgrader, its guard
+                                 (grading.plugins.formgrader_guard) turned on, and the checked
+                                 exchange classes (grading.exchange) for collect and feedback
     instructors/lib/ (0750)      a copy of the grading package that the instructors' servers
                                  import (the guard, the feedback release); root's, read by the
                                  instructor's group only: it holds the hidden tests
-    bin/nbgrader                 nbgrader with that configuration, for the command line
+    bin/nbgrader                 nbgrader with that configuration, for the command line (an
+                                 instructor's with config/instructors and instructors/lib)
     hub.pid, hub.log             the running hub
     private/ (0700)              passwords (0600), the hub's database and cookie secret, the
                                  proxy's pid, the accounts this script created
@@ -79,6 +81,9 @@ STUDENT_SERVER_EXTENSIONS_OFF = ["nbgrader.server_extensions.formgrader", "nbgra
 STUDENT_LAB_PLUGINS_OFF = ["@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment",
                            "@jupyter/nbgrader:course-list"]
 NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")   # a Linux account name JupyterHub keeps as it is
+# The instructor's side of nbgrader's exchange (grading/exchange/): nbgrader's classes by name.
+CHECKED_COLLECT = "grading.exchange.collect.CheckedCollect"
+CHECKED_RELEASE = "grading.exchange.release_feedback.CheckedReleaseFeedback"
 CLEAN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 LOOPBACK = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -325,16 +330,33 @@ def ensure_state(settings, course):
     write(instructors / "jupyter_server_config.json", json.dumps({"ServerApp": {"jpserver_extensions": {
         "grading.plugins.formgrader_guard": True}}}, indent=1) + "\n")
     write(instructors / "nbgrader_config.py", (
-        "# Written by make hub (hub/hubctl.py): the instructors' servers. The formgrader reads the\n"
-        "# configuration of its server's working folder, which is the instructor's home: this names the\n"
-        "# course (nbgrader's docs, \"One Class, One Grader\") and loads the course's own settings.\n"
+        "# Written by make hub (hub/hubctl.py): the instructors' servers and command line. The formgrader\n"
+        "# reads the configuration of its server's working folder, which is the instructor's home: this\n"
+        "# names the course (nbgrader's docs, \"One Class, One Grader\") and loads the course's own settings.\n"
         "c = get_config()  # noqa: F821\n"
         f"load_subconfig({str(course / 'nbgrader_config.py')!r})  # noqa: F821\n"
-        f"c.CourseDirectory.root = {str(course)!r}\n"))
+        f"c.CourseDirectory.root = {str(course)!r}\n"
+        "# The exchange is a trust boundary (grading/exchange/, docs/hub.md): collect checks owners, takes\n"
+        "# the time the files last changed and regular files only; feedback goes out as rendered pages,\n"
+        "# student by student. Set here, after the course's settings and in root's file, so that a course\n"
+        "# copy without these lines collects the same way (nbgrader reads the course's own file once more\n"
+        "# afterwards: what that file names, the instructor chose).\n"
+        f"c.ExchangeFactory.collect = {CHECKED_COLLECT!r}\n"
+        f"c.ExchangeFactory.release_feedback = {CHECKED_RELEASE!r}\n"))
+    # The instructor's command line gets what their server gets (the instructors' configuration and
+    # root's copy of the grading package), whoever else runs it gets the students' side: the test
+    # is whether the caller may read that copy (its group is the instructor's).
+    lib = settings.instructor_lib
     write(settings.home / "bin" / "nbgrader", (
         "#!/bin/sh\n"
         "# nbgrader with the hub's settings (course id, exchange): what the hub's servers run.\n"
-        f"JUPYTER_CONFIG_PATH='{common}'; export JUPYTER_CONFIG_PATH\n"
+        f"if [ -r '{lib}/grading/exchange/collect.py' ]; then\n"
+        f"    JUPYTER_CONFIG_PATH='{instructors}:{common}'; PYTHONPATH='{lib}'\n"
+        f"    GRADING_COURSE_ROOT='{course}'; export PYTHONPATH GRADING_COURSE_ROOT\n"
+        "else\n"
+        f"    JUPYTER_CONFIG_PATH='{common}'\n"
+        "fi\n"
+        "export JUPYTER_CONFIG_PATH\n"
         f"PATH='{settings.venv}/bin':$PATH; export PATH\n"
         f"exec '{settings.venv}/bin/nbgrader' \"$@\"\n"), mode=0o755)
 

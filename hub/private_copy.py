@@ -180,6 +180,7 @@ class Incoming:
 
     def __init__(self):
         self.gradebook, self.held_out, self.left_out, self.notes, self.refused = None, {}, [], [], []
+        self.arrivals = {}   # {"<student>/<assignment>": when its files arrived in the course, ns}
 
 
 def student_of(parts):
@@ -310,6 +311,10 @@ def read_manifest(data, came):
             else:
                 came.left_out.append(plain(f"{path}: {why}"))
         came.notes.extend(plain(note) for note in manifest.get("notes", [])[:1000])
+        arrived = manifest.get("arrivals", {})
+        came.arrivals = {key: value for key, value in list(arrived.items())[:MAX_MEMBERS]
+                         if isinstance(key, str) and len(key) <= 2 * MAX_NAME + 1 and key.count("/") == 1
+                         and isinstance(value, int) and 0 < value < 2 ** 63} if isinstance(arrived, dict) else {}
     except (ValueError, AttributeError, TypeError):
         came.notes.append("the course's list of what was left out could not be read")
 
@@ -347,7 +352,23 @@ def bring_in(copy, account, parts=INPUTS):
     for student in came.held_out:
         shutil.rmtree(copy.copy / "submitted" / student, ignore_errors=True)
     shutil.rmtree(copy.incoming, ignore_errors=True)
+    if "submitted" in parts:
+        record_arrivals(copy.copy, came.arrivals)
     return came
+
+
+def record_arrivals(course, arrivals):
+    """Keep when each submission's files arrived in the instructor's course, where grading reads it
+    (grading/grader/deadlines.py ARRIVALS): the private copy's own change times are when root
+    unpacked it, on every run."""
+    folder = course / ".grading"
+    make_private_folder(folder)
+    scratch = folder / "arrivals.json.tmp"
+    scratch.unlink(missing_ok=True)
+    fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump(arrivals, out, sort_keys=True)
+    os.replace(scratch, folder / "arrivals.json")
 
 
 # ---------------------------------------------------------------- out

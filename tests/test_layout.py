@@ -6,6 +6,7 @@
     grading/sandboxing/  what the grader builds the sandboxes with
     grading/grader/      a grading run: staging, pipeline, verification, ledger, report
     grading/lms/, plugins/  the LMS's files; what nbgrader and Jupyter load from their configuration
+    grading/exchange/    the instructor's side of nbgrader's exchange (collect, feedback release)
     synthetic_class/     the tests' and the demo's students: no grading module imports it
 
 Every import counts, at the top of a module or inside a function: an import moved into a function
@@ -140,10 +141,13 @@ def test_the_sandbox_side_reaches_only_itself(module):
 
 
 @pytest.mark.parametrize("module", ["grading.sandboxing.nbgrader_step", "grading.sandboxing.sandbox_kernel",
-                                    "grading.sandboxing.warm_kernels", "grading.sandboxing.bounded_execute"])
+                                    "grading.sandboxing.warm_kernels", "grading.sandboxing.bounded_execute",
+                                    "grading.exchange.collect", "grading.exchange.release_feedback"])
 def test_what_runs_in_the_nbgrader_sandbox_reaches_no_hidden_test(module):
     """nbgrader's step and the kernel launcher run in sandboxes that show them the package; they need
-    none of the checks, and an import of one would load the hidden tests there."""
+    none of the checks, and an import of one would load the hidden tests there. The exchange's
+    classes are loaded there too: the course's configuration names them, and nbgrader resolves
+    every exchange class it is configured with whenever it starts."""
     secret = {name for name in reachable(module) | {module} if name.startswith(SECRET)}
     assert not secret, f"{module} reaches {sorted(secret)}"
 

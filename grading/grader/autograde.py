@@ -54,7 +54,7 @@ def short_marks(result):
     if result.failed:
         marks.append("NOT GRADED: " + result.failed.strip().splitlines()[-1][:80])
     if result.flags:
-        marks.append("FLAGGED " + ",".join(SHORT.get(f.function, "?") for f in result.flags))
+        marks.append("FLAGGED " + ",".join(SHORT.get(f.function, f.function) for f in result.flags))
     marks.extend(problem.split(":")[0][:60] for problem in result.problems)
     return "; ".join(marks)
 
@@ -274,6 +274,9 @@ def run(argv=None):
     for r in results:
         if r.student in no_feedback:
             r.problems.append(no_feedback[r.student])
+        time_flag = lateness[r.student].flag() if r.student in lateness else None
+        if time_flag:   # no readable submission time: the instructor looks, and its feedback waits
+            r.flags.append(time_flag)
     failed = [r for r in fresh if r.failed]
 
     print(format_table(results, lateness, course_deadlines))

@@ -14,28 +14,43 @@ One course file, `deadlines.toml` in the course directory, says it all (docs/gra
     student7 = 2026-12-18T23:59:00
 
 The submission time of a student is submitted/<id>/<assignment>/timestamp.txt, nbgrader's own
-record: `make intake` writes it from the LMS's download (the time the LMS stored the files),
-nbgrader's exchange from `nbgrader submit`. `apply` writes the due date, each submission time
-and each notebook's late penalty into nbgrader's gradebook, where nbgrader's own columns show
-them everywhere: grades.csv, the feedback page, the formgrader. It runs at every `make autograde`,
-after the grades: a new extension or a changed policy costs no regrading.
+record: `make intake` writes it from the LMS's download (the time the LMS stored the files), the
+course's collect from the exchange (grading.exchange.collect: when the student's files last
+changed there, never the time their client claims). `apply` writes the due date, each submission
+time and each notebook's late penalty into nbgrader's gradebook, where nbgrader's own columns
+show them everywhere: grades.csv, the feedback page, the formgrader. It runs at every `make
+autograde`, after the grades: a new extension or a changed policy costs no regrading.
+
+A submission without a readable time (no timestamp.txt, or one that is no time) is never on time
+by default: it counts as handed in when its files arrived in the course, the latest change time
+(st_ctime) of submitted/<id>/<assignment>/ and everything in it, and it is flagged
+(`Lateness.time_problem`, a Flag in the report), so the instructor sees it and its feedback waits
+for their review like every flagged submission's.
 
 Without deadlines.toml nothing is due and nothing is late.
 """
+import json
 import math
+import os
 import tomllib
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from nbgrader.utils import parse_utc
 
 from grading.assignment import ASSIGNMENT
+from grading.results import Flag
+from grading.sandboxing import files
 
 FILE = "deadlines.toml"
 TIMESTAMP = "timestamp.txt"       # in submitted/<student>/<assignment>/, as nbgrader names it
 MAX_TIMESTAMP_BYTES = 100         # a time, not a file to read whole whatever its size
+# When each submission's files arrived in the instructor's course, kept by make hub-autograde's
+# private copy (hub/private_copy.py), whose own files all changed when root unpacked them.
+ARRIVALS = ".grading/arrivals.json"
+MAX_ARRIVALS_BYTES = 64 * 2 ** 20
 DAY = 86400
 
 
@@ -158,19 +173,61 @@ def load(root):
     return parse(path.read_text(encoding="utf-8"))
 
 
+def parse_timestamp(data):
+    """The time in the bytes of a timestamp.txt as an aware UTC datetime, or None if it is not one.
+    Read as nbgrader reads it (its parse_utc): its exchange writes "2026-12-02 11:55:15.479652 UTC",
+    its zip_collect and write_timestamp below no zone, meaning UTC."""
+    try:
+        return parse_utc(data.decode("ascii").strip()).replace(tzinfo=timezone.utc)   # parse_utc: naive, in UTC
+    except (UnicodeDecodeError, ValueError, OverflowError, TypeError, AttributeError):
+        return None
+
+
 def read_timestamp(folder):
     """The submission time in `folder`/timestamp.txt as an aware UTC datetime, or None if there is
-    none or it is not a time. Read as nbgrader reads it (its parse_utc): its exchange writes
-    "2026-12-02 11:55:15.479652 UTC", its zip_collect and write_timestamp below no zone, meaning UTC.
-    nbgrader's formgrader counts a submission as graded only when the gradebook holds this time."""
-    path = Path(folder) / TIMESTAMP
+    none or it is not a time (a link is not followed). nbgrader's formgrader counts a submission
+    as graded only when the gradebook holds this time."""
     try:
-        if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_TIMESTAMP_BYTES:
-            return None
-        moment = parse_utc(path.read_text(encoding="ascii").strip())   # naive, in UTC
-    except (OSError, UnicodeDecodeError, ValueError, OverflowError):
+        return parse_timestamp(files.read_regular(Path(folder) / TIMESTAMP, MAX_TIMESTAMP_BYTES))
+    except (OSError, files.NotRegular, files.TooLarge):
         return None
-    return moment.replace(tzinfo=timezone.utc)
+
+
+def arrival_time(folder, anchor=None):
+    """When the files of `folder` last changed: the latest st_ctime of the folder and of everything
+    in it, read by descriptors without following a link (the kernel sets ctime at every change,
+    and no unprivileged call sets it back). None if the folder cannot be read."""
+    try:
+        top = files.open_folder(folder, anchor)
+    except (OSError, files.NotRegular):
+        return None
+    latest = 0
+    try:
+        for _, fd, names in files.walk(top):
+            for name in names:
+                latest = max(latest, os.stat(name, dir_fd=fd, follow_symlinks=False).st_ctime_ns)
+            latest = max(latest, os.fstat(fd).st_ctime_ns)
+    except OSError:
+        return None
+    finally:
+        os.close(top)
+    seconds, rest = divmod(latest, 10 ** 9)
+    return datetime.fromtimestamp(seconds, timezone.utc) + timedelta(microseconds=rest // 1000)
+
+
+def recorded_arrival(root, student, assignment=ASSIGNMENT):
+    """When a submission's files arrived in the course, as recorded by the copy that brought them
+    here (ARRIVALS: make hub-autograde grades a private copy of the instructor's course, whose own
+    change times are only when it was unpacked); None where nothing was recorded."""
+    try:
+        recorded = json.loads(files.read_regular(Path(root) / ARRIVALS, MAX_ARRIVALS_BYTES, anchor=Path(root)))
+        nanoseconds = recorded[f"{student}/{assignment}"]
+    except (OSError, ValueError, KeyError, TypeError, files.NotRegular, files.TooLarge):
+        return None
+    if not isinstance(nanoseconds, int) or not 0 < nanoseconds < 2 ** 63:
+        return None
+    seconds, rest = divmod(nanoseconds, 10 ** 9)
+    return datetime.fromtimestamp(seconds, timezone.utc) + timedelta(microseconds=rest // 1000)
 
 
 def write_timestamp(folder, moment):
@@ -204,6 +261,7 @@ class Lateness:
     seconds_late: float = 0.0
     penalty: float = 0.0           # points, over all notebooks
     changed: bool = False          # the gradebook said otherwise before: the feedback is out of date
+    time_problem: str = ""         # why the time is not the submission's own record ("": it is)
 
     def describe(self, deadlines):
         """'on time', '1 d 2 h late (due 2026-12-14 23:59 CET, extended): -9 points', or ''."""
@@ -213,6 +271,28 @@ class Lateness:
             return f"on time (extended to {deadlines.local(self.due)})" if self.extended else "on time"
         text = f"{duration(self.seconds_late)} late (due {deadlines.local(self.due)}{', extended' if self.extended else ''})"
         return text + (f": -{self.penalty:g} points" if self.penalty else ": no penalty")
+
+    def flag(self):
+        """A Flag for the report when the time is not the submission's own record; else None."""
+        if not self.time_problem:
+            return None
+        return Flag("submission time", None, 0.0, 0.0, self.time_problem)
+
+
+def submission_time(root, student, assignment=ASSIGNMENT):
+    """(aware UTC time, problem) of a submission: its timestamp.txt, or, when that is missing or
+    unreadable, the time its files arrived in the course, with a sentence that says so (never
+    "on time" for want of a time)."""
+    submitted = Path(root) / "submitted"
+    folder = submitted / student / assignment
+    moment = read_timestamp(folder)
+    if moment is not None:
+        return moment, ""
+    arrived = recorded_arrival(root, student, assignment) or arrival_time(folder, anchor=submitted)
+    if arrived is None:
+        return datetime.now(timezone.utc), f"no readable {TIMESTAMP} and no readable folder: counted as submitted now"
+    return arrived, (f"no readable {TIMESTAMP}: counted as submitted when its files arrived in the course, "
+                     f"{arrived.strftime('%Y-%m-%d %H:%M:%S')} UTC (the last change of submitted/{student}/{assignment}/)")
 
 
 def apply(root, db_url, assignment=ASSIGNMENT):
@@ -241,12 +321,14 @@ def _each_submission(root, db_url, assignment, write):
         for submission in record.submissions:
             student = submission.student.id
             if write:
-                submitted = read_timestamp(Path(root) / "submitted" / student / assignment)
+                submitted, problem = submission_time(root, student, assignment)
                 submission.timestamp = as_gradebook_time(submitted)
             else:
                 submitted = submission.timestamp and submission.timestamp.replace(tzinfo=timezone.utc)
+                problem = "" if read_timestamp(Path(root) / "submitted" / student / assignment) else \
+                    f"no readable {TIMESTAMP}: the gradebook's time is when its files arrived in the course"
             late = Lateness(student, submitted, course.due_for(student), student in course.extensions,
-                            course.seconds_late(student, submitted))
+                            course.seconds_late(student, submitted), time_problem=problem)
             for notebook in submission.notebooks:
                 if write:
                     # the policy applies to each notebook's score, as nbgrader's late-penalty plugins do

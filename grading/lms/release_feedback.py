@@ -2,24 +2,36 @@
 
     python -m grading.lms.release_feedback [--root COURSE] [--release-flagged] [NBGRADER OPTION ...]
 
-Runs the stock `nbgrader release_feedback gradient_checking` in the course, once, for every student
-with a feedback page, except:
+Runs `nbgrader release_feedback gradient_checking` in the course, once, with the course's checked
+exchange class (grading.exchange.release_feedback: only the pages grading rendered, each student
+on their own), for every student with a feedback page, except:
 - students whose last grading was flagged (reports/autograde.json), until the instructor has
   reviewed them in the formgrader and runs this again with --release-flagged (`make
   release-feedback RELEASE_FLAGGED=1`): a flag means the grade may still change;
 - students whose submission did not come through the exchange (no submission_secret.txt, say a
-  download from the LMS): nbgrader cannot address their feedback; `make export` sends it back.
+  download from the LMS): nbgrader cannot address their feedback; `make export` sends it back;
+- students whose feedback folder is not as grading writes it (a secret that is not short
+  printable ASCII, no readable timestamp.txt, a page that is a link...): named with the reason.
+If nbgrader fails all the same, it runs again once per student, so one student's files never
+stop the rest of the class; the summary names whoever it failed for.
 The exchange (Exchange.root, CourseDirectory.course_id) is the course configuration's, as for every
 exchange command; NBGRADER OPTIONs are passed on (say --Exchange.root=/srv/exchange).
 """
 import argparse
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 from grading.assignment import ASSIGNMENT, COURSE_ROOT
+from grading.exchange.release_feedback import REFUSED, SECRET, check
 from grading.lms.lms_export import flagged_students
 from grading.untrusted_text import for_terminal
+
+# On the command line, where no configuration file can change it (unless the instructor names
+# another class among their own options: nbgrader takes one).
+CHECKED = "--ExchangeFactory.release_feedback=grading.exchange.release_feedback.CheckedReleaseFeedback"
+REFUSED_LINE = re.compile(re.escape(REFUSED).replace(r"\{student\}", r"(\S+)").replace(r"\{why\}", r"(.*)"))
 
 
 def students_with_feedback(root):
@@ -27,8 +39,21 @@ def students_with_feedback(root):
     found = {}
     for folder in sorted((Path(root) / "feedback").glob(f"*/{ASSIGNMENT}")):
         if folder.is_dir() and not folder.is_symlink() and any(folder.glob("*.html")):
-            found[folder.parent.name] = (folder / "submission_secret.txt").is_file()
+            found[folder.parent.name] = (folder / SECRET).exists() or (folder / SECRET).is_symlink()
     return found
+
+
+def nbgrader(root, options, *, exclude=(), student=None):
+    """One run of nbgrader's release_feedback: (status, its log, {student: why} it refused)."""
+    chosen = any(option.startswith(CHECKED.split("=")[0] + "=") for option in options)
+    command = [sys.executable, "-m", "nbgrader", "release_feedback", ASSIGNMENT, *([] if chosen else [CHECKED]), *options]
+    if exclude:
+        command.append("--CourseDirectory.student_id_exclude=" + ",".join(sorted(exclude)))
+    if student:
+        command.append(f"--student={student}")
+    done = subprocess.run(command, cwd=root, capture_output=True, text=True, errors="replace")
+    refused = {match[1]: match[2] for match in REFUSED_LINE.finditer(done.stderr)}
+    return done.returncode, done.stderr, refused
 
 
 def release(root=COURSE_ROOT, release_flagged=False, options=()):
@@ -37,7 +62,12 @@ def release(root=COURSE_ROOT, release_flagged=False, options=()):
     students = students_with_feedback(root)
     held = set() if release_flagged else flagged_students(root) & set(students)
     unreachable = {s for s, through_exchange in students.items() if not through_exchange}
-    released = sorted(set(students) - held - unreachable)
+    bad = {}
+    for student in sorted(set(students) - held - unreachable):
+        problem = check(root / "feedback" / student / ASSIGNMENT, root).problem
+        if problem:
+            bad[student] = problem
+    released = sorted(set(students) - held - unreachable - set(bad))
     lines = []
     if held:
         lines.append("held back, flagged by verification (review them, then RELEASE_FLAGGED=1): " + ", ".join(sorted(held)))
@@ -45,15 +75,26 @@ def release(root=COURSE_ROOT, release_flagged=False, options=()):
         lines.append("not submitted through the exchange (their feedback goes back with `make export`): "
                      + ", ".join(sorted(unreachable)))
     if not released:
-        return 0, lines + ["no feedback to release"]
-    excluded = sorted(held | unreachable)
-    command = [sys.executable, "-m", "nbgrader", "release_feedback", ASSIGNMENT, *options]
-    if excluded:
-        command.append("--CourseDirectory.student_id_exclude=" + ",".join(excluded))
-    done = subprocess.run(command, cwd=root, capture_output=True, text=True)
-    if done.returncode != 0:
-        return done.returncode, lines + ["nbgrader release_feedback failed:", done.stderr.strip()[-2000:]]
-    return 0, lines + ["released: " + ", ".join(released)]
+        return 0, lines + not_released(bad) + ["no feedback to release"]
+    status, log, refused = nbgrader(root, options, exclude=held | unreachable | set(bad))
+    failed = {}
+    if status != 0:   # nbgrader stopped somewhere: each student on their own, so the others still go out
+        refused = {}
+        for student in released:
+            alone, log, said = nbgrader(root, options, student=student)
+            refused.update(said)
+            if alone != 0:
+                failed[student] = "nbgrader release_feedback failed: " + (log.strip().splitlines() or ["?"])[-1][-300:]
+    bad.update(refused)
+    bad.update(failed)
+    released = [student for student in released if student not in bad]
+    return (1 if failed else 0), lines + not_released(bad) + (["released: " + ", ".join(released)] if released else [])
+
+
+def not_released(bad):
+    """The summary's lines for students whose files kept their feedback back, each with why."""
+    return ["not released, their feedback folder is not as grading writes it: " + "; ".join(
+        f"{student} ({why})" for student, why in sorted(bad.items()))] if bad else []
 
 
 def main(argv=None):
