@@ -568,6 +568,7 @@ def test_hub_autograde_follows_no_folder_swapped_for_a_link_while_it_runs(hub):
         with canaries.watching():
             graded = make(hub, "hub-autograde")
         print(graded.stdout, graded.stderr)
+        touched, changed = canaries.touched(), canaries.changed()
     finally:
         os.killpg(swapper.pid, 9)
         swapper.wait()
@@ -576,7 +577,7 @@ def test_hub_autograde_follows_no_folder_swapped_for_a_link_while_it_runs(hub):
                           name, cwd=course)
         canaries.close()
         shutil.rmtree(canaries.folder.parent, ignore_errors=True)
-    assert not canaries.touched() and not canaries.changed(), canaries.touched() + canaries.changed()
+    assert not touched and not changed, touched + changed
     assert not all_the_instructor_s(hub), all_the_instructor_s(hub)
 
 

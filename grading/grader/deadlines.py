@@ -24,7 +24,7 @@ autograde`, after the grades: a new extension or a changed policy costs no regra
 A submission without a readable time (no timestamp.txt, or one that is no time) is never on time
 by default: it counts as handed in when its files arrived in the course, the latest change time
 (st_ctime) of submitted/<id>/<assignment>/ and everything in it, and it is flagged
-(`Lateness.time_problem`, a Flag in the report), so the instructor sees it and its feedback waits
+(`Lateness.time_problem`, a Flag in the report, where a due date applies), so the instructor sees it and its feedback waits
 for their review like every flagged submission's.
 
 Without deadlines.toml nothing is due and nothing is late.
@@ -327,8 +327,10 @@ def _each_submission(root, db_url, assignment, write):
                 submitted = submission.timestamp and submission.timestamp.replace(tzinfo=timezone.utc)
                 problem = "" if read_timestamp(Path(root) / "submitted" / student / assignment) else \
                     f"no readable {TIMESTAMP}: the gradebook's time is when its files arrived in the course"
-            late = Lateness(student, submitted, course.due_for(student), student in course.extensions,
-                            course.seconds_late(student, submitted), time_problem=problem)
+            due = course.due_for(student)
+            # Without a due date, when it came changes nothing: no flag for want of a time.
+            late = Lateness(student, submitted, due, student in course.extensions,
+                            course.seconds_late(student, submitted), time_problem=problem if due else "")
             for notebook in submission.notebooks:
                 if write:
                     # the policy applies to each notebook's score, as nbgrader's late-penalty plugins do
