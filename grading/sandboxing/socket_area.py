@@ -12,12 +12,15 @@ control folder, and the nbgrader step's sealed folder.
     zygote = Zygote(..., sockets_near=area.path)
     area.close()                                  # unmounted; the mount point removed
 
-The mount is made in a mount namespace private to the grading process (unshared by the thread
-that creates the area, whose later threads and children share it): no other process sees it,
-and it goes with the process however that ends, SIGKILL included. A grading process that is
-not root, or that runs its jobs off the main thread (a Dask worker), keeps a plain folder
-(`why_not` says why): then a kernel's writes there are bounded by the sandbox's per-process
-file size only, and removed when its submission ends (docs/security.md).
+The mount is made in a mount namespace private to the grading process (unshared by its main
+thread, whose later threads and children share it): no other process sees it, and it goes with
+the process however that ends, SIGKILL included. A grading process that runs its jobs off the main
+thread (a Dask worker: a namespace unshared there would be that thread's alone, unseen by the
+worker's other threads) mounts it in the machine's namespace instead, under a name that carries its pid; it is unmounted
+at close, and what a worker killed with SIGKILL left mounted is unmounted by the next grading
+process on that machine (`sweep`). A grading process that is not root keeps a plain folder
+(`why_not` says why): then a kernel's writes there are bounded by the sandbox's per-process file
+size only, and removed when its submission ends (docs/security.md).
 """
 import ctypes
 import os
@@ -32,6 +35,7 @@ INODES = 4096             # files and folders: a submission's kernels need about
 CLONE_NEWNS = 0x00020000
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x8, 0x4000, 0x40000
 MNT_DETACH = 0x2
+SOURCE = "gc-kernel-sockets"   # the tmpfs's name in /proc/self/mountinfo; -<pid> in the machine's namespace
 
 _private = {"done": False}   # this process's mount namespace is its own (per process: the main thread's)
 
@@ -50,9 +54,12 @@ def why_not():
     """Why the area cannot be a tmpfs in this process, or "" when it can."""
     if os.geteuid() != 0:
         return "the grader is not root, and only root mounts a tmpfs"
-    if threading.current_thread() is not threading.main_thread():
-        return "the grading job runs off the process's main thread (a Dask worker)"
     return ""
+
+
+def _in_own_namespace():
+    """Whether this process may have a mount namespace of its own: from its main thread only."""
+    return _private["done"] or threading.current_thread() is threading.main_thread()
 
 
 def private_mounts():
@@ -77,10 +84,15 @@ class SocketArea:
         path = private_folder(near, "gc-kernels-")
         if why_not():
             return cls(path, False)
+        source = SOURCE
         try:
-            private_mounts()
+            if _in_own_namespace():
+                private_mounts()
+            else:   # the machine's namespace: named for this process, swept if it is killed
+                sweep()
+                source = f"{SOURCE}-{os.getpid()}"
             options = f"size={SIZE},nr_inodes={INODES},mode=0700".encode()
-            _check(_libc().mount(b"gc-kernel-sockets", str(path).encode(), b"tmpfs",
+            _check(_libc().mount(source.encode(), str(path).encode(), b"tmpfs",
                                  MS_NOSUID | MS_NODEV | MS_NOEXEC, options), "mount the sockets' tmpfs")
         except OSError:   # no mount namespace or mount here (a container without the right): a folder
             return cls(path, False)
@@ -95,3 +107,32 @@ class SocketArea:
                 pass
             self.bounded = False
         files.remove_tree(self.path)
+
+
+def _mounts():
+    """[(source, mount point)] of this process's mount namespace."""
+    found = []
+    with open("/proc/self/mountinfo") as info:
+        for line in info:
+            fields = line.split()
+            separator = fields.index("-")
+            found.append((fields[separator + 2], fields[4].replace("\\040", " ")))
+    return found
+
+
+def sweep():
+    """Unmount the socket areas that grading processes now gone left in the machine's mount
+    namespace (a Dask worker killed with SIGKILL cannot unmount its own), and remove their mount
+    points; returns how many."""
+    removed = 0
+    for source, point in _mounts():
+        owner = source[len(SOURCE) + 1:] if source.startswith(SOURCE + "-") else ""
+        if not owner.isdigit() or int(owner) == os.getpid() or Path(f"/proc/{owner}").exists():
+            continue
+        try:
+            _check(_libc().umount2(point.encode(), MNT_DETACH), "unmount a left-over sockets' tmpfs")
+            files.remove_tree(point)
+            removed += 1
+        except OSError:
+            continue
+    return removed
