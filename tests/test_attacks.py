@@ -257,7 +257,8 @@ def test_the_kernels_socket_folder_is_bounded_and_leaves_nothing(batch):
 
 def test_feedback_is_only_what_nbgrader_rendered(batch, tmp_path):
     """A student's own `1_gradient_checking_1d.html` and `notes.html` reach neither feedback/ nor
-    the LMS's feedback zip, whether nbgrader rendered that page (first notebook handed in) or not."""
+    the LMS's feedback zip, whether nbgrader rendered that page (first notebook handed in) or not;
+    a page swapped for a link is named in the export's summary and left out, the others sent."""
     root = batch["root"]
     rendered = {"submits_feedback_pages": {FEEDBACK_PAGES[0]},
                 "submits_feedback_pages_without_notebook": {FEEDBACK_PAGES[1]}}
@@ -265,22 +266,35 @@ def test_feedback_is_only_what_nbgrader_rendered(batch, tmp_path):
         folder = root / "feedback" / student / ASSIGNMENT
         assert {p.name for p in folder.iterdir()} == pages
         assert all(OWN_PAGE not in p.read_text() for p in folder.iterdir())
-    # `make export` as a Canvas course: the feedback zip holds the rendered pages only.
-    students = [*rendered, HONEST[0]]
+    # `make export` as a Canvas course: the feedback zip holds the rendered pages only. One student's
+    # first page swapped for a link to a file outside the course: named, left out, the rest sent.
+    students = [*rendered, *HONEST]
+    linked = root / "feedback" / HONEST[1] / ASSIGNMENT / FEEDBACK_PAGES[0]
+    kept = linked.read_bytes()
+    outside = tmp_path / "outside.html"
+    outside.write_text("a file outside the course")
+    linked.unlink()
+    linked.symlink_to(outside)
     downloaded = root / "downloaded" / ASSIGNMENT
     downloaded.mkdir(parents=True, exist_ok=True)
     (downloaded / "roster.csv").write_text("id,lms_id\n" + "".join(f"{s},{1000 + i}\n" for i, s in enumerate(students)))
     (downloaded / "lms.json").write_text(json.dumps({"lms": "canvas", "students": {
         s: {"lms_id": str(1000 + i), "name": f"name{i}", "submission": str(2000 + i)} for i, s in enumerate(students)}}))
-    done = subprocess.run([sys.executable, "-m", "grading.lms.lms_export", "--root", str(root), "--release-flagged"],
-                          capture_output=True, text=True, env=batch["env"])
+    try:
+        done = subprocess.run([sys.executable, "-m", "grading.lms.lms_export", "--root", str(root), "--release-flagged"],
+                              capture_output=True, text=True, env=batch["env"])
+    finally:
+        linked.unlink()
+        linked.write_bytes(kept)
     assert done.returncode == 0, done.stdout + done.stderr
+    assert f"not sent: {HONEST[1]}: {FEEDBACK_PAGES[0]} left out" in done.stdout, done.stdout
     with zipfile.ZipFile(root / "exports" / "canvas_feedback.zip") as bundle:
         members = {name: bundle.read(name) for name in bundle.namelist()}
+    sent = {**rendered, HONEST[1]: FEEDBACK_PAGES[1:]}
     expected = {f"name{i}_{1000 + i}_{2000 + i}_feedback_{page}"
-                for i, s in enumerate(students) for page in rendered.get(s, FEEDBACK_PAGES)}
+                for i, s in enumerate(students) for page in sent.get(s, FEEDBACK_PAGES)}
     assert set(members) == expected
-    assert all(OWN_PAGE.encode() not in page for page in members.values())
+    assert all(OWN_PAGE.encode() not in page and b"outside the course" not in page for page in members.values())
 
 
 def test_a_lone_surrogate_stops_nobody(batch):

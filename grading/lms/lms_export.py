@@ -98,27 +98,33 @@ def flagged_students(root):
     return {r["student"] for r in results if r.get("flags")}
 
 
-def feedback_pages(root, student):
+def feedback_pages(root, student, problems=None):
     """{page name: bytes} of the student's feedback: nbgrader's page of each notebook
-    (FEEDBACK_PAGES), read as regular files without following a link; nothing else in the folder."""
+    (FEEDBACK_PAGES), read as regular files without following a link; nothing else in the folder.
+    A page that is there but cannot be sent (a link, a FIFO, too large) is left out, and said in
+    `problems` ([sentence]) when given."""
     folder = Path(root) / "feedback" / student / ASSIGNMENT
     pages = {}
     for name in FEEDBACK_PAGES:
         try:
             pages[name] = files.read_regular(folder / name, MAX_PAGE_BYTES, anchor=root)
-        except (OSError, files.NotRegular, files.TooLarge):
+        except FileNotFoundError:
             continue
+        except (OSError, files.NotRegular, files.TooLarge) as error:
+            if problems is not None:
+                problems.append(f"{student}: {name} left out ({error})")
     return pages
 
 
-def feedback_bundle(root, lms, named, held):
-    """The zip of feedback pages for `lms`, and the students whose pages went into it."""
+def feedback_bundle(root, lms, named, held, problems=None):
+    """The zip of feedback pages for `lms`, and the students whose pages went into it; a page that
+    could not be sent is said in `problems`, and the others go on."""
     root = Path(root)
     target = root / EXPORTS / f"{lms}_feedback.zip"
     sent = []
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as bundle:
         for student, how in sorted(named.items()):
-            pages = feedback_pages(root, student) if student not in held else {}
+            pages = feedback_pages(root, student, problems) if student not in held else {}
             if not pages:
                 continue
             for name, page in pages.items():
@@ -157,8 +163,10 @@ def export(root=COURSE_ROOT, db_url=None, column=ASSIGNMENT, release_flagged=Fal
     record = json.loads((root / LMS_RECORD).read_text()) if (root / LMS_RECORD).is_file() else {}
     if record.get("lms") in ("canvas", "moodle"):
         held = set() if release_flagged else flagged_students(root)
-        bundle, sent = feedback_bundle(root, record["lms"], record.get("students", {}), held)
+        problems = []
+        bundle, sent = feedback_bundle(root, record["lms"], record.get("students", {}), held, problems)
         lines.append(f"Feedback: {bundle} ({len(sent)} students)")
+        lines.extend(f"  not sent: {problem}" for problem in problems)
         held_back = sorted(held & set(record.get("students", {})))
         if held_back:
             lines.append(f"  held back, flagged by verification (review, then --release-flagged): {', '.join(held_back)}")
