@@ -6,12 +6,13 @@ export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: demo test release reference bench bench-grading autograde intake export release-feedback review-config clean-students clean-demo help hub hub-stop hub-autograde hub-release-feedback hub-review-config bench-hub
 
-# `make autograde` options, all optional: WORKERS=4, DB=postgresql://user@host/db,
+# `make autograde` options, all optional (every setting is passed as typed: SETTINGS, at the end):
+# WORKERS=4, DB=postgresql://user@host/db,
 # SCHEDULER=tcp://host:8786 (a Dask cluster), FORCE=1 (grade again what is graded already),
 # SIMILARITY=0.6 (the similarity report lists pairs from this share up; default 0.75).
-AUTOGRADE_OPTIONS = $(if $(WORKERS),--workers $(WORKERS)) $(if $(DB),--db-url $(DB)) \
-	$(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(FORCE),--force) \
-	$(if $(SIMILARITY),--similarity-threshold $(SIMILARITY))
+AUTOGRADE_OPTIONS = $(if $(WORKERS),--workers="$$WORKERS") $(if $(DB),--db-url="$$DB") \
+	$(if $(SCHEDULER),--scheduler="$$SCHEDULER") $(if $(FORCE),--force) \
+	$(if $(SIMILARITY),--similarity-threshold="$$SIMILARITY")
 
 help:
 	@echo "make demo     grade synthetic students in a demo course of their own (demo/) and print their scores"
@@ -23,12 +24,13 @@ help:
 	@echo "make autograde  grade what is new in submitted/: one worker per core, sandboxed, verified, resumable"
 	@echo "               [WORKERS=n] [DB=postgresql://...] [SCHEDULER=tcp://host:8786] [FORCE=1] [SIMILARITY=0.75]"
 	@echo "make intake ZIP=submissions.zip ROSTER=roster.csv  import a Canvas or Moodle download"
+	@echo "               [DB=...] [OLDER=1: take a download older than a student's submission in the course]"
 	@echo "make export   grades and feedback back to the LMS: files for Canvas's or Moodle's import, in exports/"
 	@echo "               [COLUMN=name] [RELEASE_FLAGGED=1]"
 	@echo "make release-feedback  feedback to students through nbgrader's exchange (flagged ones held back)"
 	@echo "               [RELEASE_FLAGGED=1]"
 	@echo "make review-config  show how nbgrader_config.py, deadlines.toml or source/'s helpers changed since last"
-	@echo "               reviewed, and accept it [ACCEPT=1]"
+	@echo "               reviewed, and accept it: answer y (or echo y | make review-config), or ACCEPT=1"
 	@echo "make bench-hub  the round trip on a real JupyterHub for 2 and 30 students (as root, ~15 min)"
 	@echo "make bench-grading  throughput of grading 100 submissions: stock nbgrader, ours, the floor (~25 min)"
 	@echo "make hub      the course on a real JupyterHub on 127.0.0.1:8000 (as root; docs/hub.md): accounts,"
@@ -46,7 +48,7 @@ $(BIN)/.installed: requirements.txt pyproject.toml jupyter-config/grading.json
 		{ DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 		  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap libseccomp2 >/dev/null; }; } || \
 		{ echo "bubblewrap (bwrap) and libseccomp2 are required: install Debian's packages bubblewrap and libseccomp2"; exit 1; }
-	$(PYTHON) -m venv $(VENV)
+	"$$PYTHON" -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip==26.3
 	$(BIN)/pip install --quiet -r requirements.txt
 	$(BIN)/pip install --quiet --no-build-isolation --no-deps -e .
@@ -78,7 +80,7 @@ bench: $(BIN)/.installed
 
 # Every student's work in the course; only with CONFIRM=yes. The demo's class is in demo/.
 clean-students:
-	@[ "$(CONFIRM)" = yes ] || { echo "make clean-students deletes every student's submission, grade and feedback in this course"; \
+	@[ "$$CONFIRM" = yes ] || { echo "make clean-students deletes every student's submission, grade and feedback in this course"; \
 		echo "(submitted/ autograded/ feedback/ gradebook.db grades.csv downloaded/ reports/ .grading/ quarantine/ collect_log.jsonl)."; \
 		echo "If that is what you want: make clean-students CONFIRM=yes. The demo's class: make clean-demo."; exit 1; }
 	rm -rf submitted autograded/*/ feedback gradebook.db grades.csv downloaded reports .grading quarantine collect_log.jsonl
@@ -90,10 +92,12 @@ autograde: $(BIN)/.installed
 	$(BIN)/python -m grading.grader.autograde $(AUTOGRADE_OPTIONS)
 
 intake: $(BIN)/.installed
-	$(BIN)/python -m grading.lms.intake $(ZIP) --roster $(ROSTER) $(if $(DB),--db-url $(DB))
+	@[ -n "$$ZIP" ] && [ -n "$$ROSTER" ] || { echo "make intake needs ZIP=the LMS's download and ROSTER=the roster CSV"; exit 2; }
+	$(BIN)/python -m grading.lms.intake --roster="$$ROSTER" $(if $(DB),--db-url="$$DB") $(if $(OLDER),--take-older) \
+		-- "$$ZIP"
 
 export: $(BIN)/.installed
-	$(BIN)/python -m grading.lms.lms_export $(if $(DB),--db-url $(DB)) $(if $(COLUMN),--column "$(COLUMN)") \
+	$(BIN)/python -m grading.lms.lms_export $(if $(DB),--db-url="$$DB") $(if $(COLUMN),--column="$$COLUMN") \
 		$(if $(RELEASE_FLAGGED),--release-flagged)
 
 release-feedback: $(BIN)/.installed
@@ -115,10 +119,10 @@ bench-hub: $(BIN)/.installed
 # HUB_STUDENTS="student1 student2 student3" HUB_COURSE=~instructor/gradient-checking
 HUB_PYTHON ?= /usr/bin/python3.11
 hub: $(BIN)/.installed
-	$(HUB_PYTHON) hub/hubctl.py start
+	"$$HUB_PYTHON" hub/hubctl.py start
 
 hub-stop:
-	$(HUB_PYTHON) hub/hubctl.py stop
+	"$$HUB_PYTHON" hub/hubctl.py stop
 
 # Grading and feedback of the hub's course copy: the same pipeline and rule as make autograde and
 # make release-feedback, with the same options (grading runs as root from .venv in a private copy
@@ -126,10 +130,21 @@ hub-stop:
 # feedback is released as the instructor). make hub records the course copy's configuration and
 # helpers as reviewed (it needs .venv for that); make hub-review-config shows a change, and accepts it.
 hub-autograde: $(BIN)/.installed
-	$(HUB_PYTHON) hub/hubctl.py autograde $(AUTOGRADE_OPTIONS)
+	"$$HUB_PYTHON" hub/hubctl.py autograde $(AUTOGRADE_OPTIONS)
 
 hub-review-config: $(BIN)/.installed
-	$(HUB_PYTHON) hub/hubctl.py review-config $(if $(ACCEPT),--accept)
+	"$$HUB_PYTHON" hub/hubctl.py review-config $(if $(ACCEPT),--accept)
 
 hub-release-feedback:
-	$(HUB_PYTHON) hub/hubctl.py release-feedback $(if $(RELEASE_FLAGGED),--release-flagged)
+	"$$HUB_PYTHON" hub/hubctl.py release-feedback $(if $(RELEASE_FLAGGED),--release-flagged)
+
+# Every setting a command takes (ZIP=..., ROSTER=..., DB=..., HUB_HOME=...; the defaults above)
+# reaches its recipe as an environment variable, taken as typed: make expands nothing in it
+# ($(value ...): a `$` stays a `$`), and the recipes quote it as "$$ZIP", so the shell parses none
+# of its characters either (spaces, brackets, quotes, `$`, any alphabet: a browser's
+# "submissions (1).zip" is a path like any other). Here, at the end, after every default is set.
+SETTINGS := ZIP ROSTER DB COLUMN OLDER WORKERS SCHEDULER FORCE SIMILARITY ACCEPT RELEASE_FLAGGED CONFIRM \
+	PYTHON HUB_PORT HUB_HOME HUB_INSTRUCTOR HUB_STUDENTS HUB_COURSE HUB_VENV HUB_PYTHON
+$(foreach v,$(SETTINGS),$(if $(filter command line environment environment override,$(origin $(v))),\
+	$(eval override $(v) := $$(value $(v)))))
+export $(foreach v,$(SETTINGS),$(if $(filter undefined,$(origin $(v))),,$(v)))

@@ -93,7 +93,7 @@ def backward_propagation(x, theta):
 BAD = {
     "b01_malformed_json": (None, PART_ONE, f"{NB1} could not be graded"),
     "b02_missing_notebook": (dropped, PART_ONE, f"{NB1} is missing"),
-    "b03_renamed_notebook": (renamed, PART_ONE, "my_work.ipynb is not part of the assignment"),
+    "b03_renamed_notebook": (renamed, (), f"my_work.ipynb graded as {NB1} (found by its cells)"),
     "b04_deleted_cells": (without_cells(NB1, "gradient_check", "test_forward_propagation"), ("gradient_check",),
                           "cell of gradient_check is missing"),
     "b05_duplicated_cells": (duplicated(NB1, "forward_propagation", "def forward_propagation(x, theta):\n    return 0\n"),

@@ -24,10 +24,10 @@ from nbgrader.api import Gradebook
 from grading.assignment import ASSIGNMENT
 from grading.grader import autograde
 from grading.lms import intake, lms_export
-from synthetic_class import synthetic
+from synthetic_class import catalog, synthetic
 
 NB1, NB2 = "1_gradient_checking_1d.ipynb", "2_gradient_checking_nd.ipynb"
-MAKEFILE = Path(__file__).resolve().parent.parent / "Makefile"
+REPOSITORY = Path(__file__).resolve().parent.parent   # its Makefile and .venv
 EXTRACTED = f"downloaded/{ASSIGNMENT}/extracted"
 
 ROSTER = """id,first_name,last_name,email,lms_id
@@ -430,7 +430,7 @@ def test_submission_times_from_the_download_reach_every_view(exported):
     assert "late policy: 10% of the score per day late (or part of a day), no credit after 7 days" in report
 
 
-def test_make_autograde_writes_the_similarity_report_that_the_class_report_links(exported, tmp_path):
+def test_make_autograde_writes_the_similarity_report_that_the_class_report_links(exported):
     root, _, _, table = exported
     page = root / "reports" / "similarity.html"
     # Ada and Grace handed in the same solutions (comments aside): a pair, at the instructor's threshold.
@@ -439,11 +439,8 @@ def test_make_autograde_writes_the_similarity_report_that_the_class_report_links
     assert "1 pairs share at least 50% of one side's answer tokens" in words and "ada and ghopper: 100%" in words
     report = root / "reports" / "class_report.html"
     assert '<a href="similarity.html">' in report.read_text() and (report.parent / "similarity.html").is_file()
-    # `make autograde SIMILARITY=...` hands the threshold on; a percentage is refused, not taken for "never".
-    dry = subprocess.run(["make", "-s", "-n", "-C", str(tmp_path), "-f", str(MAKEFILE), "-o", ".venv/bin/.installed",
-                          "autograde", f"SIMILARITY={SIMILARITY}"], capture_output=True, text=True)
-    assert dry.returncode == 0, dry.stderr
-    assert f"-m grading.grader.autograde --similarity-threshold {SIMILARITY}" in " ".join(dry.stdout.split())
+    # (`make autograde SIMILARITY=...` hands the threshold on: test_renamed_notebooks_...); a percentage is
+    # refused, not taken for "never".
     with pytest.raises(SystemExit):
         autograde.parse_args(["--similarity-threshold", "75"])
 
@@ -737,6 +734,221 @@ def test_a_zip_of_nothing_but_unsafe_members_is_refused(course_copy, tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
+# The files students really send: a class of four (and Canvas's test student) through the real
+# `make intake`, `make autograde` and `make export`, from paths that a browser and a shell make hard
+
+# Canvas's gradebook export as Canvas writes it: its test student last, without a login.
+CLASS_EXPORT = (
+    "Student,ID,SIS User ID,SIS Login ID,Section,Gradient checking (4242)\n"
+    "    Points Possible,,,,,100.00\n"
+    '"Lovelace, Ada",101,S101,ada,GC 101,\n'
+    '"Bauer, Bea",102,S102,bea,GC 101,\n'
+    '"Celik, Cem",103,S103,cem,GC 101,\n'
+    '"Eliot, Eli",105,S105,eli,GC 101,\n'
+    '"Student, Test",199,,,GC 101,\n')
+# Due 30 November 23:59 in Berlin, 10 minutes' grace, 10% a started day; Cem has an extension.
+CLASS_DEADLINES = """timezone = "Europe/Berlin"
+[gradient_checking]
+due = 2026-11-30T23:59:00
+grace_minutes = 10
+penalty_percent_per_day = 10
+no_credit_after_days = 7
+[gradient_checking.extensions]
+cem = 2026-12-02T23:59:00
+"""
+# The names students' notebooks really have: a browser's second download, a title of the student's
+# own, Jupyter's "Duplicate".
+SECOND_1D, TITLED_ND, COPY_1D = "1_gradient_checking_1d (1).ipynb", "Gradient Checking – Teil 2 (José).ipynb", \
+    "1_gradient_checking_1d-Copy1.ipynb"
+STRANGE = "Kurs \"GC\" $HOME 'x' Ü"                     # a folder, for the download and the roster
+COLUMN = "Gradient checking \"Teil 1\" $HOME (4242)"
+ON_TIME, IN_GRACE, EXTENDED, LATE_31 = (2026, 11, 30, 22, 0, 0), (2026, 12, 1, 0, 6, 0), (2026, 12, 1, 12, 0, 0), \
+    (2026, 12, 1, 0, 30, 0)
+
+
+def stripped(data):
+    """A notebook's bytes with its metadata stripped as nbconvert's ClearMetadataPreprocessor strips
+    it (every cell's, nbgrader's included, and the notebook's); the cell ids stay."""
+    from nbconvert.preprocessors import ClearMetadataPreprocessor
+    notebook, _ = ClearMetadataPreprocessor().preprocess(nbformat.reads(data.decode(), as_version=4), {})
+    return nbformat.writes(notebook).encode()
+
+
+def class_download():
+    """{Canvas's member name: (bytes, the time Canvas gave it)}: Ada's notebooks named as released;
+    Bea's 1d notebook twice, an older one with a mistake and a newer correct one that her browser
+    named as a second download, and a title of her own (7 min after the due date: within the
+    grace); Cem's a Jupyter copy and a notebook with its metadata stripped (after the due date,
+    before his extension); Eli 31 minutes late; Canvas's test student. Canvas marks Bea, Cem and
+    Eli late."""
+    mistake = catalog.by_name("one_sided_1d")
+    older_1d = nbformat.writes(synthetic.submission({mistake.cell: mistake.code})[NB1]).encode()
+    return {
+        f"lovelaceada_101_7001_{NB1}": (notebook(NB1, "ada 1d"), ON_TIME),
+        f"lovelaceada_101_7002_{NB2}": (notebook(NB2, "ada nd"), ON_TIME),
+        f"bauerbea_102_7003_{NB1}": (older_1d, (2026, 11, 30, 21, 0, 0)),
+        f"bauerbea_LATE_102_7004_{SECOND_1D}": (notebook(NB1, "bea 1d"), IN_GRACE),
+        f"bauerbea_LATE_102_7005_{TITLED_ND}": (notebook(NB2, "bea nd"), IN_GRACE),
+        f"celikcem_LATE_103_7006_{COPY_1D}": (notebook(NB1, "cem 1d"), EXTENDED),
+        f"celikcem_LATE_103_7007_{NB2}": (stripped(notebook(NB2, "cem nd")), EXTENDED),
+        f"elioteli_LATE_105_7010_{NB1}": (notebook(NB1, "eli 1d"), LATE_31),
+        f"elioteli_LATE_105_7011_{NB2}": (notebook(NB2, "eli nd"), LATE_31),
+        f"studenttest_199_7012_{NB1}": (notebook(NB1, "test student"), ON_TIME),
+    }
+
+
+def make_download(path, members):
+    """A zip at `path` holding {member name: (bytes, time)}, each member with its time."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, (data, when) in members.items():
+            archive.writestr(zipfile.ZipInfo(name, date_time=when), data)
+    return path
+
+
+def make(root, *arguments, answer=None):
+    """The repository's real `make`, on the course `root` (GRADING_COURSE_ROOT names it); `answer`
+    is its stdin (none: an empty one)."""
+    env = {key: value for key, value in course_env().items() if key not in ("MAKEFLAGS", "MAKELEVEL")}
+    env["GRADING_COURSE_ROOT"] = str(root)
+    stdin = {"input": answer} if answer is not None else {"stdin": subprocess.DEVNULL}
+    done = subprocess.run(["make", "-s", "-C", str(REPOSITORY), "-o", ".venv/bin/.installed", *arguments],
+                          env=env, capture_output=True, text=True, **stdin)
+    return done
+
+
+def submitted_files(root, student):
+    folder = root / "submitted" / student / ASSIGNMENT
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.name != "timestamp.txt"}
+
+
+@pytest.fixture(scope="module")
+def real_class(course_copy, tmp_path_factory):
+    """The class taken in (`make intake` of "submissions (1) "x" $HOME 'y' Ümlaut.zip" and a roster
+    of such a name), graded (`make autograde SIMILARITY=0.5`) and exported (`make export
+    COLUMN=...`, a column name with quotes and `$`). Returns (course, download, roster, what each
+    command printed)."""
+    root = course_copy("real_class")
+    (root / "deadlines.toml").write_text(CLASS_DEADLINES)
+    folder = tmp_path_factory.mktemp("real_class") / STRANGE
+    folder.mkdir()
+    download = make_download(folder / "submissions (1) \"x\" $HOME 'y' Ümlaut.zip", class_download())
+    roster = folder / "Roster \"2026\" $USER Ü.csv"
+    roster.write_text(CLASS_EXPORT)
+    printed = {}
+    for command in (["intake", f"ZIP={download}", f"ROSTER={roster}"], ["autograde", "SIMILARITY=0.5"],
+                    ["export", f"COLUMN={COLUMN}"]):
+        done = make(root, *command)
+        assert done.returncode == 0, f"make {command[0]}:\n{done.stdout}\n{done.stderr}"
+        printed[command[0]] = done.stdout
+    return root, download, roster, printed
+
+
+def test_renamed_notebooks_are_graded_as_the_notebooks_they_are(real_class):
+    """Bea's and Cem's notebooks, whatever their names or metadata, score what Ada's do; of Bea's
+    two 1d notebooks the newer is graded, not the older one with a mistake, and both are named;
+    intake, the table and the report say which file was graded as which notebook; the similarity
+    report reads the same files."""
+    root, _, _, printed = real_class
+    grades = grades_csv(root)
+    assert {student: float(row["score"]) for student, row in grades.items()} == {
+        "ada": 100.0, "bea": 100.0, "cem": 100.0, "eli": 90.0}   # Eli: late, 10 points
+    said = {
+        "bea": [f"{SECOND_1D} graded as {NB1}; not graded: {NB1} (older).",
+                f"{TITLED_ND} graded as {NB2} (found by its cells)."],
+        "cem": [f"{COPY_1D} graded as {NB1} (found by its cells)."]}
+    results = {r["student"]: r for r in json.loads((root / "reports" / "autograde.json").read_text())}
+    for student, sentences in said.items():
+        for sentence in sentences:
+            assert f"\n    {sentence}\n" in printed["intake"], printed["intake"]
+            assert sentence in results[student]["problems"], results[student]
+        [line] = [line for line in printed["autograde"].splitlines() if line.startswith(f"{student} ")]
+        assert sentences[0][:40] in line and not results[student]["flags"], line
+    assert f"{NB2} had lost the nbgrader metadata of 7 cells: it was given back from the assignment, by their " \
+           "cell ids." in results["cem"]["problems"]
+    assert not results["ada"]["problems"]
+    assert "Similarity:" in printed["autograde"] and "(6 pairs at or above 50%)" in printed["autograde"]
+    page = " ".join((root / "reports" / "similarity.html").read_text().split())
+    assert "ada and bea: 100%" in page and "ada and cem: 100%" in page
+
+
+def test_make_takes_any_path_and_the_test_student_is_left_out(real_class):
+    root, download, roster, printed = real_class
+    assert "Canvas download, kept as downloaded/gradient_checking/archive/submissions_1_x_HOME_y_Ümlaut.zip" \
+        in printed["intake"]
+    assert (root / f"downloaded/{ASSIGNMENT}/archive/submissions_1_x_HOME_y_Ümlaut.zip").read_bytes() == \
+        download.read_bytes()
+    assert (root / intake.ROSTER_COPY).read_text() == roster.read_text()
+    assert "Collected 4 students into submitted/ (4 new, 0 updated, 0 unchanged):" in printed["intake"]
+    # Canvas's test student: in neither the gradebook nor submitted/, named with its files.
+    assert (f"Left out: Test Student (LMS id 199, roster line 7), Canvas's test student (Student View): named "
+            f"Student, Test, without a login; not a student, not in the gradebook; its files left in downloaded/: "
+            f"{EXTRACTED}/submissions_1_x_HOME_y_Ümlaut/studenttest_199_7012_{NB1}") in printed["intake"]
+    assert "not on the roster" not in printed["intake"] and "Problems: none" in printed["intake"]
+    assert set(gradebook_students(f"sqlite:///{root / 'gradebook.db'}")) == {"ada", "bea", "cem", "eli"}
+    assert sorted(p.name for p in (root / "submitted").iterdir()) == ["ada", "bea", "cem", "eli"]
+    # The column named with quotes and `$`, filled; the test student's row left as it was.
+    rows = list(csv.reader((root / "exports" / "canvas_grades.csv").open(newline="", encoding="utf-8")))
+    assert rows[0][-1] == COLUMN and [row[-1] for row in rows[1:]] == ["100.00"] * 4 + ["90.00", ""]
+    assert "no graded submission" not in printed["export"]
+
+
+def test_the_late_list_is_the_course_rule(real_class):
+    """Intake's late list applies the grace and the extension as grading does: Bea (within the
+    grace) and Cem (extended) are on time in both, though Canvas marks them late; Eli is late in both."""
+    root, _, _, printed = real_class
+    assert ("\nLate: eli (31 min after 2026-11-30 23:59 CET)\n"
+            "On time by their extension or the grace in deadlines.toml: bea (7 min after 2026-11-30 23:59 CET, within "
+            "the 10 minutes' grace), cem (extended to 2026-12-02 23:59 CET)\n") in printed["intake"]
+    assert printed["intake"].count("[late]") == 1 and "  eli: 2 files: " in printed["intake"]
+    grades = grades_csv(root)
+    assert {s: float(grades[s]["late_submission_penalty"]) for s in ("bea", "cem", "eli")} == \
+        {"bea": 0.0, "cem": 0.0, "eli": 10.0}
+
+
+@pytest.fixture(scope="module")
+def older_again(real_class):
+    """After grading: a download made before Eli resubmitted (his files of 23:41 and Ada's
+    unchanged) taken in as it comes, then with `make intake ... OLDER=1`."""
+    root, _, roster, _ = real_class
+    newer = submitted_files(root, "eli")
+    members = {name: member for name, member in class_download().items() if name.startswith("lovelaceada_")}
+    members.update({f"elioteli_105_6001_{NB1}": (notebook(NB1, "eli 1d older"), (2026, 11, 30, 23, 41, 0)),
+                    f"elioteli_105_6002_{NB2}": (notebook(NB2, "eli nd older"), (2026, 11, 30, 23, 41, 0))})
+    older = make_download(roster.parent / "submissions.zip", members)
+    kept = make(root, "intake", f"ZIP={older}", f"ROSTER={roster}")
+    after = submitted_files(root, "eli"), (root / "submitted" / "eli" / ASSIGNMENT / "timestamp.txt").read_text()
+    taken = make(root, "intake", f"ZIP={older}", f"ROSTER={roster}", "OLDER=1")
+    return root, newer, members, kept, after, taken
+
+
+def test_an_older_download_keeps_the_newer_work_unless_asked(older_again):
+    root, newer, members, kept, (files_kept, time_kept), taken = older_again
+    assert kept.returncode == 0, kept.stdout + kept.stderr
+    assert files_kept == newer and time_kept == "2026-11-30 23:30:00"   # 00:30 in Berlin, the newer download's
+    assert ("  eli: this download's submission (2026-11-30 23:41 CET) is older than the one in the course "
+            "(2026-12-01 00:30 CET): the newer one is kept; to take the older one: make intake ... OLDER=1 "
+            "(--take-older)\n") in kept.stdout
+    assert "(0 new, 0 updated, 1 unchanged)" in kept.stdout and "no submission in this download: eli" not in kept.stdout
+    assert taken.returncode == 0, taken.stdout + taken.stderr
+    assert "taken all the same (--take-older)" in taken.stdout and "(0 new, 1 updated, 1 unchanged)" in taken.stdout
+    assert submitted_files(root, "eli") == {NB1: members[f"elioteli_105_6001_{NB1}"][0],
+                                            NB2: members[f"elioteli_105_6002_{NB2}"][0]}
+    assert "Updated since their last grade: eli." in taken.stdout
+
+
+def test_review_config_takes_its_answer_from_a_pipe(real_class):
+    """`echo y | make review-config`: no terminal, and the answer is read all the same."""
+    root, *_ = real_class
+    (root / "deadlines.toml").write_text(CLASS_DEADLINES + "bea = 2026-12-03T23:59:00\n")
+    unanswered = make(root, "review-config")   # an empty stdin: no answer, nothing accepted
+    assert unanswered.returncode != 0 and "Not accepted" in unanswered.stdout, unanswered.stdout
+    accepted = make(root, "review-config", answer="y\n")
+    assert accepted.returncode == 0 and "+bea = 2026-12-03T23:59:00" in accepted.stdout, accepted.stdout
+    assert "Accept it? [y/N] y\nAccepted: recorded in " in accepted.stdout
+    assert "The configuration is as last reviewed" in make(root, "review-config").stdout
+
+
+# ---------------------------------------------------------------------------------------------
 # Unusable input: a clear message, exit status 2, and the course untouched
 
 def good_zip(path):
@@ -775,6 +987,9 @@ BAD_INPUTS = {
     "ids differing by case": (good_zip, "id,lms_id\nada,12345\nAda,23456\n", [],
                               "the id 'Ada' appears twice (letter case aside; first on line 2)"),
     "lms_id too long": (good_zip, "id,lms_id\nada," + "1" * 21 + "\n", [], "is not a number (of at most 20 digits)"),
+    "a cell too long": (good_zip, "id,lms_id,first_name\nada,12345,Ada\ngrace,23456," + "G" * 200_000 + "\n", [],
+                        "roster.csv, line 3, column 'first_name': the cell holds 200000 characters, more than the "
+                        "131072 a roster cell may have"),
 }
 
 

@@ -8,6 +8,7 @@ import nbformat
 import pytest
 
 from grading.assignment import NOTEBOOKS
+from grading.grader import staging
 from grading.grader.staging import stage
 from synthetic_class import synthetic
 
@@ -35,9 +36,9 @@ def test_a_complete_submission_is_staged_unchanged(tmp_path):
         assert nbformat.read(tmp_path / "out" / name, 4) == nbformat.read(source / name, 4)
 
 
-def test_malformed_missing_and_renamed_notebooks_are_left_out_and_explained(tmp_path):
+def test_malformed_missing_and_unrelated_notebooks_are_left_out_and_explained(tmp_path):
     notebooks = synthetic.submission()
-    source = write(tmp_path / "in", {"renamed.ipynb": notebooks[NB2]})
+    source = write(tmp_path / "in", {"my_notes.ipynb": nbformat.v4.new_notebook()})
     (source / NB1).write_text('{"cells": [ this is not json')
     before = fingerprint(source)
     staged = stage(source, tmp_path / "out")
@@ -45,8 +46,48 @@ def test_malformed_missing_and_renamed_notebooks_are_left_out_and_explained(tmp_
     text = " ".join(staged.problems)
     assert f"{NB1} could not be graded: it is not a readable notebook" in text
     assert f"{NB2} is missing" in text
-    assert "renamed.ipynb is not part of the assignment" in text
+    assert "my_notes.ipynb is not part of the assignment" in text
     assert fingerprint(source) == before, "staging changed the student's folder"
+
+
+def test_notebooks_are_found_by_their_cells_whatever_their_names(tmp_path):
+    """A renamed notebook is graded under the assignment's name; of two whole copies the newer;
+    a scratch notebook with one of the assignment's cells never over the whole notebook, even
+    newer; a newer copy that cannot be read gives way to the older one; stripped nbgrader
+    metadata comes back by cell id."""
+    notebooks = synthetic.submission()
+    blank = synthetic.submission(complete=False)
+    scratch = nbformat.v4.new_notebook(cells=[copy.deepcopy(c) for c in notebooks[NB2].cells
+                                              if c.metadata.get("nbgrader", {}).get("grade_id") == "gradient_check_n"])
+    stripped = copy.deepcopy(notebooks[NB2])
+    for cell in stripped.cells:
+        cell.metadata = {}
+    source = write(tmp_path / "in", {NB1: blank[NB1], "1_gradient_checking_1d-Copy1.ipynb": notebooks[NB1],
+                                     "Teil 2 (José).ipynb": stripped, "scratch.ipynb": scratch})
+    (source / "1_gradient_checking_1d (1).ipynb").write_text("{")
+    for age, name in enumerate([NB1, "1_gradient_checking_1d-Copy1.ipynb", "Teil 2 (José).ipynb", "scratch.ipynb",
+                                "1_gradient_checking_1d (1).ipynb"]):
+        os.utime(source / name, (1_000_000 + age, 1_000_000 + age))
+    staged = stage(source, tmp_path / "out")
+    assert staged.notebooks == list(NOTEBOOKS)
+    assert nbformat.read(tmp_path / "out" / NB1, 4) == notebooks[NB1]
+    def graded(notebook):
+        return [(c.cell_type, c.source, c.metadata.get("nbgrader")) for c in notebook.cells]
+    assert graded(nbformat.read(tmp_path / "out" / NB2, 4)) == graded(notebooks[NB2]), "the release's metadata"
+    assert staged.problems == [
+        f"1_gradient_checking_1d-Copy1.ipynb graded as {NB1}; not graded: {NB1} (older), "
+        "1_gradient_checking_1d (1).ipynb (it is not a readable notebook (JSONDecodeError: Expecting property "
+        "name enclosed in double quotes: line 1 column 2 (char 1))).",
+        f"Teil 2 (José).ipynb graded as {NB2}; not graded: scratch.ipynb (it holds fewer of the notebook's cells).",
+        f"{NB2} had lost the nbgrader metadata of 7 cells: it was given back from the assignment, by their cell ids."]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == list(NOTEBOOKS)
+
+
+def test_copy_marks_of_browsers_and_jupyter_are_not_part_of_a_name():
+    assert {staging.plain_name(name) for name in (
+        NB1, "1_Gradient_Checking_1d (1).ipynb", "1_gradient_checking_1d-Copy1.ipynb", "1_gradient_checking_1d - Copy (2).ipynb",
+        "work/1_gradient_checking_1d copy 2.ipynb", "1_gradient_checking_1d-3.ipynb")} == {"1_gradient_checking_1d"}
+    assert staging.plain_name("gradient_checking_1d_v2.ipynb") != staging.plain_name(NB1)
 
 
 def test_duplicated_cells_keep_only_the_first_graded_copy(tmp_path):

@@ -6,11 +6,14 @@ reader and policy (grading.grader.staging), and its answers are taken by the rel
 whatever the student's own metadata says, plus the code cells the student added:
 
     layouts = assignment_layout(course_root)
-    reading = read_submitted_notebook(folder / layouts[0].name, layouts[0], anchor=course_root)
+    reading = read_submitted_notebook(staged / layouts[0].name, layouts[0], anchor=course_root)
     reading.cells     # [(grade_id or "added cell 7", code)], in notebook order, IPython magics removed
 
-Verification (grading.grader.verify) runs these cells; the similarity report
-(grading.grader.similarity) compares them, so that both see the same code.
+Verification (grading.grader.verify) runs these cells of the staged copy, where each notebook has
+the assignment's name (staging found it, whatever the student called it; in a folder where it has
+another name, read_submitted_notebook finds it as staging does); the similarity report
+(grading.grader.similarity) compares them in the files staging.find_notebooks finds, so that both
+see the same code.
 """
 import json
 import re
@@ -37,7 +40,8 @@ class NotebookLayout:
     locked: dict = field(default_factory=dict)      # grade_id -> (cell type, source) as released
     demo_ids: set = field(default_factory=set)      # ids of the release's own unmarked code cells
     demo_sources: set = field(default_factory=set)  # and their sources
-    cell_types: dict = field(default_factory=dict)  # grade_id -> cell type as released (staging.tidy)
+    released: object = None                         # staging.ReleasedNotebook: staging.tidy's view of the release
+    assignment: tuple = ()                          # every notebook's: what staging.find_notebooks matches files to
 
     @property
     def id(self):
@@ -63,11 +67,12 @@ def _nbgrader(cell):
 def assignment_layout(course_root=COURSE_ROOT):
     """[NotebookLayout] of the assignment, from source/ (setup, points) and release/ (what students got)."""
     course_root = Path(course_root)
+    released = staging.released_notebooks(course_root / "release" / ASSIGNMENT)
     layouts = []
-    for name in NOTEBOOKS:
+    for name, released_notebook in zip(NOTEBOOKS, released):
         source = json.loads((course_root / "source" / ASSIGNMENT / name).read_text())
         release = json.loads((course_root / "release" / ASSIGNMENT / name).read_text())
-        layout = NotebookLayout(name, cell_types=staging.release_cell_types(course_root / "release" / ASSIGNMENT, name))
+        layout = NotebookLayout(name, released=released_notebook, assignment=released)
         for cell in source["cells"]:
             meta = _nbgrader(cell)
             grade_id = meta.get("grade_id")
@@ -130,17 +135,27 @@ def read_submitted_notebook(path, layout, anchor=None):
     path = Path(path)
     try:
         notebook, _ = staging.read_notebook(path, anchor)
-    except FileNotFoundError:
-        try:
-            present, _ = files.regular_files(path.parent, anchor=anchor)
-        except (FileNotFoundError, files.NotRegular):
-            present = []
-        others = sorted(name for name, _ in present if name.endswith(".ipynb") and name not in NOTEBOOKS)
-        hint = f" (the folder has {', '.join(others)}: a renamed copy is not graded)" if others else ""
-        return NotebookReading(problem=f"The notebook {layout.name} is missing from the submission{hint}.")
+    except FileNotFoundError:   # under another name, as staging finds it (a staged copy has the released names)
+        return _found_elsewhere(path.parent, layout, anchor)
     except (ValueError, OSError) as reason:
         return NotebookReading(problem=f"{layout.name} could not be graded: {reason}.")
     return reading_of(notebook, layout)
+
+
+def _found_elsewhere(folder, layout, anchor):
+    """The NotebookReading of the file staging.find_notebooks takes for `layout` in `folder`, or why none."""
+    try:
+        found = staging.find_notebooks(folder, layout.assignment, anchor)
+    except (files.NotRegular, OSError):
+        found = staging.Found()
+    if layout.name in found.taken:
+        return reading_of(found.taken[layout.name][1], layout)
+    if layout.name in found.unreadable:
+        candidate = found.unreadable[layout.name]
+        return NotebookReading(problem=f"{layout.name} ({candidate.path}) could not be graded: {candidate.problem}.")
+    others = [candidate.path for candidate in found.not_part]
+    hint = f" (the folder has {', '.join(others)}: none of them holds its cells or its name)" if others else ""
+    return NotebookReading(problem=f"The notebook {layout.name} is missing from the submission{hint}.")
 
 
 def reading_of(notebook, layout):
@@ -150,7 +165,7 @@ def reading_of(notebook, layout):
     cells the student added (not the release's own), so the similarity report reads code through
     this function too (grading.grader.similarity)."""
     reading = NotebookReading()
-    staging.tidy(notebook, layout.cell_types)   # what staging reports, it does not report twice
+    staging.tidy(notebook, layout.released)   # what staging reports, it does not report twice
     cells = notebook.cells
 
     solutions = set()                                             # the solution cells present

@@ -13,6 +13,7 @@ so they are reviewed the same way; `make release` records them, since the instru
 releases them has read them. The instructor reads a difference and accepts it:
 
     make review-config            # shows the difference, asks; ACCEPT=1 accepts without asking
+    echo y | make review-config   # the answer from a pipe or a file: no terminal needed
 
 The copy lives outside the course directory, in the instructor's state folder
 ($XDG_STATE_HOME or ~/.local/state, then gradient-checking/reviewed-config/), where a Jupyter
@@ -218,6 +219,19 @@ def refusal_status(root):
     return None
 
 
+def answer(question):
+    """The first line of the answer to `question`, lower-cased: typed on a terminal, or read from
+    whatever stdin is (`echo y | make review-config`); "" at the end of the input (no answer)."""
+    print(question, end="", flush=True)
+    if sys.stdin is None:   # no stdin at all
+        print()
+        return ""
+    line = sys.stdin.readline().strip()
+    if not sys.stdin.isatty():
+        print(for_terminal(line))   # what was answered, where no terminal showed it
+    return line.lower()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m grading.grader.config_review",
@@ -248,7 +262,7 @@ def main(argv=None):
     print(difference(before or {}, now) if before is not None else
           for_terminal("Nothing recorded yet for this course; its configuration is:\n"
                        + "\n".join(now), keep_newlines=True))
-    if not args.accept and not (sys.stdin.isatty() and input("Accept it? [y/N] ").strip().lower() in ("y", "yes")):
+    if not args.accept and answer("Accept it? [y/N] ") not in ("y", "yes"):
         print("Not accepted: answer y, or run again with --accept, once you have read it.")
         return 1
     record(root, now)

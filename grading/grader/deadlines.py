@@ -66,9 +66,14 @@ class Policy:
     percent_per_day: float = 0.0
     no_credit_after_days: float = 0.0
 
+    def late_seconds(self, seconds_late):
+        """How late a submission `seconds_late` after the student's due date counts: the time after
+        the grace (0: on time). The one rule for who is late, in grading and in intake's summary."""
+        return max(0.0, seconds_late - 60 * self.grace_minutes)
+
     def penalty(self, score, seconds_late):
         """Points taken from `score` for a submission `seconds_late` after the student's due date."""
-        late = seconds_late - 60 * self.grace_minutes
+        late = self.late_seconds(seconds_late)
         if late <= 0 or score <= 0:
             return 0.0
         if self.no_credit_after_days and late > self.no_credit_after_days * DAY:

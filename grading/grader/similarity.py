@@ -1,16 +1,17 @@
 """The similarity report: pairs of submissions whose answers are suspiciously alike.
 
 Verification proves that code works, not who wrote it. This report compares every pair of
-students' answers: the code that was graded, read as verification reads it (grading.grader.answers
-reading_of: staging's reader and policy, then the cells the release marks as solutions, found by
-their grade_id, and the code cells the student added, in notebook order), whatever the student's
-own metadata says, so that a copy cannot hide by clearing a cell's `solution` flag or by moving
-the answers into cells of its own. It compares them with copydetect's winnowed fingerprints over
-tokens in which every name is replaced by one symbol, so renaming variables, reformatting, and
-adding comments or blank lines do not hide a copy. The released notebooks' code (the provided
-functions, the stubs) is boilerplate: what everyone was given never counts. Pairs whose
-similarity reaches the threshold are ranked in reports/similarity.html, with the copied lines of
-both side by side, and the class report links it.
+students' answers: the code that was graded, read as verification reads it (the files that staging
+grades as the assignment's notebooks, whatever their names, staging.find_notebooks; in them,
+through grading.grader.answers reading_of, staging's policy, then the cells the release marks as
+solutions, found by their grade_id, and the code cells the student added, in notebook order),
+whatever the student's own metadata says, so that a copy cannot hide by renaming its notebooks,
+by clearing a cell's `solution` flag or by moving the answers into cells of its own. It compares
+them with copydetect's winnowed fingerprints over tokens in which every name is replaced by one
+symbol, so renaming variables, reformatting, and adding comments or blank lines do not hide a copy.
+The released notebooks' code (the provided functions, the stubs) is boilerplate: what everyone
+was given never counts. Pairs whose similarity reaches the threshold are ranked in
+reports/similarity.html, with the copied lines of both side by side, and the class report links it.
 
     python -m grading.grader.similarity [--root COURSE] [--threshold 0.75]
 
@@ -31,7 +32,8 @@ import numpy as np
 
 from grading.assignment import ASSIGNMENT, COURSE_ROOT, NOTEBOOKS
 from grading.grader import answers
-from grading.grader.staging import read_notebook
+from grading.grader.staging import find_notebooks, read_notebook
+from grading.sandboxing import files
 from grading.untrusted_text import encodable
 
 PAGE = "reports/similarity.html"
@@ -63,17 +65,16 @@ def answer_text(notebooks, course_root=COURSE_ROOT):
     return "\n".join(parts)[:MAX_ANSWER_CHARS]
 
 
-def _read(path, root):
-    try:
-        return read_notebook(path, anchor=Path(root))[0]
-    except (ValueError, OSError):
-        return None
-
-
 def read_answers(root, student):
-    """answer_text of a student's submitted notebooks; a notebook that cannot be read adds nothing."""
+    """answer_text of a student's submitted notebooks, the files that staging grades as them
+    (staging.find_notebooks: whatever their names); a notebook that cannot be read adds nothing."""
     folder = Path(root) / "submitted" / student / ASSIGNMENT
-    return answer_text([_read(folder / name, root) for name in NOTEBOOKS], root)
+    released = [layout.released for layout in answers.assignment_layout(Path(root))]
+    try:
+        found = find_notebooks(folder, released, anchor=Path(root))
+    except (files.NotRegular, OSError):
+        return ""
+    return answer_text([found.taken[name][1] if name in found.taken else None for name in NOTEBOOKS], root)
 
 
 def release_texts(root):

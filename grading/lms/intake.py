@@ -1,7 +1,7 @@
 """Intake of an LMS download: a zip of submissions from Canvas or Moodle, plus the class roster.
 
     python -m grading.lms.intake ZIP --roster ROSTER.csv [--root COURSE] [--lms auto|canvas|moodle]
-                             [--db-url URL]
+                             [--db-url URL] [--take-older]
 
 Inputs
   ZIP     the zip that Canvas ("Download Submissions") or Moodle ("Download all submissions")
@@ -21,9 +21,12 @@ What happens, with the stock nbgrader commands run in the course directory:
    module's LmsExtractor and LmsCollector plugins, extracts it to
    downloaded/gradient_checking/extracted/ and copies each roster student's files, under the
    names the student gave them, to submitted/<id>/gradient_checking/.
-3. A summary: the students collected, their files and submission times (the times the LMS gave
-   the files in the zip, which zip_collect writes to timestamp.txt), late ones against
-   deadlines.toml (grading/grader/deadlines.py) and Canvas's own marker, and every file that was not
+3. Each collected file keeps the time the LMS gave it (staging takes the newest of two files for
+   one notebook) and a summary: the students collected, their files and submission times (the
+   times the LMS gave the files in the zip, which zip_collect writes to timestamp.txt), which
+   file is graded as which notebook (grading.grader.staging.find_notebooks: by its cells, whatever
+   its name), late ones by the course's rule (grading/grader/deadlines.py: due dates, extensions,
+   grace) beside Canvas's own marker, the LMS's test student left out, and every file that was not
    collected (not on the roster, not recognised, older versions), which stays in downloaded/.
 
 The exit status is 2 for unusable input (not a zip, a roster without its columns, a zip in which
@@ -31,7 +34,8 @@ no file name fits the LMS's format), 1 when an nbgrader command fails, 0 otherwi
 
 Running it again with a newer download replaces the submitted folder of every student in that
 download (an LMS download holds each student's latest submission); students who are not in it
-keep what they have.
+keep what they have. A student whose submission in the download is older than the one in the
+course keeps the newer one, and the summary says so; --take-older takes the older one.
 """
 import argparse
 import hashlib
@@ -49,7 +53,7 @@ from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 
 from nbgrader.plugins import ExtractorPlugin, FileNameCollectorPlugin
-from traitlets import Enum, Unicode
+from traitlets import Bool, Enum, Unicode
 
 from grading.grader import deadlines
 from grading.grader.config_review import ConfigNotReviewed, require_reviewed
@@ -57,7 +61,7 @@ from grading.lms.roster import IntakeError, Student, read_roster, write_gradeboo
 from grading.grader.course import nbgrader
 from grading.grader.gradebook import normalized
 from grading.assignment import ASSIGNMENT, COURSE_ROOT
-from grading.grader.staging import read_notebook
+from grading.grader import staging
 from grading.untrusted_text import for_terminal
 
 LMS_NAMES = {"canvas": "Canvas", "moodle": "Moodle"}
@@ -92,6 +96,11 @@ NOT_ON_ROSTER = "not on the roster"
 NOT_RECOGNISED = "not recognised"
 RESERVED = "reserved name"
 AMBIGUOUS = "ambiguous"             # its name reads as the file of two students on the roster
+LEFT_OUT = "left out"               # the LMS's test student's (grading.lms.roster.test_student)
+KEPT_NEWER = "older than the course's"   # the course holds a newer submission of this student
+# A download older than the course's submission by less than this is the same submission: the
+# zip keeps times to 2 seconds, timestamp.txt to microseconds.
+SAME_TIME_SECONDS = 2
 
 
 
@@ -187,7 +196,7 @@ class Entry:
     submission: int = 0
 
 
-def plan(paths, students, lms, released=()):
+def plan(paths, students, lms, released=(), times=None, in_course=None, take_older=False, left_out=()):
     """An Entry for each of `paths` (files relative to the extracted folder, with /).
 
     students -- the roster (Student list); a file whose LMS id is on no row is NOT_ON_ROSTER
@@ -195,11 +204,16 @@ def plan(paths, students, lms, released=()):
     released -- the file names of the release; a Canvas "-N" ending is taken for a
         resubmission number when the name without it is a released file, or when the same
         student sent another version of that name, so that "data-2023.csv" keeps its name.
+    times -- {path: the time the LMS gave the file, seconds since the epoch}
+    in_course -- {student: the time of their submission in the course (course_times)}: a
+        student whose files in the download are all older keeps it (KEPT_NEWER), unless take_older
+    left_out -- the LMS ids of roster rows that are no students (roster.LeftOut): their files are LEFT_OUT
 
     Of several versions of one student's file the highest -N (then the later Canvas
     submission, then the later path) is COLLECTED, the others SUPERSEDED.
     """
     by_lms = {s.lms_id: s.id for s in students if s.lms_id}
+    left_out = set(left_out) - set(by_lms)
     parse = PARSERS.get(lms)
     entries = []
     for path in sorted(paths):
@@ -212,10 +226,11 @@ def plan(paths, students, lms, released=()):
             entries.append(Entry(path, AMBIGUOUS, ", ".join(sorted({r.lms_id for r in on_roster}, key=int)),
                                  student=", ".join(sorted({by_lms[r.lms_id] for r in on_roster}))))
             continue
-        parsed = on_roster[0] if on_roster else readings[0]
+        parsed = on_roster[0] if on_roster else next((r for r in readings if r.lms_id in left_out), readings[0])
         student = by_lms.get(parsed.lms_id, "")
-        entries.append(Entry(path, COLLECTED if student else NOT_ON_ROSTER, parsed.lms_id, parsed.name,
-                             parsed.original, late=parsed.late, student=student, submission=parsed.submission))
+        status = COLLECTED if student else LEFT_OUT if parsed.lms_id in left_out else NOT_ON_ROSTER
+        entries.append(Entry(path, status, parsed.lms_id, parsed.name, parsed.original, late=parsed.late,
+                             student=student, submission=parsed.submission))
     recognised = [e for e in entries if e.status not in (NOT_RECOGNISED, AMBIGUOUS)]
 
     if lms == "canvas":
@@ -238,7 +253,41 @@ def plan(paths, students, lms, released=()):
             e.status = SUPERSEDED
         elif e.status == COLLECTED and PurePosixPath(e.file_id).name in RESERVED_NAMES:
             e.status = RESERVED
+    if not take_older:
+        for student in older_than_course(entries, times or {}, in_course or {}):
+            for e in entries:
+                if e.student == student and e.status == COLLECTED:
+                    e.status = KEPT_NEWER
     return entries
+
+
+def older_than_course(entries, times, in_course):
+    """{student: (the time of their submission in the download, in the course)} for each student whose
+    files in the download are older than their submission in the course: an older download, say,
+    imported after a newer one. The time of a submission is the latest of its files' (zip_collect's rule)."""
+    sent = {}
+    for e in entries:
+        if e.status in (COLLECTED, KEPT_NEWER) and e.path in times:
+            sent[e.student] = max(sent.get(e.student, 0.0), times[e.path])
+    return {student: (when, in_course[student]) for student, when in sent.items()
+            if student in in_course and when < in_course[student] - SAME_TIME_SECONDS}
+
+
+def course_times(root, students):
+    """{student: the time of their submission in the course, seconds since the epoch} (its
+    timestamp.txt, grading.grader.deadlines) for each of `students` that has one."""
+    times = {}
+    for student in students:
+        when = deadlines.read_timestamp(Path(root) / "submitted" / student / ASSIGNMENT)
+        if when is not None:
+            times[student] = when.timestamp()
+    return times
+
+
+def file_times(folder, paths):
+    """{path: its modification time in seconds} of the files `paths` of `folder` (the extractor
+    sets it to the time the LMS gave the file)."""
+    return {path: os.stat(Path(folder) / path, follow_symlinks=False).st_mtime for path in paths}
 
 
 def list_files(folder):
@@ -341,21 +390,25 @@ class LmsCollector(FileNameCollectorPlugin):
     """Map each extracted file of a Canvas or Moodle download to student_id and file_id.
 
     The LMS id in the file name is looked up in the roster CSV (LmsCollector.roster, columns id
-    and lms_id). Files of students not on the roster, names that fit neither format, older
-    versions of a file and reserved names are not collected (collect returns None) and stay in
-    the extracted folder. Each file's timestamp is the time the LMS gave it in the zip (kept by
-    LmsExtractor as the file's modification time); zip_collect writes the latest of a student's
-    files to timestamp.txt, nbgrader's record of the submission time (grading.grader.deadlines).
+    and lms_id). Files of students not on the roster, of the LMS's test student, names that fit
+    neither format, older versions of a file and reserved names are not collected (collect
+    returns None) and stay in the extracted folder; so are the files of a student whose
+    submission in the course is newer than the download's (unless LmsCollector.take_older).
+    Each file's timestamp is the time the LMS gave it in the zip (kept by LmsExtractor as the
+    file's modification time); zip_collect writes the latest of a student's files to
+    timestamp.txt, nbgrader's record of the submission time (grading.grader.deadlines).
 
         nbgrader zip_collect gradient_checking --force \\
             --ZipCollectApp.collector_plugin=grading.lms.intake.LmsCollector \\
             --ZipCollectApp.extractor_plugin=grading.lms.intake.LmsExtractor \\
-            --LmsCollector.roster=/path/to/roster.csv [--LmsCollector.lms=canvas]
+            --LmsCollector.roster=/path/to/roster.csv [--LmsCollector.lms=canvas] [--LmsCollector.take_older=True]
     """
 
     roster = Unicode("", help="Path of the roster CSV, with the columns id and lms_id.").tag(config=True)
     lms = Enum(["auto", *LMS_NAMES], default_value="auto",
                help="The LMS that made the download; auto: the format that more file names fit.").tag(config=True)
+    take_older = Bool(False, help="Collect a student's files even where the course holds a newer "
+                                  "submission of theirs.").tag(config=True)
 
     _entries = None
 
@@ -369,8 +422,9 @@ class LmsCollector(FileNameCollectorPlugin):
             app = self.parent
             if not self.roster:
                 app.fail("LmsCollector.roster is not set: give the roster CSV with --LmsCollector.roster=PATH")
+            left_out = []
             try:
-                students = read_roster(self.roster)
+                students = read_roster(self.roster, left_out)
             except IntakeError as error:
                 app.fail(str(error))
             coursedir = app.coursedir
@@ -378,7 +432,10 @@ class LmsCollector(FileNameCollectorPlugin):
             paths = list_files(self._extracted())
             lms = detect_lms(paths) if self.lms == "auto" else self.lms
             self.log.info("Collecting a %s download", LMS_NAMES.get(lms, "unrecognised"))
-            self._entries = {e.path: e for e in plan(paths, students, lms, released)}
+            entries = plan(paths, students, lms, released, times=file_times(self._extracted(), paths),
+                           in_course=course_times(coursedir.root, [s.id for s in students]),
+                           take_older=self.take_older, left_out=[row.lms_id for row in left_out])
+            self._entries = {e.path: e for e in entries}
         return self._entries
 
     def collect(self, submitted_file):
@@ -491,11 +548,14 @@ class Summary:
     had_earlier: set = field(default_factory=set)      # roster students who already had a submission
     graded_before: list = field(default_factory=list)  # updated students that autograded/ holds
     skipped: list = field(default_factory=list)        # [(zip member name, why it was skipped)]
-    kept_earlier: dict = field(default_factory=dict)   # {student: [released notebooks kept from before]}
+    kept_earlier: dict = field(default_factory=dict)   # {student: [(notebook, the earlier file put back)]}
     replaced: Path = None                              # where the replaced folders were saved
-    unreadable: dict = field(default_factory=dict)     # {(student, notebook): why the grader cannot read it}
+    found: dict = field(default_factory=dict)          # {student: staging.Found of their submitted folder}
     course_deadlines: object = None                    # grading.grader.deadlines.Deadlines of the course
     submitted_at: dict = field(default_factory=dict)   # {student: aware time}, from timestamp.txt
+    left_out: list = field(default_factory=list)       # [roster.LeftOut]: the LMS's test student
+    older: dict = field(default_factory=dict)          # {student: (download's time, course's time)}: older download
+    take_older: bool = False                           # --take-older: the older download was taken
 
     def of(self, status):
         return [e for e in self.entries if e.status == status]
@@ -513,55 +573,66 @@ class Summary:
         """The students whose files Canvas marked late (Moodle marks none)."""
         return sorted({e.student for e in self.of(COLLECTED) if e.late})
 
+    def _deadlines(self):
+        return self.course_deadlines or deadlines.Deadlines()
+
     def seconds_late(self, student):
-        return (self.course_deadlines or deadlines.Deadlines()).seconds_late(student, self.submitted_at.get(student))
+        """How long after their own due date (an extension's, else the class's) the student submitted."""
+        return self._deadlines().seconds_late(student, self.submitted_at.get(student))
+
+    def is_late(self, student):
+        """Late by the course's rule (grading.grader.deadlines: due date, extension, grace), where
+        deadlines.toml has a due date; else by Canvas's marker."""
+        if self._deadlines().due is None:
+            return student in self.marked_late
+        return self._deadlines().policy.late_seconds(self.seconds_late(student)) > 0
 
     @property
     def late(self):
-        """The students who are late by Canvas's marker or by their time and due date."""
-        return sorted(set(self.marked_late) | {s for s in self.collected if self.seconds_late(s)})
+        return [s for s in sorted(self.collected) if self.is_late(s)]
 
     def lateness_lines(self):
-        """The Late: line, and a problem for each student whose Canvas marker and time disagree."""
-        due = self.course_deadlines.due if self.course_deadlines else None
-        described = []
-        for student in self.late:
-            seconds = self.seconds_late(student)
-            if seconds:
-                described.append(f"{student} ({deadlines.duration(seconds)} after "
-                                 f"{self.course_deadlines.local(self.course_deadlines.due_for(student))})")
+        """The Late: line (with, where the course's rule says on time although the submission came
+        after the class's due date, the grace or extension that made it so), and a problem for each
+        student whose Canvas marker disagrees with the course's rule."""
+        course = self._deadlines()
+        if course.due is None:
+            described = [f"{s} (marked late by Canvas)" for s in self.late]
+            if described:
+                line = "Late: " + ", ".join(described)
+            elif self.lms == "moodle":
+                line = "Late: not known (no due date in deadlines.toml, and Moodle's download does not say)"
             else:
-                described.append(f"{student} (marked late by Canvas)")
-        if described:
-            line = "Late: " + ", ".join(described)
-        elif due is None and self.lms == "moodle":
-            line = "Late: not known (no due date in deadlines.toml, and Moodle's download does not say)"
-        else:
-            line = "Late: none"
-        if due is None and self.marked_late:
-            line += " (no due date in deadlines.toml to check Canvas's markers)"
-        disagree = []
-        if due is not None:
-            for student in self.late:
-                if (student in self.marked_late) != bool(self.seconds_late(student)):
-                    when = self.submitted_at.get(student)
-                    disagree.append(
-                        f"{student}: Canvas {'marks' if student in self.marked_late else 'does not mark'} the "
-                        f"submission late, but its time in the download "
-                        f"({self.course_deadlines.local(when) if when else 'none'}) is "
-                        f"{'before' if student in self.marked_late else 'after'} their due date "
-                        f"({self.course_deadlines.local(self.course_deadlines.due_for(student))}): check both in Canvas")
-        return line, (disagree if self.lms == "canvas" else [])
+                line = "Late: none"
+            return [line + (" (no due date in deadlines.toml to check Canvas's markers)" if self.marked_late else "")], []
+        late, excused, disagree = [], [], []
+        for student in sorted(self.collected):
+            when, due, seconds = self.submitted_at.get(student), course.due_for(student), self.seconds_late(student)
+            extended = f", extended from {course.local(course.due)}" if student in course.extensions else ""
+            if self.is_late(student):
+                late.append(f"{student} ({deadlines.duration(seconds)} after {course.local(due)}{extended})")
+            elif seconds:
+                excused.append(f"{student} ({deadlines.duration(seconds)} after {course.local(due)}, within the "
+                               f"{course.policy.grace_minutes:g} minutes' grace{extended})")
+            elif when and when > course.due:
+                excused.append(f"{student} (extended to {course.local(due)})")
+            marked = student in self.marked_late
+            if marked and not (when and when > course.due) and student not in course.extensions:
+                disagree.append(f"{student}: Canvas marks the submission late, but its time in the download "
+                                f"({course.local(when) if when else 'none'}) is before the due date in "
+                                f"deadlines.toml ({course.local(due)}): check both in Canvas")
+            elif not marked and self.lms == "canvas" and self.is_late(student):
+                disagree.append(f"{student}: Canvas does not mark the submission late, but its time in the "
+                                f"download ({course.local(when)}) is after their due date in deadlines.toml "
+                                f"({course.local(due)}{extended}): check both in Canvas")
+        lines = ["Late: " + (", ".join(late) if late else "none")]
+        if excused:
+            lines.append("On time by their extension or the grace in deadlines.toml: " + ", ".join(excused))
+        return lines, disagree
 
     @property
     def without_submission(self):
-        return [s.id for s in self.students if s.id not in self.collected]
-
-    @property
-    def missing_notebooks(self):
-        return {student: [n for n in self.released_notebooks if n not in files]
-                for student, files in sorted(self.collected.items())
-                if any(n not in files for n in self.released_notebooks)}
+        return [s.id for s in self.students if s.id not in self.collected and s.id not in self.older]
 
     def text(self):
         def where(entry):
@@ -569,6 +640,11 @@ class Summary:
 
         lines = [f"{LMS_NAMES[self.lms]} download, kept as {self.archive}",
                  f"Roster: {_count(len(self.students), 'student')} imported into the gradebook."]
+        for row in self.left_out:
+            sent = [where(e) for e in self.of(LEFT_OUT) if e.lms_id == row.lms_id]
+            lines.append(f"Left out: {row.name} (LMS id {row.lms_id or 'none'}, roster line {row.line}), "
+                         f"{row.why}; not a student, not in the gradebook"
+                         + (f"; its files left in downloaded/: {', '.join(sent)}" if sent else ""))
         collected = self.collected
         lines.append(f"Collected {_count(len(collected), 'student')} into submitted/ "
                      f"({len(self.new)} new, {len(self.updated)} updated, {len(self.unchanged)} unchanged):")
@@ -579,9 +655,17 @@ class Summary:
             when = self.submitted_at.get(student)
             lines.append(f"  {student}: {_count(len(files), 'file')}: {shown}"
                          + (f", submitted {self.course_deadlines.local(when)}" if when and self.course_deadlines else "")
-                         + ("  [late]" if student in self.late else ""))
-        late_line, disagreements = self.lateness_lines()
-        lines.append(late_line)
+                         + ("  [late]" if self.is_late(student) else ""))
+            found = self.found.get(student)
+            lines.extend(f"    {found.choice(name)}" for name in self.released_notebooks if found and found.choice(name))
+        for student, (sent, had) in sorted(self.older.items()):
+            local = (self.course_deadlines or deadlines.Deadlines()).local
+            sent, had = (local(datetime.fromtimestamp(t, timezone.utc)) for t in (sent, had))
+            lines.append(f"  {student}: this download's submission ({sent}) is older than the one in the course ({had}): "
+                         + ("taken all the same (--take-older)" if self.take_older else
+                            "the newer one is kept; to take the older one: make intake ... OLDER=1 (--take-older)"))
+        late_lines, disagreements = self.lateness_lines()
+        lines.extend(late_lines)
         problems = [f"skipped, {why}: {name!r}" for name, why in self.skipped]
         problems += disagreements
         unknown = defaultdict(list)
@@ -600,14 +684,15 @@ class Summary:
         for student in self.without_submission:
             earlier = " (the earlier one in submitted/ is kept)" if student in self.had_earlier else ""
             problems.append(f"no submission in this download: {student}{earlier}")
-        for (student, name), why in sorted(self.unreadable.items()):
-            problems.append(f"{student}'s {name} cannot be graded, {why}: ask for it again before grading")
-        for student, names in self.missing_notebooks.items():
-            kept = [n for n in names if n in self.kept_earlier.get(student, ())]
-            if kept:
-                problems.append(f"{student} sent no {' and no '.join(kept)} this time: the earlier one is kept")
-            if len(kept) < len(names):
-                problems.append(f"{student} sent no {' and no '.join(n for n in names if n not in kept)}")
+        for student, found in sorted(self.found.items()):
+            for name, candidate in found.unreadable.items():
+                problems.append(f"{student}'s {candidate.path} cannot be graded, {candidate.problem}: "
+                                "ask for it again before grading")
+            for name, path in self.kept_earlier.get(student, []):
+                problems.append(f"{student} sent no {name} this time: the earlier one"
+                                + ("" if path == name else f", {path},") + " is kept")
+            if found.missing:
+                problems.append(f"{student} sent no {' and no '.join(found.missing)}")
         for s in self.students:
             if not s.lms_id:
                 problems.append(f"no lms_id on the roster for {s.id}: their files cannot be recognised")
@@ -626,11 +711,12 @@ class Summary:
         return "\n".join(for_terminal(line) for line in lines)   # names and paths come from students
 
 
-def intake(zip_path, roster_path, root=COURSE_ROOT, lms="auto", db_url=None):
+def intake(zip_path, roster_path, root=COURSE_ROOT, lms="auto", db_url=None, take_older=False):
     """Import the LMS download `zip_path` and the roster CSV `roster_path` into the course `root`.
 
     lms -- "auto", "canvas" or "moodle"
     db_url -- the gradebook; None leaves it to nbgrader_config.py
+    take_older -- take a student's files even where the course holds a newer submission of theirs
 
     Raises IntakeError, before anything in the course changes, when an input is unusable,
     ConfigNotReviewed when the course's configuration changed since it was last reviewed
@@ -647,7 +733,8 @@ def intake(zip_path, roster_path, root=COURSE_ROOT, lms="auto", db_url=None):
         course_deadlines = deadlines.load(root)
     except deadlines.DeadlinesError as error:
         raise IntakeError(str(error)) from None
-    students = read_roster(roster_path)
+    left_out = []
+    students = read_roster(roster_path, left_out)
     members, skipped = read_zip(zip_path)
     if lms == "auto":
         lms = detect_lms(members)
@@ -659,6 +746,7 @@ def intake(zip_path, roster_path, root=COURSE_ROOT, lms="auto", db_url=None):
                           f"it holds {', '.join(members[:3])}, ...")
 
     before = snapshot(root)
+    in_course = course_times(root, [s.id for s in students])   # as the collector reads them, before it copies
     archived = place_archive(root, zip_path)
     options = [f"--CourseDirectory.db_url={normalized(db_url)}"] if db_url else []
     with tempfile.TemporaryDirectory() as scratch:
@@ -672,32 +760,32 @@ def intake(zip_path, roster_path, root=COURSE_ROOT, lms="auto", db_url=None):
                 nbgrader, root, "zip_collect", ASSIGNMENT, "--force",
                 "--ZipCollectApp.collector_plugin=grading.lms.intake.LmsCollector",
                 "--ZipCollectApp.extractor_plugin=grading.lms.intake.LmsExtractor",
-                f"--LmsCollector.roster={Path(roster_path).resolve()}", f"--LmsCollector.lms={lms}", *options,
-                check=False)
+                f"--LmsCollector.roster={Path(roster_path).resolve()}", f"--LmsCollector.lms={lms}",
+                f"--LmsCollector.take_older={take_older}", *options, check=False)
             _check(imported.result(), "nbgrader db student import")
             _check(collected.result(), "nbgrader zip_collect")
 
         released = list_files(release)
         released_notebooks = [n for n in released if n.endswith(".ipynb")]
-        entries = plan(list_files(root / EXTRACTED), students, lms, set(released))
+        paths = list_files(root / EXTRACTED)
+        times = file_times(root / EXTRACTED, paths)
+        entries = plan(paths, students, lms, set(released), times=times, in_course=in_course,
+                       take_older=take_older, left_out=[row.lms_id for row in left_out])
+        keep_lms_times(root, entries, snapshot(root))
         replaced, kept_earlier = keep_earlier(root, earlier, before, snapshot(root), released_notebooks)
     after = snapshot(root)
     summary = Summary(lms, archived.relative_to(root), students, entries, released_notebooks=released_notebooks,
                       had_earlier={s.id for s in students if s.id in before}, skipped=skipped,
                       kept_earlier=kept_earlier, replaced=replaced and replaced.relative_to(root),
-                      course_deadlines=course_deadlines)
+                      course_deadlines=course_deadlines, left_out=left_out,
+                      older=older_than_course(entries, times, in_course), take_older=take_older)
+    notebooks = released_notebooks_of(root)
     for student, files in summary.collected.items():
-        when = deadlines.read_timestamp(root / "submitted" / student / ASSIGNMENT)
+        folder = root / "submitted" / student / ASSIGNMENT
+        when = deadlines.read_timestamp(folder)
         if when:
             summary.submitted_at[student] = when
-        for name in files:   # zip_collect logs and goes on; a file it did not copy must not go unnoticed
-            if name not in after.get(student, {}):
-                raise RuntimeError(f"nbgrader zip_collect did not copy {name} to submitted/{student}/{ASSIGNMENT}/")
-        for name in set(files) & set(released_notebooks):   # read as the grader will read it
-            try:
-                read_notebook(root / "submitted" / student / ASSIGNMENT / name, anchor=root)
-            except ValueError as why:
-                summary.unreadable[(student, name)] = str(why)
+        summary.found[student] = staging.find_notebooks(folder, notebooks, anchor=root / "submitted")   # as grading will
         if student not in before:
             summary.new.append(student)
         elif before[student] != after[student]:
@@ -708,6 +796,24 @@ def intake(zip_path, roster_path, root=COURSE_ROOT, lms="auto", db_url=None):
             summary.unchanged.append(student)
     remember_for_export(root, roster_path, lms, summary)
     return summary
+
+
+def released_notebooks_of(root):
+    return staging.released_notebooks(Path(root) / "release" / ASSIGNMENT)
+
+
+def keep_lms_times(root, entries, copied):
+    """Give each file zip_collect copied the time the LMS gave it (zip_collect's copy has the time it
+    was made): staging grades the newest of two files for one notebook. RuntimeError for a file
+    zip_collect did not copy (it logs and goes on; that must not go unnoticed)."""
+    for e in entries:
+        if e.status != COLLECTED:
+            continue
+        if e.file_id not in copied.get(e.student, {}):
+            raise RuntimeError(f"nbgrader zip_collect did not copy {e.file_id} to submitted/{e.student}/{ASSIGNMENT}/")
+        stored = os.stat(Path(root) / EXTRACTED / e.path, follow_symlinks=False).st_mtime_ns
+        os.utime(Path(root) / "submitted" / e.student / ASSIGNMENT / e.file_id, ns=(stored, stored),
+                 follow_symlinks=False)
 
 
 def remember_for_export(root, roster_path, lms, summary):
@@ -731,22 +837,29 @@ def save_earlier(root, before, folder):
 
 def keep_earlier(root, earlier, before, after, released_notebooks):
     """After zip_collect replaced some students' folders: save each replaced folder (from the copy
-    in `earlier`) under downloaded/<assignment>/replaced/<time>/<student>/, and put back each
-    released notebook that a student had and this download does not hold, so that a download
-    never takes a notebook away. Returns (the folder of saved copies or None, {student: [kept]})."""
+    in `earlier`) under downloaded/<assignment>/replaced/<time>/<student>/, and put back, with its
+    time, the file of each of the assignment's notebooks that a student had and this download
+    holds no whole copy of (whatever the files are called: staging.find_notebooks), so that a
+    download never takes a notebook away. Returns (the folder of saved copies or None,
+    {student: [(notebook, the file put back)]})."""
     changed = [s for s in before if before[s] != after.get(s)]
     if not changed:
         return None, {}
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H%M%S.%fZ")
     replaced = Path(root) / REPLACED / stamp
+    notebooks = released_notebooks_of(root)
     kept = {}
     for student in changed:
         folder = Path(root) / "submitted" / student / ASSIGNMENT
+        had = staging.find_notebooks(Path(earlier) / student, notebooks, anchor=Path(earlier))
+        has = staging.find_notebooks(folder, notebooks, anchor=Path(root) / "submitted")
         for name in released_notebooks:
-            if name in before[student] and name not in after.get(student, {}):
-                folder.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(Path(earlier) / student / name, folder / name)
-                kept.setdefault(student, []).append(name)
+            old = had.taken[name][0] if name in had.taken else had.unreadable.get(name)
+            if old is None or name in has.whole or (folder / old.path).exists():
+                continue
+            (folder / old.path).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(Path(earlier) / student / old.path, folder / old.path)
+            kept.setdefault(student, []).append((name, old.path))
         replaced.mkdir(parents=True, exist_ok=True)
         shutil.move(str(Path(earlier) / student), replaced / student)
     return replaced, kept
@@ -764,6 +877,8 @@ def parse_args(argv):
     parser.add_argument("--lms", choices=("auto", *LMS_NAMES), default="auto",
                         help="the LMS that made the zip (default: recognised from the file names)")
     parser.add_argument("--db-url", help="the gradebook (default: nbgrader_config.py's, or $GRADEBOOK_URL)")
+    parser.add_argument("--take-older", action="store_true",
+                        help="take a student's submission from the download even where the course holds a newer one")
     return parser.parse_args(argv)
 
 
@@ -771,7 +886,8 @@ def main(argv=None):
     """Run the intake for the command line `argv`; print the summary; return the exit status."""
     args = parse_args(argv)
     try:
-        summary = intake(args.zip, args.roster, root=args.root, lms=args.lms, db_url=args.db_url)
+        summary = intake(args.zip, args.roster, root=args.root, lms=args.lms, db_url=args.db_url,
+                         take_older=args.take_older)
     except IntakeError as error:
         print(for_terminal(f"intake: error: {error}", keep_newlines=True), file=sys.stderr)
         return 2

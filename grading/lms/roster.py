@@ -15,11 +15,21 @@ The course id of an LMS row is the first of these that has the course's form (ST
 Canvas: the SIS Login ID (before its @ if it is an address), the SIS User ID, then "canvas-<ID>";
 Moodle: the ID number, the address before its @, then "participant-<id>". Two rows that would get
 the same id are an error that names both, never a silent merge.
+
+Canvas's test student (the account of its Student View) is in Canvas's gradebook export, last,
+as "Student, Test" without a SIS Login ID: no real account lacks a login. Such a row, and in any
+form a row whose role column says StudentViewEnrollment, is left out and reported (LeftOut).
+Moodle has no test student (an instructor's "Switch role to student" is no participant).
+
+A cell longer than the csv module's field limit is refused with the line and column, and a file
+the csv module cannot read with the line: never with csv's own error.
 """
 import csv
 import io
 import re
+import sys
 import unicodedata
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +44,12 @@ COURSE_COLUMNS = ("id", "lms_id")
 OPTIONAL_COLUMNS = ("first_name", "last_name", "email")
 CANVAS_COLUMNS = ("student", "id", "sis user id", "sis login id", "section")
 MOODLE_COLUMNS = ("identifier", "full name", "email address")
+# A roster cell is a name, an id or an address: the csv module's own bound (128 Ki characters)
+# is already far more than any needs; a longer cell means the wrong file or a damaged one.
+MAX_CELL_CHARS = csv.field_size_limit()
+TEST_STUDENT_NAMES = ("student, test", "test student")   # Canvas's sortable and display names of it
+TEST_STUDENT_ROLE = "studentviewenrollment"               # its enrollment type in Canvas's own exports
+ROLE_COLUMNS = ("role", "course role", "type")
 
 
 class IntakeError(Exception):
@@ -47,6 +63,25 @@ class Student:
     first_name: str = ""
     last_name: str = ""
     email: str = ""
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    """A roster row that is no student of the class: the LMS's test student."""
+    lms_id: str
+    name: str
+    why: str
+    line: int
+
+
+def test_student(values, form):
+    """Why the roster row `values` (lower-cased column names) is the LMS's test student, or ""."""
+    role = next((values[c] for c in ROLE_COLUMNS if values.get(c)), "")
+    if role.replace(" ", "").casefold() == TEST_STUDENT_ROLE:
+        return f"its role is {role}: Canvas's test student (Student View)"
+    if form == "canvas" and values["student"].casefold() in TEST_STUDENT_NAMES and not values["sis login id"]:
+        return "Canvas's test student (Student View): named Student, Test, without a login"
+    return ""
 
 
 def _course_row(values):
@@ -99,10 +134,44 @@ def form_of(header):
     return next((name for name in ("canvas", "moodle", "course") if all(c in header for c in FORMATS[name][0])), None)
 
 
-def read_roster(path):
+@contextmanager
+def _longer_cells():
+    """The csv module reads cells of any length meanwhile (its limit is the process's): read_roster
+    measures them itself, so that a long one is named, not met with csv's own error."""
+    limit = csv.field_size_limit(sys.maxsize)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(limit)
+
+
+def _rows(text, path):
+    """(header, [(line number, row)]) of the CSV `text`, every cell within MAX_CELL_CHARS; IntakeError
+    names the line and the column of a longer one."""
+    with _longer_cells():
+        reader = csv.reader(io.StringIO(text))
+        try:
+            header = next(reader, [])
+            rows = [(reader.line_num, row) for row in reader]
+        except csv.Error as error:   # a NUL byte, say: not a text file
+            raise IntakeError(f"roster {path}, near line {reader.line_num + 1}: it cannot be read as CSV ({error}): is "
+                              "this the roster, saved as CSV?") from None
+    for line, row in [(1, header)] + rows:
+        for index, cell in enumerate(row):
+            if len(cell) > MAX_CELL_CHARS:
+                column = (header[index] if index < len(header) else "") or f"number {index + 1}"
+                raise IntakeError(f"roster {path}, line {line}, column {column[:80]!r}: the cell holds {len(cell)} "
+                                  f"characters, more than the {MAX_CELL_CHARS} a roster cell may have (a name, an id "
+                                  "or an address): is this the roster, saved as CSV?")
+    return header, rows
+
+
+def read_roster(path, left_out=None):
     """The students of the roster CSV at `path` (any form in FORMATS), checked; IntakeError says
     what is wrong.
 
+    left_out -- a list, given a LeftOut for each row that is the LMS's test student (test_student);
+    those rows are no students.
     Blank lines are skipped. An id must have the form STUDENT_ID after NFKC normalization and
     appear once, case aside; an lms_id must be a number and appear once, or be empty (that
     student's files cannot be recognised).
@@ -116,8 +185,8 @@ def read_roster(path):
         raise IntakeError(f"roster {path} is not UTF-8 text: save it as CSV (UTF-8)") from None
     except OSError as error:
         raise IntakeError(f"roster {path}: {error.strerror}") from None
-    reader = csv.DictReader(io.StringIO(text))
-    header = [(name or "").strip().lower() for name in reader.fieldnames or []]
+    fieldnames, rows = _rows(text, path)
+    header = [(name or "").strip().lower() for name in fieldnames]
     form = form_of(header)
     if form is None:
         missing = [name for name in COURSE_COLUMNS if name not in header]
@@ -128,17 +197,22 @@ def read_roster(path):
             f"worksheet (Identifier, Full name, Email address); "
             f"its columns are: {', '.join(header) if any(header) else 'none'}")
     _, read_row, described = FORMATS[form]
-    reader.fieldnames = header
     students, ids, lms_ids = [], {}, {}
-    for row in reader:
-        values = {key: (value or "").strip() for key, value in row.items() if key is not None}
+    for line, row in rows:
+        values = {key: (value or "").strip() for key, value in zip(header, row)}
+        values.update({key: "" for key in header if key not in values})   # a short row, as DictReader reads it
         if not any(values.values()):
             continue
         read = read_row(values)
         if read is None:
             continue
-        where = f"roster {path} ({described}), line {reader.line_num}"
+        where = f"roster {path} ({described}), line {line}"
         student_id, lms_id, first, last, email = read
+        why = test_student(values, form)
+        if why:
+            if left_out is not None:
+                left_out.append(LeftOut(lms_id, " ".join(filter(None, (first, last))) or student_id, why, line))
+            continue
         student_id = unicodedata.normalize("NFKC", student_id)
         if not student_id:
             raise IntakeError(f"{where}: the id is empty")
@@ -157,7 +231,7 @@ def read_roster(path):
             if lms_id in lms_ids:
                 raise IntakeError(f"{where}: the lms_id {lms_id} is also that of {lms_ids[lms_id]!r}")
             lms_ids[lms_id] = student_id
-        ids[student_id.casefold()] = reader.line_num
+        ids[student_id.casefold()] = line
         students.append(Student(student_id, lms_id, first, last, email))
     if not students:
         raise IntakeError(f"roster {path} has no students")
