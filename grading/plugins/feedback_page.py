@@ -50,7 +50,8 @@ def exercise_label(grade_id):
 
 
 class AssignmentSummary(NbGraderPreprocessor):
-    """resources["grading"]: the assignment's notebooks, scores and total, for the page's top."""
+    """resources["grading"]: the assignment's notebooks with their scores, the late penalty and the
+    total after it (as grades.csv computes it: grading.plugins.grades_csv), for the page's top."""
 
     absent = Dict(help="{notebook file name: why it has no graded copy}, for one student (set by the grader)"
                   ).tag(config=True)
@@ -77,6 +78,6 @@ class AssignmentSummary(NbGraderPreprocessor):
         if notebook is None:   # not in the gradebook (another assignment's layout): nothing to say
             return None
         graded = os.path.isfile(os.path.join(folder, name))
-        penalty = float(notebook.late_submission_penalty or 0.0)
-        return {"name": notebook.name, "score": float(notebook.score) - penalty, "max_score": float(notebook.max_score),
+        # Its score before the late penalty: the table adds the notebooks, then takes the penalty off.
+        return {"name": notebook.name, "score": float(notebook.score), "max_score": float(notebook.max_score),
                 "absent": "" if graded else str(self.absent.get(name) or NOT_GRADED)}
