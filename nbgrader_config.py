@@ -62,9 +62,10 @@ c.KernelManager.ip = os.path.join(jupyter_runtime_dir(), f"gradient-checking-{os
 #   in a name shifts columns and rows;
 # - every page that shows a notebook (the feedback, the formgrader's grading page) shows its
 #   markdown and outputs sanitized: outputs by nbconvert, markdown and comments by the filter that
-#   every such template applies to them (grading.untrusted_text.markdown_for_page); the names in
-#   the grading page's heading escaped (grading.plugins.page_names);
-# - feedback pages carry a Content-Security-Policy that lets no script run:
+#   every such template applies to them (grading.untrusted_text.markdown_for_page, with formulas
+#   as MathML: grading.plugins.page_math); the names in the grading page's heading escaped
+#   (grading.plugins.page_names);
+# - feedback pages carry a Content-Security-Policy that lets no script run at all (none is needed):
 #   grading/plugins/templates/feedback/safe_page.html.j2, over nbgrader's own feedback template. nbgrader
 #   chooses the template's name ("feedback" for feedback, "formgrade" in the formgrader), this
 #   file names the page in it: each of our two folders has a safe_page.html.j2 that extends
@@ -81,8 +82,18 @@ if _GRADING:
     c.ExchangeFactory.release_feedback = "grading.exchange.release_feedback.CheckedReleaseFeedback"
     _NBGRADER = importlib.util.find_spec("nbgrader").submodule_search_locations[0]
     c.ExportApp.plugin_class = "grading.plugins.grades_csv.SafeCsvExport"
-    c.HTMLExporter.filters = {"strip_files_prefix": "grading.untrusted_text.markdown_for_page"}
+    c.HTMLExporter.filters = {"strip_files_prefix": "grading.plugins.page_math.markdown_for_page",
+                              "exercise_label": "grading.plugins.feedback_page.exercise_label",
+                              "self_contained_head": "grading.plugins.feedback_page.self_contained_head"}
     c.HTMLExporter.template_file = "safe_page.html.j2"
+    # The feedback page is written to be read anywhere, with no script and no network: formulas as
+    # MathML (grading/plugins/page_math.py), the whole assignment at its top and each test named
+    # by its function (grading/plugins/feedback_page.py), after nbgrader's own GetGrades.
+    from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+    from nbgrader.preprocessors import GetGrades
+
+    from grading.plugins.feedback_page import AssignmentSummary
+    c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, AssignmentSummary]
     c.HTMLExporter.preprocessors = ["grading.plugins.page_names.EscapeNames"]   # the formgrader's heading
     c.HTMLExporter.extra_template_basedirs = [
         os.path.join(_GRADING.submodule_search_locations[0], "plugins", "templates"),

@@ -122,23 +122,27 @@ def _page_attribute(tag, name, value):
     return True
 
 
-def for_page(html):
+def for_page(html, filters=()):
     """HTML made from a student's markdown, with only formatting markup left active (PAGE_TAGS,
     _page_attribute); every other tag is escaped, every other attribute dropped. Sanitized with
-    bleach, the library nbconvert uses, but with the tags that markdown produces allowed."""
+    bleach, the library nbconvert uses, but with the tags that markdown produces allowed.
+    filters -- html5lib filters of the sanitized tokens, run before they are written
+               (grading.plugins.page_math: formulas as MathML)"""
     import bleach
 
-    return bleach.clean(encodable(str(html)), tags=PAGE_TAGS, attributes=_page_attribute, protocols=PAGE_PROTOCOLS)
+    cleaner = bleach.Cleaner(tags=PAGE_TAGS, attributes=_page_attribute, protocols=PAGE_PROTOCOLS, filters=list(filters))
+    return cleaner.clean(encodable(str(html)))
 
 
-def markdown_for_page(html):
+def markdown_for_page(html, filters=()):
     """nbconvert's `strip_files_prefix` filter followed by for_page.
 
     Every template that shows a notebook (nbconvert's classic, nbgrader's feedback and formgrade)
     passes the HTML it made from a markdown cell or a grader's comment through strip_files_prefix,
-    and nothing else; nbgrader_config.py puts this function in its place, so markdown is sanitized
-    in each of those pages without copying their templates."""
+    and nothing else; nbgrader_config.py puts this function in its place (through
+    grading.plugins.page_math, which adds the formulas as MathML), so markdown is sanitized in each
+    of those pages without copying their templates."""
     from nbconvert.filters.strings import strip_files_prefix
 
-    return for_page(strip_files_prefix(html))
+    return for_page(strip_files_prefix(html), filters)
 

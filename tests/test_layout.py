@@ -142,12 +142,14 @@ def test_the_sandbox_side_reaches_only_itself(module):
 
 @pytest.mark.parametrize("module", ["grading.sandboxing.nbgrader_step", "grading.sandboxing.sandbox_kernel",
                                     "grading.sandboxing.warm_kernels", "grading.sandboxing.bounded_execute",
-                                    "grading.exchange.collect", "grading.exchange.release_feedback"])
+                                    "grading.exchange.collect", "grading.exchange.release_feedback",
+                                    "grading.plugins.feedback_page", "grading.plugins.page_math"])
 def test_what_runs_in_the_nbgrader_sandbox_reaches_no_hidden_test(module):
     """nbgrader's step and the kernel launcher run in sandboxes that show them the package; they need
     none of the checks, and an import of one would load the hidden tests there. The exchange's
     classes are loaded there too: the course's configuration names them, and nbgrader resolves
-    every exchange class it is configured with whenever it starts."""
+    every exchange class it is configured with whenever it starts; so are the feedback page's
+    preprocessor and filters, which the configuration names."""
     secret = {name for name in reachable(module) | {module} if name.startswith(SECRET)}
     assert not secret, f"{module} reaches {sorted(secret)}"
 

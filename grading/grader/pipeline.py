@@ -13,7 +13,12 @@ grade_submission(root, student, db_url, limits):
     bound      everything the submission runs shares one cgroup (memory, processes), one deadline
                and one output budget (grading.sandboxing.limits)
 write_feedback(root, student, db_url, limits):
-    feedback   nbgrader's GenerateFeedback for one student, also in the step's sandbox
+    feedback   nbgrader's GenerateFeedback for one student, also in the step's sandbox; each page
+               names the notebooks without a graded copy and why (grading.grader.ungraded)
+
+Where nbgrader could not finish a submission, its staged notebooks become the graded copy, with
+each cell's output replaced by why it did not run (grading.grader.ungraded): the feedback never
+shows the student's own old outputs under a score that grading gave.
 
 Both are plain module-level functions of picklable arguments, so a local process pool and a
 Dask worker can run them. They need the course directory at the same path (a shared filesystem
@@ -29,10 +34,11 @@ import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
+from functools import partial
 from pathlib import Path
 
 from grading.assignment import ASSIGNMENT, NOTEBOOKS
-from grading.grader import course, verify
+from grading.grader import course, ungraded, verify
 from grading.grader.gradebook import STAGING
 from grading.grader.staging import stage
 from grading.results import Result
@@ -150,8 +156,9 @@ def _grade(root, student, db_url, result, limits):
         finally:
             _current.pop("cgroup", None)
     left_out = step.bring_back("autograded", student)
-    if not outcome["success"]:
-        left_out += step.keep_ungraded(student, staged.folder, NOTEBOOKS)
+    if not outcome["success"]:   # the staged notebooks, with why they did not run instead of their outputs
+        rewrite = partial(ungraded.graded_copy, why=ungraded.why_unfinished(outcome), verdicts=verdicts_of)
+        left_out += step.keep_ungraded(student, staged.folder, NOTEBOOKS, rewrite)
     for relative, why in left_out:
         result.problems.append(f"the graded copy of {relative} was not kept: {why}")
     step.bring_back_grades(student, db_url)
@@ -180,7 +187,10 @@ def _write_feedback(root, student, db_url, limits):
         return "no feedback HTML: nbgrader left no graded notebook to show"
     step = step_for(root)
     step.prepare_feedback(student, db_url)
-    written = step.run("feedback", student, limits)
+    # Each page names the notebooks that have no graded copy, and why (grading.plugins.feedback_page).
+    present = {name for name, _ in graded}
+    absent = {name: ungraded.why_absent(root, student, name) for name in NOTEBOOKS if name not in present}
+    written = step.run("feedback", student, limits, absent=absent)
     step.bring_back("feedback", student)
     if not written["success"]:
         return "the feedback could not be written: " + (written.get("error") or "").strip()[-200:]

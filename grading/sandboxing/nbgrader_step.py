@@ -60,7 +60,8 @@ LOG_BYTES = 64 * 2 ** 10                 # of nbgrader's log, kept per job
 STEP_LIMITS = SandboxLimits(cpu_seconds=3600, max_processes=256, tmp_bytes=256 * 2 ** 20)
 PRELOAD = ("nbgrader.apps.api", "nbgrader.apps.autogradeapp", "nbgrader.apps.generatefeedbackapp",
            "nbconvert.exporters.html", "nbclient", "jupyter_client", "sqlalchemy",
-           "grading.sandboxing.bounded_execute", "grading.sandboxing.warm_kernels", "grading.grader.gradebook")
+           "grading.sandboxing.bounded_execute", "grading.sandboxing.warm_kernels", "grading.grader.gradebook",
+           "grading.plugins.feedback_page", "grading.plugins.page_math", "latex2mathml.converter")
 
 _steps = {}
 
@@ -131,16 +132,20 @@ class NbgraderStep:
         self.area.close()
         self.log.close()
 
-    def run(self, op, student, limits):
+    def run(self, op, student, limits, absent=None):
         """Run job `op` ("autograde" or "feedback") for `student`; nbgrader's outcome, a dict with
-        success, error and log. Past limits.deadline_seconds + grace the step is stopped."""
+        success, error and log (and timed_out where it was stopped). Past limits.deadline_seconds
+        + grace the step is stopped.
+        absent -- for feedback: {notebook file name: why it has no graded copy}, which each page
+                  says (grading.plugins.feedback_page.AssignmentSummary)"""
         if not self.alive():
             self.start()
         self.log.seek(0)
         self.log.truncate()
         job = {"op": op, "student": student, "assignment": ASSIGNMENT, "sockets": str(self.sealed),
                "deadline_seconds": limits.deadline_seconds, "cell_seconds": limits.cell_seconds,
-               "output_bytes": limits.output_bytes, "message_bytes": limits.message_bytes}
+               "output_bytes": limits.output_bytes, "message_bytes": limits.message_bytes,
+               "absent": absent or {}}
         try:
             self.process.stdin.write(json.dumps(job).encode() + b"\n")
             self.process.stdin.flush()
@@ -151,7 +156,8 @@ class NbgraderStep:
         if not line:
             why = "ended unexpectedly" if ready else f"did not finish within {limits.deadline_seconds:g} seconds"
             self.stop()
-            return {"success": False, "error": f"nbgrader's {op} {why} ({self._log_tail()})", "log": ""}
+            return {"success": False, "error": f"nbgrader's {op} {why} ({self._log_tail()})", "log": "",
+                    "timed_out": bool(not ready)}
         return json.loads(line)
 
     def _log_tail(self):
@@ -258,11 +264,14 @@ class NbgraderStep:
             files.remove_tree(target, anchor=self.root)
             return [(f"{kind}/{student}", str(error))]
 
-    def keep_ungraded(self, student, staged_folder, notebooks):
+    def keep_ungraded(self, student, staged_folder, notebooks, rewrite):
         """Where nbgrader could not finish a submission (it then removes its graded copy), make the
         staged notebooks the graded copy, so that the formgrader lists the submission as graded
         (with the verified scores), the feedback can be written, and every view shows one score.
-        notebooks -- the assignment's notebook file names. Returns [(file, why it was left out)]."""
+        notebooks -- the assignment's notebook file names
+        rewrite -- rewrite(notebook bytes) -> the bytes of its graded copy (grading.grader.ungraded.graded_copy:
+                   no output of the student's own run)
+        Returns [(file, why it was left out)]."""
         target = self.root / "autograded" / student / ASSIGNMENT
         try:
             os.close(files.open_folder(target, anchor=self.root))
@@ -270,11 +279,24 @@ class NbgraderStep:
         except FileNotFoundError:
             pass
         files.make_folders(self.root, f"autograded/{student}")
-        # With the notebooks, what nbgrader's feedback and exchange read beside them.
-        wanted = (*notebooks, "timestamp.txt", "submission_secret.txt")
-        present = {name for name in wanted if (Path(staged_folder) / name).is_file()}
-        return files.copy_regular_files(staged_folder, target, limit=MAX_FILE_BYTES, names=present,
-                                        anchor=self.root, destination_anchor=self.root)
+        # What nbgrader's feedback and exchange read beside the notebooks, as they are.
+        present = {name for name in EXCHANGE_FILES if (Path(staged_folder) / name).is_file()}
+        left_out = files.copy_regular_files(staged_folder, target, limit=MAX_FILE_BYTES, names=present,
+                                            anchor=self.root, destination_anchor=self.root)
+        folder = files.open_folder(target, anchor=self.root)
+        try:
+            for name in notebooks:
+                try:
+                    data = files.read_regular(Path(staged_folder) / name, MAX_FILE_BYTES, anchor=self.root)
+                except FileNotFoundError:
+                    continue   # staging left it out: it has no graded copy
+                except (files.NotRegular, files.TooLarge) as error:
+                    left_out.append((name, str(error)))
+                    continue
+                files.write_new(name, rewrite(data), dir_fd=folder)
+        finally:
+            os.close(folder)
+        return left_out
 
     def kernel_service(self, zygote, student):
         return KernelService(self, zygote, student)
@@ -425,6 +447,7 @@ def job_config(job):
     config.Autograde.autograde_preprocessors = [BoundedExecute if p is Execute else p for p in stock]
     config.BoundedExecute.deadline = time.time() + float(job["deadline_seconds"])
     config.BoundedExecute.output_bytes = int(job["output_bytes"])
+    config.AssignmentSummary.absent = dict(job.get("absent") or {})
     if job.get("cell_seconds"):
         config.Execute.timeout = int(job["cell_seconds"])
     return config
