@@ -63,7 +63,8 @@ c.KernelManager.ip = os.path.join(jupyter_runtime_dir(), f"gradient-checking-{os
 # - every page that shows a notebook (the feedback, the formgrader's grading page) shows its
 #   markdown and outputs sanitized: outputs by nbconvert, markdown and comments by the filter that
 #   every such template applies to them (grading.untrusted_text.markdown_for_page); the names in
-#   the grading page's heading escaped (grading.plugins.page_names);
+#   the grading page's heading escaped (grading.plugins.page_names); each feedback page states
+#   the assignment's total after the late penalty (grading.plugins.feedback_total);
 # - feedback pages carry a Content-Security-Policy that lets no script run:
 #   grading/plugins/templates/feedback/safe_page.html.j2, over nbgrader's own feedback template. nbgrader
 #   chooses the template's name ("feedback" for feedback, "formgrade" in the formgrader), this
@@ -83,7 +84,8 @@ if _GRADING:
     c.ExportApp.plugin_class = "grading.plugins.grades_csv.SafeCsvExport"
     c.HTMLExporter.filters = {"strip_files_prefix": "grading.untrusted_text.markdown_for_page"}
     c.HTMLExporter.template_file = "safe_page.html.j2"
-    c.HTMLExporter.preprocessors = ["grading.plugins.page_names.EscapeNames"]   # the formgrader's heading
+    c.HTMLExporter.preprocessors = ["grading.plugins.page_names.EscapeNames",   # the formgrader's heading
+                                    "grading.plugins.feedback_total.AssignmentTotal"]   # the feedback's total
     c.HTMLExporter.extra_template_basedirs = [
         os.path.join(_GRADING.submodule_search_locations[0], "plugins", "templates"),
         os.path.join(_NBGRADER, "server_extensions", "formgrader", "templates")]
