@@ -64,7 +64,8 @@ c.KernelManager.ip = os.path.join(jupyter_runtime_dir(), f"gradient-checking-{os
 #   markdown and outputs sanitized: outputs by nbconvert, markdown and comments by the filter that
 #   every such template applies to them (grading.untrusted_text.markdown_for_page, with formulas
 #   as MathML: grading.plugins.page_math); the names in the grading page's heading escaped
-#   (grading.plugins.page_names);
+#   (grading.plugins.page_names); each feedback page states the assignment's notebooks and its
+#   total after the late penalty (grading.plugins.feedback_page);
 # - feedback pages carry a Content-Security-Policy that lets no script run at all (none is needed):
 #   grading/plugins/templates/feedback/safe_page.html.j2, over nbgrader's own feedback template. nbgrader
 #   chooses the template's name ("feedback" for feedback, "formgrade" in the formgrader), this

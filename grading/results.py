@@ -1,8 +1,36 @@
 """What grading produces, shared by the grader's modules: a function's verdict, a flag for the
-instructor, a submission's result. Plain data, standard library only, at the bottom of the
-import graph: the ledger and the report read results without loading the checks or nbgrader.
+instructor, a submission's result, and the one rule that turns points and a late penalty into the
+total every view shows. Plain data, standard library only, at the bottom of the import graph: the
+ledger and the report read results without loading the checks or nbgrader, and the pages nbgrader
+renders in a sandbox (the feedback) use the same rule.
 """
 from dataclasses import asdict, dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+CENT = Decimal("0.01")
+
+
+def _decimal(value):
+    """A float as the decimal it was written as (its shortest repr), so 24.5 - 2.45 is 22.05."""
+    return Decimal(repr(float(value or 0)))
+
+
+def to_the_cent(value):
+    """`value` rounded half up to the cent: every late penalty the course charges is one."""
+    return float(_decimal(value).quantize(CENT, rounding=ROUND_HALF_UP))
+
+
+def final_total(score, penalty=0.0):
+    """The one number of a submission (or a notebook), written here once: its points less its
+    late penalty, never below 0, rounded half up to the cent. The grading table, grades.csv, the
+    class report, the formgrader, the LMS's file and the feedback pages all show this number."""
+    return float(max(Decimal(0), _decimal(score) - _decimal(penalty)).quantize(CENT, rounding=ROUND_HALF_UP))
+
+
+def points_text(value):
+    """A number of points as the course's pages and tables write it: to the cent, without
+    trailing zeros ("76", "75.5", "75.25")."""
+    return f"{to_the_cent(value):.2f}".rstrip("0").rstrip(".")
 
 
 @dataclass(frozen=True)

@@ -416,7 +416,9 @@ def test_submission_times_from_the_download_reach_every_view(exported):
     assert "Late: ghopper (1 d 2 h after 2026-11-30 23:59 CET)\n" in taken.out
     assert "ada: 3 files: " in taken.out and ", submitted 2026-11-30 22:00 CET\n" in taken.out
     grades = grades_csv(root)
-    assert (grades["ghopper"]["timestamp"], grades["ghopper"]["duedate"]) == ("2026-12-02 01:00:00", "2026-11-30 22:59:00")
+    # In the course's zone, with its offset.
+    assert (grades["ghopper"]["timestamp"], grades["ghopper"]["duedate"]) == ("2026-12-02 02:00:00+01:00",
+                                                                              "2026-11-30 23:59:00+01:00")
     assert (float(grades["ghopper"]["late_submission_penalty"]), float(grades["ghopper"]["score"])) == (20.0, 80.0)
     assert (float(grades["ada"]["late_submission_penalty"]), float(grades["ada"]["score"])) == (0.0, 100.0)
     [line] = [line for line in table.splitlines() if line.startswith("ghopper ")]
@@ -527,19 +529,30 @@ def test_feedback_goes_back_named_as_canvas_named_the_download(exported):
 
 
 def test_feedback_of_a_flagged_submission_waits_for_the_instructor(exported):
+    """Its grade too: the LMS cell stays empty until the instructor releases it."""
     root, export, *_ = exported
     results_path = root / "reports" / "autograde.json"
-    results = json.loads(results_path.read_text())
+    before = results_path.read_text()
+    results = json.loads(before)
     for r in results:
         r["flags"] = ["gradient_check: in-kernel score 20, verified 0"] if r["student"] == "ghopper" else []
     results_path.write_text(json.dumps(results))
-    printed = export()
-    assert "held back, flagged by verification (review, then --release-flagged): ghopper" in printed
-    with zipfile.ZipFile(root / "exports" / "canvas_feedback.zip") as bundle:
-        assert not [n for n in bundle.namelist() if "_23456_" in n]
-    export("--release-flagged")
-    with zipfile.ZipFile(root / "exports" / "canvas_feedback.zip") as bundle:
-        assert len([n for n in bundle.namelist() if "_23456_" in n]) == 2
+    column = ("--column", "Gradient checking (4242)")
+    try:
+        printed = export(*column)
+        assert ("grade and feedback held back, flagged by verification (grade left empty; review them in the "
+                "formgrader, then make export RELEASE_FLAGGED=1): ghopper") in printed
+        with zipfile.ZipFile(root / "exports" / "canvas_feedback.zip") as bundle:
+            assert not [n for n in bundle.namelist() if "_23456_" in n]
+        rows = list(csv.reader((root / "exports" / "canvas_grades.csv").open(newline="")))
+        assert [row[5] for row in rows[1:]] == ["100.00", "100.00", "", ""]   # Points Possible, ada, grace, alan
+        export("--release-flagged", *column)
+        with zipfile.ZipFile(root / "exports" / "canvas_feedback.zip") as bundle:
+            assert len([n for n in bundle.namelist() if "_23456_" in n]) == 2
+        rows = list(csv.reader((root / "exports" / "canvas_grades.csv").open(newline="")))
+        assert [row[5] for row in rows[1:]] == ["100.00", "100.00", "80.00", ""]
+    finally:
+        results_path.write_text(before)
 
 
 # The graded class of `exported` as Moodle knows it: the worksheet's participants are the class's

@@ -31,10 +31,10 @@ from collections import defaultdict
 from pathlib import Path
 
 from grading.assignment import ASSIGNMENT, COURSE_ROOT, FEEDBACK_FILES, FEEDBACK_PAGES, FUNCTIONS, SHORT
-from grading.grader import config_review, deadlines, gradebook, report, runners, similarity
+from grading.grader import config_review, course, deadlines, gradebook, report, runners, similarity
 from grading.grader.ledger import Ledger, public_url, submission_fingerprint
 from grading.grader.report import REPORT
-from grading.results import Result
+from grading.results import Result, final_total, points_text
 from grading.sandboxing import cgroups, files
 from grading.sandboxing.limits import GradingLimits
 from grading.untrusted_text import for_terminal
@@ -62,7 +62,8 @@ def short_marks(result):
 def format_table(results, lateness=None, course_deadlines=None):
     """The grading table, one line per student; ids and marks can hold no control character.
 
-    lateness -- {student: grading.grader.deadlines.Lateness}: the late column, and a total after it."""
+    lateness -- {student: grading.grader.deadlines.Lateness}: the late column, and the total after it
+                (grading.results.final_total, the number every view shows)."""
     lateness = lateness or {}
     header = f"{'student':<22}" + "".join(f"{SHORT[f]:>9}" for f in FUNCTIONS) + f"{'late':>7}{'total':>8}  flags"
     lines = [header, "-" * len(header)]
@@ -73,7 +74,8 @@ def format_table(results, lateness=None, course_deadlines=None):
         if late and late.seconds_late:
             marks = "; ".join(filter(None, [late.describe(course_deadlines), marks]))
         lines.append(f"{r.student:<22}" + "".join(f"{r.scores.get(f, 0):>9g}" for f in FUNCTIONS) +
-                     f"{(f'-{penalty:g}' if penalty else ''):>7}{max(0.0, r.total - penalty):>8g}  " + marks)
+                     f"{(f'-{points_text(penalty)}' if penalty else ''):>7}"
+                     f"{points_text(final_total(r.total, penalty)):>8}  " + marks)
     return "\n".join(for_terminal(line) for line in lines)
 
 
@@ -159,11 +161,15 @@ def write_all_feedback(runner, root, students, db_url, *, progress=True, limits=
 def export_grades(root, db_url):
     """grades.csv in the course root, as `nbgrader export` writes it (grading.plugins.grades_csv)."""
     from nbgrader.api import Gradebook
+    from traitlets.config import Config
+
     from grading.plugins.grades_csv import SafeCsvExport
 
     path = Path(root) / "grades.csv"
+    config = Config()
+    config.CourseDirectory.root = str(root)   # its deadlines.toml: the zone of the times, each student's due date
     with Gradebook(db_url, gradebook.configured_course_id(root)) as book:
-        SafeCsvExport(to=str(path)).export(book)
+        SafeCsvExport(to=str(path), config=config).export(book)
     return path
 
 
@@ -271,7 +277,12 @@ def run(argv=None):
         feedback_seconds = time.perf_counter() - started
     kept = [ledger.result(s) for s in unchanged]
     results = sorted(fresh + kept, key=lambda r: r.student)
+    # The gradebook's scores now, as grades.csv, the formgrader and the LMS read them: an unchanged
+    # student's manual scores may have been set in the formgrader since their grade was recorded.
+    current = course.scores(root, db_url)
     for r in results:
+        if r.student in current and not r.failed:
+            r.scores = current[r.student]
         if r.student in no_feedback:
             r.problems.append(no_feedback[r.student])
         time_flag = lateness[r.student].flag() if r.student in lateness else None

@@ -41,7 +41,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from nbgrader.utils import parse_utc
 
 from grading.assignment import ASSIGNMENT
-from grading.results import Flag
+from grading.results import Flag, points_text, to_the_cent
 from grading.sandboxing import files
 
 FILE = "deadlines.toml"
@@ -61,7 +61,8 @@ class DeadlinesError(ValueError):
 @dataclass(frozen=True)
 class Policy:
     """What a late submission costs: `percent_per_day` of the score for each started day after the
-    grace, and everything after `no_credit_after_days` (0: never)."""
+    grace, and everything after `no_credit_after_days` (0: never); in cents (grading.results), so
+    that every view, nbgrader's own included, subtracts the same penalty and shows the same total."""
     grace_minutes: float = 0.0
     percent_per_day: float = 0.0
     no_credit_after_days: float = 0.0
@@ -79,7 +80,7 @@ class Policy:
         if self.no_credit_after_days and late > self.no_credit_after_days * DAY:
             return float(score)
         # penalty = score × percent/100 × ⌈late / 1 day⌉, never more than the score
-        return min(float(score), score * self.percent_per_day / 100 * math.ceil(late / DAY))
+        return to_the_cent(min(float(score), score * self.percent_per_day / 100 * math.ceil(late / DAY)))
 
     def describe(self):
         if not self.percent_per_day and not self.no_credit_after_days:
@@ -275,7 +276,7 @@ class Lateness:
         if not self.seconds_late:
             return f"on time (extended to {deadlines.local(self.due)})" if self.extended else "on time"
         text = f"{duration(self.seconds_late)} late (due {deadlines.local(self.due)}{', extended' if self.extended else ''})"
-        return text + (f": -{self.penalty:g} points" if self.penalty else ": no penalty")
+        return text + (f": -{points_text(self.penalty)} points" if self.penalty else ": no penalty")
 
     def flag(self):
         """A Flag for the report when the time is not the submission's own record; else None."""

@@ -163,6 +163,7 @@ def _grade(root, student, db_url, result, limits):
         result.problems.append(f"the graded copy of {relative} was not kept: {why}")
     step.bring_back_grades(student, db_url)
     result.flags.extend(verify.record_verdicts(db_url, ASSIGNMENT, student, verdicts_of, root))
+    result.problems.extend(verify.tampering_seen(verdicts_of))
     result.diagnoses = {f: v.message for f, v in verdicts_of.items() if not v.passed}
     result.scores = course.scores(root, db_url, student=student).get(student, {})
 

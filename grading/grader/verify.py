@@ -138,8 +138,10 @@ def record_verdicts(db_url, assignment, student, verdicts, root):
     cell (test_<function>), or that has no auto score (nbgrader could not finish the notebook),
     the verified points become the test cell's manual score, which nbgrader's totals, export
     and feedback use instead of the auto score; the function's solution cell gets a comment
-    (shown in the feedback) that says why, and the notebook is flagged. Tampering seen in the
-    submission (edited or deleted test cells) is flagged too, without changing points.
+    (shown in the feedback) that says why, and the notebook is flagged. A flag names a function
+    whose points are not nbgrader's own (or an instructor's score that verification disagrees
+    with); tampering seen in the submission (edited or deleted test cells) goes into such a flag's
+    reason, and is otherwise no flag: it changes no points (tampering_seen lists it).
     What happens to a manual score is the table ACTIONS, by its owner (owner_of): an instructor's
     is never replaced, and flagged where the verified points differ from it; running again is
     safe (an earlier override is updated, or withdrawn when the two verdicts now agree).
@@ -162,7 +164,11 @@ def record_verdicts(db_url, assignment, student, verdicts, root):
             gradebook.find_student(student)
         except MissingEntry:
             gradebook.add_student(student)
-        gradebook.update_or_create_submission(assignment, student)
+        # nbgrader builds a new submission's rows with the session flushing on every query it makes
+        # meanwhile, and SQLAlchemy warns that the half-built rows "will not proceed" (they do, at
+        # the commit that follows): built without those flushes, nothing is said.
+        with gradebook.db.no_autoflush:
+            gradebook.update_or_create_submission(assignment, student)
         for function, verdict in verdicts.items():
             grade = gradebook.find_grade(grade_id_of_tests(function), verdict.notebook, assignment, student)
             try:
@@ -272,10 +278,19 @@ def _record(function, grade, comment, verdict, owner):
     elif disagree:
         reasons.append(f"{before}, verified {verdict.points:g}: {verdict.message}; not recorded, because the "
                        "instructor commented on this function and set no manual score")
-    reasons.extend(verdict.warnings)
+    if reasons:   # tampering beside a changed score says more about it; alone it changes no points
+        reasons.extend(verdict.warnings)
     flag = Flag(function, in_kernel, float(verdict.points), float(verdict.max_points), "; ".join(reasons)) \
         if reasons else None
     return flag, action
+
+
+def tampering_seen(verdicts):
+    """The tampering the verdicts saw (edited or deleted locked cells), each once, as problems of
+    the submission: nbgrader grades with the original cells, so by itself it changes no points and
+    is no flag, but the instructor sees it in the table and the class report."""
+    seen = dict.fromkeys(warning for verdict in verdicts.values() for warning in verdict.warnings)
+    return [f"tampering seen: {warning}" for warning in seen]
 
 
 def _student_comment(in_kernel, verdict):

@@ -21,11 +21,17 @@ it, and lms.json, how the LMS named each student's files) and the gradebook. Wri
   - Moodle: `moodle_feedback.zip` for "Upload multiple feedback files in a zip", a folder per
     student named like the download's (<Full name>_<participant id>_assignsubmission_file_/).
 
-A student without a graded submission gets an empty grade cell (the LMS leaves it as it is) and
-is listed. Feedback of a flagged submission (reports/autograde.json) is held back and listed
-until the instructor has reviewed it and exports with --release-flagged.
+Each grade is the total after the late penalty, the one number every view shows
+(grading.results.final_total), written to the cent. A student without a graded submission gets an
+empty grade cell (the LMS leaves it as it is) and is listed. A flagged submission
+(reports/autograde.json) waits for the instructor, grade and feedback alike: its cell stays empty
+and its pages stay out of the zip, and the summary lists it, until the instructor has reviewed it
+and exports with --release-flagged (`make export RELEASE_FLAGGED=1`). The roster's file goes back
+in its own encoding: with the byte order mark it came with (Excel's "CSV UTF-8" needs it to read
+"Núñez" as written), or without one.
 """
 import argparse
+import codecs
 import csv
 import io
 import json
@@ -37,6 +43,7 @@ from grading.assignment import ASSIGNMENT, COURSE_ROOT, FEEDBACK_PAGES
 from grading.grader import config_review, gradebook
 from grading.lms.intake import LMS_RECORD, ROSTER_COPY
 from grading.lms.roster import IntakeError, form_of, read_roster
+from grading.results import final_total
 from grading.sandboxing import files
 from grading.untrusted_text import for_spreadsheet, for_terminal
 
@@ -55,7 +62,7 @@ def scores(db_url):
             submissions = book.find_assignment(ASSIGNMENT).submissions
         except MissingEntry:
             return {}
-        return {s.student.id: max(0.0, float(s.score) - float(s.late_submission_penalty or 0)) for s in submissions}
+        return {s.student.id: final_total(s.score, s.late_submission_penalty) for s in submissions}
 
 
 def _score_text(score):
@@ -85,8 +92,8 @@ def filled_rows(text, form, by_lms_id, points, column):
     return [[for_spreadsheet(cell) for cell in row] for row in rows]
 
 
-def write_csv(path, rows):
-    with open(path, "w", newline="", encoding="utf-8") as out:
+def write_csv(path, rows, encoding="utf-8"):
+    with open(path, "w", newline="", encoding=encoding) as out:
         csv.writer(out).writerows(rows)
     return path
 
@@ -143,33 +150,42 @@ def export(root=COURSE_ROOT, db_url=None, column=ASSIGNMENT, release_flagged=Fal
     if not (root / ROSTER_COPY).is_file():
         raise IntakeError(f"{root / ROSTER_COPY} is missing: `make export` sends back what `make intake` took in")
     students = read_roster(root / ROSTER_COPY)
-    # As the LMS wrote it: a line break inside a quoted cell (a name) goes back unchanged.
+    # As the LMS wrote it: a line break inside a quoted cell (a name) goes back unchanged, and so
+    # does a byte order mark.
+    encoding = "utf-8-sig" if (root / ROSTER_COPY).read_bytes().startswith(codecs.BOM_UTF8) else "utf-8"
     with open(root / ROSTER_COPY, newline="", encoding="utf-8-sig") as handle:
         text = handle.read()
     form = form_of([cell.strip().lower() for cell in next(csv.reader(io.StringIO(text)))])
-    points = scores(gradebook.normalized(db_url or gradebook.configured_url(root)))
+    graded = scores(gradebook.normalized(db_url or gradebook.configured_url(root)))
+    # A flagged submission's grade waits for the instructor's review, like its feedback.
+    held = set() if release_flagged else flagged_students(root) & set(graded)
+    points = {student: total for student, total in graded.items() if student not in held}
     (root / EXPORTS).mkdir(exist_ok=True)
     if form == "course":
         rows = [["id", "lms_id", "score"]] + [[s.id, s.lms_id, _score_text(points.get(s.id))] for s in students]
-        grades = write_csv(root / EXPORTS / "grades_by_lms_id.csv", [[for_spreadsheet(c) for c in r] for r in rows])
+        grades = write_csv(root / EXPORTS / "grades_by_lms_id.csv", [[for_spreadsheet(c) for c in r] for r in rows],
+                           encoding)
     else:
         by_lms_id = {s.lms_id: s.id for s in students if s.lms_id}
         name = "canvas_grades.csv" if form == "canvas" else "moodle_grading_worksheet.csv"
-        grades = write_csv(root / EXPORTS / name, filled_rows(text, form, by_lms_id, points, column))
+        grades = write_csv(root / EXPORTS / name, filled_rows(text, form, by_lms_id, points, column), encoding)
     lines = [f"Grades:   {grades}"]
-    ungraded = [s.id for s in students if s.id not in points]
+    ungraded = [s.id for s in students if s.id not in graded]
     if ungraded:
         lines.append(f"  no graded submission (grade left empty): {', '.join(ungraded)}")
     record = json.loads((root / LMS_RECORD).read_text()) if (root / LMS_RECORD).is_file() else {}
-    if record.get("lms") in ("canvas", "moodle"):
-        held = set() if release_flagged else flagged_students(root)
+    lms = record.get("lms") if record.get("lms") in ("canvas", "moodle") else None
+    named = record.get("students", {}) if lms else {}
+    if lms:
         problems = []
-        bundle, sent = feedback_bundle(root, record["lms"], record.get("students", {}), held, problems)
+        bundle, sent = feedback_bundle(root, lms, named, held, problems)
         lines.append(f"Feedback: {bundle} ({len(sent)} students)")
         lines.extend(f"  not sent: {problem}" for problem in problems)
-        held_back = sorted(held & set(record.get("students", {})))
-        if held_back:
-            lines.append(f"  held back, flagged by verification (review, then --release-flagged): {', '.join(held_back)}")
+    waiting = sorted(held & ({s.id for s in students} | set(named)))
+    if waiting:
+        what = "grade and feedback" if lms else "grade"
+        lines.append(f"  {what} held back, flagged by verification (grade left empty; review them in the "
+                     f"formgrader, then make export RELEASE_FLAGGED=1): {', '.join(waiting)}")
     return [for_terminal(line) for line in lines]
 
 
@@ -179,7 +195,7 @@ def main(argv=None):
     parser.add_argument("--db-url", help="the gradebook (default: nbgrader_config.py's)")
     parser.add_argument("--column", default=ASSIGNMENT, help="the assignment's column in Canvas's gradebook")
     parser.add_argument("--release-flagged", action="store_true",
-                        help="send the feedback of flagged submissions too, once reviewed")
+                        help="send the grades and feedback of flagged submissions too, once reviewed")
     args = parser.parse_args(argv)
     root = Path(args.root).resolve()
     try:

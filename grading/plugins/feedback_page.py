@@ -27,6 +27,7 @@ from traitlets import Dict
 
 from grading.assignment import FUNCTIONS, NOTEBOOKS, function_of
 from grading.grader.ungraded import MARK
+from grading.results import final_total
 
 NOT_GRADED = "it was not graded: no readable notebook of that name was in your submission"
 # In nbgrader's head (the template's own markup, nothing of a student): scripts, MathJax's comments,
@@ -51,7 +52,8 @@ def exercise_label(grade_id):
 
 class AssignmentSummary(NbGraderPreprocessor):
     """resources["grading"]: the assignment's notebooks with their scores, the late penalty and the
-    total after it (as grades.csv computes it: grading.plugins.grades_csv), for the page's top."""
+    total after it (by the course's one rule, grading.results.final_total, the number every other
+    view shows), for the page's top."""
 
     absent = Dict(help="{notebook file name: why it has no graded copy}, for one student (set by the grader)"
                   ).tag(config=True)
@@ -67,7 +69,7 @@ class AssignmentSummary(NbGraderPreprocessor):
             rows = [self._row(name, scored.get(name.removesuffix(".ipynb")), folder) for name in NOTEBOOKS]
             penalty = float(submission.late_submission_penalty or 0.0)
             summary = {"notebooks": [row for row in rows if row is not None], "late_penalty": penalty,
-                       "score": max(0.0, float(submission.score) - penalty), "max_score": float(submission.max_score)}
+                       "score": final_total(submission.score, penalty), "max_score": float(submission.max_score)}
         mark = nb.metadata.get(MARK)
         not_run = mark.get("not_run") if isinstance(mark, dict) else None
         summary["not_run"] = not_run if isinstance(not_run, str) else ""

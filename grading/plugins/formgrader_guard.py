@@ -16,6 +16,8 @@ point the formgrader at another folder's configuration.
   folder. The guard answers it with a sentence instead: grading goes through `make autograde`.
 - Its "release all feedback" button would release flagged submissions' feedback too; the guard
   runs `make release-feedback`'s rule instead (grading.lms.release_feedback).
+- Its scores are before the late penalty, every other view's after it: the guard loads
+  grading.plugins.formgrader_totals, which makes them the course's one total.
 
 `make` enables it for the course's environment (jupyter-config/grading.json).
 """
@@ -26,6 +28,7 @@ from tornado import web
 from tornado.ioloop import IOLoop
 
 from grading.assignment import ASSIGNMENT
+from grading.plugins import formgrader_totals
 
 SETTING = "nbgrader_jinja2_env"   # where nbgrader's formgrader keeps its Jinja environment
 OTHER_COURSE = ("This formgrader serves one course: opening another folder's configuration "
@@ -61,11 +64,15 @@ def refuse_other_courses(handler_class):
     handler_class.get = guarded_get
 
 
+# The formgrader serves either the repository's course (its Makefile beside it) or the instructor's
+# course copy on the project's JupyterHub, which has no Makefile: root grades it from the repository.
 AUTOGRADE_ELSEWHERE = (
     "This course does not grade from the formgrader: its Autograde button would run the stock "
     "nbgrader autograde, with the hidden tests in the student's own kernel and no verification, "
-    "and replace the verified grade. Grade in a terminal in the course folder: "
-    "make autograde FORCE=1 (add --student ID through python -m grading.grader.autograde for one student).")
+    "and replace the verified grade. Grade with the course's own pipeline instead. In the "
+    "repository's course: make autograde FORCE=1, in a terminal in the course folder. On the "
+    "project's JupyterHub, whose course copy has no Makefile: make hub-autograde FORCE=1, run by "
+    "root in the repository that runs the hub (docs/hub.md).")
 
 
 def refuse_stock_autograde(handler_class):
@@ -104,13 +111,22 @@ def hold_back_flagged_feedback(handler_class):
     handler_class.post = guarded_post
 
 
+def guard_pages(settings, log):
+    """What the formgrader's Jinja environment needs: autoescaping, and the late penalty shown."""
+    escape_formgrader_pages(settings, log)
+    if settings.get(SETTING) is not None:
+        formgrader_totals.show_penalties(settings[SETTING], log)
+
+
 def _load_jupyter_server_extension(serverapp):
+    from nbgrader.apps.api import NbGraderAPI
     from nbgrader.server_extensions.formgrader.apihandlers import AutogradeHandler, ReleaseAllFeedbackHandler
     from nbgrader.server_extensions.formgrader.handlers import FormgraderHandler
 
     refuse_other_courses(FormgraderHandler)
     refuse_stock_autograde(AutogradeHandler)
     hold_back_flagged_feedback(ReleaseAllFeedbackHandler)
+    formgrader_totals.show_totals_after_penalty(NbGraderAPI)
     # Extensions load in the order of their names, so the formgrader's environment does not exist
     # yet; the loop runs this once every extension is loaded, before the first request.
-    IOLoop.current().add_callback(escape_formgrader_pages, serverapp.web_app.settings, serverapp.log)
+    IOLoop.current().add_callback(guard_pages, serverapp.web_app.settings, serverapp.log)
