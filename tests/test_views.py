@@ -195,3 +195,9 @@ def test_the_formgrader_refuses_autograde_naming_the_commands_that_grade(graded)
     assert refusal == {"success": False, "log": "", "error": AUTOGRADE_ELSEWHERE}
     assert re.search(r"In the repository's course: make autograde FORCE=1, .* On the project's JupyterHub, "
                      r"whose course copy has no Makefile: make hub-autograde FORCE=1, run by root", refusal["error"])
+
+
+def test_the_table_says_on_time_within_the_grace_as_intake_does(graded):
+    _, grading, *_ = graded
+    [row] = [line for line in grading.stdout.splitlines() if line.startswith("cy ")]
+    assert "on time within the 10 minutes' grace" in row and "late" not in row, row

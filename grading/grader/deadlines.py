@@ -275,6 +275,9 @@ class Lateness:
             return "" if self.due is None else "submission time unknown"
         if not self.seconds_late:
             return f"on time (extended to {deadlines.local(self.due)})" if self.extended else "on time"
+        if not deadlines.policy.late_seconds(self.seconds_late):   # the rule intake's summary uses too
+            return (f"on time within the {deadlines.policy.grace_minutes:g} minutes' grace ({duration(self.seconds_late)} "
+                    f"after {deadlines.local(self.due)}{', extended' if self.extended else ''})")
         text = f"{duration(self.seconds_late)} late (due {deadlines.local(self.due)}{', extended' if self.extended else ''})"
         return text + (f": -{points_text(self.penalty)} points" if self.penalty else ": no penalty")
 
