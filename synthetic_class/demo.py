@@ -29,17 +29,20 @@ def gradient_check_by_parameter(parameters, gradients, X, Y, epsilon=1e-6):
 '''
 
 
-# The demo class's due date and policy (grading/grader/deadlines.py): one student late, one with an extension.
-DEMO_DEADLINES = """timezone = "Europe/Berlin"
-[gradient_checking]
-due = 2026-11-30T23:59:00
-grace_minutes = 10
-penalty_percent_per_day = 10
-no_credit_after_days = 7
+def deadlines_toml(extensions=(), grace_minutes=10):
+    """The deadlines.toml of the demo's class and of the tests' (grading/grader/deadlines.py): due
+    30 November 2026 at 23:59 in Berlin, `grace_minutes` of grace, 10% of the score a started day
+    late, nothing after 7 days; `extensions` {student: their own due date, Berlin time}."""
+    text = (f'timezone = "Europe/Berlin"\n[gradient_checking]\ndue = 2026-11-30T23:59:00\n'
+            f"grace_minutes = {grace_minutes}\npenalty_percent_per_day = 10\nno_credit_after_days = 7\n")
+    extensions = dict(extensions)
+    if extensions:
+        text += "\n[gradient_checking.extensions]\n" + "".join(f"{s} = {due}\n" for s, due in extensions.items())
+    return text
 
-[gradient_checking.extensions]
-kim_part_one_only = 2026-12-03T23:59:00
-"""
+
+# The demo class's: one student late, one with an extension.
+DEMO_DEADLINES = deadlines_toml({"kim_part_one_only": "2026-12-03T23:59:00"})
 DUE = datetime(2026, 11, 30, 23, 59, tzinfo=ZoneInfo("Europe/Berlin"))
 SUBMITTED = {   # after the due date: grace 1 d 3 h (two started days, 20%), kim within her extension
     "grace_partly_wrong": DUE + timedelta(days=1, hours=3),

@@ -1,10 +1,12 @@
 """Shared fixtures: throwaway copies of the course, graded with the real nbgrader commands."""
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +26,17 @@ def new_course(tmp_path_factory):
         course.generate_release(root)
         return root
     return make
+
+
+@pytest.fixture(scope="session")
+def course_copy(new_course, tmp_path_factory):
+    """Factory: a copy of one fresh course, named `name` (its release generated once for the run:
+    that takes seconds, a copy does not)."""
+    pristine = new_course("pristine")
+
+    def copy(name):
+        return Path(shutil.copytree(pristine, tmp_path_factory.mktemp(name) / "course"))
+    return copy
 
 
 @pytest.fixture(scope="session")

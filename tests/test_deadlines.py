@@ -2,7 +2,7 @@
 
 The round trip (an LMS download's times into the gradebook, the penalty in grades.csv, the
 feedback, the table, the class report and the LMS export, an extension without a regrade) is
-tested through the real commands in tests/test_intake.py."""
+tested through the real commands in tests/test_views.py."""
 import csv
 from datetime import datetime, timedelta, timezone
 

@@ -2,32 +2,31 @@
 `nbgrader db student import` and `nbgrader zip_collect`.
 
 The zips are built here the way each LMS names its files; every notebook in them is distinct, so
-that a file in submitted/ can be traced to the one zip member it must come from.
+that a file in submitted/ can be traced to the one zip member it must come from. Whole classes
+through `make intake`, `make autograde` and `make export`, and what each LMS gets back, are in
+tests/test_views.py.
 """
 import contextlib
 import csv
 import io
-import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import zipfile
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
 from grading.assignment import ASSIGNMENT
-from grading.grader import autograde
 from grading.lms import intake, lms_export
-from synthetic_class import catalog, synthetic
+from lms_downloads import course_env, make
+from synthetic_class import demo, synthetic
 
 NB1, NB2 = "1_gradient_checking_1d.ipynb", "2_gradient_checking_nd.ipynb"
-REPOSITORY = Path(__file__).resolve().parent.parent   # its Makefile and .venv
 EXTRACTED = f"downloaded/{ASSIGNMENT}/extracted"
 
 ROSTER = """id,first_name,last_name,email,lms_id
@@ -48,16 +47,6 @@ def default_gradebook():
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("GRADEBOOK_URL", raising=False)
         yield
-
-
-@pytest.fixture(scope="module")
-def course_copy(new_course, tmp_path_factory):
-    """Factory: a copy of one fresh course (release generated once: it takes seconds)."""
-    pristine = new_course("intake")
-
-    def copy(name):
-        return Path(shutil.copytree(pristine, tmp_path_factory.mktemp(name) / "course"))
-    return copy
 
 
 _SOLUTIONS = {}
@@ -334,298 +323,7 @@ def test_two_lms_rows_that_would_share_an_id_are_refused(tmp_path):
         intake.read_roster(write_roster(tmp_path, export))
 
 
-def test_a_canvas_download_with_canvas_own_roster(exported, canvas_zip):
-    _, _, run, _ = exported
-    _, members, _ = canvas_zip
-    assert sorted({key.split("/")[0] for key in run.submitted}) == ["ada", "ghopper"]
-    assert run.submitted[f"ghopper/{NB2}"] == members["hopper grace_late_23456_678902_2_gradient_checking_nd.ipynb"]
-    assert run.students["ghopper"] == ("Grace", "Hopper", None, None)
-    assert "no submission in this download: canvas-34567" in run.out
-
-
-# The round trip's course file: due on 30 November at 23:59 in Berlin (CET, UTC+1), 10% per day late.
-ROUND_TRIP_DEADLINES = """timezone = "Europe/Berlin"
-[gradient_checking]
-due = 2026-11-30T23:59:00
-penalty_percent_per_day = 10
-no_credit_after_days = 7
-"""
-# The times Canvas gave the files in the zip (Berlin time): Ada's before the due date, Grace's
-# 1 d 2 h 1 min after it, so 2 started days late: 20% of each notebook's score.
-ON_TIME, LATE = (2026, 11, 30, 22, 0, 0), (2026, 12, 2, 2, 0, 0)
-
-
-def make_timed_zip(path, members):
-    """make_zip, each member carrying the time Canvas gives it: LATE for Grace's files, else ON_TIME."""
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in members.items():
-            archive.writestr(zipfile.ZipInfo(name, date_time=LATE if name.startswith("hopper") else ON_TIME), data)
-    return path
-
-
-def course_env():
-    """This environment without GRADEBOOK_URL: the commands use the course's own gradebook."""
-    return {key: value for key, value in os.environ.items() if key != "GRADEBOOK_URL"}
-
-
-# The instructor's own similarity threshold, not the default (0.75): the report must be written with it.
-SIMILARITY = "0.5"
-
-
-def run_autograde(root):
-    """`python -m grading.grader.autograde` on the course, whatever its exit status."""
-    return subprocess.run([sys.executable, "-m", "grading.grader.autograde", "--root", str(root), "--quiet",
-                           "--workers", "2", "--similarity-threshold", SIMILARITY],
-                          env=course_env(), capture_output=True, text=True)
-
-
-def autograde_course(root):
-    graded = run_autograde(root)
-    assert graded.returncode == 0, graded.stdout + graded.stderr
-    return graded.stdout
-
-
-def grades_csv(root):
-    return {row["student_id"]: row for row in csv.DictReader((root / "grades.csv").open(newline=""))}
-
-
-@pytest.fixture(scope="module")
-def exported(course_copy, canvas_zip, tmp_path_factory):
-    """A class taken in with Canvas's own roster and the LMS's submission times, graded by
-    `make autograde` against the course's deadlines.toml, exported by `make export`."""
-    _, members, _ = canvas_zip
-    folder = tmp_path_factory.mktemp("export")
-    root = course_copy("round_trip")
-    (root / "deadlines.toml").write_text(ROUND_TRIP_DEADLINES)
-    taken = run_intake(root, make_timed_zip(folder / "submissions.zip", members), write_roster(folder, CANVAS_EXPORT))
-    assert taken.status == 0, taken.err
-    table = autograde_course(root)
-
-    def export(*options):
-        done = subprocess.run([sys.executable, "-m", "grading.lms.lms_export", "--root", str(root), *options],
-                              env=course_env(), capture_output=True, text=True)
-        assert done.returncode == 0, done.stderr
-        return done.stdout
-    return root, export, taken, table
-
-
-def test_submission_times_from_the_download_reach_every_view(exported):
-    root, export, taken, table = exported
-    # The zip's Berlin times, in UTC as nbgrader keeps them.
-    assert taken.times == {"ada": "2026-11-30 21:00:00", "ghopper": "2026-12-02 01:00:00"}
-    assert "Late: ghopper (1 d 2 h after 2026-11-30 23:59 CET)\n" in taken.out
-    assert "ada: 3 files: " in taken.out and ", submitted 2026-11-30 22:00 CET\n" in taken.out
-    grades = grades_csv(root)
-    # In the course's zone, with its offset.
-    assert (grades["ghopper"]["timestamp"], grades["ghopper"]["duedate"]) == ("2026-12-02 02:00:00+01:00",
-                                                                              "2026-11-30 23:59:00+01:00")
-    assert (float(grades["ghopper"]["late_submission_penalty"]), float(grades["ghopper"]["score"])) == (20.0, 80.0)
-    assert (float(grades["ada"]["late_submission_penalty"]), float(grades["ada"]["score"])) == (0.0, 100.0)
-    [line] = [line for line in table.splitlines() if line.startswith("ghopper ")]
-    assert re.search(r" -20 +80  1 d 2 h late \(due 2026-11-30 23:59 CET\): -20 points$", line), line
-    pages = {p.parent.parent.name + "/" + p.name: p.read_text() for p in (root / "feedback").glob("*/*/*.html")}
-    assert len(pages) == 4
-    for name, page in pages.items():
-        assert ("Late submission penalty" in page) == name.startswith("ghopper/"), name
-    report = (root / "reports" / "class_report.html").read_text()
-    assert "1 d 2 h late (due 2026-11-30 23:59 CET): -20 points</td><td>80</td>" in report
-    assert "late policy: 10% of the score per day late (or part of a day), no credit after 7 days" in report
-
-
-def test_make_autograde_writes_the_similarity_report_that_the_class_report_links(exported):
-    root, _, _, table = exported
-    page = root / "reports" / "similarity.html"
-    # Ada and Grace handed in the same solutions (comments aside): a pair, at the instructor's threshold.
-    assert f"Similarity:   {page} (1 pairs at or above 50%)" in table
-    words = " ".join(page.read_text().split())
-    assert "1 pairs share at least 50% of one side's answer tokens" in words and "ada and ghopper: 100%" in words
-    report = root / "reports" / "class_report.html"
-    assert '<a href="similarity.html">' in report.read_text() and (report.parent / "similarity.html").is_file()
-    # (`make autograde SIMILARITY=...` hands the threshold on: test_renamed_notebooks_...); a percentage is
-    # refused, not taken for "never".
-    with pytest.raises(SystemExit):
-        autograde.parse_args(["--similarity-threshold", "75"])
-
-
-def change_deadlines(root, text):
-    """Write deadlines.toml and accept the change, as `make review-config ACCEPT=1` does."""
-    (root / "deadlines.toml").write_text(text)
-    accepted = subprocess.run([sys.executable, "-m", "grading.grader.config_review", "--root", str(root), "--accept"],
-                              capture_output=True, text=True)
-    assert accepted.returncode == 0 and "deadlines.toml (now)" in accepted.stdout, accepted.stdout + accepted.stderr
-
-
-def test_an_extension_lifts_the_penalty_without_regrading(exported):
-    root, *_ = exported
-    try:
-        # A change nobody reviewed changes no grade (a script in a browser page could write the file).
-        (root / "deadlines.toml").write_text(ROUND_TRIP_DEADLINES + '[gradient_checking.extensions]\nghopper = 2027-01-01T00:00:00\n')
-        refused = run_autograde(root)
-        assert refused.returncode == 3 and "+ghopper = 2027-01-01T00:00:00" in refused.stderr, refused.stderr
-        assert float(grades_csv(root)["ghopper"]["score"]) == 80.0
-        change_deadlines(root, ROUND_TRIP_DEADLINES + "[gradient_checking.extensions]\nghopper = 2026-12-03T12:00:00\n")
-        table = autograde_course(root)
-        assert "Grading 0 of 2 submissions" in table, "nothing is graded again"
-        assert float(grades_csv(root)["ghopper"]["score"]) == 100.0
-        assert "Late submission penalty" not in (root / "feedback" / "ghopper" / ASSIGNMENT / NB2).with_suffix(".html").read_text()
-    finally:
-        change_deadlines(root, ROUND_TRIP_DEADLINES)
-        autograde_course(root)
-    assert float(grades_csv(root)["ghopper"]["score"]) == 80.0, "the penalty is back with the class's due date"
-
-
-def test_a_mistake_in_deadlines_toml_stops_intake_and_grading_with_its_line(exported, tmp_path):
-    root, *_ = exported
-    before = (root / "grades.csv").read_bytes()
-    try:
-        change_deadlines(root, ROUND_TRIP_DEADLINES.replace("= 10", "= \"ten\""))
-        graded = run_autograde(root)
-        assert graded.returncode == 2
-        assert "deadlines.toml: gradient_checking.penalty_percent_per_day = 'ten' must be a number" in graded.stderr
-        taken = run_intake(root, make_zip(tmp_path / "again.zip", {"lovelaceada_12345_678901_notes.txt": b"x"}),
-                           write_roster(tmp_path, CANVAS_EXPORT))
-        assert taken.status == 2 and "penalty_percent_per_day = 'ten'" in taken.err
-        assert (root / "grades.csv").read_bytes() == before
-    finally:
-        change_deadlines(root, ROUND_TRIP_DEADLINES)
-
-
-def test_grades_go_back_in_canvas_own_file(exported):
-    root, export, *_ = exported
-    printed = export("--column", "Gradient checking (4242)")
-    rows = list(csv.reader((root / "exports" / "canvas_grades.csv").open(newline="")))
-    sent = list(csv.reader(io.StringIO(CANVAS_EXPORT)))
-    assert rows[0] == sent[0], "Canvas's own header, the assignment's column among it"
-    assert [row[:5] for row in rows] == [row[:5] for row in sent], "every identifying cell as Canvas wrote it"
-    # Points Possible, ada, grace (20 points off: late), alan
-    assert [row[5] for row in rows[1:]] == ["100.00", "100.00", "80.00", ""]
-    assert "no graded submission (grade left empty): canvas-34567" in printed
-
-
-def canvas_reupload_reading(member):
-    """(user id, attachment id) that Canvas's "Re-Upload Submissions" reads from a zip member, or
-    None where it ignores the file: the first two all-digit `_`-separated tokens of the base name
-    (Assignment#infer_comment_context_from_filename), no attachment for a last token starting with
-    "link" or a name starting with "._". Written here from Canvas's rule, not with the intake's parser."""
-    name = PurePosixPath(member).name
-    tokens = name.split("_")
-    ids = [int(token) for token in tokens if re.fullmatch(r"[0-9]+", token)][:2]
-    if len(ids) < 2 or tokens[-1].startswith("link") or name.startswith("._"):
-        return None
-    return tuple(ids)
-
-
-def test_feedback_goes_back_named_as_canvas_named_the_download(exported):
-    root, export, *_ = exported
-    export()
-    with zipfile.ZipFile(root / "exports" / "canvas_feedback.zip") as bundle:
-        names = sorted(bundle.namelist())
-    # Canvas finds each page's student and submitted file (the download's attachment ids) in its name.
-    assert sorted(canvas_reupload_reading(name) for name in names) == \
-        [(12345, 678901)] * 2 + [(23456, 678902)] * 2
-    assert names == sorted(f"{who}_{lms_id}_{attachment}_feedback_{page}"
-                           for who, lms_id, attachment in [("lovelaceada", 12345, 678901), ("hopper grace", 23456, 678902)]
-                           for page in ("1_gradient_checking_1d.html", "2_gradient_checking_nd.html"))
-
-
-def test_feedback_of_a_flagged_submission_waits_for_the_instructor(exported):
-    """Its grade too: the LMS cell stays empty until the instructor releases it."""
-    root, export, *_ = exported
-    results_path = root / "reports" / "autograde.json"
-    before = results_path.read_text()
-    results = json.loads(before)
-    for r in results:
-        r["flags"] = ["gradient_check: in-kernel score 20, verified 0"] if r["student"] == "ghopper" else []
-    results_path.write_text(json.dumps(results))
-    column = ("--column", "Gradient checking (4242)")
-    try:
-        printed = export(*column)
-        assert ("grade and feedback held back, flagged by verification (grade left empty; review them in the "
-                "formgrader, then make export RELEASE_FLAGGED=1): ghopper") in printed
-        with zipfile.ZipFile(root / "exports" / "canvas_feedback.zip") as bundle:
-            assert not [n for n in bundle.namelist() if "_23456_" in n]
-        rows = list(csv.reader((root / "exports" / "canvas_grades.csv").open(newline="")))
-        assert [row[5] for row in rows[1:]] == ["100.00", "100.00", "", ""]   # Points Possible, ada, grace, alan
-        export("--release-flagged", *column)
-        with zipfile.ZipFile(root / "exports" / "canvas_feedback.zip") as bundle:
-            assert len([n for n in bundle.namelist() if "_23456_" in n]) == 2
-        rows = list(csv.reader((root / "exports" / "canvas_grades.csv").open(newline="")))
-        assert [row[5] for row in rows[1:]] == ["100.00", "100.00", "80.00", ""]
-    finally:
-        results_path.write_text(before)
-
-
-# The graded class of `exported` as Moodle knows it: the worksheet's participants are the class's
-# students (ids from the addresses), one without a submission; a comment with a comma and a quote.
-MOODLE_CLASS_WORKSHEET = MOODLE_WORKSHEET.splitlines(keepends=True)[0] + (
-    "Participant 12345,Ada Lovelace,ada@uni.example,Submitted for grading,,100.00,Yes,,,\n"
-    'Participant 23456,Grace Hopper,ghopper@uni.example,Submitted for grading,,100.00,Yes,,,"Late, ""see"" below"\n'
-    "Participant 34567,Alan Turing,alan@uni.example,No submission,,100.00,Yes,-,-,\n")
-MOODLE_CLASS_DOWNLOAD = [f"{who}_assignsubmission_file_/{notebook}" for who in ("Ada Lovelace_12345", "Grace Hopper_23456")
-                         for notebook in (NB1, NB2)]
-# The plugins of a Moodle assignment that a folder name can name (assign::get_plugin_by_type).
-MOODLE_PLUGINS = {("assignsubmission", "file"), ("assignsubmission", "onlinetext"), ("assignfeedback", "file")}
-
-
-def moodle_feedback_reading(member, participants):
-    """(participant id, file name) under which Moodle's "Upload multiple feedback files in a zip"
-    files a zip member, or None where it ignores the member: the first path part that, split at
-    `_` into at most five pieces, reads <name>_<participant id>_<plugin type>_<plugin name>[_<rest>]
-    with a participant of the assignment and one of its plugins
-    (assignfeedback_file_zip_importer::is_valid_filename_for_import). Written here from Moodle's rule."""
-    name = PurePosixPath(member).name
-    if member.endswith("/") or name.startswith((".", "~")):
-        return None
-    parts = member.split("/")
-    while parts:
-        info = parts.pop(0).split("_", 4)
-        if len(info) < 4 or not re.fullmatch(r"[0-9]+", info[1]) or int(info[1]) not in participants \
-                or (info[2], info[3]) not in MOODLE_PLUGINS:
-            continue
-        return int(info[1]), "/".join([info[4] if len(info) == 5 else "", *parts])
-    return None
-
-
-def test_moodle_gets_its_worksheet_and_feedback_zip_back_from_a_graded_class(exported, tmp_path):
-    """The class of `exported`, taken in from Moodle instead: what intake keeps for a Moodle
-    download, with the class's gradebook and feedback pages, exported for Moodle's two uploads."""
-    graded, *_ = exported
-    root = tmp_path / "moodle_course"
-    shutil.copytree(graded / "feedback", root / "feedback")
-    (root / intake.DOWNLOADED).mkdir(parents=True)
-    roster = write_roster(tmp_path, MOODLE_CLASS_WORKSHEET)
-    students = intake.read_roster(roster)
-    entries = intake.plan(MOODLE_CLASS_DOWNLOAD, students, "moodle")
-    summary = intake.Summary("moodle", Path("download.zip"), students, entries, released_notebooks=[])
-    intake.remember_for_export(root, roster, "moodle", summary)   # what intake keeps of a Moodle download
-    printed = lms_export.export(root, db_url=f"sqlite:///{graded / 'gradebook.db'}")
-    assert "no graded submission (grade left empty): alan" in "\n".join(printed)
-
-    # The worksheet: Moodle's own rows and columns, cell for cell, with the Grade column filled.
-    rows = list(csv.reader((root / "exports" / "moodle_grading_worksheet.csv").open(newline="", encoding="utf-8")))
-    sent = list(csv.reader(io.StringIO(MOODLE_CLASS_WORKSHEET)))
-    grade = sent[0].index("Grade")
-    assert rows[0] == sent[0] and len(rows) == len(sent)
-    assert [row[:grade] + row[grade + 1:] for row in rows] == [row[:grade] + row[grade + 1:] for row in sent]
-    assert [row[grade] for row in rows[1:]] == ["100.00", "80.00", ""]   # Grace's late penalty: 20
-
-    # The feedback zip: each page where Moodle files it, for the participant whose folder it is in.
-    pages = {(lms_id, page.name): page.read_bytes() for lms_id, student in ((12345, "ada"), (23456, "ghopper"))
-             for page in (graded / "feedback" / student / ASSIGNMENT).glob("*.html")}
-    assert len(pages) == 4
-    with zipfile.ZipFile(root / "exports" / "moodle_feedback.zip") as bundle:
-        filed = {}
-        for member in bundle.namelist():
-            reading = moodle_feedback_reading(member, participants={12345, 23456, 34567})
-            assert reading, f"Moodle would ignore {member}"
-            lms_id, filename = reading
-            assert PurePosixPath(filename).parent in (PurePosixPath("/"), PurePosixPath(".")), filename
-            filed[(lms_id, PurePosixPath(filename).name)] = bundle.read(member)
-    assert filed == pages
-
-
 def test_grades_go_back_in_moodle_own_worksheet():
-    from grading.lms import lms_export
     rows = lms_export.filled_rows(MOODLE_WORKSHEET, "moodle", {"12345": "ada", "23456": "grace"}, {"ada": 85.0}, "")
     sent = list(csv.reader(io.StringIO(MOODLE_WORKSHEET)))
     assert rows[0] == sent[0]
@@ -747,216 +445,18 @@ def test_a_zip_of_nothing_but_unsafe_members_is_refused(course_copy, tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
-# The files students really send: a class of four (and Canvas's test student) through the real
-# `make intake`, `make autograde` and `make export`, from paths that a browser and a shell make hard
+# Reviewing deadlines.toml (the class of issue 26, through every command: tests/test_views.py)
 
-# Canvas's gradebook export as Canvas writes it: its test student last, without a login.
-CLASS_EXPORT = (
-    "Student,ID,SIS User ID,SIS Login ID,Section,Gradient checking (4242)\n"
-    "    Points Possible,,,,,100.00\n"
-    '"Lovelace, Ada",101,S101,ada,GC 101,\n'
-    '"Bauer, Bea",102,S102,bea,GC 101,\n'
-    '"Celik, Cem",103,S103,cem,GC 101,\n'
-    '"Eliot, Eli",105,S105,eli,GC 101,\n'
-    '"Student, Test",199,,,GC 101,\n')
-# Due 30 November 23:59 in Berlin, 10 minutes' grace, 10% a started day; Cem has an extension.
-CLASS_DEADLINES = """timezone = "Europe/Berlin"
-[gradient_checking]
-due = 2026-11-30T23:59:00
-grace_minutes = 10
-penalty_percent_per_day = 10
-no_credit_after_days = 7
-[gradient_checking.extensions]
-cem = 2026-12-02T23:59:00
-"""
-# The names students' notebooks really have: a browser's second download, a title of the student's
-# own, Jupyter's "Duplicate".
-SECOND_1D, TITLED_ND, COPY_1D = "1_gradient_checking_1d (1).ipynb", "Gradient Checking – Teil 2 (José).ipynb", \
-    "1_gradient_checking_1d-Copy1.ipynb"
-STRANGE = "Kurs \"GC\" $HOME 'x' Ü"                     # a folder, for the download and the roster
-COLUMN = "Gradient checking \"Teil 1\" $HOME (4242)"
-ON_TIME, IN_GRACE, EXTENDED, LATE_31 = (2026, 11, 30, 22, 0, 0), (2026, 12, 1, 0, 6, 0), (2026, 12, 1, 12, 0, 0), \
-    (2026, 12, 1, 0, 30, 0)
-
-
-def stripped(data):
-    """A notebook's bytes with its metadata stripped as nbconvert's ClearMetadataPreprocessor strips
-    it (every cell's, nbgrader's included, and the notebook's); the cell ids stay."""
-    from nbconvert.preprocessors import ClearMetadataPreprocessor
-    notebook, _ = ClearMetadataPreprocessor().preprocess(nbformat.reads(data.decode(), as_version=4), {})
-    return nbformat.writes(notebook).encode()
-
-
-def class_download():
-    """{Canvas's member name: (bytes, the time Canvas gave it)}: Ada's notebooks named as released;
-    Bea's 1d notebook twice, an older one with a mistake and a newer correct one that her browser
-    named as a second download, and a title of her own (7 min after the due date: within the
-    grace); Cem's a Jupyter copy and a notebook with its metadata stripped (after the due date,
-    before his extension); Eli 31 minutes late; Canvas's test student. Canvas marks Bea, Cem and
-    Eli late."""
-    mistake = catalog.by_name("one_sided_1d")
-    older_1d = nbformat.writes(synthetic.submission({mistake.cell: mistake.code})[NB1]).encode()
-    return {
-        f"lovelaceada_101_7001_{NB1}": (notebook(NB1, "ada 1d"), ON_TIME),
-        f"lovelaceada_101_7002_{NB2}": (notebook(NB2, "ada nd"), ON_TIME),
-        f"bauerbea_102_7003_{NB1}": (older_1d, (2026, 11, 30, 21, 0, 0)),
-        f"bauerbea_LATE_102_7004_{SECOND_1D}": (notebook(NB1, "bea 1d"), IN_GRACE),
-        f"bauerbea_LATE_102_7005_{TITLED_ND}": (notebook(NB2, "bea nd"), IN_GRACE),
-        f"celikcem_LATE_103_7006_{COPY_1D}": (notebook(NB1, "cem 1d"), EXTENDED),
-        f"celikcem_LATE_103_7007_{NB2}": (stripped(notebook(NB2, "cem nd")), EXTENDED),
-        f"elioteli_LATE_105_7010_{NB1}": (notebook(NB1, "eli 1d"), LATE_31),
-        f"elioteli_LATE_105_7011_{NB2}": (notebook(NB2, "eli nd"), LATE_31),
-        f"studenttest_199_7012_{NB1}": (notebook(NB1, "test student"), ON_TIME),
-    }
-
-
-def make_download(path, members):
-    """A zip at `path` holding {member name: (bytes, time)}, each member with its time."""
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, (data, when) in members.items():
-            archive.writestr(zipfile.ZipInfo(name, date_time=when), data)
-    return path
-
-
-def make(root, *arguments, answer=None):
-    """The repository's real `make`, on the course `root` (GRADING_COURSE_ROOT names it); `answer`
-    is its stdin (none: an empty one)."""
-    env = {key: value for key, value in course_env().items() if key not in ("MAKEFLAGS", "MAKELEVEL")}
-    env["GRADING_COURSE_ROOT"] = str(root)
-    stdin = {"input": answer} if answer is not None else {"stdin": subprocess.DEVNULL}
-    done = subprocess.run(["make", "-s", "-C", str(REPOSITORY), "-o", ".venv/bin/.installed", *arguments],
-                          env=env, capture_output=True, text=True, **stdin)
-    return done
-
-
-def submitted_files(root, student):
-    folder = root / "submitted" / student / ASSIGNMENT
-    return {p.name: p.read_bytes() for p in folder.iterdir() if p.name != "timestamp.txt"}
-
-
-@pytest.fixture(scope="module")
-def real_class(course_copy, tmp_path_factory):
-    """The class taken in (`make intake` of "submissions (1) "x" $HOME 'y' Ümlaut.zip" and a roster
-    of such a name), graded (`make autograde SIMILARITY=0.5`) and exported (`make export
-    COLUMN=...`, a column name with quotes and `$`). Returns (course, download, roster, what each
-    command printed)."""
-    root = course_copy("real_class")
-    (root / "deadlines.toml").write_text(CLASS_DEADLINES)
-    folder = tmp_path_factory.mktemp("real_class") / STRANGE
-    folder.mkdir()
-    download = make_download(folder / "submissions (1) \"x\" $HOME 'y' Ümlaut.zip", class_download())
-    roster = folder / "Roster \"2026\" $USER Ü.csv"
-    roster.write_text(CLASS_EXPORT)
-    printed = {}
-    for command in (["intake", f"ZIP={download}", f"ROSTER={roster}"], ["autograde", "SIMILARITY=0.5"],
-                    ["export", f"COLUMN={COLUMN}"]):
-        done = make(root, *command)
-        assert done.returncode == 0, f"make {command[0]}:\n{done.stdout}\n{done.stderr}"
-        printed[command[0]] = done.stdout
-    return root, download, roster, printed
-
-
-def test_renamed_notebooks_are_graded_as_the_notebooks_they_are(real_class):
-    """Bea's and Cem's notebooks, whatever their names or metadata, score what Ada's do; of Bea's
-    two 1d notebooks the newer is graded, not the older one with a mistake, and both are named;
-    intake, the table and the report say which file was graded as which notebook; the similarity
-    report reads the same files."""
-    root, _, _, printed = real_class
-    grades = grades_csv(root)
-    assert {student: float(row["score"]) for student, row in grades.items()} == {
-        "ada": 100.0, "bea": 100.0, "cem": 100.0, "eli": 90.0}   # Eli: late, 10 points
-    said = {
-        "bea": [f"{SECOND_1D} graded as {NB1}; not graded: {NB1} (older).",
-                f"{TITLED_ND} graded as {NB2} (found by its cells)."],
-        "cem": [f"{COPY_1D} graded as {NB1} (found by its cells)."]}
-    results = {r["student"]: r for r in json.loads((root / "reports" / "autograde.json").read_text())}
-    for student, sentences in said.items():
-        for sentence in sentences:
-            assert f"\n    {sentence}\n" in printed["intake"], printed["intake"]
-            assert sentence in results[student]["problems"], results[student]
-        [line] = [line for line in printed["autograde"].splitlines() if line.startswith(f"{student} ")]
-        assert sentences[0][:40] in line and not results[student]["flags"], line
-    assert f"{NB2} had lost the nbgrader metadata of 7 cells: it was given back from the assignment, by their " \
-           "cell ids." in results["cem"]["problems"]
-    assert not results["ada"]["problems"]
-    assert "Similarity:" in printed["autograde"] and "(6 pairs at or above 50%)" in printed["autograde"]
-    page = " ".join((root / "reports" / "similarity.html").read_text().split())
-    assert "ada and bea: 100%" in page and "ada and cem: 100%" in page
-
-
-def test_make_takes_any_path_and_the_test_student_is_left_out(real_class):
-    root, download, roster, printed = real_class
-    assert "Canvas download, kept as downloaded/gradient_checking/archive/submissions_1_x_HOME_y_Ümlaut.zip" \
-        in printed["intake"]
-    assert (root / f"downloaded/{ASSIGNMENT}/archive/submissions_1_x_HOME_y_Ümlaut.zip").read_bytes() == \
-        download.read_bytes()
-    assert (root / intake.ROSTER_COPY).read_text() == roster.read_text()
-    assert "Collected 4 students into submitted/ (4 new, 0 updated, 0 unchanged):" in printed["intake"]
-    # Canvas's test student: in neither the gradebook nor submitted/, named with its files.
-    assert (f"Left out: Test Student (LMS id 199, roster line 7), Canvas's test student (Student View): named "
-            f"Student, Test, without a login; not a student, not in the gradebook; its files left in downloaded/: "
-            f"{EXTRACTED}/submissions_1_x_HOME_y_Ümlaut/studenttest_199_7012_{NB1}") in printed["intake"]
-    assert "not on the roster" not in printed["intake"] and "Problems: none" in printed["intake"]
-    assert set(gradebook_students(f"sqlite:///{root / 'gradebook.db'}")) == {"ada", "bea", "cem", "eli"}
-    assert sorted(p.name for p in (root / "submitted").iterdir()) == ["ada", "bea", "cem", "eli"]
-    # The column named with quotes and `$`, filled; the test student's row left as it was.
-    rows = list(csv.reader((root / "exports" / "canvas_grades.csv").open(newline="", encoding="utf-8")))
-    assert rows[0][-1] == COLUMN and [row[-1] for row in rows[1:]] == ["100.00"] * 4 + ["90.00", ""]
-    assert "no graded submission" not in printed["export"]
-
-
-def test_the_late_list_is_the_course_rule(real_class):
-    """Intake's late list applies the grace and the extension as grading does: Bea (within the
-    grace) and Cem (extended) are on time in both, though Canvas marks them late; Eli is late in both."""
-    root, _, _, printed = real_class
-    assert ("\nLate: eli (31 min after 2026-11-30 23:59 CET)\n"
-            "On time by their extension or the grace in deadlines.toml: bea (7 min after 2026-11-30 23:59 CET, within "
-            "the 10 minutes' grace), cem (extended to 2026-12-02 23:59 CET)\n") in printed["intake"]
-    assert printed["intake"].count("[late]") == 1 and "  eli: 2 files: " in printed["intake"]
-    grades = grades_csv(root)
-    assert {s: float(grades[s]["late_submission_penalty"]) for s in ("bea", "cem", "eli")} == \
-        {"bea": 0.0, "cem": 0.0, "eli": 10.0}
-
-
-@pytest.fixture(scope="module")
-def older_again(real_class):
-    """After grading: a download made before Eli resubmitted (his files of 23:41 and Ada's
-    unchanged) taken in as it comes, then with `make intake ... OLDER=1`."""
-    root, _, roster, _ = real_class
-    newer = submitted_files(root, "eli")
-    members = {name: member for name, member in class_download().items() if name.startswith("lovelaceada_")}
-    members.update({f"elioteli_105_6001_{NB1}": (notebook(NB1, "eli 1d older"), (2026, 11, 30, 23, 41, 0)),
-                    f"elioteli_105_6002_{NB2}": (notebook(NB2, "eli nd older"), (2026, 11, 30, 23, 41, 0))})
-    older = make_download(roster.parent / "submissions.zip", members)
-    kept = make(root, "intake", f"ZIP={older}", f"ROSTER={roster}")
-    after = submitted_files(root, "eli"), (root / "submitted" / "eli" / ASSIGNMENT / "timestamp.txt").read_text()
-    taken = make(root, "intake", f"ZIP={older}", f"ROSTER={roster}", "OLDER=1")
-    return root, newer, members, kept, after, taken
-
-
-def test_an_older_download_keeps_the_newer_work_unless_asked(older_again):
-    root, newer, members, kept, (files_kept, time_kept), taken = older_again
-    assert kept.returncode == 0, kept.stdout + kept.stderr
-    assert files_kept == newer and time_kept == "2026-11-30 23:30:00"   # 00:30 in Berlin, the newer download's
-    assert ("  eli: this download's submission (2026-11-30 23:41 CET) is older than the one in the course "
-            "(2026-12-01 00:30 CET): the newer one is kept; to take the older one: make intake ... OLDER=1 "
-            "(--take-older)\n") in kept.stdout
-    assert "(0 new, 0 updated, 1 unchanged)" in kept.stdout and "no submission in this download: eli" not in kept.stdout
-    assert taken.returncode == 0, taken.stdout + taken.stderr
-    assert "taken all the same (--take-older)" in taken.stdout and "(0 new, 1 updated, 1 unchanged)" in taken.stdout
-    assert submitted_files(root, "eli") == {NB1: members[f"elioteli_105_6001_{NB1}"][0],
-                                            NB2: members[f"elioteli_105_6002_{NB2}"][0]}
-    assert "Updated since their last grade: eli." in taken.stdout
-
-
-def test_review_config_takes_its_answer_from_a_pipe(real_class):
+def test_review_config_takes_its_answer_from_a_pipe(course_copy):
     """`echo y | make review-config`: no terminal, and the answer is read all the same."""
-    root, *_ = real_class
-    (root / "deadlines.toml").write_text(CLASS_DEADLINES + "bea = 2026-12-03T23:59:00\n")
-    unanswered = make(root, "review-config")   # an empty stdin: no answer, nothing accepted
+    root = course_copy("review")
+    (root / "deadlines.toml").write_text(demo.deadlines_toml())
+    make(root, "review-config", "ACCEPT=1")   # the course's first review
+    (root / "deadlines.toml").write_text(demo.deadlines_toml({"bea": "2026-12-03T23:59:00"}))
+    unanswered = make(root, "review-config", check=False)   # an empty stdin: no answer, nothing accepted
     assert unanswered.returncode != 0 and "Not accepted" in unanswered.stdout, unanswered.stdout
     accepted = make(root, "review-config", answer="y\n")
-    assert accepted.returncode == 0 and "+bea = 2026-12-03T23:59:00" in accepted.stdout, accepted.stdout
+    assert "+bea = 2026-12-03T23:59:00" in accepted.stdout, accepted.stdout
     assert "Accept it? [y/N] y\nAccepted: recorded in " in accepted.stdout
     assert "The configuration is as last reviewed" in make(root, "review-config").stdout
 
@@ -1009,8 +509,8 @@ BAD_INPUTS = {
 @pytest.mark.parametrize("case", BAD_INPUTS)
 def test_unusable_input_is_refused_with_a_clear_message(case, course_copy, tmp_path):
     root = course_copy("errors")
-    make, roster_text, options, message = BAD_INPUTS[case]
-    zip_path = make(tmp_path / "download.zip")
+    build, roster_text, options, message = BAD_INPUTS[case]
+    zip_path = build(tmp_path / "download.zip")
     gradebook = (root / "gradebook.db").read_bytes()
     run = run_intake(root, zip_path, write_roster(tmp_path, roster_text), *options)
     assert run.status == 2
