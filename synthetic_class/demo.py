@@ -10,6 +10,7 @@ kernel, verification outside the kernel), which also writes the feedback, grades
 class report. `make clean-demo` removes the folder.
 """
 import os
+import re
 import shutil
 import sys
 from datetime import datetime, timedelta
@@ -29,16 +30,23 @@ def gradient_check_by_parameter(parameters, gradients, X, Y, epsilon=1e-6):
 '''
 
 
-def deadlines_toml(extensions=(), grace_minutes=10):
+def deadlines_toml(extensions=(), grace_minutes=10, no_credit_after_days=7):
     """The deadlines.toml of the demo's class and of the tests' (grading/grader/deadlines.py): due
     30 November 2026 at 23:59 in Berlin, `grace_minutes` of grace, 10% of the score a started day
-    late, nothing after 7 days; `extensions` {student: their own due date, Berlin time}."""
-    text = (f'timezone = "Europe/Berlin"\n[gradient_checking]\ndue = 2026-11-30T23:59:00\n'
-            f"grace_minutes = {grace_minutes}\npenalty_percent_per_day = 10\nno_credit_after_days = 7\n")
+    late, nothing after `no_credit_after_days`; `extensions` {student: their own due date, a TOML
+    date-time, Berlin time where it has no offset}."""
+    text = (f'timezone = "Europe/Berlin"\n[{ASSIGNMENT}]\ndue = 2026-11-30T23:59:00\n'
+            f"grace_minutes = {grace_minutes}\npenalty_percent_per_day = 10\n"
+            f"no_credit_after_days = {no_credit_after_days}\n")
     extensions = dict(extensions)
     if extensions:
-        text += "\n[gradient_checking.extensions]\n" + "".join(f"{s} = {due}\n" for s, due in extensions.items())
+        text += f"\n[{ASSIGNMENT}.extensions]\n" + "".join(f"{toml_key(s)} = {due}\n" for s, due in extensions.items())
     return text
+
+
+def toml_key(student):
+    """A student id as a TOML key: bare where TOML allows it, else quoted (an id may hold a `.`)."""
+    return student if re.fullmatch(r"[A-Za-z0-9_-]+", student) else f'"{student}"'
 
 
 # The demo class's: one student late, one with an extension.

@@ -37,17 +37,6 @@ def new_course(tmp_path_factory, template_course):
 
 
 @pytest.fixture(scope="session")
-def course_copy(new_course, tmp_path_factory):
-    """Factory: a copy of one fresh course, named `name` (its release generated once for the run:
-    that takes seconds, a copy does not)."""
-    pristine = new_course("pristine")
-
-    def copy(name):
-        return Path(shutil.copytree(pristine, tmp_path_factory.mktemp(name) / "course"))
-    return copy
-
-
-@pytest.fixture(scope="session")
 def grade_batch(new_course):
     """Factory: autograde {student: notebooks} in one fresh course; return (root, scores)."""
     def grade(students, name="batch"):

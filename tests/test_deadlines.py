@@ -12,20 +12,11 @@ from nbgrader.exchange.abc import Exchange
 
 from grading.assignment import ASSIGNMENT
 from grading.grader import course, deadlines
-from synthetic_class import synthetic
+from synthetic_class import demo, synthetic
 
 HOUR, DAY = 3600, 86400
-COURSE = """timezone = "Europe/Berlin"
-[gradient_checking]
-due = 2026-11-30T23:59:00
-grace_minutes = 5
-penalty_percent_per_day = 10
-no_credit_after_days = 3
-
-[gradient_checking.extensions]
-ada = 2026-12-04T12:00:00+00:00
-"bob.b" = 2026-12-02T23:59:00
-"""
+EXTENSIONS = {"ada": "2026-12-04T12:00:00+00:00", "bob.b": "2026-12-02T23:59:00"}   # an offset; a key to quote
+COURSE = demo.deadlines_toml(EXTENSIONS, grace_minutes=5, no_credit_after_days=3)
 
 
 def test_times_without_an_offset_are_in_the_course_zone_and_extensions_replace_the_due_date():
@@ -114,7 +105,8 @@ def test_a_stock_nbgrader_autograde_applies_the_course_policy_too(new_course, mo
     student's extension off nbgrader's lateness."""
     monkeypatch.delenv("GRADEBOOK_URL", raising=False)
     root = new_course("stock_late")
-    (root / deadlines.FILE).write_text(COURSE.replace('ada = 2026-12-04T12:00:00+00:00', 'bea = 2026-12-04T12:00:00'))
+    (root / deadlines.FILE).write_text(demo.deadlines_toml({"bea": "2026-12-04T12:00:00"}, grace_minutes=5,
+                                                           no_credit_after_days=3))
     url = f"sqlite:///{root / 'gradebook.db'}"
     deadlines.apply(root, url)   # the class's due date into the gradebook, as make autograde does
     late = 26 * 3600             # 2 started days after the grace: 20%

@@ -150,9 +150,9 @@ def canvas_zip(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def canvas(course_copy, canvas_zip):
+def canvas(new_course, canvas_zip):
     zip_path, members, roster = canvas_zip
-    return run_intake(course_copy("canvas"), zip_path, roster), members
+    return run_intake(new_course("canvas"), zip_path, roster), members
 
 
 def test_canvas_download_lands_in_submitted_under_the_students_ids(canvas):
@@ -256,11 +256,11 @@ def test_newer_download_is_the_only_one_collected_from(canvas, canvas_again):
         f"{EXTRACTED}/submissions_1/{name}" for name in members}
 
 
-def test_a_download_shaped_by_a_submitters_name_never_touches_another_students_files(course_copy, tmp_path):
+def test_a_download_shaped_by_a_submitters_name_never_touches_another_students_files(new_course, tmp_path):
     """Mallory (LMS id 23456) sets her display name to "x_12345_1", so Canvas names her file
     "x_12345_1_23456_777_...": it reads as ada's (12345) too. It is collected for neither; ada's
     notebooks, taken in by an earlier download, stay as they were."""
-    root = course_copy("imitation")
+    root = new_course("imitation")
     roster = write_roster(tmp_path, "id,lms_id\nada,12345\nmallory,23456\n")
     honest = {f"lovelaceada_12345_600_{NB1}": notebook(NB1, "ada 1d"),
               f"lovelaceada_12345_600_{NB2}": notebook(NB2, "ada nd")}
@@ -276,10 +276,10 @@ def test_a_download_shaped_by_a_submitters_name_never_touches_another_students_f
     assert "(0 new, 0 updated, 0 unchanged)" in second.out
 
 
-def test_a_notebook_the_grader_cannot_read_is_listed_at_intake(course_copy, tmp_path):
+def test_a_notebook_the_grader_cannot_read_is_listed_at_intake(new_course, tmp_path):
     """A corrupt notebook is reported while the instructor can still ask for it again; it is
     collected all the same (grading records why it scores 0), and the others are not held up."""
-    root = course_copy("unreadable")
+    root = new_course("unreadable")
     members = {f"lovelaceada_12345_600_{NB1}": b'{"cells": [oops',
                f"lovelaceada_12345_600_{NB2}": notebook(NB2, "ada nd"),
                f"hoppergrace_23456_601_{NB1}": notebook(NB1, "grace 1d"),
@@ -347,13 +347,13 @@ MOODLE = {
 
 
 @pytest.fixture(scope="module")
-def moodle(course_copy, tmp_path_factory):
+def moodle(new_course, tmp_path_factory):
     folder = tmp_path_factory.mktemp("moodle_zip")
     members = zip_members(MOODLE)
     zip_path = make_zip(folder / "GC101-Gradient checking-42.zip", members)
     db_url = f"sqlite:///{folder / 'elsewhere.db'}"
     # The real command line, as an instructor types it.
-    run = run_intake(course_copy("moodle"), zip_path, write_roster(folder), db_url=db_url, process=True)
+    run = run_intake(new_course("moodle"), zip_path, write_roster(folder), db_url=db_url, process=True)
     return run, members
 
 
@@ -383,14 +383,14 @@ def test_moodle_unknown_id_and_other_plugins_are_reported(moodle):
     assert set(run.downloaded) >= {f"{EXTRACTED}/{stem}/{name}" for name in MOODLE}
 
 
-def test_an_unsafe_member_is_skipped_and_everyone_else_is_collected(course_copy, canvas_zip, tmp_path):
+def test_an_unsafe_member_is_skipped_and_everyone_else_is_collected(new_course, canvas_zip, tmp_path):
     """One member whose path would leave the download's folder (a student's file name cannot make
     that; a tampered zip can) costs that member only, said in a sentence."""
     _, members, roster = canvas_zip
     unsafe = {"../../outside.ipynb": b"{}", "/absolute/evil.ipynb": b"{}", "C:/windows/evil.ipynb": b"{}",
               "lovelaceada_12345_678901_../../../escape.txt": b"x"}
     zip_path = make_zip(tmp_path / "tampered.zip", {**members, **unsafe})
-    root = course_copy("unsafe_member")
+    root = new_course("unsafe_member")
     run = run_intake(root, zip_path, roster)
     assert run.status == 0, run.err
     assert sorted({key.split("/")[0] for key in run.submitted}) == ["ada", "grace"]
@@ -400,7 +400,7 @@ def test_an_unsafe_member_is_skipped_and_everyone_else_is_collected(course_copy,
     assert not list(root.parent.rglob("escape.txt"))
 
 
-def test_zip_abuse_is_skipped_member_by_member_and_everyone_else_is_collected(course_copy, canvas_zip, tmp_path):
+def test_zip_abuse_is_skipped_member_by_member_and_everyone_else_is_collected(new_course, canvas_zip, tmp_path):
     """A zip bomb, a member too large, a path too deep and a name too long, in the class's own
     download: each is skipped with a sentence, never unpacked, and the class is collected."""
     _, members, roster = canvas_zip
@@ -411,7 +411,7 @@ def test_zip_abuse_is_skipped_member_by_member_and_everyone_else_is_collected(co
         "lovelaceada_12345_678901_" + "n" * 300 + ".txt": b"x",
     }
     zip_path = make_zip(tmp_path / "abuse.zip", {**members, **abuse})
-    root = course_copy("zip_abuse")
+    root = new_course("zip_abuse")
     run = run_intake(root, zip_path, roster)
     assert run.status == 0, run.err
     assert sorted({key.split("/")[0] for key in run.submitted}) == ["ada", "grace"]
@@ -437,8 +437,8 @@ def test_a_download_of_too_many_files_is_cut_at_the_bound():
     assert "more than 2 GiB" in intake.member_problem(info, kept_bytes=intake.MAX_TOTAL_BYTES - 2 ** 19)
 
 
-def test_a_zip_of_nothing_but_unsafe_members_is_refused(course_copy, tmp_path):
-    root = course_copy("only_unsafe")
+def test_a_zip_of_nothing_but_unsafe_members_is_refused(new_course, tmp_path):
+    root = new_course("only_unsafe")
     run = run_intake(root, make_zip(tmp_path / "bad.zip", {"../x.ipynb": b"{}"}), write_roster(tmp_path))
     assert run.status == 2 and "holds no file that can be collected" in run.err and "leads outside" in run.err
     assert not (root / "submitted").exists()
@@ -447,9 +447,9 @@ def test_a_zip_of_nothing_but_unsafe_members_is_refused(course_copy, tmp_path):
 # ---------------------------------------------------------------------------------------------
 # Reviewing deadlines.toml (the class of issue 26, through every command: tests/test_views.py)
 
-def test_review_config_takes_its_answer_from_a_pipe(course_copy):
+def test_review_config_takes_its_answer_from_a_pipe(new_course):
     """`echo y | make review-config`: no terminal, and the answer is read all the same."""
-    root = course_copy("review")
+    root = new_course("review")
     (root / "deadlines.toml").write_text(demo.deadlines_toml())
     make(root, "review-config", "ACCEPT=1")   # the course's first review
     (root / "deadlines.toml").write_text(demo.deadlines_toml({"bea": "2026-12-03T23:59:00"}))
@@ -507,8 +507,8 @@ BAD_INPUTS = {
 
 
 @pytest.mark.parametrize("case", BAD_INPUTS)
-def test_unusable_input_is_refused_with_a_clear_message(case, course_copy, tmp_path):
-    root = course_copy("errors")
+def test_unusable_input_is_refused_with_a_clear_message(case, new_course, tmp_path):
+    root = new_course("errors")
     build, roster_text, options, message = BAD_INPUTS[case]
     zip_path = build(tmp_path / "download.zip")
     gradebook = (root / "gradebook.db").read_bytes()

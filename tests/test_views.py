@@ -10,8 +10,8 @@ quotes, `$` and an umlaut: `submissions.zip`, then the newer one, which a browse
 `submissions (1).zip`, then the first again (older: nobody's newer work is rolled back). Its
 students: Beatriz Núñez-Åström, 2 d 3 h late (30%: 66.5 of 95); Cy within the grace, her older
 notebook 1 with a mistake beside a newer `1_gradient_checking_1d (1).ipynb`, her notebook 2
-titled `Gradient Checking – Teil 2 (José).ipynb`; Dee within her extension, with Jupyter's
-`-Copy1` and a notebook stripped of its metadata; Eli, who resubmitted (Canvas names the files
+titled with her name; Dee within her extension, with Jupyter's `-Copy1` and Google Drive's
+`Copy of ...`, stripped of its metadata; Eli, who resubmitted (Canvas names the files
 `-1`) 31 minutes late; Otto, whose kernel crashes (flagged: his grade and feedback wait); Kim, who
 sent notebook 1 only; and Canvas's Test Student, in the roster and the downloads, left out. The
 roster is Canvas's export saved by Excel (a byte order mark) under a name with quotes and `$`,
@@ -68,10 +68,10 @@ CANVAS_ROSTER = [   # Canvas's gradebook export: the SIS Login IDs are the cours
     ["Kim, Part", "107", "S107", "kim", "A", ""],
     ["Student, Test", "199", "", "", "A", ""],
 ]
-# The names students' notebooks really have: a browser's second download, a title of the student's
-# own, Jupyter's "Duplicate"; Canvas's names for files sent again.
-SECOND_1D, TITLED_ND, COPY_1D = "1_gradient_checking_1d (1).ipynb", "Gradient Checking – Teil 2 (José).ipynb", \
-    "1_gradient_checking_1d-Copy1.ipynb"
+# The names students' notebooks really have: a browser's second download, a title with the student's
+# own name, Jupyter's "Duplicate", Google Drive's "Copy of"; Canvas's names for files sent again.
+SECOND_1D, TITLED_ND = "1_gradient_checking_1d (1).ipynb", "Gradient Checking Teil 2 – Cy Young.ipynb"
+COPY_1D, COPY_OF_ND = "1_gradient_checking_1d-Copy1.ipynb", "Copy of 2_gradient_checking_nd.ipynb"
 RESENT_1D, RESENT_ND = "1_gradient_checking_1d-1.ipynb", "2_gradient_checking_nd-1.ipynb"
 IN_GRACE, EXTENDED, LATE_31, LATE_2D = (2026, 12, 1, 0, 4, 0), (2026, 12, 2, 12, 0, 0), (2026, 12, 1, 0, 30, 0), \
     (2026, 12, 3, 3, 0, 0)
@@ -91,7 +91,7 @@ SECOND = [row for row in FIRST if row[0] != "elioteli"] + [
     ("nunezastrombeatriz", 102, 7020, NB1, "partly", NB1, LATE_2D),
     ("nunezastrombeatriz", 102, 7021, NB2, "partly", NB2, LATE_2D),
     ("deedee", 104, 7022, COPY_1D, "complete", NB1, EXTENDED),
-    ("deedee", 104, 7023, NB2, "stripped", NB2, EXTENDED),
+    ("deedee", 104, 7023, COPY_OF_ND, "stripped", NB2, EXTENDED),
     ("elioteli", 105, 7024, RESENT_1D, "complete", NB1, LATE_31),
     ("elioteli", 105, 7025, RESENT_ND, "complete", NB2, LATE_31),
 ]
@@ -163,8 +163,8 @@ def take_in_grade_and_export(root, folder, roster, downloads, column, lms, flagg
 
 
 @pytest.fixture(scope="module")
-def canvas(course_copy, tmp_path_factory):
-    root = course_copy("canvas")
+def canvas(new_course, tmp_path_factory):
+    root = new_course("canvas")
     (root / "deadlines.toml").write_text(CANVAS_DEADLINES)
     folder = tmp_path_factory.mktemp("canvas") / STRANGE
     folder.mkdir()
@@ -283,7 +283,8 @@ def test_canvas_renamed_notebooks_are_graded_as_the_notebooks_they_are(canvas):
     report reads the same files."""
     said = {"cy": ("first", [f"{SECOND_1D} graded as {NB1}; not graded: {NB1} (older).",
                              f"{TITLED_ND} graded as {NB2} (found by its cells)."]),
-            "dee": ("second", [f"{COPY_1D} graded as {NB1} (found by its cells)."])}
+            "dee": ("second", [f"{COPY_1D} graded as {NB1} (found by its cells).",
+                               f"{COPY_OF_ND} graded as {NB2} (found by its cells)."])}
     results = {r["student"]: r for r in json.loads((canvas.root / "reports" / "autograde.json").read_text())}
     for student, (intake, sentences) in said.items():
         for sentence in sentences:
@@ -344,7 +345,8 @@ def test_canvas_lateness_is_the_course_rule_wherever_it_is_said(canvas):
     assert {s: penalties[s] for s in ("bea", "cy", "dee", "eli")} == {"bea": 28.5, "cy": 0.0, "dee": 0.0, "eli": 10.0}
     # The zip's Berlin time, in UTC as nbgrader keeps it.
     assert (canvas.root / "submitted" / "bea" / ASSIGNMENT / "timestamp.txt").read_text() == "2026-12-03 02:00:00"
-    assert re.search(r" -28.5 +66.5  2 d 3 h late \(due 2026-11-30 23:59 CET\): -28.5 points$", table_row(canvas, "bea"))
+    assert re.search(r" -28.5 +66.5  2 d 3 h late \(due 2026-11-30 23:59 CET\): -28.5 points$",
+                     table_row(canvas, "bea"))
     report = (canvas.root / "reports" / "class_report.html").read_text()
     assert "2 d 3 h late (due 2026-11-30 23:59 CET): -28.5 points</td><td>66.5</td>" in report
     assert "late policy: 10% of the score per day late (or part of a day), no credit after 7 days, 10 minutes&#x27; " \
@@ -416,7 +418,8 @@ def change_deadlines(root, text):
 def test_canvas_a_mistake_in_deadlines_toml_stops_intake_and_grading_with_its_line(canvas):
     root, before = canvas.root, (canvas.root / "grades.csv").read_bytes()
     try:
-        change_deadlines(root, CANVAS_DEADLINES.replace("penalty_percent_per_day = 10", 'penalty_percent_per_day = "ten"'))
+        change_deadlines(root, CANVAS_DEADLINES.replace("penalty_percent_per_day = 10",
+                                                        'penalty_percent_per_day = "ten"'))
         graded = make(root, "autograde", check=False)
         assert "deadlines.toml: gradient_checking.penalty_percent_per_day = 'ten' must be a number" in graded.stderr \
             and "] Error 2" in graded.stderr, graded.stderr
@@ -443,7 +446,8 @@ def test_canvas_an_extension_lifts_the_penalty_without_regrading(canvas):
     graded = make(root, "autograde")
     assert "Grading 0 of 6 submissions" in graded.stdout, "nothing is graded again"
     assert grades_csv(root)["bea"]["score"] == "95.0" and table_totals(graded.stdout)["bea"] == 95
-    assert "Late submission penalty" not in (root / "feedback" / "bea" / ASSIGNMENT / NB2).with_suffix(".html").read_text()
+    page = root / "feedback" / "bea" / ASSIGNMENT / NB2.replace(".ipynb", ".html")
+    assert "Late submission penalty" not in page.read_text()
 
 
 def submitted_files(root, student):
@@ -498,8 +502,8 @@ def moodle_download(path, rows):
 
 
 @pytest.fixture(scope="module")
-def moodle(course_copy, tmp_path_factory):
-    root = course_copy("moodle")
+def moodle(new_course, tmp_path_factory):
+    root = new_course("moodle")
     (root / "deadlines.toml").write_text(demo.deadlines_toml({"ana": "2026-12-02T23:59:00"}))
     folder = tmp_path_factory.mktemp("moodle")
     roster = write_csv(folder / "GC101 grades.csv", MOODLE_ROSTER)
@@ -573,9 +577,9 @@ def test_moodle_intake_says_what_became_of_each_submission(moodle):
     second = moodle.printed["second"].stdout
     assert "Moodle download, kept as downloaded/gradient_checking/archive/GC101-Gradient_checking-42_1.zip" in second
     assert "Collected 4 students into submitted/ (1 new, 1 updated, 2 unchanged):" in second
-    assert "  ben: 2 files: 1_gradient_checking_1d.ipynb, 2_gradient_checking_nd.ipynb, submitted 2026-12-02 02:00 CET" \
-           "  [late]\n" in second
-    for sentence in (f"{ANA_1D} graded as {NB1} (found by its cells).", f"{ANA_ND} graded as {NB2} (found by its cells)."):
+    assert f"  ben: 2 files: {NB1}, {NB2}, submitted 2026-12-02 02:00 CET  [late]\n" in second
+    for sentence in (f"{ANA_1D} graded as {NB1} (found by its cells).",
+                     f"{ANA_ND} graded as {NB2} (found by its cells)."):
         assert f"\n    {sentence}\n" in second, second
     assert ("\nLate: ben (1 d 2 h after 2026-11-30 23:59 CET)\nOn time by their extension or the grace in "
             "deadlines.toml: ana (extended to 2026-12-02 23:59 CET), kit (8 min after 2026-11-30 23:59 CET, within the "
@@ -584,7 +588,8 @@ def test_moodle_intake_says_what_became_of_each_submission(moodle):
     assert "Updated since their last grade" not in second and "not on the roster" not in second
     assert re.search(r"The updated students' earlier files are saved in \S+/\.", second)
     grades = grades_csv(moodle.root)
-    assert (grades["ben"]["timestamp"], grades["ben"]["late_submission_penalty"]) == ("2026-12-02 02:00:00+01:00", "19.0")
+    assert (grades["ben"]["timestamp"], grades["ben"]["late_submission_penalty"]) == \
+        ("2026-12-02 02:00:00+01:00", "19.0")
 
 
 def test_moodle_a_missing_notebook_is_named_with_its_points(moodle):
