@@ -23,8 +23,8 @@ from nbgrader.api import Gradebook
 
 from grading.assignment import ASSIGNMENT
 from grading.lms import intake, lms_export
-from lms_downloads import course_env, make
-from synthetic_class import demo, synthetic
+from lms_downloads import course_env
+from synthetic_class import synthetic
 
 NB1, NB2 = "1_gradient_checking_1d.ipynb", "2_gradient_checking_nd.ipynb"
 EXTRACTED = f"downloaded/{ASSIGNMENT}/extracted"
@@ -442,23 +442,6 @@ def test_a_zip_of_nothing_but_unsafe_members_is_refused(new_course, tmp_path):
     run = run_intake(root, make_zip(tmp_path / "bad.zip", {"../x.ipynb": b"{}"}), write_roster(tmp_path))
     assert run.status == 2 and "holds no file that can be collected" in run.err and "leads outside" in run.err
     assert not (root / "submitted").exists()
-
-
-# ---------------------------------------------------------------------------------------------
-# Reviewing deadlines.toml (the class of issue 26, through every command: tests/test_views.py)
-
-def test_review_config_takes_its_answer_from_a_pipe(new_course):
-    """`echo y | make review-config`: no terminal, and the answer is read all the same."""
-    root = new_course("review")
-    (root / "deadlines.toml").write_text(demo.deadlines_toml())
-    make(root, "review-config", "ACCEPT=1")   # the course's first review
-    (root / "deadlines.toml").write_text(demo.deadlines_toml({"bea": "2026-12-03T23:59:00"}))
-    unanswered = make(root, "review-config", check=False)   # an empty stdin: no answer, nothing accepted
-    assert unanswered.returncode != 0 and "Not accepted" in unanswered.stdout, unanswered.stdout
-    accepted = make(root, "review-config", answer="y\n")
-    assert "+bea = 2026-12-03T23:59:00" in accepted.stdout, accepted.stdout
-    assert "Accept it? [y/N] y\nAccepted: recorded in " in accepted.stdout
-    assert "The configuration is as last reviewed" in make(root, "review-config").stdout
 
 
 # ---------------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ import codecs
 import csv
 import json
 import re
+import shutil
 import urllib.request
 import zipfile
 from dataclasses import dataclass
@@ -118,8 +119,8 @@ class Graded:
     root: Path
     folder: Path        # where its downloads and roster are
     roster: Path
-    lms_file: Path      # the grades make export wrote for the LMS
-    bundle: Path        # the feedback pages make export zipped for the LMS
+    lms_file: Path      # the grades make export wrote for the LMS (a copy: the flagged grade held back)
+    bundle: Path        # the feedback pages make export zipped for the LMS (a copy, as lms_file)
     column: str
     printed: dict       # {step: the CompletedProcess of its make}
     views: dict         # read_views(...), the flagged grade held back
@@ -136,18 +137,18 @@ def default_gradebook():
 
 def take_in_grade_and_export(root, folder, roster, downloads, column, lms, flagged):
     """`make intake` of each of `downloads` ((step, zip)), `make autograde`, `make export` (for
-    `lms`: "canvas" or "moodle"); the views read with the formgrader served once; the LMS's files
-    as `make export RELEASE_FLAGGED=1` writes them, then as before. Returns Graded."""
-    lms_file = root / "exports" / ("canvas_grades.csv" if lms == "canvas" else "moodle_grading_worksheet.csv")
-    bundle = root / "exports" / f"{lms}_feedback.zip"
+    `lms`: "canvas" or "moodle"); the views read with the formgrader served once, and the LMS's
+    files kept aside; then the LMS's files as `make export RELEASE_FLAGGED=1` writes them. Returns Graded."""
+    exported = root / "exports" / ("canvas_grades.csv" if lms == "canvas" else "moodle_grading_worksheet.csv")
+    lms_file, bundle = folder / "held back" / exported.name, folder / "held back" / f"{lms}_feedback.zip"
     columns = [f"COLUMN={column}"] if column else []
     printed = {step: make(root, "intake", f"ZIP={download}", f"ROSTER={roster}") for step, download in downloads}
     printed["autograde"] = make(root, "autograde", "WORKERS=2", "SIMILARITY=0.5")
     printed["export"] = make(root, "export", *columns)
     lab = JupyterLab(root, folder / "home", folder / "lab.log").start()
     try:
-        views = read_views(root, table=printed["autograde"].stdout, lms_file=lms_file, lms_column=column or ASSIGNMENT,
-                           lab=lab)
+        views = read_views(root, table=printed["autograde"].stdout, lms_file=exported,
+                           lms_column=column or ASSIGNMENT, lab=lab)
         request = urllib.request.Request(
             f"http://127.0.0.1:{lab.port}/formgrader/api/submission/{ASSIGNMENT}/{flagged}/autograde?token={lab.token}",
             data=b"", method="POST")
@@ -155,10 +156,12 @@ def take_in_grade_and_export(root, folder, roster, downloads, column, lms, flagg
             refusal = json.load(response)
     finally:
         lab.stop()
+    lms_file.parent.mkdir()
+    for kept in (lms_file, bundle):
+        shutil.copy(root / "exports" / kept.name, kept)
     printed["released"] = make(root, "export", *columns, "RELEASE_FLAGGED=1")
-    with zipfile.ZipFile(bundle) as pages:
-        released = {"LMS": lms_totals(root, lms_file, column or ASSIGNMENT), "bundle": pages.namelist()}
-    make(root, "export", *columns)   # held back again, as the class has it
+    with zipfile.ZipFile(root / "exports" / bundle.name) as pages:
+        released = {"LMS": lms_totals(root, exported, column or ASSIGNMENT), "bundle": pages.namelist()}
     return Graded(root, folder, roster, lms_file, bundle, column, printed, views, refusal, released)
 
 
@@ -435,14 +438,20 @@ def test_canvas_a_mistake_in_deadlines_toml_stops_intake_and_grading_with_its_li
 
 def test_canvas_an_extension_lifts_the_penalty_without_regrading(canvas):
     """An extension for Beatriz: refused until reviewed (a script in a browser page could write the
-    file), then her penalty goes at the next make autograde, which grades nothing again."""
+    file); accepted from a pipe, `echo y | make review-config` (no terminal; an empty stdin accepts
+    nothing); then her penalty goes at the next make autograde, which grades nothing again."""
     root = canvas.root
     extended = demo.deadlines_toml({"dee": "2026-12-03T23:59:00", "bea": "2026-12-03T12:00:00"})
     (root / "deadlines.toml").write_text(extended)
     refused = make(root, "autograde", check=False)
     assert "+bea = 2026-12-03T12:00:00" in refused.stderr and "] Error 3" in refused.stderr, refused.stderr
     assert grades_csv(root)["bea"]["score"] == "66.5"
-    change_deadlines(root, extended)
+    unanswered = make(root, "review-config", check=False)
+    assert unanswered.returncode != 0 and "Not accepted" in unanswered.stdout, unanswered.stdout
+    accepted = make(root, "review-config", answer="y\n")
+    assert "+bea = 2026-12-03T12:00:00" in accepted.stdout, accepted.stdout
+    assert "Accept it? [y/N] y\nAccepted: recorded in " in accepted.stdout
+    assert "The configuration is as last reviewed" in make(root, "review-config").stdout
     graded = make(root, "autograde")
     assert "Grading 0 of 6 submissions" in graded.stdout, "nothing is graded again"
     assert grades_csv(root)["bea"]["score"] == "95.0" and table_totals(graded.stdout)["bea"] == 95
