@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: demo test release reference bench bench-grading autograde intake export release-feedback review-config clean-students clean-demo help hub hub-stop hub-autograde hub-release-feedback hub-review-config bench-hub
+.PHONY: demo test check release reference bench bench-grading autograde intake export release-feedback review-config clean-students clean-demo help hub hub-stop hub-autograde hub-release-feedback hub-review-config bench-hub
 
 # `make autograde` options, all optional (every setting is passed as typed: SETTINGS, at the end):
 # WORKERS=4, DB=postgresql://user@host/db,
@@ -17,7 +17,8 @@ AUTOGRADE_OPTIONS = $(if $(WORKERS),--workers="$$WORKERS") $(if $(DB),--db-url="
 help:
 	@echo "make demo     grade synthetic students in a demo course of their own (demo/) and print their scores"
 	@echo "make clean-demo  remove demo/"
-	@echo "make test     run the whole test suite"
+	@echo "make test     run the whole test suite (installs the Debian packages it needs when missing)"
+	@echo "make check    the fast lane: the defences' units, the checks and one submission end to end (~2 min)"
 	@echo "make release  regenerate grading/checks/reference.py, the visible tests' table and release/ from source/,"
 	@echo "               and record source/'s helpers (gc_utils.py, gc_feedback.py, its cases) as reviewed"
 	@echo "make bench    measure notebook run times and autograde time per submission"
@@ -69,8 +70,15 @@ release: reference
 demo: release
 	$(BIN)/python -m synthetic_class.demo
 
+# What the suite needs besides .venv (Debian's chromium, bubblewrap, postgresql, ...): installed when missing.
 test: $(BIN)/.installed
+	tests/system_needs.sh
 	$(BIN)/python -m pytest -q --durations=15
+
+# The fast lane (under five minutes): the modules marked `pytestmark = pytest.mark.fast`.
+check: $(BIN)/.installed
+	tests/system_needs.sh
+	$(BIN)/python -m pytest -q -m fast --durations=5
 
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/bench_notebooks.py

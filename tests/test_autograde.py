@@ -1,10 +1,13 @@
 """Real `nbgrader autograde`: the instructor's solutions earn everything, the blank release nothing."""
 import nbformat
+import pytest
 
 from grading import CHECKS
 from grading.assignment import ASSIGNMENT, COURSE_ROOT, NOTEBOOKS
 from grading.grader import course
 from synthetic_class import synthetic
+
+pytestmark = pytest.mark.fast   # in make check's lane
 
 FUNCTIONS = tuple(CHECKS)  # the graded functions, in notebook order
 

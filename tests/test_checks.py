@@ -24,6 +24,8 @@ from grading.checks.hidden_tests import lost_parts
 from grading.checks.provided import ASSIGNMENT, COURSE_ROOT, gc_feedback, gc_utils
 from synthetic_class import catalog, synthetic
 
+pytestmark = pytest.mark.fast   # in make check's lane
+
 RUNS = 1   # fresh cases each run (the test cells ran the hidden tests once already); correct code's 1,000-run measure is benchmarks/bench_false_failures.py
 FUNCTIONS = dict(zip(NOTEBOOKS, (catalog.FUNCTIONS_1D, catalog.FUNCTIONS_ND)))
 SOLUTIONS = synthetic.solutions()

@@ -22,6 +22,8 @@ import pytest
 import grading
 from grading import assignment
 
+pytestmark = pytest.mark.fast   # in make check's lane
+
 PACKAGE = Path(grading.__file__).resolve().parent
 MAX_LEVELS = 8
 # The grading modules the nbgrader step and the kernel launcher (which run inside a sandbox that

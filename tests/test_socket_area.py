@@ -8,9 +8,13 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
+
 from ci import require_root
 
 from grading.sandboxing import socket_area
+
+pytestmark = pytest.mark.fast   # in make check's lane
 
 FILL = """
 import errno, sys

@@ -12,6 +12,8 @@ from grading.grader import staging
 from grading.grader.staging import stage
 from synthetic_class import synthetic
 
+pytestmark = pytest.mark.fast   # in make check's lane
+
 NB1, NB2 = NOTEBOOKS
 
 
