@@ -8,7 +8,6 @@ function at 0, both honest students at 100, and the run finishing in bounded tim
 the run is over, no process of it is left, and nothing in the folder where its kernels' sockets
 were (jupyter's runtime folder, one of the run's own here).
 """
-import hashlib
 import json
 import os
 import re
@@ -21,6 +20,8 @@ import zipfile
 import nbformat
 import pytest
 from canaries import Canaries
+from commands import autograde, command_env, hash_tree
+
 from grading.assignment import ASSIGNMENT, FEEDBACK_PAGES, NOTEBOOKS
 from grading.grader import course, verify
 from grading.sandboxing.kernels import PACKAGE
@@ -85,11 +86,6 @@ def secret_markers(root, canaries, gradebook_marker):
     return markers
 
 
-def hash_tree(folder):
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file() and not p.is_symlink()}
-
-
 def run_processes(root):
     """Processes that belong to a grading run of `root` (by command line or working folder), or a
     step or zygote started from this checkout's Python (other checkouts may grade meanwhile)."""
@@ -119,13 +115,12 @@ def batch(new_course, tmp_path_factory):
     honest_before = {s: hash_tree(root / "submitted" / s) for s in HONEST}
     gradebook_marker = "GRADEBOOK-" + uuid.uuid4().hex   # a name only the gradebook holds
     course.nbgrader(root, "db", "student", "add", "someone", f"--first-name={gradebook_marker}")
-    command = [sys.executable, "-m", "grading.grader.autograde", "--root", str(root), "--workers", "2", "--quiet",
-               "--deadline", str(DEADLINE), "--cell-timeout", str(CELL_TIMEOUT)]
+    options = ["--workers", "2", "--deadline", str(DEADLINE), "--cell-timeout", str(CELL_TIMEOUT)]
     runtime = tmp_path_factory.mktemp("jupyter_runtime")   # where the kernels' sockets are: the run's own
-    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(runtime)}
+    env = command_env(JUPYTER_RUNTIME_DIR=str(runtime))
     started = time.monotonic()
     with canaries.watching():
-        done = subprocess.run(command, capture_output=True, text=True, timeout=RUN_BOUND, env=env)
+        done = autograde(root, *options, env=env, timeout=RUN_BOUND)
         seconds = time.monotonic() - started
         time.sleep(1)   # late events
     time.sleep(2)
@@ -230,9 +225,8 @@ def test_submitted_links_and_special_files_are_not_read(batch):
 def test_a_rerun_of_the_special_files_ends_the_same_way(batch):
     root = batch["root"]
     again = [a.name for a in attacks.ATTACKS if a.kind in ("special file", "submitted file")] + ["link_fifo", "link_device"]
-    command = [sys.executable, "-m", "grading.grader.autograde", "--root", str(root), "--workers", "2", "--quiet", "--force",
-               "--deadline", str(DEADLINE), "--cell-timeout", str(CELL_TIMEOUT), *[f"--student={s}" for s in again]]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=RUN_BOUND, env=batch["env"])
+    done = autograde(root, "--workers", "2", "--force", "--deadline", str(DEADLINE), "--cell-timeout", str(CELL_TIMEOUT),
+                     *[f"--student={s}" for s in again], env=batch["env"], timeout=RUN_BOUND)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     scores = course.scores(root)
     assert all(scores[s] == batch["scores"][s] for s in again)

@@ -1,7 +1,6 @@
 """The release is exactly what nbgrader generates from source, and gives nothing away."""
 import filecmp
 import json
-from pathlib import Path
 
 import nbformat
 import pytest

@@ -40,7 +40,6 @@ student_pages off for a large class (two pages per student).
 import contextlib
 import csv
 import html.parser
-import io
 import json
 import re
 from pathlib import Path
