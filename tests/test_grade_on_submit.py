@@ -163,6 +163,20 @@ def test_a_flood_is_graded_one_at_a_time_and_others_wait_little(work):
     assert calm.state == "done" and calm.latency < 2 * GRADING_SECONDS + 1.0, calm.latency
 
 
+def test_release_can_be_turned_off_and_flagged_work_waits(work):
+    """release = false: graded, nothing released; a flagged submission is never released."""
+    (work / "rules.json").write_text(json.dumps({"release": False}))
+    submit(work, "ada", 1)
+    submit(work, "flagged", 1)
+    service = grade_on_submit.Service(Queue(work / "queue"), FakeBackend(work), slots=2, poll=0, retry=0)
+    assert service.step()
+    assert {e.student: e.state for e in service.queue.entries.values()} == {"ada": "done", "flagged": "flagged"}
+    (work / "rules.json").write_text(json.dumps({"release": True}))
+    submit(work, "ada", 2)
+    assert service.step()
+    assert [what for kind, what in events(work) if kind == "released"] == ["ada+gradient_checking+002"]
+
+
 def test_the_rules(tmp_path):
     queue, rules = Queue(tmp_path / "q"), Rules()
     now = 1000.0

@@ -29,6 +29,7 @@ from synthetic_class import demo
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "hub"))
 import submit_queue  # noqa: E402  (hub/ is a folder of scripts)
+from hubctl import environ_of  # noqa: E402
 
 PYTHON = "/usr/bin/python3.11"
 VENV = Path(os.environ.get("HUB_TEST_VENV", "/var/tmp/gradient-checking-hub-test-venv"))
@@ -135,7 +136,10 @@ def course():
                                  timeout=120)
         removed = subprocess.run([PYTHON, "hub/hubctl.py", "remove-users"], cwd=ROOT, env=env, capture_output=True,
                                  text=True, timeout=120)
+        leftovers = [pid for pid in os.listdir("/proc") if pid.isdigit()
+                     and environ_of(pid).get(b"GC_HUB_HOME") == str(home).encode()]
         shutil.rmtree(home, ignore_errors=True)
+        assert not leftovers, f"processes of the hub (the service's too) left running: {leftovers}"
         assert stopped.returncode == 0, stopped.stdout + stopped.stderr
         assert removed.returncode == 0, removed.stdout + removed.stderr
 
