@@ -36,7 +36,12 @@ VENV = Path(os.environ.get("HUB_TEST_VENV", "/var/tmp/gradient-checking-hub-test
 ASSIGNMENT = "gradient_checking"
 DIAGNOSIS = "Your approximation matches a one-sided difference"   # grading/diagnoses.py's sentence
 CLEAN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-MINUTE = 60
+
+
+def minute():
+    """A minute on a machine that has a core for each process that wants one; longer, up to four,
+    in proportion, when other work loads the machine (the suite shares its cores)."""
+    return 60 * min(4.0, max(1.0, os.getloadavg()[0] / os.cpu_count()))
 
 
 def account_exists(name):
@@ -162,11 +167,11 @@ def test_students_get_their_grade_on_submit_with_no_instructor_action(course):
     submitted = {s1: course.submit(s1, kinds["mistake"]), s2: course.submit(s2, kinds["right"]),
                  s3: course.submit(s3, kinds["crashing"])}
 
-    # Within a minute of their submit, the first student's fetch_feedback brings their own pages;
-    # the others, graded in the next batch, within two.
-    def fetched(student, count, within=MINUTE):
+    # Within a minute of their submit (minute()), the first student's fetch_feedback brings their
+    # own pages; the others, graded in the next batch, within two.
+    def fetched(student, count, within=1):
         """Once the service has finished `count` of the student's submissions: what they fetch."""
-        wait_for(lambda: len(course.finished(student)) >= count, submitted[student] + within - time.monotonic())
+        wait_for(lambda: len(course.finished(student)) >= count, submitted[student] + within * minute() - time.monotonic())
         return course.feedback(student)
 
     first = fetched(s1, 1)
@@ -176,7 +181,7 @@ def test_students_get_their_grade_on_submit_with_no_instructor_action(course):
     assert DIAGNOSIS in said(first["1_gradient_checking_1d.html"]) and total(first) < 100
     # A resubmission is graded again and its feedback replaces the first grade.
     submitted[s1] = course.submit(s1, kinds["right"])
-    right = fetched(s2, 1, within=2 * MINUTE)   # graded in the batch after the first one
+    right = fetched(s2, 1, within=2)   # graded in the batch after the first one
     print(f"{s2}: feedback {time.monotonic() - submitted[s2]:.0f} s after submitting")
     assert len(right) == 1, f"no feedback for {s2} within a minute:\n{course.queue()}"
     assert total(*right.values()) == 100
@@ -185,7 +190,7 @@ def test_students_get_their_grade_on_submit_with_no_instructor_action(course):
     assert [entry.state for entry in course.finished(s3)] == ["flagged"], course.queue()
     assert course.feedback(s3) == {}
 
-    both = fetched(s1, 2, within=2 * MINUTE)
+    both = fetched(s1, 2, within=2)
     print(f"{s1} again: feedback {time.monotonic() - submitted[s1]:.0f} s after submitting")
     assert len(both) == 2, f"no second feedback for {s1}:\n{course.queue()}"
     latest = both[max(both)]
