@@ -101,11 +101,10 @@ class Service:
         outcomes = self.backend.grade(batch)
         for entry in batch:
             outcome = outcomes.get(entry.id) or {"state": "failed", "why": "grading gave no outcome for it"}
-            entry.score, entry.timed_out = outcome.get("score"), bool(outcome.get("timed_out"))
             state = outcome["state"]
             if state == "done" and rules.release:
                 state = "graded"   # its release comes next
-            self.queue.move(entry, state, outcome.get("why", ""))
+            self.queue.graded(entry, state, outcome.get("why", ""), outcome.get("score"), bool(outcome.get("timed_out")))
             say(f"{state}: {entry.student}'s {entry.inbound}" + (f" ({entry.why})" if entry.why else ""))
 
     def release(self, entries):

@@ -185,6 +185,16 @@ class Queue:
             chosen.append(entry)
         return chosen
 
+    def graded(self, entry, state, why="", score=None, timed_out=False, now=None):
+        """Record what grading made of `entry`. One that ran into its time limit sends its
+        student's next one, waiting already or yet to come (add), behind everyone else's."""
+        entry.score, entry.timed_out = score, timed_out
+        if timed_out:
+            for waiting in self.of(entry.student, "waiting"):
+                waiting.behind = True
+                self.save(waiting)
+        self.move(entry, state, why, now)
+
     def start(self, entries, now=None):
         now = now or time.time()
         for entry in entries:

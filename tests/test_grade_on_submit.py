@@ -186,16 +186,20 @@ def test_the_rules(tmp_path):
     assert first.state == "replaced" and newer.seq == first.seq              # a newer one takes its place
     assert [e.student for e in queue.pick(rules, 5, now=now + 3)] == ["a", "b"]
     assert queue.add("a+gc+2", "a", now + 2, rules) is None                  # known already
-    # a time-out sends the student's next one behind everyone else's, even those who came later
+    # a time-out sends the student's next one behind everyone else's, even those who came later,
+    # whether it came during that grading or after it
     queue.start([newer], now=now + 3)
-    newer.timed_out = True
-    queue.move(newer, "done", now=now + 4)
-    after = queue.add("a+gc+3", "a", now + 5, rules, now=now + 5)
+    during = queue.add("a+gc+3", "a", now + 3.5, rules, now=now + 3.5)
+    assert not during.behind
+    queue.graded(newer, "done", timed_out=True, now=now + 4)
+    assert during.behind
+    queue.move(during, "replaced", now=now + 4.5)
+    after = queue.add("a+gc+4", "a", now + 5, rules, now=now + 5)
     queue.add("c+gc+1", "c", now + 6, rules, now=now + 6)
     assert after.behind and [e.student for e in queue.pick(rules, 5, now=now + 7)] == ["b", "c", "a"]
     # cool-down and attempts
     assert queue.pick(Rules(cooldown_minutes=1), 5, now=now + 7)[-1].student == "c"   # a graded at now + 3
-    limited = queue.add("a+gc+4", "a", now + 8, Rules(max_attempts=1), now=now + 8)
+    limited = queue.add("a+gc+5", "a", now + 8, Rules(max_attempts=1), now=now + 8)
     assert limited.state == "refused" and "limit of 1" in limited.why
     # the record survives a restart, as it was
     again = Queue(tmp_path / "q")
