@@ -30,6 +30,8 @@ import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from private_copy import plain   # beside this script: text a student chose, fit for a terminal
+
 ACTIVE = ("waiting", "grading", "graded")
 FINISHED = ("done", "flagged", "failed")
 STATES = (*ACTIVE, *FINISHED, "replaced", "refused")
@@ -223,7 +225,8 @@ def percentile(values, share):
 
 
 def describe(queue, now=None):
-    """The queue as `make hub-queue` prints it."""
+    """The queue as `make hub-queue` prints it (and the instructors' page shows it): the names of
+    inbound folders are the students' choice, so every character that is not printable is escaped."""
     counts, latency = queue.status(now)
     lines = ["  ".join(f"{state} {counts[state]}" for state in STATES)]
     if latency["n"]:
@@ -232,9 +235,9 @@ def describe(queue, now=None):
     else:
         lines.append("last hour: nothing graded")
     for entry in queue.in_state("grading", "graded", "waiting"):
-        lines.append(f"  {entry.state:<8} {entry.student}  {entry.inbound}" + ("  (behind: its last ran out of time)"
-                                                                                  if entry.behind else ""))
+        lines.append(plain(f"  {entry.state:<8} {entry.student}  {entry.inbound}")
+                     + ("  (behind: its last ran out of time)" if entry.behind else ""))
     for entry in sorted(queue.entries.values(), key=lambda e: -e.finished)[:20]:
         if entry.state in ("flagged", "failed", "refused"):
-            lines.append(f"  {entry.state:<8} {entry.student}  {entry.inbound}: {entry.why}")
+            lines.append(plain(f"  {entry.state:<8} {entry.student}  {entry.inbound}: {entry.why}"))
     return "\n".join(lines)
