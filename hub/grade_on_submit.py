@@ -316,6 +316,9 @@ def main():
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)
+    if os.environ.get("JUPYTERHUB_SERVICE_URL"):
+        import queue_page   # beside this script
+        queue_page.serve(folder / "queue")
     say(f"watching {settings.exchange / hubctl.COURSE_ID / 'inbound'} for {settings.course_dir()}; "
         f"queue {folder / 'queue'}")
     service.run()

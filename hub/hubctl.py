@@ -494,6 +494,7 @@ def start(settings):
     if os.environ.get("GRADE_ON_SUBMIT") == "1":   # the grading service (hub/grade_on_submit.py), as root
         hub_settings["grade_on_submit"] = [str(grading_python()), str(HUB_DIR / "grade_on_submit.py")]
         hub_settings["grade_on_submit_options"] = grade_on_submit_options(os.environ)
+        hub_settings["grade_on_submit_port"] = free_port()   # its page for instructors
     write(settings.private / "settings.json", json.dumps(hub_settings, indent=1) + "\n", mode=0o600)
     env = {
         "PATH": f"{settings.venv / 'bin'}:{CLEAN_PATH}", "LANG": "C.UTF-8", "HOME": "/root",

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import requests
 
 from ci import require
 from commands import free_port
@@ -93,6 +94,18 @@ class Course:
         records = submit_queue.Queue(self.home / "private" / "grade-on-submit" / "queue").entries.values()
         return sorted((e for e in records if e.student == student and e.state in ("done", "flagged", "failed")),
                       key=lambda e: e.finished)
+
+    def page(self, user):
+        """The queue's page, /services/grade-on-submit/, as `user` logged in through the hub's form."""
+        session = requests.Session()
+        session.trust_env = False   # loopback: no proxy from the environment
+        url = f"http://127.0.0.1:{self.env['HUB_PORT']}"
+        form = session.get(url + "/hub/login", timeout=30)
+        xsrf = re.search(r'name="_xsrf" value="([^"]+)"', form.text).group(1)
+        password = dict(line.split() for line in (self.home / "private" / "passwords").read_text().splitlines())[user]
+        assert session.post(url + "/hub/login", data={"_xsrf": xsrf, "username": user, "password": password},
+                            timeout=60, allow_redirects=False).status_code == 302
+        return session.get(url + "/services/grade-on-submit/", timeout=60)
 
     def queue(self):
         done = subprocess.run(["make", "-s", "hub-queue"], cwd=ROOT, env=self.env, capture_output=True, text=True,
@@ -197,3 +210,8 @@ def test_students_get_their_grade_on_submit_with_no_instructor_action(course):
     assert total(latest) == 100 and DIAGNOSIS not in said(latest["1_gradient_checking_1d.html"])
     queue = course.queue()
     assert re.search(r"done 3\b", queue) and "flagged 1" in queue and "last hour: 4 graded" in queue, queue
+
+    # The same for the instructor behind the hub's login; a student may not see it.
+    page = course.page(course.instructor)
+    assert page.status_code == 200 and "last hour: 4 graded" in page.text and s3 in page.text, page.text[:2000]
+    assert course.page(s2).status_code == 403
