@@ -32,7 +32,8 @@ help:
 	@echo "               [RELEASE_FLAGGED=1]"
 	@echo "make review-config  show how nbgrader_config.py, deadlines.toml or source/'s helpers changed since last"
 	@echo "               reviewed, and accept it: answer y (or echo y | make review-config), or ACCEPT=1"
-	@echo "make bench-hub  the round trip on a real JupyterHub for 2 and 30 students (as root, ~15 min)"
+	@echo "make bench-hub  the round trip on a real JupyterHub for 2 and 30 students, and a rush of 30 submissions"
+	@echo "               graded on submit (as root, ~25 min)"
 	@echo "make bench-grading  throughput of grading 100 submissions: stock nbgrader, ours, the floor (~25 min)"
 	@echo "make hub      the course on a real JupyterHub on 127.0.0.1:8000 (as root; docs/hub.md): accounts,"
 	@echo "               nbgrader's exchange, the formgrader [HUB_PORT=8000] [HUB_HOME=/srv/gradient-checking-hub]"
@@ -121,7 +122,8 @@ review-config: $(BIN)/.installed
 bench-grading: $(BIN)/.installed
 	$(BIN)/python benchmarks/bench_grading.py
 
-# The round trip on a real JupyterHub for 2 and 30 students (as root; about 15 minutes).
+# The round trip on a real JupyterHub for 2 and 30 students, then a rush of 30 submissions graded on
+# submit (as root; about 25 minutes).
 bench-hub: $(BIN)/.installed
 	$(BIN)/python benchmarks/bench_hub.py
 
