@@ -65,6 +65,7 @@ class Service:
         self.queue, self.backend, self.slots, self.poll, self.retry = queue, backend, max(1, slots), poll, retry
         self.stopping = False
         self.count_tries = True   # a batch found in "grading" at start was cut short: one more try
+        self.broke = False        # the last batch broke off with an error: the next goes one at a time
 
     def scan(self):
         rules = self.backend.rules()
@@ -83,7 +84,12 @@ class Service:
                     self.queue.move(entry, "failed", f"its grading was cut short {entry.tries} times; "
                                                      "make hub-autograde grades it")
             batch = [entry for entry in batch if entry.state == "grading"]
+            if self.broke:   # one of them broke it: one at a time finds which, and the others go on
+                for entry in batch[1:]:
+                    self.queue.move(entry, "waiting")
+                batch = batch[:1]
             self.queue.start(batch)
+        self.broke = False
         self.count_tries = True
         if not batch:
             self.scan()
@@ -113,21 +119,22 @@ class Service:
             why = refused.get(entry.id, "")
             self.queue.move(entry, "failed" if why else "done", f"its feedback was not released: {why}" if why else "")
 
+    def turn(self):
+        """One step, the machine's troubles said and kept from ending the loop; the seconds to
+        wait before the next."""
+        try:
+            return 0 if self.step() else self.poll
+        except NotNow as reason:
+            say(f"not now: {reason}; trying again in {self.retry:g} s")
+            self.count_tries = False   # the machine's reason: no try of the students' counted
+        except Exception:   # a bug, a broken machine, or work that breaks either: said, tried again (MAX_TRIES)
+            say("grading broke off:\n" + traceback.format_exc())
+            self.broke = True
+        return self.retry
+
     def run(self):
         while not self.stopping:
-            try:
-                busy = self.step()
-            except NotNow as reason:
-                say(f"not now: {reason}; trying again in {self.retry:g} s")
-                self.count_tries = False   # the machine's reason: no try of the students' counted
-                self.sleep(self.retry)
-                continue
-            except Exception:   # a bug or a broken machine: said, and tried again (MAX_TRIES)
-                say("grading broke off:\n" + traceback.format_exc())
-                self.sleep(self.retry)
-                continue
-            if not busy:
-                self.sleep(self.poll)
+            self.sleep(self.turn())
 
     def sleep(self, seconds):
         end = time.monotonic() + seconds

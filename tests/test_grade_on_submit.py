@@ -52,6 +52,8 @@ class FakeBackend:
             os.fsync(events.fileno())
 
     def grade(self, batch):
+        if any(entry.student == "breaks" for entry in batch):
+            raise RuntimeError("this submission breaks the grading machine")
         self.event(f"batch {batch[0].started!r} " + " ".join(entry.student for entry in batch))
         time.sleep(GRADING_SECONDS)
         while (self.work / "hold").exists():   # the test kills the service in the middle of this batch
@@ -186,6 +188,20 @@ def test_release_can_be_turned_off_and_flagged_work_waits(work):
     submit(work, "ada", 2)
     assert service.step()
     assert [what for kind, what in events(work) if kind == "released"] == ["ada+gradient_checking+002"]
+
+
+def test_a_submission_that_breaks_grading_stops_no_one_else(work):
+    """Grading a batch fails with an error: the batch is tried one at a time, the submission that
+    breaks it fails after its tries, the others are graded and released."""
+    for student in ("breaks", "ada", "bo"):
+        submit(work, student, 1)
+    service = grade_on_submit.Service(Queue(work / "queue"), FakeBackend(work), slots=3, poll=0, retry=0)
+    for _ in range(6):
+        service.turn()
+    states = {e.student: e.state for e in service.queue.entries.values()}
+    assert states == {"breaks": "failed", "ada": "done", "bo": "done"}, states
+    assert sorted(what for kind, what in events(work) if kind == "released") == [
+        "ada+gradient_checking+001", "bo+gradient_checking+001"]
 
 
 def test_the_rules(tmp_path):
