@@ -208,7 +208,8 @@ def main(argv=None):
         for size in [int(size) for size in args.rush.split(",") if int(size)]:
             latencies, rate = rush(size, args.window, Path(scratch))
             print(f"rush of {size} submissions in {args.window:g} s, grading on submit: submit to feedback "
-                  f"p50 {percentile(latencies, 50):.1f} s, p95 {percentile(latencies, 95):.1f} s, max {latencies[-1]:.1f} s; "
+                  f"p50 {percentile(latencies, 50):.1f} s, p95 {percentile(latencies, 95):.1f} s, "
+                  f"max {latencies[-1]:.1f} s; "
                   f"drained at {rate:.1f} submissions per minute", flush=True)
         for size in sizes:
             runs = [round_trip(size, Path(scratch)) for _ in range(args.repeats)]

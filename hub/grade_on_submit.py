@@ -26,6 +26,7 @@ submission is their own row's outcome; the machine's troubles (the course's conf
 reviewed, the gradebook saved in the formgrader meanwhile, another make hub-autograde running)
 leave the batch where it is, to be tried again.
 """
+import csv
 import json
 import os
 import signal
@@ -34,11 +35,12 @@ import sys
 import time
 import tomllib
 import traceback
-from pathlib import Path
 
 import hubctl            # beside this script
 import private_copy
 import submit_queue
+from grading.exchange import inbound      # the course's .venv runs this service, as root
+from grading.grader import deadlines
 
 POLL_SECONDS = 2.0
 SETTLE_SECONDS = 2.0     # a folder whose files changed more recently is still being submitted
@@ -110,7 +112,8 @@ class Service:
             state = outcome["state"]
             if state == "done" and rules.release:
                 state = "graded"   # its release comes next
-            self.queue.graded(entry, state, outcome.get("why", ""), outcome.get("score"), bool(outcome.get("timed_out")))
+            self.queue.graded(entry, state, outcome.get("why", ""), outcome.get("score"),
+                              bool(outcome.get("timed_out")))
             say(f"{state}: {entry.student}'s {entry.inbound}" + (f" ({entry.why})" if entry.why else ""))
 
     def release(self, entries):
@@ -148,8 +151,6 @@ class HubBackend:
     """Finding, grading and releasing on this hub, with its settings (hub/hubctl.py)."""
 
     def __init__(self, settings, options):
-        from grading.exchange import inbound   # in the course's .venv, as root
-        self.inbound_module = inbound
         self.settings, self.options = settings, list(options)
         self.course = settings.course_dir()
         self.inbound = settings.exchange / hubctl.COURSE_ID / "inbound"
@@ -182,7 +183,7 @@ class HubBackend:
             for name in sorted(os.listdir(fd)):
                 if suffix not in name or known(name):
                     continue
-                seen = self.inbound_module.read_inbound(fd, name)
+                seen = inbound.read_inbound(fd, name)
                 if not seen.refused and time.time() - seen.changed_ns / 1e9 < SETTLE_SECONDS:
                     continue   # still being written: next time
                 found.append((name, seen.student, seen.changed_ns / 1e9, seen.refused))
@@ -197,7 +198,8 @@ class HubBackend:
         env = {"PATH": f"{settings.venv / 'bin'}:{hubctl.CLEAN_PATH}", "LANG": "C.UTF-8",
                "HOME": self.account.home, "PYTHONPATH": str(settings.instructor_lib),
                "GRADING_COURSE_ROOT": str(self.course),
-               "JUPYTER_CONFIG_PATH": os.pathsep.join(str(settings.config / part) for part in ("instructors", "common"))}
+               "JUPYTER_CONFIG_PATH": os.pathsep.join(str(settings.config / part)
+                                                      for part in ("instructors", "common"))}
         return subprocess.run(["runuser", "-u", settings.instructor, "--", str(settings.venv / "bin" / "python"),
                                "-m", module, *args], cwd=self.course, env=env, capture_output=True, text=True,
                               errors="replace", timeout=600)
@@ -232,7 +234,6 @@ class HubBackend:
         """What grading made of one submission, from the private copy's report."""
         if entry.student in held_out:
             return {"state": "failed", "why": f"not graded: {private_copy.plain(held_out[entry.student])}"}
-        from grading.grader import deadlines
         folder = self.copy.copy / "submitted" / entry.student / hubctl.ASSIGNMENT
         taken = deadlines.read_timestamp(folder)
         if taken is None or taken.timestamp() < entry.arrived - 1:
@@ -253,8 +254,9 @@ class HubBackend:
 
     def score(self, student):
         """The student's total in grades.csv (after the late penalty): the number every view shows."""
-        import csv
         path = self.copy.copy / "grades.csv"
+        if not path.is_file():
+            return None
         with open(path, newline="", encoding="utf-8") as table:
             for row in csv.DictReader(table):
                 if row.get("student_id") == student:

@@ -184,7 +184,8 @@ def test_students_get_their_grade_on_submit_with_no_instructor_action(course):
     # own pages; the others, graded in the next batch, within two.
     def fetched(student, count, within=1):
         """Once the service has finished `count` of the student's submissions: what they fetch."""
-        wait_for(lambda: len(course.finished(student)) >= count, submitted[student] + within * minute() - time.monotonic())
+        wait_for(lambda: len(course.finished(student)) >= count,
+                 submitted[student] + within * minute() - time.monotonic())
         return course.feedback(student)
 
     first = fetched(s1, 1)
