@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: demo test check release reference bench bench-grading autograde intake export release-feedback review-config clean-students clean-demo help hub hub-stop hub-autograde hub-release-feedback hub-review-config bench-hub
+.PHONY: demo test check release reference bench bench-grading autograde intake export release-feedback review-config clean-students clean-demo help hub hub-stop hub-autograde hub-release-feedback hub-review-config hub-queue bench-hub
 
 # `make autograde` options, all optional (every setting is passed as typed: SETTINGS, at the end):
 # WORKERS=4, DB=postgresql://user@host/db,
@@ -32,7 +32,8 @@ help:
 	@echo "               [RELEASE_FLAGGED=1]"
 	@echo "make review-config  show how nbgrader_config.py, deadlines.toml or source/'s helpers changed since last"
 	@echo "               reviewed, and accept it: answer y (or echo y | make review-config), or ACCEPT=1"
-	@echo "make bench-hub  the round trip on a real JupyterHub for 2 and 30 students (as root, ~15 min)"
+	@echo "make bench-hub  the round trip on a real JupyterHub for 2 and 30 students, and a rush of 30 submissions"
+	@echo "               graded on submit (as root, ~25 min)"
 	@echo "make bench-grading  throughput of grading 100 submissions: stock nbgrader, ours, the floor (~25 min)"
 	@echo "make hub      the course on a real JupyterHub on 127.0.0.1:8000 (as root; docs/hub.md): accounts,"
 	@echo "               nbgrader's exchange, the formgrader [HUB_PORT=8000] [HUB_HOME=/srv/gradient-checking-hub]"
@@ -40,6 +41,8 @@ help:
 	@echo "make hub-autograde  make autograde on the hub's course copy (same options), in a private copy of it"
 	@echo "make hub-review-config  make review-config for the hub's course copy [ACCEPT=1]"
 	@echo "make hub-release-feedback  make release-feedback through the hub's exchange, as the instructor [RELEASE_FLAGGED=1]"
+	@echo "make hub GRADE_ON_SUBMIT=1  the hub grades each submission as it arrives and releases its feedback"
+	@echo "               [WORKERS=n] [SCHEDULER=tcp://host:8786]; make hub-queue shows its queue"
 
 $(BIN)/.installed: requirements.txt pyproject.toml jupyter-config/grading.json
 	@# Submissions run in Debian's bubblewrap with a seccomp filter made by libseccomp; install
@@ -119,7 +122,8 @@ review-config: $(BIN)/.installed
 bench-grading: $(BIN)/.installed
 	$(BIN)/python benchmarks/bench_grading.py
 
-# The round trip on a real JupyterHub for 2 and 30 students (as root; about 15 minutes).
+# The round trip on a real JupyterHub for 2 and 30 students, then a rush of 30 submissions graded on
+# submit (as root; about 25 minutes).
 bench-hub: $(BIN)/.installed
 	$(BIN)/python benchmarks/bench_hub.py
 
@@ -147,6 +151,10 @@ hub-review-config: $(BIN)/.installed
 
 hub-release-feedback:
 	"$$HUB_PYTHON" hub/hubctl.py release-feedback $(if $(RELEASE_FLAGGED),--release-flagged)
+
+# Grading on submit (make hub GRADE_ON_SUBMIT=1): its queue, latencies of the last hour.
+hub-queue:
+	"$$HUB_PYTHON" hub/hubctl.py queue
 
 # Every setting a command takes (ZIP=..., ROSTER=..., DB=..., HUB_HOME=...; the defaults above)
 # reaches its recipe as an environment variable, taken as typed: make expands nothing in it
