@@ -123,14 +123,13 @@ VALIDATED = {
     "in_place.ipynb": (("gcn_in_place_restored", "bp_in_place_restored"), None),
     # Validate shows a cell with partial credit by its source and nbgrader's own words only
     "reversed.ipynb": (("gc_verdict_reversed",), {"gradient_check": "Partial credit; passed some but not all"}),
-    "french.ipynb": (("gc_message_in_french",), None),
 }
 
 
 def test_nbgrader_validate_says_success_only_to_a_right_notebook(tmp_path):
     """The real `nbgrader validate`: a helper left as released, a nan for 0/0 and a reversed verdict
     each fail the test cell of their function, with its sentence; correct variants (parameters
-    shifted in place and back, a message in French) pass. Two processes, a notebook of each part each."""
+    shifted in place and back, in two exercises) pass. Two processes, to use both cores."""
     folder = tmp_path / ASSIGNMENT
     shutil.copytree(COURSE_ROOT / "release" / ASSIGNMENT, folder)
     for name, (entries, _) in VALIDATED.items():
