@@ -8,15 +8,20 @@ in two course copies at once, one autograde each, to use both cores.
 The suite grades a sample of each kind: the first two mistakes of each function and part, and
 the first correct alternative of each function (tests/test_checks.py runs every entry through
 the hidden tests in-process). `make bench` grades the whole catalog (GC_WHOLE_CATALOG=1).
+
+Last, the real `nbgrader validate` that a student runs before submitting, on a few entries.
 """
 import os
+import shutil
+import subprocess
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import nbformat
 import pytest
 
-from grading.assignment import NOTEBOOKS
+from browser_support import BIN, student_env
+from grading.assignment import COURSE_ROOT, NOTEBOOKS
 from grading.checks.provided import ASSIGNMENT, gc_feedback
 from grading.grader import course
 from synthetic_class import catalog, synthetic
@@ -106,3 +111,43 @@ def test_feedback_shows_the_diagnosis_without_a_grader_file(graded):
                     assert shown.split() == f"CheckFailed: {output.evalue}".split(), (variant.name, output.traceback)
                     assert max(map(len, output.traceback)) <= 100, "wrapped, to be read without scrolling"
     assert seen >= sum(variant.part == "value" for variant in MISTAKES)   # the others print theirs
+
+
+# `nbgrader validate` as the student runs it, on notebooks holding catalog entries:
+# {file: (entries, {tested function: words its test cell shows}, or None: "Success")}.
+VALIDATED = {
+    # gradapprox_n left as released, its work done in gradient_check_n; nan for a block at 0/0
+    "stub_and_nan.ipynb": (("gcn_gradapprox_left_stub", "bp_nan_for_zero_block"), {
+        "gradient_check_n": catalog.by_name("gcn_gradapprox_left_stub").diagnosis,
+        "gradient_check_by_parameter": catalog.by_name("bp_nan_for_zero_block").diagnosis}),
+    "in_place.ipynb": (("gcn_in_place_restored", "bp_in_place_restored"), None),
+    # Validate shows a cell with partial credit by its source and nbgrader's own words only
+    "reversed.ipynb": (("gc_verdict_reversed",), {"gradient_check": "Partial credit; passed some but not all"}),
+}
+
+
+def test_nbgrader_validate_says_success_only_to_a_right_notebook(tmp_path):
+    """The real `nbgrader validate`: a helper left as released, a nan for 0/0 and a reversed verdict
+    each fail the test cell of their function, with its sentence; correct variants (parameters
+    shifted in place and back, in two exercises) pass. Two processes, to use both cores."""
+    folder = tmp_path / ASSIGNMENT
+    shutil.copytree(COURSE_ROOT / "release" / ASSIGNMENT, folder)
+    for name, (entries, _) in VALIDATED.items():
+        variants = [catalog.by_name(entry) for entry in entries]
+        notebooks = synthetic.submission({v.cell: v.code for v in variants})
+        nbformat.write(notebooks[NOTEBOOK_OF[variants[0].cell]], folder / name)
+    names = list(VALIDATED)
+    running = [subprocess.Popen([str(BIN / "nbgrader"), "validate", "--Validator.width=120", *names[half::2]],
+                                cwd=folder, env=student_env(tmp_path / "home"), stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True) for half in range(2)]
+    output = "".join(process.communicate(timeout=300)[0] for process in running)
+    for name, (_, failing) in VALIDATED.items():
+        shown = output.split(f"Validating '{folder / name}'")[1].split("Validating '")[0]
+        if failing is None:
+            assert "Success! Your notebook passes all the tests." in shown, f"{name}:\n{shown}"
+            continue
+        assert f"VALIDATION FAILED ON {len(failing)} CELL(S)" in shown, f"{name}:\n{shown}"
+        cells = shown.split("The following cell failed:")[1:]
+        for function, words in failing.items():
+            (cell,) = [cell for cell in cells if f'visible_tests("{function}", globals())' in cell]
+            assert words in " ".join(cell.split()), f"{name}: {words!r} not in\n{cell}"

@@ -160,6 +160,9 @@ def needs_memory():
 def not_yet():
     raise NotImplementedError()
 
+def calls_not_yet():
+    return not_yet() + 1
+
 def recurses():
     return recurses()
 
@@ -217,6 +220,7 @@ def test_input_gets_nothing(student):
     ("nothing_here", "There is no function named nothing_here: run its cell"),
     ("number", "number is a int, not a function."),
     ("not_yet", "not_yet is not implemented yet: it still raises NotImplementedError."),
+    ("calls_not_yet", "calls_not_yet calls not_yet, which still raises NotImplementedError, as released"),
     ("recurses", r"recurses recursed without end \(RecursionError\)"),
     ("fails", "fails raised ValueError: bad value"),
     ("exits", "exits raised SystemExit: 3"),
@@ -228,7 +232,7 @@ def test_failures_read_as_in_the_kernel(student, name, message):
     assert student.starts == 1, "an exception does not cost the worker"
 
 
-@pytest.mark.parametrize("name", ["nothing_here", "number", "not_yet", "recurses", "fails"])
+@pytest.mark.parametrize("name", ["nothing_here", "number", "not_yet", "calls_not_yet", "recurses", "fails"])
 def test_failure_messages_match_the_in_kernel_harness(student, name):
     namespace = {}
     exec(CODE, namespace)

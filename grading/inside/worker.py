@@ -259,6 +259,17 @@ def describe(error):
     return {"type": type(error).__name__[:200], "message": message[:2000]}
 
 
+def _raised_in(error):
+    """The name of the function whose own code raised `error` (a helper left as a stub), or None."""
+    try:
+        frame = error.__traceback__
+        while frame.tb_next is not None:
+            frame = frame.tb_next
+        return str(frame.tb_frame.f_code.co_name)[:100]
+    except Exception:
+        return None
+
+
 class Worker:
     def __init__(self, np, substitutes, helpers):
         self.np = np
@@ -311,7 +322,7 @@ class Worker:
                     space.update(replacements)
                 result = function(*args, **kwargs)
             except NotImplementedError as raised:
-                error = dict(describe(raised), kind="not_implemented")
+                error = dict(describe(raised), kind="not_implemented", raised_in=_raised_in(raised))
             except RecursionError as raised:
                 error = dict(describe(raised), kind="recursion")
             except BaseException as raised:  # SystemExit too: a call must always answer

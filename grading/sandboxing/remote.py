@@ -26,6 +26,7 @@ import numpy as np
 
 from grading.assignment import ASSIGNMENT, COURSE_ROOT
 from grading.checks.harness import CheckFailed
+from grading.checks.provided import gc_feedback
 from grading.inside import worker as protocol
 from grading.sandboxing import sandbox
 from grading.untrusted_text import SURROGATE_ESCAPE, encodable_data
@@ -440,8 +441,8 @@ def _failure_message(name, error):
         return f"There is no function named {name}: run its cell, and keep the name given in the exercise."
     if kind == "not_callable":
         return f"{name} is a {kind_name}, not a function."
-    if kind == "not_implemented":
-        return f"{name} is not implemented yet: it still raises NotImplementedError."
+    if kind == "not_implemented":   # the helper that raised, if not the function itself: untrusted, checked there
+        return gc_feedback.not_implemented(name, error.get("raised_in"))
     if kind == "recursion":
         return f"{name} recursed without end (RecursionError). Does it call itself?"
     if kind == "exception":
