@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ASSIGNMENT = "gradient_checking"
+PACKAGE = Path(__file__).resolve().parent   # the grading package's folder
 # The course directory: the one that holds this package, unless the grader names another.
-COURSE_ROOT = Path(os.environ.get("GRADING_COURSE_ROOT", Path(__file__).resolve().parent.parent))
+COURSE_ROOT = Path(os.environ.get("GRADING_COURSE_ROOT", PACKAGE.parent))
 # The students' helpers (gc_utils.py; gc_feedback.py and gc_feedback_cases.json beside it), which the
 # grader loads from the course's source/ (grading/checks/provided.py) once they are reviewed
 # (grading/grader/config_review.py). Inside the grading sandbox source/ is not visible; the sandbox

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import nbformat
 
-from grading.assignment import ASSIGNMENT, COURSE_ROOT, NOTEBOOKS
+from grading.assignment import COURSE_ROOT, NOTEBOOKS
+from grading.course_directory import Course
 
 TARGET = Path(__file__).resolve().parent / "reference.py"
 MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
@@ -45,9 +46,10 @@ def solution_sources(source_dir):
                 yield name, meta["grade_id"], "\n".join(lines)
 
 
-def render(source_dir=COURSE_ROOT / "source" / ASSIGNMENT):
+def render(source_dir=None):
+    """The reference module's text, from the solution cells of the course's source notebooks."""
     parts = [HEADER]
-    for notebook, grade_id, code in solution_sources(source_dir):
+    for notebook, grade_id, code in solution_sources(source_dir or Course(COURSE_ROOT).source()):
         parts.append(f"\n\n# --- {notebook}, cell {grade_id} ---\n{code}\n")
     return "".join(parts)
 

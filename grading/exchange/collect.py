@@ -31,13 +31,12 @@ from pathlib import Path
 from nbgrader.exchange.default.collect import ExchangeCollect
 from nbgrader.utils import check_mode
 
+from grading.course_directory import COLLECT_LOG as RECORD, Course
 from grading.exchange import inbound
 from grading.grader import deadlines
 from grading.sandboxing import files
 from grading.untrusted_text import for_terminal
 
-QUARANTINE = "quarantine"
-RECORD = "collect_log.jsonl"
 CLAIM_TOLERANCE = 120   # seconds: a submit itself takes this long at most between its claim and its last change
 
 
@@ -172,7 +171,8 @@ class CheckedCollect(ExchangeCollect):
     def _quarantine(self, found):
         """Copy the regular files of a refused folder to quarantine/<assignment>/<its name>/;
         return that path, relative to the course."""
-        folder = files.make_folders(self.root_path, Path(QUARANTINE) / self.coursedir.assignment_id)
+        course = Course(self.root_path)
+        folder = files.make_folders(self.root_path, course.relative(course.quarantine(self.coursedir.assignment_id)))
         with _Folder(folder, anchor=self.root_path) as fd:
             try:
                 os.mkdir(found.name, 0o700, dir_fd=fd)

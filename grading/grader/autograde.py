@@ -31,7 +31,9 @@ from collections import defaultdict
 from pathlib import Path
 
 from grading.assignment import ASSIGNMENT, COURSE_ROOT, FEEDBACK_FILES, FEEDBACK_PAGES, FUNCTIONS, SHORT
-from grading.grader import config_review, course, deadlines, gradebook, report, runners, similarity
+from grading.course_directory import REPORTS, Course
+from grading.grader import config_review, deadlines, gradebook, report, runners, similarity
+from grading.grader.course import scores
 from grading.grader.ledger import Ledger, public_url, submission_fingerprint
 from grading.grader.report import REPORT
 from grading.results import Result, final_total, points_text
@@ -39,13 +41,12 @@ from grading.sandboxing import cgroups, files
 from grading.sandboxing.limits import GradingLimits
 from grading.untrusted_text import for_terminal
 
-RUN_REPORT = "reports/autograde_run.json"   # figures of the last run (read by the benchmark)
+RUN_REPORT = Path(REPORTS, "autograde_run.json")   # figures of the last run (read by the benchmark)
 
 
-def students_to_grade(root, only=None):
-    folder = Path(root) / "submitted"
-    found = sorted(p.parent.name for p in folder.glob(f"*/{ASSIGNMENT}") if p.is_dir())
-    return [s for s in found if not only or s in only]
+def students_to_grade(course, only=None):
+    """The students with a submission in the course's submitted folder (`only` of them, if given)."""
+    return [s for s in Course.of(course).students_in("submitted") if not only or s in only]
 
 
 def short_marks(result):
@@ -79,8 +80,8 @@ def format_table(results, lateness=None, course_deadlines=None):
     return "\n".join(for_terminal(line) for line in lines)
 
 
-def write_report(root, results):
-    path = Path(root) / REPORT
+def write_report(course, results):
+    path = course.root / REPORT
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps([r.for_report() for r in results if not r.failed], indent=2))
     return path
@@ -96,18 +97,19 @@ def worker_memory(results):
     return dict(peaks)
 
 
-def grade_all(runner, root, students, db_url, *, progress=True, limits=GradingLimits()):
+def grade_all(runner, course, students, db_url, *, progress=True, limits=GradingLimits()):
     """Grade `students` on the runner's workers and record each finished grade in the ledger; return Results."""
     from tqdm import tqdm
 
     from grading.grader import pipeline   # after the review: it loads the helpers (see run())
 
-    ledger = Ledger(root, db_url)
-    fingerprints = {s: submission_fingerprint(root, s) for s in students}
+    course = Course.of(course)
+    ledger = Ledger(course, db_url)
+    fingerprints = {s: submission_fingerprint(course, s) for s in students}
     results = []
     with tqdm(total=len(students), unit="submission", desc="grading", file=sys.stderr,
               disable=not progress, smoothing=0.1, dynamic_ncols=True) as bar:
-        jobs = {student: (str(root), student, db_url, limits) for student in students}
+        jobs = {student: (course, student, db_url, limits) for student in students}
         for student, result in runner.run(pipeline.grade_submission, jobs):
             if isinstance(result, Exception):
                 result = Result(student, failed=f"{type(result).__name__}: {result}")
@@ -122,13 +124,15 @@ def grade_all(runner, root, students, db_url, *, progress=True, limits=GradingLi
     return results
 
 
-def feedback_missing(root, student):
+def feedback_missing(course, student):
     """True if the student's feedback HTML is absent or older than their graded notebooks, or its
     folder holds anything but FEEDBACK_FILES (left by an older grader: written again, it goes)."""
+    course = Course.of(course)
+
     def times(kind, suffix):
-        folder = Path(root) / kind / student / ASSIGNMENT
+        folder = course.feedback(student) if kind == "feedback" else course.autograded(student)
         try:
-            regular, others = files.regular_files(folder, anchor=root)
+            regular, others = files.regular_files(folder, anchor=course.root)
         except (FileNotFoundError, files.NotRegular):
             return [], False
         foreign = bool(others) or any(name not in FEEDBACK_FILES for name, _ in regular)
@@ -139,16 +143,16 @@ def feedback_missing(root, student):
     return not pages or foreign or len(pages) < len(graded) or min(pages) < max(graded, default=0)
 
 
-def write_all_feedback(runner, root, students, db_url, *, progress=True, limits=GradingLimits(), stale=()):
+def write_all_feedback(runner, course, students, db_url, *, progress=True, limits=GradingLimits(), stale=()):
     """nbgrader's feedback HTML of each student whose feedback is missing or older than their
     graded notebooks, or who is in `stale` (their late penalty changed); {student: problem}."""
     from tqdm import tqdm
 
     from grading.grader import pipeline
 
-    todo = [s for s in students if s in stale or feedback_missing(root, s)]
+    todo = [s for s in students if s in stale or feedback_missing(course, s)]
     problems = {}
-    jobs = {student: (str(root), student, db_url, limits) for student in todo}
+    jobs = {student: (course, student, db_url, limits) for student in todo}
     for student, problem in tqdm(runner.run(pipeline.write_feedback, jobs), total=len(todo), unit="student",
                                  desc="feedback", file=sys.stderr, disable=not progress or not todo):
         if isinstance(problem, Exception):
@@ -158,17 +162,17 @@ def write_all_feedback(runner, root, students, db_url, *, progress=True, limits=
     return problems
 
 
-def export_grades(root, db_url):
+def export_grades(course, db_url):
     """grades.csv in the course root, as `nbgrader export` writes it (grading.plugins.grades_csv)."""
     from nbgrader.api import Gradebook
     from traitlets.config import Config
 
     from grading.plugins.grades_csv import SafeCsvExport
 
-    path = Path(root) / "grades.csv"
+    path = course.grades_csv
     config = Config()
-    config.CourseDirectory.root = str(root)   # its deadlines.toml: the zone of the times, each student's due date
-    with Gradebook(db_url, gradebook.configured_course_id(root)) as book:
+    config.CourseDirectory.root = str(course.root)   # its deadlines.toml: the zone of the times, each student's due date
+    with Gradebook(db_url, course.course_id) as book:
         SafeCsvExport(to=str(path), config=config).export(book)
     return path
 
@@ -237,23 +241,24 @@ def run(argv=None):
     # Only now: the pipeline imports the helpers of source/ (grading/checks/provided.py), which
     # run in this process, so they are imported once reviewed.
     from grading.grader import pipeline
-    db_url = gradebook.normalized(args.db_url or gradebook.configured_url(root))
-    students = students_to_grade(root, args.student)
+    course = Course(root)
+    db_url = gradebook.normalized(args.db_url or course.db_url)
+    students = students_to_grade(course, args.student)
     if not students:
-        print(f"No submissions in {root / 'submitted'}/<student>/{ASSIGNMENT}/")
+        print(f"No submissions in {course.folder('submitted')}/<student>/{ASSIGNMENT}/")
         return 0
     if args.scheduler and gradebook.is_sqlite(db_url):
         print("Note: a SQLite gradebook works only if every Dask worker runs on this machine; "
               "use --db-url postgresql://... for several machines.")
     limits = GradingLimits(deadline_seconds=args.deadline, cell_seconds=args.cell_timeout)
     try:
-        course_deadlines = deadlines.load(root)   # a mistake in deadlines.toml stops the run before it grades
+        course_deadlines = deadlines.load(course)   # a mistake in deadlines.toml stops the run before it grades
     except deadlines.DeadlinesError as error:
         print(f"autograde: {error}", file=sys.stderr)
         return 2
-    gradebook.prepare(root, db_url)
+    gradebook.prepare(course, db_url)
     cgroups.sweep()   # what runs killed with SIGKILL left behind
-    ledger = Ledger(root, db_url)
+    ledger = Ledger(course, db_url)
     in_gradebook = gradebook.graded_students(db_url)
     todo = [s for s in students if args.force or s not in in_gradebook or not ledger.is_current(s)]
     unchanged = [s for s in students if s not in todo]
@@ -266,12 +271,12 @@ def run(argv=None):
 
     with runner:
         started = time.perf_counter()
-        fresh = grade_all(runner, root, todo, db_url, progress=not args.quiet, limits=limits) if todo else []
+        fresh = grade_all(runner, course, todo, db_url, progress=not args.quiet, limits=limits) if todo else []
         grading_seconds = time.perf_counter() - started
         # Every run: a new extension or policy changes penalties without a regrade.
-        lateness = deadlines.apply(root, db_url)
+        lateness = deadlines.apply(course, db_url)
         started = time.perf_counter()
-        no_feedback = write_all_feedback(runner, root, students, db_url, progress=not args.quiet, limits=limits,
+        no_feedback = write_all_feedback(runner, course, students, db_url, progress=not args.quiet, limits=limits,
                                          stale={s for s, late in lateness.items() if late.changed}) \
             if args.feedback else {}
         feedback_seconds = time.perf_counter() - started
@@ -279,7 +284,7 @@ def run(argv=None):
     results = sorted(fresh + kept, key=lambda r: r.student)
     # The gradebook's scores now, as grades.csv, the formgrader and the LMS read them: an unchanged
     # student's manual scores may have been set in the formgrader since their grade was recorded.
-    current = course.scores(root, db_url)
+    current = scores(course, db_url)
     for r in results:
         if r.student in current and not r.failed:
             r.scores = current[r.student]
@@ -302,19 +307,19 @@ def run(argv=None):
     for r in failed:
         print(for_terminal(f"\nNOT GRADED {r.student} (the next run tries again):\n{r.failed}", keep_newlines=True))
 
-    write_report(root, results)
+    write_report(course, results)
     (root / RUN_REPORT).write_text(json.dumps({
         "mode": "dask" if args.scheduler else "local", "workers": getattr(runner, "workers", None),
         "graded": len(fresh), "unchanged": len(kept), "failed": len(failed),
         "grading_seconds": grading_seconds, "feedback_seconds": feedback_seconds,
         "worker_peak_mb": {w: {"self": own, "largest_child": child} for w, (own, child) in memory.items()},
     }, indent=2))
-    print(f"\nGrades:       {export_grades(root, db_url)}")
+    print(f"\nGrades:       {export_grades(course, db_url)}")
     if args.feedback:
-        print(f"Feedback:     {root / 'feedback'}/<student>/{ASSIGNMENT}/*.html")
+        print(f"Feedback:     {course.folder('feedback')}/<student>/{ASSIGNMENT}/*.html")
     threshold = similarity.THRESHOLD if args.similarity_threshold is None else args.similarity_threshold
-    similar, pairs = similarity.write(root, threshold)   # before the class report, which links it
-    print(f"Class report: {report.write(root, db_url)}")
+    similar, pairs = similarity.write(course, threshold)   # before the class report, which links it
+    print(f"Class report: {report.write(course, db_url)}")
     print(f"Similarity:   {similar} ({len(pairs)} pairs at or above {threshold:.0%})")
     print(f"Details:      {root / REPORT}")
     return 1 if failed else 0

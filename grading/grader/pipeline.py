@@ -38,8 +38,9 @@ from functools import partial
 from pathlib import Path
 
 from grading.assignment import ASSIGNMENT, NOTEBOOKS
-from grading.grader import course, ungraded, verify
-from grading.grader.gradebook import STAGING
+from grading.course_directory import Course
+from grading.grader import ungraded, verify
+from grading.grader.course import scores
 from grading.grader.staging import stage
 from grading.results import Result
 from grading.sandboxing import files
@@ -55,10 +56,11 @@ _ONE_AT_A_TIME = threading.Lock()
 _current = {}                   # what the submission being graded runs: its cgroup (for hygiene)
 
 
-def grade_submission(root, student, db_url, limits=GradingLimits()):
+def grade_submission(course, student, db_url, limits=GradingLimits()):
     """Stage, autograde and verify one student's submission.
 
-    root -- the course directory; db_url -- the gradebook; limits -- grading.sandboxing.limits.GradingLimits
+    course -- the course directory (a grading.course_directory.Course, or its path); db_url -- the gradebook;
+    limits -- grading.sandboxing.limits.GradingLimits
     Returns a Result. Problems of the submission are in Result.problems; a failure of the
     grading machinery itself (an exception) is in Result.failed, so that the run can go on.
     """
@@ -66,7 +68,7 @@ def grade_submission(root, student, db_url, limits=GradingLimits()):
         started, cpu = time.perf_counter(), time.process_time()
         result = Result(student)
         try:
-            _grade(Path(root), student, db_url, result, limits)
+            _grade(Course.of(course), student, db_url, result, limits)
         except Exception:
             result.failed = traceback.format_exc(limit=-3).strip()
         result.seconds = time.perf_counter() - started
@@ -78,9 +80,9 @@ def grade_submission(root, student, db_url, limits=GradingLimits()):
         return result
 
 
-def _check_course(root):
-    if not (root / "nbgrader_config.py").is_file():
-        raise FileNotFoundError(f"the course directory {root} is not on this machine ({os.uname().nodename}): "
+def _require_course_here(course):
+    if not course.config_file.is_file():
+        raise FileNotFoundError(f"the course directory {course.root} is not on this machine ({os.uname().nodename}): "
                                 "workers need it at the same path (a shared filesystem)")
 
 
@@ -119,24 +121,25 @@ def end_current():
         group.remove()
 
 
-def _grade(root, student, db_url, result, limits):
-    _check_course(root)
-    staged = stage(root / "submitted" / student / ASSIGNMENT, root / STAGING / student / ASSIGNMENT,
-                   release_folder=root / "release" / ASSIGNMENT, anchor=root / "submitted", destination_anchor=root)
+def _grade(course, student, db_url, result, limits):
+    _require_course_here(course)
+    root = course.root
+    staged = stage(course.submitted(student), course.staged(student), release_folder=course.release(),
+                   anchor=course.folder("submitted"), destination_anchor=root)
     result.problems.extend(staged.problems)
-    step = step_for(root)
+    step = step_for(course)
     step.prepare_autograde(student, staged.folder, db_url)
     deadline = time.monotonic() + limits.deadline_seconds
 
     # Verification reads the staged copy in processes of its own: it runs while nbgrader's kernel
     # works, and hands each verdict to the kernel as soon as it is known.
     with submission_cgroup(student, limits) as group, VerdictFolder() as verdicts, \
-            Zygote(root, ASSIGNMENT, work_area=root / "autograded" / student, package=VERDICT_READER,
+            Zygote(course, work_area=course.autograded(student).parent, package=VERDICT_READER,
                    verdicts=verdicts.path, cgroup=group, sockets_near=step.area.path) as zygote, \
             step.kernel_service(zygote, student), ThreadPoolExecutor(max_workers=1) as beside:
         _current["cgroup"] = group
         try:
-            verifying = beside.submit(verify.verify_submission, staged.folder, course_root=root, anchor=root,
+            verifying = beside.submit(verify.verify_submission, staged.folder, course=course, anchor=root,
                                       on_verdict=verdicts.write, deadline=deadline, cgroup=group)
             step_cpu = step.cpu_seconds()
             outcome = step.run("autograde", student, limits)
@@ -165,32 +168,32 @@ def _grade(root, student, db_url, result, limits):
     result.flags.extend(verify.record_verdicts(db_url, ASSIGNMENT, student, verdicts_of, root))
     result.problems.extend(verify.tampering_seen(verdicts_of))
     result.diagnoses = {f: v.message for f, v in verdicts_of.items() if not v.passed}
-    result.scores = course.scores(root, db_url, student=student).get(student, {})
+    result.scores = scores(root, db_url, student=student).get(student, {})
 
 
-def write_feedback(root, student, db_url, limits=GradingLimits()):
+def write_feedback(course, student, db_url, limits=GradingLimits()):
     """nbgrader's feedback HTML for one graded student; returns a problem in words, or ""."""
     with _ONE_AT_A_TIME:
         try:
-            return _write_feedback(Path(root), student, db_url, limits)
+            return _write_feedback(Course.of(course), student, db_url, limits)
         except Exception as error:   # the machinery failed: say so; the next run tries again
             return f"the feedback could not be written: {type(error).__name__}: {error}"
 
 
-def _write_feedback(root, student, db_url, limits):
-    _check_course(root)
+def _write_feedback(course, student, db_url, limits):
+    _require_course_here(course)
     try:
-        graded, _ = files.regular_files(root / "autograded" / student / ASSIGNMENT, anchor=root)
+        graded, _ = files.regular_files(course.autograded(student), anchor=course.root)
     except (FileNotFoundError, files.NotRegular):
         graded = []
     if not any(name.endswith(".ipynb") for name, _ in graded):
-        files.remove_tree(root / "feedback" / student / ASSIGNMENT, anchor=root)   # pages of nothing graded now
+        files.remove_tree(course.feedback(student), anchor=course.root)   # pages of nothing graded now
         return "no feedback HTML: nbgrader left no graded notebook to show"
-    step = step_for(root)
+    step = step_for(course)
     step.prepare_feedback(student, db_url)
     # Each page names the notebooks that have no graded copy, and why (grading.plugins.feedback_page).
     present = {name for name, _ in graded}
-    absent = {name: ungraded.why_absent(root, student, name) for name in NOTEBOOKS if name not in present}
+    absent = {name: ungraded.why_absent(course, student, name) for name in NOTEBOOKS if name not in present}
     written = step.run("feedback", student, limits, absent=absent)
     step.bring_back("feedback", student)
     if not written["success"]:

@@ -23,14 +23,14 @@ import textwrap
 from pathlib import Path
 
 from grading.assignment import COURSE_ROOT, FUNCTIONS
+from grading.course_directory import REPORTS, RESULTS_FILE as REPORT, Course
 from grading.grader import config_review, deadlines, gradebook
 from grading.grader.course import points_per_function, scores as gradebook_scores
 from grading.grader.similarity import PAGE as SIMILARITY_PAGE
 from grading.results import final_total, points_text
 from grading.untrusted_text import encodable, for_plot
 
-PAGE = "reports/class_report.html"
-REPORT = "reports/autograde.json"      # every current student's Result (Result.for_report), written by autograde
+PAGE = Path(REPORTS, "class_report.html")
 
 
 # The values of one case in a diagnosis: decimals and exponents ("returned 0.0782115",
@@ -217,17 +217,18 @@ def similarity_link(root):
             "ranked, with the shared lines side by side.")
 
 
-def write(root=COURSE_ROOT, db_url=None):
-    """Write the class report of the course `root`, whose gradebook is at db_url (None: the one
-    nbgrader_config.py names); return its path."""
-    root = Path(root)
-    points = points_per_function(root)
-    db_url = gradebook.normalized(db_url or gradebook.configured_url(root))
+def write(course=COURSE_ROOT, db_url=None):
+    """Write the class report of the course (a grading.course_directory.Course, or its path), whose
+    gradebook is at db_url (None: the one nbgrader_config.py names); return its path."""
+    course = Course.of(course)
+    root = course.root
+    points = points_per_function(course)
+    db_url = gradebook.normalized(db_url or course.db_url)
     students = roster(db_url)
     course_deadlines = deadlines.load(root)
     lateness = deadlines.recorded(root, db_url)
     results = with_gradebook_scores(load_results(root), db_url, lateness)
-    folder = root / "reports"
+    folder = course.reports
     rates = draw(results, folder)
     flagged = [r for r in results if r["flags"] or r["problems"]]
     rows = "".join(f"<tr><td>{rank}</td><td>{c}</td><td><code>{html.escape(f)}</code></td><td>{html.escape(m)}</td></tr>"

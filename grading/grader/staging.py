@@ -31,7 +31,8 @@ from pathlib import Path, PurePosixPath
 
 import nbformat
 
-from grading.assignment import ASSIGNMENT, COURSE_ROOT, NOTEBOOKS
+from grading.assignment import COURSE_ROOT, NOTEBOOKS
+from grading.course_directory import Course
 from grading.sandboxing import files
 from grading.untrusted_text import SURROGATE_ESCAPE, encodable_data
 
@@ -382,12 +383,12 @@ def find_notebooks(folder, released, anchor=None):
 
 
 # ---------------------------------------------------------------------------------- staging
-def stage(submission, destination, release_folder=COURSE_ROOT / "release" / ASSIGNMENT, anchor=None,
-          destination_anchor=None):
+def stage(submission, destination, release_folder=None, anchor=None, destination_anchor=None):
     """Stage the submission folder `submission` into `destination` (replaced); return Staged.
 
     Each of the assignment's notebooks is written under its own name, from the file find_notebooks
     takes for it, whatever that file is called.
+    release_folder -- the assignment as released (default: this repository's course's)
     anchor, destination_anchor -- trusted folders that hold the submission (submitted/) and the
               destination: no folder between them may be a link (grading.sandboxing.files.open_folder)
     """
@@ -396,7 +397,7 @@ def stage(submission, destination, release_folder=COURSE_ROOT / "release" / ASSI
     files.remove_tree(destination, anchor=destination_anchor)
     files.make_folders(destination_anchor, destination.relative_to(destination_anchor))
     staged = Staged(destination)
-    released = released_notebooks(release_folder)
+    released = released_notebooks(release_folder or Course(COURSE_ROOT).release())
     try:
         found = find_notebooks(submission, released, anchor)
     except files.NotRegular:

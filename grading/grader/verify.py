@@ -19,15 +19,16 @@ This module grades every function a second time, outside that kernel:
    remembers what it wrote (grading.grader.ledger.VerifiedScores), so that a manual score an
    instructor set is told apart from its own, and kept.
 
-    verdicts = verify_submission("submitted/ada/gradient_checking")
-    flags = record_verdicts(db_url, "gradient_checking", "ada", verdicts, course_root)
+    verdicts = verify_submission(course.staged("ada"), course=course)
+    flags = record_verdicts(db_url, "gradient_checking", "ada", verdicts, course.root)
 """
 from pathlib import Path
 
-from grading.assignment import ASSIGNMENT, COURSE_ROOT, grade_id_of_tests
+from grading.assignment import COURSE_ROOT, grade_id_of_tests
 from grading.checks.harness import CheckFailed
 from grading.checks.hidden_tests import lost_parts
 from grading.checks.provided import gc_feedback
+from grading.course_directory import Course
 from grading.grader.answers import assignment_layout, read_submitted_notebook
 from grading.grader.ledger import VerifiedScores
 from grading.results import Flag, Verdict
@@ -37,11 +38,12 @@ MARKER = "Verified outside the notebook"
 
 
 # ---------------------------------------------------------------------------------- verification
-def verify_submission(submission_dir, *, course_root=COURSE_ROOT, only=None, on_verdict=None, anchor=None,
+def verify_submission(submission_dir, *, course=COURSE_ROOT, only=None, on_verdict=None, anchor=None,
                       **remote_options):
     """Grade every function of a submission outside the student's kernel.
 
     submission_dir -- the folder with the submitted notebooks (read as data only)
+    course -- the course (a grading.course_directory.Course, or its path): its source and release
     only -- function names to verify (default: all); a notebook with none of them is not run
     on_verdict -- called as on_verdict(function, verdict) as soon as each verdict is known
     anchor -- a trusted folder that holds submission_dir (see grading.sandboxing.files.open_folder)
@@ -53,8 +55,9 @@ def verify_submission(submission_dir, *, course_root=COURSE_ROOT, only=None, on_
     WorkerStartFailed only for a problem of the grading machine (the worker cannot start).
     """
     submission_dir = Path(submission_dir)
-    layouts = assignment_layout(Path(course_root))
-    helpers = Path(course_root) / "release" / ASSIGNMENT / "gc_utils.py"
+    course = Course.of(course)
+    layouts = assignment_layout(course)
+    helpers = course.release() / "gc_utils.py"
     wanted = set(only) if only is not None else {f for layout in layouts for f in layout.functions}
     layouts = [layout for layout in layouts if wanted & set(layout.functions)]
     readings = [read_submitted_notebook(submission_dir / layout.name, layout, anchor) for layout in layouts]

@@ -61,11 +61,12 @@ from grading.lms.roster import IntakeError, Student, read_roster, write_gradeboo
 from grading.grader.course import nbgrader
 from grading.grader.gradebook import normalized
 from grading.assignment import ASSIGNMENT, COURSE_ROOT
+from grading.course_directory import DOWNLOADS, Course
 from grading.grader import staging
 from grading.untrusted_text import for_terminal
 
 LMS_NAMES = {"canvas": "Canvas", "moodle": "Moodle"}
-DOWNLOADED = Path("downloaded") / ASSIGNMENT   # nbgrader zip_collect's default layout
+DOWNLOADED = Path(DOWNLOADS, ASSIGNMENT)   # Course.downloads(), from the root: zip_collect's layout
 ARCHIVE = DOWNLOADED / "archive"
 EXTRACTED = DOWNLOADED / "extracted"
 PREVIOUS = DOWNLOADED / "previous"             # earlier downloads; zip_collect never looks here
@@ -273,12 +274,12 @@ def older_than_course(entries, times, in_course):
             if student in in_course and when < in_course[student] - SAME_TIME_SECONDS}
 
 
-def course_times(root, students):
+def course_times(course, students):
     """{student: the time of their submission in the course, seconds since the epoch} (its
     timestamp.txt, grading.grader.deadlines) for each of `students` that has one."""
     times = {}
     for student in students:
-        when = deadlines.read_timestamp(Path(root) / "submitted" / student / ASSIGNMENT)
+        when = deadlines.read_timestamp(Course.of(course).submitted(student))
         if when is not None:
             times[student] = when.timestamp()
     return times
@@ -433,7 +434,7 @@ class LmsCollector(FileNameCollectorPlugin):
             lms = detect_lms(paths) if self.lms == "auto" else self.lms
             self.log.info("Collecting a %s download", LMS_NAMES.get(lms, "unrecognised"))
             entries = plan(paths, students, lms, released, times=file_times(self._extracted(), paths),
-                           in_course=course_times(coursedir.root, [s.id for s in students]),
+                           in_course=course_times(Course(coursedir.root), [s.id for s in students]),
                            take_older=self.take_older, left_out=[row.lms_id for row in left_out])
             self._entries = {e.path: e for e in entries}
         return self._entries
@@ -484,12 +485,10 @@ def _digest(path):
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def snapshot(root):
+def snapshot(course):
     """{student: {file: sha256}} of every folder submitted/<student>/<assignment>/."""
-    found = {}
-    for folder in sorted((Path(root) / "submitted").glob(f"*/{ASSIGNMENT}")):
-        found[folder.parent.name] = {p: _digest(folder / p) for p in list_files(folder)}
-    return found
+    return {student: {p: _digest(course.submitted(student) / p) for p in list_files(course.submitted(student))}
+            for student in course.students_in("submitted")}
 
 
 def _free(path):
@@ -722,15 +721,16 @@ def intake(zip_path, roster_path, root=COURSE_ROOT, lms="auto", db_url=None, tak
     ConfigNotReviewed when the course's configuration changed since it was last reviewed
     (grading/grader/config_review.py), and RuntimeError when an nbgrader command fails. Returns the Summary.
     """
-    root = Path(root).resolve()
-    if not (root / "nbgrader_config.py").is_file():
-        raise IntakeError(f"{root} is not a course directory: it has no nbgrader_config.py")
+    course = Course(Path(root).resolve())
+    root = course.root
+    if not course.config_file.is_file():
+        raise IntakeError(f"{root} is not a course directory: it has no {course.config_file.name}")
     require_reviewed(root)   # before an nbgrader command loads nbgrader_config.py
-    release = root / "release" / ASSIGNMENT
+    release = course.release()
     if not release.is_dir():
         raise IntakeError(f"{root} has no {release.relative_to(root)}: generate the release first (make release)")
     try:
-        course_deadlines = deadlines.load(root)
+        course_deadlines = deadlines.load(course)
     except deadlines.DeadlinesError as error:
         raise IntakeError(str(error)) from None
     left_out = []
@@ -745,12 +745,12 @@ def intake(zip_path, roster_path, root=COURSE_ROOT, lms="auto", db_url=None, tak
         raise IntakeError(f"no file name in {zip_path} fits the {LMS_NAMES[lms]} format (try --lms auto); "
                           f"it holds {', '.join(members[:3])}, ...")
 
-    before = snapshot(root)
-    in_course = course_times(root, [s.id for s in students])   # as the collector reads them, before it copies
+    before = snapshot(course)
+    in_course = course_times(course, [s.id for s in students])   # as the collector reads them, before it copies
     archived = place_archive(root, zip_path)
     options = [f"--CourseDirectory.db_url={normalized(db_url)}"] if db_url else []
     with tempfile.TemporaryDirectory() as scratch:
-        earlier = save_earlier(root, before, Path(scratch) / "earlier")
+        earlier = save_earlier(course, before, Path(scratch) / "earlier")
         gradebook_roster = write_gradebook_roster(students, Path(scratch) / "students.csv")
         # Independent steps (gradebook, files) and each nbgrader start takes seconds: run both at once.
         with ThreadPoolExecutor(max_workers=2) as pool:
@@ -760,6 +760,9 @@ def intake(zip_path, roster_path, root=COURSE_ROOT, lms="auto", db_url=None, tak
                 nbgrader, root, "zip_collect", ASSIGNMENT, "--force",
                 "--ZipCollectApp.collector_plugin=grading.lms.intake.LmsCollector",
                 "--ZipCollectApp.extractor_plugin=grading.lms.intake.LmsExtractor",
+                # Its folders are the course's downloads (DOWNLOADED), whatever a configuration says.
+                f"--ZipCollectApp.downloaded_directory={DOWNLOADS}", f"--ZipCollectApp.archive_directory={ARCHIVE.name}",
+                f"--ZipCollectApp.extracted_directory={EXTRACTED.name}",
                 f"--LmsCollector.roster={Path(roster_path).resolve()}", f"--LmsCollector.lms={lms}",
                 f"--LmsCollector.take_older={take_older}", *options, check=False)
             _check(imported.result(), "nbgrader db student import")
@@ -771,26 +774,26 @@ def intake(zip_path, roster_path, root=COURSE_ROOT, lms="auto", db_url=None, tak
         times = file_times(root / EXTRACTED, paths)
         entries = plan(paths, students, lms, set(released), times=times, in_course=in_course,
                        take_older=take_older, left_out=[row.lms_id for row in left_out])
-        keep_lms_times(root, entries, snapshot(root))
-        replaced, kept_earlier = keep_earlier(root, earlier, before, snapshot(root), released_notebooks)
-    after = snapshot(root)
+        keep_lms_times(course, entries, snapshot(course))
+        replaced, kept_earlier = keep_earlier(course, earlier, before, snapshot(course), released_notebooks)
+    after = snapshot(course)
     summary = Summary(lms, archived.relative_to(root), students, entries, released_notebooks=released_notebooks,
                       had_earlier={s.id for s in students if s.id in before}, skipped=skipped,
                       kept_earlier=kept_earlier, replaced=replaced and replaced.relative_to(root),
                       course_deadlines=course_deadlines, left_out=left_out,
                       older=older_than_course(entries, times, in_course), take_older=take_older)
-    notebooks = released_notebooks_of(root)
+    notebooks = staging.released_notebooks(release)
     for student, files in summary.collected.items():
-        folder = root / "submitted" / student / ASSIGNMENT
+        folder = course.submitted(student)
         when = deadlines.read_timestamp(folder)
         if when:
             summary.submitted_at[student] = when
-        summary.found[student] = staging.find_notebooks(folder, notebooks, anchor=root / "submitted")   # as grading will
+        summary.found[student] = staging.find_notebooks(folder, notebooks, anchor=course.folder("submitted"))   # as grading will
         if student not in before:
             summary.new.append(student)
         elif before[student] != after[student]:
             summary.updated.append(student)
-            if (root / "autograded" / student / ASSIGNMENT).is_dir():
+            if course.autograded(student).is_dir():
                 summary.graded_before.append(student)
         else:
             summary.unchanged.append(student)
@@ -798,11 +801,7 @@ def intake(zip_path, roster_path, root=COURSE_ROOT, lms="auto", db_url=None, tak
     return summary
 
 
-def released_notebooks_of(root):
-    return staging.released_notebooks(Path(root) / "release" / ASSIGNMENT)
-
-
-def keep_lms_times(root, entries, copied):
+def keep_lms_times(course, entries, copied):
     """Give each file zip_collect copied the time the LMS gave it (zip_collect's copy has the time it
     was made): staging grades the newest of two files for one notebook. RuntimeError for a file
     zip_collect did not copy (it logs and goes on; that must not go unnoticed)."""
@@ -810,9 +809,10 @@ def keep_lms_times(root, entries, copied):
         if e.status != COLLECTED:
             continue
         if e.file_id not in copied.get(e.student, {}):
-            raise RuntimeError(f"nbgrader zip_collect did not copy {e.file_id} to submitted/{e.student}/{ASSIGNMENT}/")
-        stored = os.stat(Path(root) / EXTRACTED / e.path, follow_symlinks=False).st_mtime_ns
-        os.utime(Path(root) / "submitted" / e.student / ASSIGNMENT / e.file_id, ns=(stored, stored),
+            raise RuntimeError(f"nbgrader zip_collect did not copy {e.file_id} to "
+                               f"{course.relative(course.submitted(e.student))}/")
+        stored = os.stat(course.root / EXTRACTED / e.path, follow_symlinks=False).st_mtime_ns
+        os.utime(course.submitted(e.student) / e.file_id, ns=(stored, stored),
                  follow_symlinks=False)
 
 
@@ -828,14 +828,14 @@ def remember_for_export(root, roster_path, lms, summary):
     record_path.write_text(json.dumps(record, indent=1, sort_keys=True))
 
 
-def save_earlier(root, before, folder):
+def save_earlier(course, before, folder):
     """A copy in `folder`/<student>/ of each submitted/<student>/<assignment>/ that `before` lists."""
     for student in before:
-        shutil.copytree(Path(root) / "submitted" / student / ASSIGNMENT, Path(folder) / student, symlinks=True)
+        shutil.copytree(course.submitted(student), Path(folder) / student, symlinks=True)
     return Path(folder)
 
 
-def keep_earlier(root, earlier, before, after, released_notebooks):
+def keep_earlier(course, earlier, before, after, released_notebooks):
     """After zip_collect replaced some students' folders: save each replaced folder (from the copy
     in `earlier`) under downloaded/<assignment>/replaced/<time>/<student>/, and put back, with its
     time, the file of each of the assignment's notebooks that a student had and this download
@@ -846,13 +846,13 @@ def keep_earlier(root, earlier, before, after, released_notebooks):
     if not changed:
         return None, {}
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H%M%S.%fZ")
-    replaced = Path(root) / REPLACED / stamp
-    notebooks = released_notebooks_of(root)
+    replaced = course.root / REPLACED / stamp
+    notebooks = staging.released_notebooks(course.release())
     kept = {}
     for student in changed:
-        folder = Path(root) / "submitted" / student / ASSIGNMENT
+        folder = course.submitted(student)
         had = staging.find_notebooks(Path(earlier) / student, notebooks, anchor=Path(earlier))
-        has = staging.find_notebooks(folder, notebooks, anchor=Path(root) / "submitted")
+        has = staging.find_notebooks(folder, notebooks, anchor=course.folder("submitted"))
         for name in released_notebooks:
             old = had.taken[name][0] if name in had.taken else had.unreadable.get(name)
             if old is None or name in has.whole or (folder / old.path).exists():

@@ -40,6 +40,7 @@ import zipfile
 from pathlib import Path
 
 from grading.assignment import ASSIGNMENT, COURSE_ROOT, FEEDBACK_PAGES
+from grading.course_directory import Course
 from grading.grader import config_review, gradebook
 from grading.lms.intake import LMS_RECORD, ROSTER_COPY
 from grading.lms.roster import IntakeError, form_of, read_roster
@@ -47,7 +48,6 @@ from grading.results import final_total
 from grading.sandboxing import files
 from grading.untrusted_text import for_spreadsheet, for_terminal
 
-EXPORTS = Path("exports")
 MAX_SCORE = 100
 MAX_PAGE_BYTES = 64 * 2 ** 20    # a feedback page (the step brings back no larger file)
 
@@ -98,23 +98,23 @@ def write_csv(path, rows, encoding="utf-8"):
     return path
 
 
-def flagged_students(root):
+def flagged_students(course):
     """Students whose last grading flagged their submission (reports/autograde.json)."""
-    path = Path(root) / "reports" / "autograde.json"
+    path = Course.of(course).results_file
     results = json.loads(path.read_text()) if path.is_file() else []
     return {r["student"] for r in results if r.get("flags")}
 
 
-def feedback_pages(root, student, problems=None):
+def feedback_pages(course, student, problems=None):
     """{page name: bytes} of the student's feedback: nbgrader's page of each notebook
     (FEEDBACK_PAGES), read as regular files without following a link; nothing else in the folder.
     A page that is there but cannot be sent (a link, a FIFO, too large) is left out, and said in
     `problems` ([sentence]) when given."""
-    folder = Path(root) / "feedback" / student / ASSIGNMENT
+    folder = course.feedback(student)
     pages = {}
     for name in FEEDBACK_PAGES:
         try:
-            pages[name] = files.read_regular(folder / name, MAX_PAGE_BYTES, anchor=root)
+            pages[name] = files.read_regular(folder / name, MAX_PAGE_BYTES, anchor=course.root)
         except FileNotFoundError:
             continue
         except (OSError, files.NotRegular, files.TooLarge) as error:
@@ -123,15 +123,15 @@ def feedback_pages(root, student, problems=None):
     return pages
 
 
-def feedback_bundle(root, lms, named, held, problems=None):
+def feedback_bundle(course, lms, named, held, problems=None):
     """The zip of feedback pages for `lms`, and the students whose pages went into it; a page that
     could not be sent is said in `problems`, and the others go on."""
-    root = Path(root)
-    target = root / EXPORTS / f"{lms}_feedback.zip"
+    course = Course.of(course)
+    target = course.exports / f"{lms}_feedback.zip"
     sent = []
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as bundle:
         for student, how in sorted(named.items()):
-            pages = feedback_pages(root, student, problems) if student not in held else {}
+            pages = feedback_pages(course, student, problems) if student not in held else {}
             if not pages:
                 continue
             for name, page in pages.items():
@@ -144,41 +144,44 @@ def feedback_bundle(root, lms, named, held, problems=None):
     return target, sent
 
 
-def export(root=COURSE_ROOT, db_url=None, column=ASSIGNMENT, release_flagged=False):
-    """Write the exports of the course `root`; return the lines of a summary."""
-    root = Path(root)
-    if not (root / ROSTER_COPY).is_file():
-        raise IntakeError(f"{root / ROSTER_COPY} is missing: `make export` sends back what `make intake` took in")
-    students = read_roster(root / ROSTER_COPY)
+def export(course=COURSE_ROOT, db_url=None, column=ASSIGNMENT, release_flagged=False):
+    """Write the exports of the course (a grading.course_directory.Course, or its path); return the
+    lines of a summary."""
+    course = Course.of(course)
+    roster = course.root / ROSTER_COPY
+    if not roster.is_file():
+        raise IntakeError(f"{roster} is missing: `make export` sends back what `make intake` took in")
+    students = read_roster(roster)
     # As the LMS wrote it: a line break inside a quoted cell (a name) goes back unchanged, and so
     # does a byte order mark.
-    encoding = "utf-8-sig" if (root / ROSTER_COPY).read_bytes().startswith(codecs.BOM_UTF8) else "utf-8"
-    with open(root / ROSTER_COPY, newline="", encoding="utf-8-sig") as handle:
+    encoding = "utf-8-sig" if roster.read_bytes().startswith(codecs.BOM_UTF8) else "utf-8"
+    with open(roster, newline="", encoding="utf-8-sig") as handle:
         text = handle.read()
     form = form_of([cell.strip().lower() for cell in next(csv.reader(io.StringIO(text)))])
-    graded = scores(gradebook.normalized(db_url or gradebook.configured_url(root)))
+    graded = scores(gradebook.normalized(db_url or course.db_url))
     # A flagged submission's grade waits for the instructor's review, like its feedback.
-    held = set() if release_flagged else flagged_students(root) & set(graded)
+    held = set() if release_flagged else flagged_students(course) & set(graded)
     points = {student: total for student, total in graded.items() if student not in held}
-    (root / EXPORTS).mkdir(exist_ok=True)
+    course.exports.mkdir(exist_ok=True)
     if form == "course":
         rows = [["id", "lms_id", "score"]] + [[s.id, s.lms_id, _score_text(points.get(s.id))] for s in students]
-        grades = write_csv(root / EXPORTS / "grades_by_lms_id.csv", [[for_spreadsheet(c) for c in r] for r in rows],
+        grades = write_csv(course.exports / "grades_by_lms_id.csv", [[for_spreadsheet(c) for c in r] for r in rows],
                            encoding)
     else:
         by_lms_id = {s.lms_id: s.id for s in students if s.lms_id}
         name = "canvas_grades.csv" if form == "canvas" else "moodle_grading_worksheet.csv"
-        grades = write_csv(root / EXPORTS / name, filled_rows(text, form, by_lms_id, points, column), encoding)
+        grades = write_csv(course.exports / name, filled_rows(text, form, by_lms_id, points, column), encoding)
     lines = [f"Grades:   {grades}"]
     ungraded = [s.id for s in students if s.id not in graded]
     if ungraded:
         lines.append(f"  no graded submission (grade left empty): {', '.join(ungraded)}")
-    record = json.loads((root / LMS_RECORD).read_text()) if (root / LMS_RECORD).is_file() else {}
+    record_path = course.root / LMS_RECORD
+    record = json.loads(record_path.read_text()) if record_path.is_file() else {}
     lms = record.get("lms") if record.get("lms") in ("canvas", "moodle") else None
     named = record.get("students", {}) if lms else {}
     if lms:
         problems = []
-        bundle, sent = feedback_bundle(root, lms, named, held, problems)
+        bundle, sent = feedback_bundle(course, lms, named, held, problems)
         lines.append(f"Feedback: {bundle} ({len(sent)} students)")
         lines.extend(f"  not sent: {problem}" for problem in problems)
     waiting = sorted(held & ({s.id for s in students} | set(named)))

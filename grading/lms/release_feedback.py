@@ -21,9 +21,9 @@ import argparse
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 from grading.assignment import ASSIGNMENT, COURSE_ROOT
+from grading.course_directory import Course
 from grading.exchange.release_feedback import REFUSED, SECRET, check
 from grading.lms.lms_export import flagged_students
 from grading.untrusted_text import for_terminal
@@ -34,12 +34,13 @@ CHECKED = "--ExchangeFactory.release_feedback=grading.exchange.release_feedback.
 REFUSED_LINE = re.compile(re.escape(REFUSED).replace(r"\{student\}", r"(\S+)").replace(r"\{why\}", r"(.*)"))
 
 
-def students_with_feedback(root):
+def students_with_feedback(course):
     """{student: whether their feedback can go through the exchange} for every feedback folder."""
     found = {}
-    for folder in sorted((Path(root) / "feedback").glob(f"*/{ASSIGNMENT}")):
-        if folder.is_dir() and not folder.is_symlink() and any(folder.glob("*.html")):
-            found[folder.parent.name] = (folder / SECRET).exists() or (folder / SECRET).is_symlink()
+    for student in course.students_in("feedback"):
+        folder = course.feedback(student)
+        if not folder.is_symlink() and any(folder.glob("*.html")):
+            found[student] = (folder / SECRET).exists() or (folder / SECRET).is_symlink()
     return found
 
 
@@ -56,15 +57,17 @@ def nbgrader(root, options, *, exclude=(), student=None):
     return done.returncode, done.stderr, refused
 
 
-def release(root=COURSE_ROOT, release_flagged=False, options=()):
-    """Run nbgrader's release_feedback for everyone it may reach; return (status, lines to print)."""
-    root = Path(root)
-    students = students_with_feedback(root)
-    held = set() if release_flagged else flagged_students(root) & set(students)
+def release(course=COURSE_ROOT, release_flagged=False, options=()):
+    """Run nbgrader's release_feedback for everyone it may reach; return (status, lines to print).
+    course -- a grading.course_directory.Course, or its path"""
+    course = Course.of(course)
+    root = course.root
+    students = students_with_feedback(course)
+    held = set() if release_flagged else flagged_students(course) & set(students)
     unreachable = {s for s, through_exchange in students.items() if not through_exchange}
     bad = {}
     for student in sorted(set(students) - held - unreachable):
-        problem = check(root / "feedback" / student / ASSIGNMENT, root).problem
+        problem = check(course.feedback(student), root).problem
         if problem:
             bad[student] = problem
     released = sorted(set(students) - held - unreachable - set(bad))

@@ -3,7 +3,7 @@
 Every kernel is forked from a kernel zygote (grading/inside/kernel_zygote.py) that runs in a
 sandbox (grading.sandboxing.sandbox) of its own:
 
-    with Zygote(root, work_area=folder.parent, package=PACKAGE) as zygote:
+    with Zygote(course, work_area=folder.parent, package=PACKAGE) as zygote:
         started = zygote.start_kernel(connection, argv, cwd=folder, output=write_end)
         status = started.wait()
 
@@ -30,15 +30,15 @@ import tempfile
 import time
 from pathlib import Path
 
+from grading.assignment import ASSIGNMENT, PACKAGE
+from grading.course_directory import Course
 from grading.inside import kernel_zygote
 from grading.sandboxing import files
-from grading.sandboxing.sandbox import SandboxLimits, popen, wrap
+from grading.sandboxing.sandbox import INSIDE, SCRIPTS, SandboxLimits, popen, wrap
 
-PACKAGE = Path(__file__).resolve().parent.parent   # the grading package
-ZYGOTE_SCRIPT = PACKAGE / "inside" / "kernel_zygote.py"
-PARENT_DEATH = PACKAGE / "inside" / "parent_death.py"   # the helper the zygote imports from beside it
-VERDICT_READER = PACKAGE / "inside" / "kernel_grading"   # what `import grading` finds under make autograde
-INSIDE = Path("/run/grading")           # where a sandbox sees the scripts it runs
+ZYGOTE_SCRIPT = SCRIPTS / "kernel_zygote.py"
+PARENT_DEATH = SCRIPTS / "parent_death.py"   # the helper the zygote imports from beside it
+VERDICT_READER = SCRIPTS / "kernel_grading"   # what `import grading` finds under make autograde
 VERDICTS = INSIDE / "verdicts"          # where a kernel reads the verdicts (kernel_grading)
 SOCKETS = Path("/run/sockets")          # where the zygote and its kernels bind their sockets
 FONTS = INSIDE / "fonts"
@@ -158,7 +158,8 @@ class StartedKernel:
 class Zygote:
     """A kernel zygote in a sandbox of its own, from start() (or `with`) to stop().
 
-    root, assignment -- the course and the assignment (the release is shown read-only)
+    course, assignment -- the course (a grading.course_directory.Course, or its path) and the
+                 assignment, whose release is shown read-only
     work_area -- the path, inside, of the tmpfs in which kernels' folders are rebuilt; every
                  kernel's folder must lie in it
     package -- the folder shown read-only at this package's path (`import grading` inside)
@@ -166,9 +167,9 @@ class Zygote:
     cgroup, limits -- as for grading.sandboxing.sandbox.wrap
     """
 
-    def __init__(self, root, assignment, *, work_area, package=PACKAGE, verdicts=None, cgroup=None,
+    def __init__(self, course, assignment=ASSIGNMENT, *, work_area, package=PACKAGE, verdicts=None, cgroup=None,
                  limits=SandboxLimits(), sockets_near=None):
-        self.root, self.assignment = Path(root), assignment
+        self.course, self.assignment = Course.of(course), assignment
         self.work_area, self.package, self.verdicts = Path(work_area), Path(package), verdicts
         self.cgroup, self.limits = cgroup, limits
         self.sockets_near = sockets_near or tempfile.gettempdir()
@@ -179,13 +180,13 @@ class Zygote:
     def start(self):
         self.sockets = private_folder(self.sockets_near, "gc-zygote-")   # the sandbox writes here
         self.control = private_folder(self.sockets_near, "gc-control-")  # its listener is moved here
-        release = self.root / "release" / self.assignment
+        release = self.course.release(self.assignment)
         fonts = Path(os.environ.get(FONT_CACHE) or installed_font_cache())
         readonly = [release, (self.package, PACKAGE), (ZYGOTE_SCRIPT, INSIDE / ZYGOTE_SCRIPT.name),
                     (PARENT_DEATH, INSIDE / PARENT_DEATH.name)]
         if fonts.is_dir():
             readonly.append((fonts, FONTS))
-        env = {"GRADING_COURSE_ROOT": str(self.root), "GRADING_HELPERS": str(release / "gc_utils.py"),
+        env = {"GRADING_COURSE_ROOT": str(self.course.root), "GRADING_HELPERS": str(release / "gc_utils.py"),
                "MPLCONFIGDIR": "/tmp/matplotlib", kernel_zygote.FONT_CACHE: str(FONTS),
                # The kernel's parent is the zygote: ipykernel then neither watches for its
                # parent's death nor prints a console banner.

@@ -44,8 +44,8 @@ import threading
 import time
 from pathlib import Path
 
-from grading.assignment import ASSIGNMENT, EXCHANGE_FILES, FEEDBACK_FILES, NOTEBOOKS
-from grading.grader.gradebook import configured_course_id, course_config
+from grading.assignment import ASSIGNMENT, EXCHANGE_FILES, FEEDBACK_FILES, NOTEBOOKS, PACKAGE
+from grading.course_directory import GRADEBOOK_FILE, Course
 from grading.inside import kernel_zygote
 from grading.sandboxing import files, gradebook_slice, kernels
 from grading.sandboxing.cgroups import Cgroup
@@ -75,11 +75,13 @@ def runtime_folder():
 
 # ============================================================================ host side
 class NbgraderStep:
-    """The sandboxed nbgrader of one course, for this grading process."""
+    """The sandboxed nbgrader of one course (a grading.course_directory.Course), for this grading process."""
 
-    def __init__(self, root):
-        self.root = Path(root).resolve()
+    def __init__(self, course):
+        self.course = course
+        self.root = course.root
         self.scratch = Path(tempfile.mkdtemp(prefix="gc-step-"))
+        self.copy = course.at(self.scratch)   # the scratch folder, laid out as the course
         # Where the kernels' sockets are: the zygotes' folders, and those they are moved to.
         self.area = SocketArea.create(runtime_folder())
         self.sealed = kernels.private_folder(self.area.path, "gc-sealed-")      # kernels' sockets, for the step
@@ -90,7 +92,7 @@ class NbgraderStep:
         # Top-level names of the scratch folder that are mount points of the step's own view
         # (a .venv or the package inside the course directory): never removed while it runs.
         self.mount_points = {Path(p).relative_to(self.root).parts[0]
-                             for p in [*python_paths(), str(kernels.PACKAGE)] if Path(p).is_relative_to(self.root)}
+                             for p in [*python_paths(), str(PACKAGE)] if Path(p).is_relative_to(self.root)}
         if os.geteuid() == 0:
             os.chmod(self.service, 0o755)
             os.chmod(self.sealed, 0o755)
@@ -101,7 +103,7 @@ class NbgraderStep:
             self.cgroup = Cgroup.create("nbgrader-step")
         command = wrap([sys.executable, "-I", "-m", "grading.sandboxing.nbgrader_step", "serve"], workdir=self.root,
                        writable=[(self.scratch, self.root)],
-                       readonly=[kernels.PACKAGE, self.sealed, self.service],
+                       readonly=[PACKAGE, self.sealed, self.service],
                        env={"JUPYTER_RUNTIME_DIR": "/tmp/runtime", KERNEL_SERVICE: str(self.service / SERVICE_SOCKET)},
                        uid=GRADER_UID, gid=GRADER_GID, limits=STEP_LIMITS, cgroup=self.cgroup)
         self.process = popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log)
@@ -201,58 +203,61 @@ class NbgraderStep:
     def _course_files(self, student, db_url):
         """What every job needs: the configuration and the gradebook slice."""
         self.clean()
-        files.write_new(self.scratch / "nbgrader_config.py", (self.root / "nbgrader_config.py").read_bytes())
+        files.write_new(self.copy.config_file, self.course.config_file.read_bytes())
         with tempfile.TemporaryDirectory(prefix="gc-slice-") as private:
-            made = Path(private) / "gradebook.db"
-            gradebook_slice.export(db_url, configured_course_id(self.root), ASSIGNMENT, student, made)
-            files.write_new(self.scratch / "gradebook.db", made.read_bytes())
-        self._give(self.scratch / "gradebook.db")
+            made = Path(private) / GRADEBOOK_FILE
+            gradebook_slice.export(db_url, self.course.course_id, ASSIGNMENT, student, made)
+            files.write_new(self.scratch / GRADEBOOK_FILE, made.read_bytes())
+        self._give(self.scratch / GRADEBOOK_FILE)
 
     def bring_back_grades(self, student, db_url):
         """Copy this student's rows of the slice that the step wrote back into the course gradebook."""
         with tempfile.TemporaryDirectory(prefix="gc-slice-") as private:
-            for name in ("gradebook.db", "gradebook.db-journal"):   # a journal: the step was stopped mid-write
+            for name in (GRADEBOOK_FILE, GRADEBOOK_FILE + "-journal"):   # a journal: the step was stopped mid-write
                 try:
                     data = files.read_regular(self.scratch / name, MAX_FILE_BYTES, anchor=self.scratch)
                 except FileNotFoundError:
                     continue
                 files.write_new(Path(private) / name, data)
-            gradebook_slice.import_(db_url, ASSIGNMENT, student, Path(private) / "gradebook.db")
+            gradebook_slice.import_(db_url, ASSIGNMENT, student, Path(private) / GRADEBOOK_FILE)
 
     def prepare_autograde(self, student, staged_folder, db_url):
         self._course_files(student, db_url)
-        source = self.root / "source" / ASSIGNMENT
+        source = self.course.source()
         regular, _ = files.regular_files(source, skip=(".ipynb_checkpoints", "__pycache__"))
-        files.make_folders(self.scratch, "source")
-        files.copy_regular_files(source, self.scratch / "source" / ASSIGNMENT, limit=MAX_FILE_BYTES,
+        self._make_parent(self.copy.source())
+        files.copy_regular_files(source, self.copy.source(), limit=MAX_FILE_BYTES,
                                  names={name for name, _ in regular if not name.endswith(".ipynb")},
                                  destination_anchor=self.scratch)
-        files.make_folders(self.scratch, f"submitted/{student}")
-        files.copy_regular_files(staged_folder, self.scratch / "submitted" / student / ASSIGNMENT, limit=MAX_FILE_BYTES,
+        self._make_parent(self.copy.submitted(student))
+        files.copy_regular_files(staged_folder, self.copy.submitted(student), limit=MAX_FILE_BYTES,
                                  anchor=self.root, destination_anchor=self.scratch)
-        for folder in ("source", "submitted"):
-            self._give(self.scratch / folder)
+        for step in ("source", "submitted"):
+            self._give(self.copy.folder(step))
 
     def prepare_feedback(self, student, db_url):
         """Only the graded notebooks and the two files the exchange reads beside the pages: so
         nbgrader's feedback folder holds the pages it rendered, and never a student's own file
         (a `1_gradient_checking_1d.html` handed in would otherwise stand in for a missing page)."""
         self._course_files(student, db_url)
-        graded = self.root / "autograded" / student / ASSIGNMENT
-        files.make_folders(self.scratch, f"autograded/{student}")
-        files.copy_regular_files(graded, self.scratch / "autograded" / student / ASSIGNMENT, limit=MAX_FILE_BYTES,
+        self._make_parent(self.copy.autograded(student))
+        files.copy_regular_files(self.course.autograded(student), self.copy.autograded(student), limit=MAX_FILE_BYTES,
                                  names={*NOTEBOOKS, *EXCHANGE_FILES},
                                  anchor=self.root, destination_anchor=self.scratch)
-        self._give(self.scratch / "autograded")
+        self._give(self.copy.folder("autograded"))
+
+    def _make_parent(self, folder):
+        """The folders above `folder` in the scratch copy (the copy makes `folder` itself)."""
+        files.make_folders(self.scratch, self.copy.relative(folder).parent)
 
     def bring_back(self, kind, student):
         """Replace the course's <kind>/<student>/<assignment>/ (kind: autograded, feedback) with the
         regular files the step made in its scratch copy (for feedback, FEEDBACK_FILES only: what
         was there before, a student's file included, is gone); returns [(file, why it was left out)]."""
-        made = self.scratch / kind / student / ASSIGNMENT
-        target = self.root / kind / student / ASSIGNMENT
+        made = getattr(self.copy, kind)(student)
+        target = getattr(self.course, kind)(student)
         files.remove_tree(target, anchor=self.root)
-        files.make_folders(self.root, f"{kind}/{student}")
+        files.make_folders(self.root, self.course.relative(target).parent)
         try:
             return files.copy_regular_files(made, target, limit=MAX_FILE_BYTES, anchor=self.scratch,
                                             names=set(FEEDBACK_FILES) if kind == "feedback" else None,
@@ -262,7 +267,7 @@ class NbgraderStep:
             return []
         except files.NotRegular as error:   # the step put a link where its folder belongs
             files.remove_tree(target, anchor=self.root)
-            return [(f"{kind}/{student}", str(error))]
+            return [(str(self.course.relative(target).parent), str(error))]
 
     def keep_ungraded(self, student, staged_folder, notebooks, rewrite):
         """Where nbgrader could not finish a submission (it then removes its graded copy), make the
@@ -272,13 +277,13 @@ class NbgraderStep:
         rewrite -- rewrite(notebook bytes) -> the bytes of its graded copy (grading.grader.ungraded.graded_copy:
                    no output of the student's own run)
         Returns [(file, why it was left out)]."""
-        target = self.root / "autograded" / student / ASSIGNMENT
+        target = self.course.autograded(student)
         try:
             os.close(files.open_folder(target, anchor=self.root))
             return []   # nbgrader kept a graded copy: it stays
         except FileNotFoundError:
             pass
-        files.make_folders(self.root, f"autograded/{student}")
+        files.make_folders(self.root, self.course.relative(target).parent)
         # What nbgrader's feedback and exchange read beside the notebooks, as they are.
         present = {name for name in EXCHANGE_FILES if (Path(staged_folder) / name).is_file()}
         left_out = files.copy_regular_files(staged_folder, target, limit=MAX_FILE_BYTES, names=present,
@@ -302,11 +307,11 @@ class NbgraderStep:
         return KernelService(self, zygote, student)
 
 
-def step_for(root):
-    """The NbgraderStep of the course at `root` for this process (made on first use)."""
-    root = Path(root).resolve()
+def step_for(course):
+    """The NbgraderStep of the course (a grading.course_directory.Course) for this process (made on first use)."""
+    root = course.root.resolve()
     if root not in _steps:
-        _steps[root] = NbgraderStep(root)
+        _steps[root] = NbgraderStep(course.at(root))
     return _steps[root]
 
 
@@ -326,7 +331,7 @@ class KernelService:
 
     def __init__(self, step, zygote, student):
         self.step, self.zygote, self.student = step, zygote, student
-        self.cwd = str(step.root / "autograded" / student / ASSIGNMENT)
+        self.cwd = str(step.course.autograded(student))
         self.path = step.service / SERVICE_SOCKET
         self.listener = None
         self.threads = []
@@ -380,7 +385,7 @@ class KernelService:
                         self.zygote.stop()
                         self.zygote.start()
                     started = self.zygote.start_kernel(info, request.get("argv", []), cwd=self.cwd, output=output,
-                                                       folder=self.step.scratch / "autograded" / self.student / ASSIGNMENT,
+                                                       folder=self.step.copy.autograded(self.student),
                                                        anchor=self.step.scratch)
             except (kernels.KernelStartFailed, OSError, ValueError, KeyError, TypeError) as error:
                 print(f"kernel service: {error}", file=sys.stderr)
@@ -433,11 +438,10 @@ def job_config(job):
 
     from grading.sandboxing.bounded_execute import BoundedExecute
 
-    root = os.getcwd()
-    config = course_config(root)
-    config.CourseDirectory.root = root
-    config.CourseDirectory.db_url = f"sqlite:///{root}/gradebook.db"
-    config.CourseDirectory.submitted_directory = "submitted"
+    course = Course(os.getcwd())   # the scratch copy, at the course's path: its folders by the course's names
+    config = course.config
+    config.CourseDirectory.root = str(course.root)
+    config.CourseDirectory.db_url = course.sqlite_gradebook
     config.Execute.kernel_manager_class = "grading.sandboxing.warm_kernels.PromptKernelManager"
     config.KernelManager.ip = os.path.join(job["sockets"], KERNEL_PREFIX)
     config.KernelManager.transport = "ipc"

@@ -24,17 +24,17 @@ from pathlib import Path
 
 import numpy as np
 
-from grading.assignment import ASSIGNMENT, COURSE_ROOT
+from grading.assignment import COURSE_ROOT
 from grading.checks.harness import CheckFailed
+from grading.course_directory import Course
 from grading.inside import worker as protocol
 from grading.sandboxing import sandbox
+from grading.sandboxing.sandbox import INSIDE, SCRIPTS
 from grading.untrusted_text import SURROGATE_ESCAPE, encodable_data
 
-INSIDE_FOLDER = Path(__file__).resolve().parent.parent / "inside"
-WORKER_SCRIPT = INSIDE_FOLDER / "worker.py"
-SUBSTITUTES = INSIDE_FOLDER / "substitutes.py"
-PARENT_DEATH = INSIDE_FOLDER / "parent_death.py"   # the helper the worker imports from beside it
-INSIDE = Path("/run/grading")   # where the sandbox shows the worker its files
+WORKER_SCRIPT = SCRIPTS / "worker.py"
+SUBSTITUTES = SCRIPTS / "substitutes.py"
+PARENT_DEATH = SCRIPTS / "parent_death.py"   # the helper the worker imports from beside it
 WORKDIR = "/work"               # the worker's private tmpfs folder inside the sandbox
 
 CALL_TIMEOUT = 20.0       # seconds for one call of a student's function
@@ -82,9 +82,9 @@ def site_directories():
     return list(dict.fromkeys([paths["purelib"], paths["platlib"]]))
 
 
-def released_helpers(course_root=COURSE_ROOT):
+def released_helpers(course=COURSE_ROOT):
     """The released gc_utils.py, which the worker loads: identical to source/'s (tests/test_release.py)."""
-    return Path(course_root) / "release" / ASSIGNMENT / "gc_utils.py"
+    return Course.of(course).release() / "gc_utils.py"
 
 
 class Worker:

@@ -39,12 +39,16 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grading.assignment import PACKAGE
+
 SANDBOX_UID = 65534   # nobody: student code
 SANDBOX_GID = 65534   # nogroup
 GRADER_UID = 65533    # nbgrader's own steps (grading.sandboxing.nbgrader_step): no passwd entry needed
 GRADER_GID = 65533
 INSTALL_HINT = "install Debian's bubblewrap: apt-get install bubblewrap"
-STAGE = str(Path(__file__).resolve().parent.parent / "inside" / "sandbox_stage.py")  # the first step, run by path
+SCRIPTS = PACKAGE / "inside"     # the scripts that run in a sandbox, started by path (grading/inside/)
+INSIDE = Path("/run/grading")    # where a sandbox is shown the scripts it runs, and what they read
+STAGE = str(SCRIPTS / "sandbox_stage.py")  # the first step, run by path
 
 
 class SandboxUnavailable(RuntimeError):

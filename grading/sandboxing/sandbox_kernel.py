@@ -27,27 +27,28 @@ import signal
 import sys
 from pathlib import Path
 
-from grading.assignment import ASSIGNMENT
+from grading.assignment import ASSIGNMENT, PACKAGE
+from grading.course_directory import DEFAULT_NAMES, Course
 from grading.inside import kernel_zygote, parent_death
 from grading.sandboxing import kernels
 from grading.sandboxing.sandbox import INSTALL_HINT, SandboxUnavailable, available, require, run as run_sandboxed, wrap
 
 KERNEL_NAME = "gradient-checking-sandbox"
-PACKAGE = kernels.PACKAGE
 OUTPUT_BUDGET = 64 * 2 ** 10  # bytes of the kernel's own stdout/stderr passed on to the grader
 KERNEL_SERVICE = "GRADING_KERNEL_SERVICE"   # the socket of the grading worker's kernel service
 
 
 def course_of(folder):
-    """(course root, assignment) for a notebook folder, autograded/<student>/<assignment>/ of a course.
+    """(Course, assignment) for a notebook folder, autograded/<student>/<assignment>/ of a course.
 
     Any other folder (say `nbgrader validate` on a source notebook) belongs to the course named
-    by GRADING_COURSE_ROOT, or else the course that holds this package.
+    by GRADING_COURSE_ROOT, or else the course that holds this package. The course has nbgrader's
+    default folder names: a kernel's start cannot wait for the course's configuration to be read.
     """
     folder = Path(folder).resolve()
-    if folder.parent.parent.name == "autograded":
-        return folder.parents[2], folder.name
-    return Path(os.environ.get("GRADING_COURSE_ROOT", PACKAGE.parent)).resolve(), ASSIGNMENT
+    if folder.parent.parent.name == DEFAULT_NAMES["autograded"]:
+        return Course.with_default_names(folder.parents[2]), folder.name
+    return Course.with_default_names(Path(os.environ.get("GRADING_COURSE_ROOT", PACKAGE.parent)).resolve()), ASSIGNMENT
 
 
 def die_with_parent():
@@ -145,8 +146,8 @@ def run_own_zygote(info, extra_args, folder):
         require()
     except SandboxUnavailable as error:
         sys.exit(f"gradient-checking-sandbox: {error}")
-    root, assignment = course_of(folder)
-    with kernels.Zygote(root, assignment, work_area=Path(folder).parent,
+    course, assignment = course_of(folder)
+    with kernels.Zygote(course, assignment, work_area=Path(folder).parent,
                         sockets_near=os.path.dirname(info["ip"])) as zygote:
         read, write = os.pipe()
         try:
