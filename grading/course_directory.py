@@ -55,6 +55,7 @@ class Course:
         self.root = Path(root)
         self._config = config
         self._names = None
+        self._settings = None
         self.config_file = self.root / CONFIG_FILE
         self.deadlines_file = self.root / DEADLINES_FILE
         self.sqlite_gradebook = f"sqlite:///{self.root / GRADEBOOK_FILE}"   # nbgrader's own default gradebook
@@ -80,14 +81,20 @@ class Course:
         return course
 
     def at(self, root):
-        """A course at another root with the same names (a scratch copy of this one)."""
+        """A course at another root with the same names and settings (a scratch copy of this one)."""
         other = Course(root)
-        other._names = self.names
+        other._names, other._settings = self.names, self.settings
+        return other
+
+    def with_settings(self, **changes):
+        """This course with some of its settings changed, for one run (`make autograde --deadline`)."""
+        other = copy.copy(self)
+        other._settings = self.settings.replaced(**changes)
         return other
 
     def __getstate__(self):
         # The names cross to a worker; the configuration does not (it would run there again).
-        return {**self.__dict__, "_config": None, "_names": self.names}
+        return {**self.__dict__, "_config": None, "_names": self.names, "_settings": self.settings}
 
     def __repr__(self):
         return f"Course({str(self.root)!r})"
@@ -122,6 +129,15 @@ class Course:
             self._names = {**{step: getattr(nbgrader, f"{step}_directory") for step in STEPS},
                            "course_id": nbgrader.course_id, "db_url": nbgrader.db_url}
         return self._names
+
+    @property
+    def settings(self):
+        """The course's grading.settings.GradingSettings: the defaults, as its configuration sets them."""
+        if self._settings is None:
+            from grading.settings import GradingSettings
+
+            self._settings = GradingSettings(config=self.config)
+        return self._settings
 
     @property
     def course_id(self):

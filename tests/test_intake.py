@@ -24,6 +24,7 @@ from nbgrader.api import Gradebook
 from grading.assignment import ASSIGNMENT
 from grading.grader import autograde
 from grading.lms import intake, lms_export
+from grading.settings import DEFAULTS
 from synthetic_class import catalog, synthetic
 
 NB1, NB2 = "1_gradient_checking_1d.ipynb", "2_gradient_checking_nd.ipynb"
@@ -717,7 +718,7 @@ def test_zip_abuse_is_skipped_member_by_member_and_everyone_else_is_collected(co
     run = run_intake(root, zip_path, roster)
     assert run.status == 0, run.err
     assert sorted({key.split("/")[0] for key in run.submitted}) == ["ada", "grace"]
-    assert f"it unpacks to more than {intake.MAX_RATIO} times its size in the zip (a zip bomb): " \
+    assert f"it unpacks to more than {DEFAULTS.zip_ratio} times its size in the zip (a zip bomb): " \
            f"'lovelaceada_12345_678901_bomb.txt'" in run.out
     assert "more than the 64 MiB allowed: 'lovelaceada_12345_678901_huge.bin'" in run.out
     assert run.out.count("is deeper than 8 folders or has a name longer than 255 bytes") == 2
@@ -733,10 +734,10 @@ def test_an_id_is_read_in_its_normalized_form(tmp_path):
 
 def test_a_download_of_too_many_files_is_cut_at_the_bound():
     info = zipfile.ZipInfo("lovelaceada_12345_678901_notes.txt")
-    assert intake.member_problem(info, kept_members=intake.MAX_MEMBERS - 1) == ""
-    assert "more than 5000 files" in intake.member_problem(info, kept_members=intake.MAX_MEMBERS)
+    assert intake.member_problem(info, kept_members=DEFAULTS.zip_files - 1) == ""
+    assert "more than 5000 files" in intake.member_problem(info, kept_members=DEFAULTS.zip_files)
     info.file_size = 2 ** 20
-    assert "more than 2 GiB" in intake.member_problem(info, kept_bytes=intake.MAX_TOTAL_BYTES - 2 ** 19)
+    assert "more than 2 GiB" in intake.member_problem(info, kept_bytes=DEFAULTS.zip_total_bytes - 2 ** 19)
 
 
 def test_a_zip_of_nothing_but_unsafe_members_is_refused(course_copy, tmp_path):

@@ -11,6 +11,7 @@ from pathlib import Path
 from ci import require_root
 
 from grading.sandboxing import socket_area
+from grading.settings import DEFAULTS
 
 FILL = """
 import errno, sys
@@ -55,7 +56,7 @@ def test_off_the_main_thread_the_area_is_a_bounded_tmpfs_of_the_machine_named_fo
         source = f"{socket_area.SOURCE}-{os.getpid()}"
         assert (source, str(area.path)) in socket_area._mounts()
         said, written = fill(area.path)
-        assert said == "ENOSPC" and int(written) <= socket_area.SIZE, (said, written)
+        assert said == "ENOSPC" and int(written) <= DEFAULTS.socket_area_bytes, (said, written)
     finally:
         area.close()
     assert not mounted(f"{socket_area.SOURCE}-{os.getpid()}") and not area.path.exists()
@@ -64,6 +65,7 @@ def test_off_the_main_thread_the_area_is_a_bounded_tmpfs_of_the_machine_named_fo
 SIGKILLED = """
 import os, sys, threading, time
 from grading.sandboxing import socket_area
+from grading.settings import DEFAULTS
 made = {}
 thread = threading.Thread(target=lambda: made.update(area=socket_area.SocketArea.create(sys.argv[1])))
 thread.start(); thread.join()

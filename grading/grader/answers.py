@@ -25,6 +25,7 @@ from grading.assignment import COURSE_ROOT, NOTEBOOKS, function_of
 from grading.course_directory import Course
 from grading.grader import staging
 from grading.sandboxing import files
+from grading.settings import DEFAULTS
 
 # Cell magics whose body is Python; the body of any other (%%bash, %%writefile, ...) is not run.
 PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun"}
@@ -132,26 +133,27 @@ class NotebookReading:
     warnings: dict = field(default_factory=dict)   # function -> [tampering seen]
 
 
-def read_submitted_notebook(path, layout, anchor=None):
+def read_submitted_notebook(path, layout, anchor=None, settings=DEFAULTS):
     """Read a submitted notebook as data, through staging's reader and policy (grading.grader.staging:
     the first of duplicated cells, retyped cells as released); never raises for a bad notebook.
 
     anchor -- a trusted folder that holds it (see grading.sandboxing.files.open_folder)
+    settings -- grading.settings.GradingSettings: the bounds of what staging reads
     """
     path = Path(path)
     try:
-        notebook, _ = staging.read_notebook(path, anchor)
+        notebook, _ = staging.read_notebook(path, anchor, settings)
     except FileNotFoundError:   # under another name, as staging finds it (a staged copy has the released names)
-        return _found_elsewhere(path.parent, layout, anchor)
+        return _found_elsewhere(path.parent, layout, anchor, settings)
     except (ValueError, OSError) as reason:
         return NotebookReading(problem=f"{layout.name} could not be graded: {reason}.")
     return reading_of(notebook, layout)
 
 
-def _found_elsewhere(folder, layout, anchor):
+def _found_elsewhere(folder, layout, anchor, settings):
     """The NotebookReading of the file staging.find_notebooks takes for `layout` in `folder`, or why none."""
     try:
-        found = staging.find_notebooks(folder, layout.assignment, anchor)
+        found = staging.find_notebooks(folder, layout.assignment, anchor, settings)
     except (files.NotRegular, OSError):
         found = staging.Found()
     if layout.name in found.taken:

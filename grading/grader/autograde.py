@@ -38,7 +38,6 @@ from grading.grader.ledger import Ledger, public_url, submission_fingerprint
 from grading.grader.report import REPORT
 from grading.results import Result, final_total, points_text
 from grading.sandboxing import cgroups, files
-from grading.sandboxing.limits import GradingLimits
 from grading.untrusted_text import for_terminal
 
 RUN_REPORT = Path(REPORTS, "autograde_run.json")   # figures of the last run (read by the benchmark)
@@ -97,7 +96,7 @@ def worker_memory(results):
     return dict(peaks)
 
 
-def grade_all(runner, course, students, db_url, *, progress=True, limits=GradingLimits()):
+def grade_all(runner, course, students, db_url, *, progress=True):
     """Grade `students` on the runner's workers and record each finished grade in the ledger; return Results."""
     from tqdm import tqdm
 
@@ -109,7 +108,7 @@ def grade_all(runner, course, students, db_url, *, progress=True, limits=Grading
     results = []
     with tqdm(total=len(students), unit="submission", desc="grading", file=sys.stderr,
               disable=not progress, smoothing=0.1, dynamic_ncols=True) as bar:
-        jobs = {student: (course, student, db_url, limits) for student in students}
+        jobs = {student: (course, student, db_url) for student in students}
         for student, result in runner.run(pipeline.grade_submission, jobs):
             if isinstance(result, Exception):
                 result = Result(student, failed=f"{type(result).__name__}: {result}")
@@ -143,7 +142,7 @@ def feedback_missing(course, student):
     return not pages or foreign or len(pages) < len(graded) or min(pages) < max(graded, default=0)
 
 
-def write_all_feedback(runner, course, students, db_url, *, progress=True, limits=GradingLimits(), stale=()):
+def write_all_feedback(runner, course, students, db_url, *, progress=True, stale=()):
     """nbgrader's feedback HTML of each student whose feedback is missing or older than their
     graded notebooks, or who is in `stale` (their late penalty changed); {student: problem}."""
     from tqdm import tqdm
@@ -152,7 +151,7 @@ def write_all_feedback(runner, course, students, db_url, *, progress=True, limit
 
     todo = [s for s in students if s in stale or feedback_missing(course, s)]
     problems = {}
-    jobs = {student: (course, student, db_url, limits) for student in todo}
+    jobs = {student: (course, student, db_url) for student in todo}
     for student, problem in tqdm(runner.run(pipeline.write_feedback, jobs), total=len(todo), unit="student",
                                  desc="feedback", file=sys.stderr, disable=not progress or not todo):
         if isinstance(problem, Exception):
@@ -190,11 +189,11 @@ def parse_args(argv):
     parser.add_argument("--force", action="store_true", help="grade again what was graded already")
     parser.add_argument("--no-feedback", dest="feedback", action="store_false", help="do not write feedback HTML")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.add_argument("--deadline", type=float, default=GradingLimits.deadline_seconds,
-                        help="seconds for one whole submission, both notebooks and verification "
-                             f"(default {GradingLimits.deadline_seconds:g})")
-    parser.add_argument("--cell-timeout", type=float, default=0,
-                        help="seconds for one cell (default: nbgrader_config.py's Execute.timeout)")
+    parser.add_argument("--deadline", type=float, help="seconds for one whole submission, both notebooks and "
+                                                       "verification (default: the course's "
+                                                       "GradingSettings.deadline_seconds, 300 unless set)")
+    parser.add_argument("--cell-timeout", type=float, help="seconds for one cell (default: the course's "
+                                                           "GradingSettings.cell_seconds, else Execute.timeout)")
     parser.add_argument("--similarity-threshold", type=similarity_threshold, default=None, metavar="X",
                         help="list pairs of submissions from this similarity up, 0 to 1 (default 0.75)")
     return parser.parse_args(argv)
@@ -250,7 +249,9 @@ def run(argv=None):
     if args.scheduler and gradebook.is_sqlite(db_url):
         print("Note: a SQLite gradebook works only if every Dask worker runs on this machine; "
               "use --db-url postgresql://... for several machines.")
-    limits = GradingLimits(deadline_seconds=args.deadline, cell_seconds=args.cell_timeout)
+    course = course.with_settings(**{name: value for name, value in (("deadline_seconds", args.deadline),
+                                                                      ("cell_seconds", args.cell_timeout))
+                                     if value is not None})
     try:
         course_deadlines = deadlines.load(course)   # a mistake in deadlines.toml stops the run before it grades
     except deadlines.DeadlinesError as error:
@@ -271,12 +272,12 @@ def run(argv=None):
 
     with runner:
         started = time.perf_counter()
-        fresh = grade_all(runner, course, todo, db_url, progress=not args.quiet, limits=limits) if todo else []
+        fresh = grade_all(runner, course, todo, db_url, progress=not args.quiet) if todo else []
         grading_seconds = time.perf_counter() - started
         # Every run: a new extension or policy changes penalties without a regrade.
         lateness = deadlines.apply(course, db_url)
         started = time.perf_counter()
-        no_feedback = write_all_feedback(runner, course, students, db_url, progress=not args.quiet, limits=limits,
+        no_feedback = write_all_feedback(runner, course, students, db_url, progress=not args.quiet,
                                          stale={s for s, late in lateness.items() if late.changed}) \
             if args.feedback else {}
         feedback_seconds = time.perf_counter() - started

@@ -1,6 +1,6 @@
 """Grade one submission: the unit of work that every grading mode runs, serial or on a cluster.
 
-grade_submission(root, student, db_url, limits):
+grade_submission(course, student, db_url):
     stage      a clean copy of submitted/<student>/ (grading.grader.staging); the student's folder is never changed
     autograde  nbgrader's Autograde on that copy, in a sandbox of its own that sees only this
                student's scratch copy (grading.sandboxing.nbgrader_step); its kernels are forked from a
@@ -11,8 +11,8 @@ grade_submission(root, student, db_url, limits):
                score differs from it, the verified score goes into the gradebook and the
                submission is flagged
     bound      everything the submission runs shares one cgroup (memory, processes), one deadline
-               and one output budget (grading.sandboxing.limits)
-write_feedback(root, student, db_url, limits):
+               and one output budget: the course's settings (grading.settings)
+write_feedback(course, student, db_url):
     feedback   nbgrader's GenerateFeedback for one student, also in the step's sandbox; each page
                names the notebooks without a graded copy and why (grading.grader.ungraded)
 
@@ -46,7 +46,6 @@ from grading.results import Result
 from grading.sandboxing import files
 from grading.sandboxing.cgroups import Cgroup
 from grading.sandboxing.kernels import VERDICT_READER, Zygote
-from grading.sandboxing.limits import GradingLimits
 from grading.sandboxing.nbgrader_step import step_for
 from grading.sandboxing.remote import WorkerStartFailed
 
@@ -56,11 +55,11 @@ _ONE_AT_A_TIME = threading.Lock()
 _current = {}                   # what the submission being graded runs: its cgroup (for hygiene)
 
 
-def grade_submission(course, student, db_url, limits=GradingLimits()):
+def grade_submission(course, student, db_url):
     """Stage, autograde and verify one student's submission.
 
-    course -- the course directory (a grading.course_directory.Course, or its path); db_url -- the gradebook;
-    limits -- grading.sandboxing.limits.GradingLimits
+    course -- the course directory (a grading.course_directory.Course, whose settings bound the
+              submission, or its path); db_url -- the gradebook
     Returns a Result. Problems of the submission are in Result.problems; a failure of the
     grading machinery itself (an exception) is in Result.failed, so that the run can go on.
     """
@@ -68,7 +67,7 @@ def grade_submission(course, student, db_url, limits=GradingLimits()):
         started, cpu = time.perf_counter(), time.process_time()
         result = Result(student)
         try:
-            _grade(Course.of(course), student, db_url, result, limits)
+            _grade(Course.of(course), student, db_url, result)
         except Exception:
             result.failed = traceback.format_exc(limit=-3).strip()
         result.seconds = time.perf_counter() - started
@@ -106,10 +105,10 @@ class VerdictFolder:
         return False
 
 
-def submission_cgroup(student, limits):
+def submission_cgroup(student, settings):
     """The submission's cgroup (grading.sandboxing.cgroups), or a stand-in that does nothing where cgroups
     are not available."""
-    group = Cgroup.create(student, memory_bytes=limits.memory_bytes, max_processes=limits.max_processes)
+    group = Cgroup.create(student, memory_bytes=settings.memory_bytes, max_processes=settings.max_processes)
     return group if group is not None else nullcontext()
 
 
@@ -121,28 +120,30 @@ def end_current():
         group.remove()
 
 
-def _grade(course, student, db_url, result, limits):
+def _grade(course, student, db_url, result):
     _require_course_here(course)
     root = course.root
+    settings = course.settings
     staged = stage(course.submitted(student), course.staged(student), release_folder=course.release(),
-                   anchor=course.folder("submitted"), destination_anchor=root)
+                   anchor=course.folder("submitted"), destination_anchor=root, settings=settings)
     result.problems.extend(staged.problems)
     step = step_for(course)
     step.prepare_autograde(student, staged.folder, db_url)
-    deadline = time.monotonic() + limits.deadline_seconds
+    deadline = time.monotonic() + settings.deadline_seconds
 
     # Verification reads the staged copy in processes of its own: it runs while nbgrader's kernel
     # works, and hands each verdict to the kernel as soon as it is known.
-    with submission_cgroup(student, limits) as group, VerdictFolder() as verdicts, \
+    with submission_cgroup(student, settings) as group, VerdictFolder() as verdicts, \
             Zygote(course, work_area=course.autograded(student).parent, package=VERDICT_READER,
-                   verdicts=verdicts.path, cgroup=group, sockets_near=step.area.path) as zygote, \
+                   verdicts=verdicts.path, cgroup=group, settings=settings, sockets_near=step.area.path) as zygote, \
             step.kernel_service(zygote, student), ThreadPoolExecutor(max_workers=1) as beside:
         _current["cgroup"] = group
         try:
             verifying = beside.submit(verify.verify_submission, staged.folder, course=course, anchor=root,
-                                      on_verdict=verdicts.write, deadline=deadline, cgroup=group)
+                                      on_verdict=verdicts.write, deadline=deadline, cgroup=group,
+                                      settings=settings)
             step_cpu = step.cpu_seconds()
-            outcome = step.run("autograde", student, limits)
+            outcome = step.run("autograde", student, settings)
             result.step_cpu_seconds = step.cpu_seconds() - step_cpu
             if not outcome["success"]:
                 last = (outcome.get("error") or outcome.get("log") or "").strip().splitlines()
@@ -171,16 +172,16 @@ def _grade(course, student, db_url, result, limits):
     result.scores = scores(root, db_url, student=student).get(student, {})
 
 
-def write_feedback(course, student, db_url, limits=GradingLimits()):
+def write_feedback(course, student, db_url):
     """nbgrader's feedback HTML for one graded student; returns a problem in words, or ""."""
     with _ONE_AT_A_TIME:
         try:
-            return _write_feedback(Course.of(course), student, db_url, limits)
+            return _write_feedback(Course.of(course), student, db_url)
         except Exception as error:   # the machinery failed: say so; the next run tries again
             return f"the feedback could not be written: {type(error).__name__}: {error}"
 
 
-def _write_feedback(course, student, db_url, limits):
+def _write_feedback(course, student, db_url):
     _require_course_here(course)
     try:
         graded, _ = files.regular_files(course.autograded(student), anchor=course.root)
@@ -194,7 +195,7 @@ def _write_feedback(course, student, db_url, limits):
     # Each page names the notebooks that have no graded copy, and why (grading.plugins.feedback_page).
     present = {name for name, _ in graded}
     absent = {name: ungraded.why_absent(course, student, name) for name in NOTEBOOKS if name not in present}
-    written = step.run("feedback", student, limits, absent=absent)
+    written = step.run("feedback", student, course.settings, absent=absent)
     step.bring_back("feedback", student)
     if not written["success"]:
         return "the feedback could not be written: " + (written.get("error") or "").strip()[-200:]

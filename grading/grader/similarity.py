@@ -72,7 +72,7 @@ def read_answers(course, student):
     course = Course.of(course)
     released = [layout.released for layout in answers.assignment_layout(course)]
     try:
-        found = find_notebooks(course.submitted(student), released, anchor=course.root)
+        found = find_notebooks(course.submitted(student), released, anchor=course.root, settings=course.settings)
     except (files.NotRegular, OSError):
         return ""
     return answer_text([found.taken[name][1] if name in found.taken else None for name in NOTEBOOKS], course)

@@ -62,7 +62,7 @@ def why_absent(course, student, name):
     """Why the notebook `name` of a graded student has no graded copy: read again as staging read it.
     course -- a grading.course_directory.Course"""
     try:
-        read_notebook(course.submitted(student) / name, anchor=course.folder("submitted"))
+        read_notebook(course.submitted(student) / name, anchor=course.folder("submitted"), settings=course.settings)
     except FileNotFoundError:
         return "it was not in your submission"
     except ValueError as reason:

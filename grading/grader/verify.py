@@ -33,13 +33,14 @@ from grading.grader.answers import assignment_layout, read_submitted_notebook
 from grading.grader.ledger import VerifiedScores
 from grading.results import Flag, Verdict
 from grading.sandboxing.remote import RemoteStudent, WorkerStartFailed
+from grading.settings import DEFAULTS
 
 MARKER = "Verified outside the notebook"
 
 
 # ---------------------------------------------------------------------------------- verification
 def verify_submission(submission_dir, *, course=COURSE_ROOT, only=None, on_verdict=None, anchor=None,
-                      **remote_options):
+                      settings=DEFAULTS, **remote_options):
     """Grade every function of a submission outside the student's kernel.
 
     submission_dir -- the folder with the submitted notebooks (read as data only)
@@ -47,8 +48,8 @@ def verify_submission(submission_dir, *, course=COURSE_ROOT, only=None, on_verdi
     only -- function names to verify (default: all); a notebook with none of them is not run
     on_verdict -- called as on_verdict(function, verdict) as soon as each verdict is known
     anchor -- a trusted folder that holds submission_dir (see grading.sandboxing.files.open_folder)
-    remote_options -- call_timeout, exec_timeout, function_budget, cells_budget, deadline (a
-                      time.monotonic() value for the whole submission), cgroup for RemoteStudent
+    settings -- grading.settings.GradingSettings: what staging reads, the worker's timeouts
+    remote_options -- deadline (a time.monotonic() value for the whole submission), cgroup for RemoteStudent
 
     Returns {function: Verdict}, in the order of the notebooks. A broken notebook or cell gives
     0 points to the functions it affects, with a message; the others are verified. Raises
@@ -60,13 +61,14 @@ def verify_submission(submission_dir, *, course=COURSE_ROOT, only=None, on_verdi
     helpers = course.release() / "gc_utils.py"
     wanted = set(only) if only is not None else {f for layout in layouts for f in layout.functions}
     layouts = [layout for layout in layouts if wanted & set(layout.functions)]
-    readings = [read_submitted_notebook(submission_dir / layout.name, layout, anchor) for layout in layouts]
+    readings = [read_submitted_notebook(submission_dir / layout.name, layout, anchor, settings) for layout in layouts]
     students = []
     try:
         for layout, reading in zip(layouts, readings):
             needed = not reading.problem and any(f in wanted and f not in reading.function_problems
                                                  for f in layout.functions)
-            student = RemoteStudent(reading.cells, setup=layout.setup, helpers=helpers, **remote_options)
+            student = RemoteStudent(reading.cells, setup=layout.setup, helpers=helpers, settings=settings,
+                                    **remote_options)
             if needed:
                 student.prepare()   # the workers of both notebooks start at once
             students.append(student if needed else None)

@@ -63,6 +63,7 @@ from grading.grader.gradebook import normalized
 from grading.assignment import ASSIGNMENT, COURSE_ROOT
 from grading.course_directory import DOWNLOADS, Course
 from grading.grader import staging
+from grading.settings import DEFAULTS, GradingSettings
 from grading.untrusted_text import for_terminal
 
 LMS_NAMES = {"canvas": "Canvas", "moodle": "Moodle"}
@@ -76,15 +77,6 @@ REPLACED = DOWNLOADED / "replaced"             # submitted/ folders as they were
 ROSTER_COPY = DOWNLOADED / "roster.csv"
 LMS_RECORD = DOWNLOADED / "lms.json"
 
-# What one LMS download may hold; a member beyond these is skipped with a sentence, the others
-# are collected. A class's download is a few files per student, none of them large.
-MAX_MEMBERS = 5000
-MAX_MEMBER_BYTES = 64 * 2 ** 20        # a notebook of this assignment is well under 1 MiB
-MAX_TOTAL_BYTES = 2 * 2 ** 30          # everything collected from one download
-MAX_RATIO = 100                        # uncompressed / compressed, for members over RATIO_FROM bytes
-RATIO_FROM = 2 ** 20
-MAX_DEPTH = 8                          # folders in a member's path
-MAX_PART_BYTES = 255                   # a file name, as most file systems allow
 # nbgrader reads submitted/<id>/<assignment>/timestamp.txt as the submission time, and
 # zip_collect keeps one it finds; nbgrader runs an nbgrader_config.py (and reads a .json) in the
 # folder it starts in: a student must not be able to send either.
@@ -311,32 +303,35 @@ def member_parts(name):
     return parts
 
 
-def member_problem(info, kept_bytes=0, kept_members=0):
+def member_problem(info, kept_bytes=0, kept_members=0, settings=DEFAULTS):
     """Why the zip member `info` (a zipfile.ZipInfo) must be skipped, in words; "" if it may be
-    extracted. kept_bytes, kept_members -- what the members kept before it add up to."""
+    extracted. kept_bytes, kept_members -- what the members kept before it add up to.
+    settings -- grading.settings.GradingSettings: what one download may hold (zip_*); a class's
+    download is a few files per student, none of them large."""
     parts = member_parts(info.filename)
     if parts is None:
         return "its path leads outside the download's folder (no LMS writes that)"
-    if len(parts) > MAX_DEPTH + 1 or any(len(p.encode("utf-8", "surrogateescape")) > MAX_PART_BYTES for p in parts):
-        return f"its path is deeper than {MAX_DEPTH} folders or has a name longer than {MAX_PART_BYTES} bytes"
-    if info.file_size > MAX_MEMBER_BYTES:
-        return f"it unpacks to {info.file_size} bytes, more than the {MAX_MEMBER_BYTES // 2 ** 20} MiB allowed"
-    if info.file_size > RATIO_FROM and info.file_size > MAX_RATIO * max(info.compress_size, 1):
-        return f"it unpacks to more than {MAX_RATIO} times its size in the zip (a zip bomb)"
-    if kept_members >= MAX_MEMBERS:
-        return f"the download holds more than {MAX_MEMBERS} files"
-    if kept_bytes + info.file_size > MAX_TOTAL_BYTES:
-        return f"the download unpacks to more than {MAX_TOTAL_BYTES // 2 ** 30} GiB"
+    folders, name_bytes = settings.zip_folders, settings.zip_name_bytes
+    if len(parts) > folders + 1 or any(len(p.encode("utf-8", "surrogateescape")) > name_bytes for p in parts):
+        return f"its path is deeper than {folders} folders or has a name longer than {name_bytes} bytes"
+    if info.file_size > settings.zip_file_bytes:
+        return f"it unpacks to {info.file_size} bytes, more than the {settings.zip_file_bytes // 2 ** 20} MiB allowed"
+    if info.file_size > settings.zip_ratio_from_bytes and info.file_size > settings.zip_ratio * max(info.compress_size, 1):
+        return f"it unpacks to more than {settings.zip_ratio} times its size in the zip (a zip bomb)"
+    if kept_members >= settings.zip_files:
+        return f"the download holds more than {settings.zip_files} files"
+    if kept_bytes + info.file_size > settings.zip_total_bytes:
+        return f"the download unpacks to more than {settings.zip_total_bytes // 2 ** 30} GiB"
     return ""
 
 
-def usable_members(archive):
+def usable_members(archive, settings=DEFAULTS):
     """([ZipInfo] of the members of `archive` to extract, [(ZipInfo, why)] of those skipped)."""
     kept, skipped, kept_bytes = [], [], 0
     for info in archive.infolist():
         if info.is_dir():
             continue
-        why = member_problem(info, kept_bytes, len(kept))
+        why = member_problem(info, kept_bytes, len(kept), settings)
         if why:
             skipped.append((info, why))
         else:
@@ -375,7 +370,7 @@ class LmsExtractor(ExtractorPlugin):
             self.log.info("Extracting %s to %s", source, target)
             zone = deadlines.load(self.parent.coursedir.root).zone
             with zipfile.ZipFile(source) as archive:
-                kept, skipped = usable_members(archive)
+                kept, skipped = usable_members(archive, GradingSettings(config=self.config))
                 for member, why in skipped:
                     self.log.warning("Skipped %r: %s", member.filename, why)
                 for member in kept:
@@ -452,7 +447,7 @@ class LmsCollector(FileNameCollectorPlugin):
 # ---------------------------------------------------------------------------------------------
 # The intake
 
-def read_zip(path):
+def read_zip(path, settings=DEFAULTS):
     """([member paths with /], [(member name, why it is skipped)]) of the files in the zip at `path`
     (member_problem decides). IntakeError if the zip is unusable, or a member to keep is damaged."""
     path = Path(path)
@@ -462,7 +457,7 @@ def read_zip(path):
         raise IntakeError(f"{path} is not a zip file (or an incomplete download)")
     try:
         with zipfile.ZipFile(path) as archive:
-            kept, skipped = usable_members(archive)
+            kept, skipped = usable_members(archive, settings)
             for member in kept:   # only what will be extracted is read: a bomb skipped is never unpacked
                 try:
                     with archive.open(member) as data:
@@ -735,7 +730,7 @@ def intake(zip_path, roster_path, root=COURSE_ROOT, lms="auto", db_url=None, tak
         raise IntakeError(str(error)) from None
     left_out = []
     students = read_roster(roster_path, left_out)
-    members, skipped = read_zip(zip_path)
+    members, skipped = read_zip(zip_path, course.settings)
     if lms == "auto":
         lms = detect_lms(members)
         if lms is None:
@@ -788,7 +783,8 @@ def intake(zip_path, roster_path, root=COURSE_ROOT, lms="auto", db_url=None, tak
         when = deadlines.read_timestamp(folder)
         if when:
             summary.submitted_at[student] = when
-        summary.found[student] = staging.find_notebooks(folder, notebooks, anchor=course.folder("submitted"))   # as grading will
+        summary.found[student] = staging.find_notebooks(folder, notebooks, anchor=course.folder("submitted"),
+                                                        settings=course.settings)   # as grading will
         if student not in before:
             summary.new.append(student)
         elif before[student] != after[student]:
@@ -851,8 +847,8 @@ def keep_earlier(course, earlier, before, after, released_notebooks):
     kept = {}
     for student in changed:
         folder = course.submitted(student)
-        had = staging.find_notebooks(Path(earlier) / student, notebooks, anchor=Path(earlier))
-        has = staging.find_notebooks(folder, notebooks, anchor=course.folder("submitted"))
+        had = staging.find_notebooks(Path(earlier) / student, notebooks, anchor=Path(earlier), settings=course.settings)
+        has = staging.find_notebooks(folder, notebooks, anchor=course.folder("submitted"), settings=course.settings)
         for name in released_notebooks:
             old = had.taken[name][0] if name in had.taken else had.unreadable.get(name)
             if old is None or name in has.whole or (folder / old.path).exists():

@@ -49,7 +49,6 @@ from grading.sandboxing import files
 from grading.untrusted_text import for_spreadsheet, for_terminal
 
 MAX_SCORE = 100
-MAX_PAGE_BYTES = 64 * 2 ** 20    # a feedback page (the step brings back no larger file)
 
 
 def scores(db_url):
@@ -114,7 +113,7 @@ def feedback_pages(course, student, problems=None):
     pages = {}
     for name in FEEDBACK_PAGES:
         try:
-            pages[name] = files.read_regular(folder / name, MAX_PAGE_BYTES, anchor=course.root)
+            pages[name] = files.read_regular(folder / name, course.settings.step_file_bytes, anchor=course.root)
         except FileNotFoundError:
             continue
         except (OSError, files.NotRegular, files.TooLarge) as error:

@@ -24,7 +24,7 @@ import sys
 
 from grading.assignment import ASSIGNMENT, COURSE_ROOT
 from grading.course_directory import Course
-from grading.exchange.release_feedback import REFUSED, SECRET, check
+from grading.exchange.release_feedback import REFUSED, SECRET, read_feedback
 from grading.lms.lms_export import flagged_students
 from grading.untrusted_text import for_terminal
 
@@ -67,7 +67,7 @@ def release(course=COURSE_ROOT, release_flagged=False, options=()):
     unreachable = {s for s, through_exchange in students.items() if not through_exchange}
     bad = {}
     for student in sorted(set(students) - held - unreachable):
-        problem = check(course.feedback(student), root).problem
+        problem = read_feedback(course.feedback(student), root, course.settings.step_file_bytes).problem
         if problem:
             bad[student] = problem
     released = sorted(set(students) - held - unreachable - set(bad))

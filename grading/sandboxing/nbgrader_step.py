@@ -27,7 +27,7 @@ folder is emptied between jobs.
     step = step_for(root)                    # host side, one per course and grading process
     step.prepare_autograde(student, staged_folder, db_url)
     with step.kernel_service(zygote, student):
-        outcome = step.run("autograde", student, limits)
+        outcome = step.run("autograde", student, settings)
     step.bring_back_autograded(student); gradebook_slice.import_(...)
 
     python -I -m grading.sandboxing.nbgrader_step serve      # inside the sandbox: one JSON job per line
@@ -49,15 +49,16 @@ from grading.course_directory import GRADEBOOK_FILE, Course
 from grading.inside import kernel_zygote
 from grading.sandboxing import files, gradebook_slice, kernels
 from grading.sandboxing.cgroups import Cgroup
-from grading.sandboxing.sandbox import GRADER_GID, GRADER_UID, SandboxLimits, popen, python_paths, wrap
+from grading.sandboxing.sandbox import GRADER_GID, GRADER_UID, popen, python_paths, wrap
 from grading.sandboxing.sandbox_kernel import KERNEL_SERVICE
 from grading.sandboxing.socket_area import SocketArea
 
 SERVICE_SOCKET = "kernels.sock"
 KERNEL_PREFIX = "kernel"                 # the step's KernelManager.ip is <sealed folder>/kernel
-MAX_FILE_BYTES = 64 * 2 ** 20            # a file the step made, brought back
 LOG_BYTES = 64 * 2 ** 10                 # of nbgrader's log, kept per job
-STEP_LIMITS = SandboxLimits(cpu_seconds=3600, max_processes=256, tmp_bytes=256 * 2 ** 20)
+# The step's own sandbox runs no student code, but nbgrader's and nbconvert's: more CPU time (a
+# process serves every job of a grading process), processes and /tmp than a kernel's.
+STEP_SANDBOX = {"process_cpu_seconds": 3600, "sandbox_processes": 256, "tmp_bytes": 256 * 2 ** 20}
 PRELOAD = ("nbgrader.apps.api", "nbgrader.apps.autogradeapp", "nbgrader.apps.generatefeedbackapp",
            "nbconvert.exporters.html", "nbclient", "jupyter_client", "sqlalchemy",
            "grading.sandboxing.bounded_execute", "grading.sandboxing.warm_kernels", "grading.grader.gradebook",
@@ -83,7 +84,8 @@ class NbgraderStep:
         self.scratch = Path(tempfile.mkdtemp(prefix="gc-step-"))
         self.copy = course.at(self.scratch)   # the scratch folder, laid out as the course
         # Where the kernels' sockets are: the zygotes' folders, and those they are moved to.
-        self.area = SocketArea.create(runtime_folder())
+        self.area = SocketArea.create(runtime_folder(), course.settings)
+        self.file_bytes = course.settings.step_file_bytes   # a file brought back from the scratch copy, at most
         self.sealed = kernels.private_folder(self.area.path, "gc-sealed-")      # kernels' sockets, for the step
         self.service = kernels.private_folder(runtime_folder(), "gc-service-")  # the kernel service's socket
         self.log = tempfile.TemporaryFile()
@@ -105,7 +107,8 @@ class NbgraderStep:
                        writable=[(self.scratch, self.root)],
                        readonly=[PACKAGE, self.sealed, self.service],
                        env={"JUPYTER_RUNTIME_DIR": "/tmp/runtime", KERNEL_SERVICE: str(self.service / SERVICE_SOCKET)},
-                       uid=GRADER_UID, gid=GRADER_GID, limits=STEP_LIMITS, cgroup=self.cgroup)
+                       uid=GRADER_UID, gid=GRADER_GID, settings=self.course.settings.replaced(**STEP_SANDBOX),
+                       cgroup=self.cgroup)
         self.process = popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log)
         return self
 
@@ -134,10 +137,10 @@ class NbgraderStep:
         self.area.close()
         self.log.close()
 
-    def run(self, op, student, limits, absent=None):
+    def run(self, op, student, settings, absent=None):
         """Run job `op` ("autograde" or "feedback") for `student`; nbgrader's outcome, a dict with
-        success, error and log (and timed_out where it was stopped). Past limits.deadline_seconds
-        + grace the step is stopped.
+        success, error and log (and timed_out where it was stopped). Past settings.deadline_seconds
+        + grace_seconds the step is stopped.
         absent -- for feedback: {notebook file name: why it has no graded copy}, which each page
                   says (grading.plugins.feedback_page.AssignmentSummary)"""
         if not self.alive():
@@ -145,18 +148,18 @@ class NbgraderStep:
         self.log.seek(0)
         self.log.truncate()
         job = {"op": op, "student": student, "assignment": ASSIGNMENT, "sockets": str(self.sealed),
-               "deadline_seconds": limits.deadline_seconds, "cell_seconds": limits.cell_seconds,
-               "output_bytes": limits.output_bytes, "message_bytes": limits.message_bytes,
+               "deadline_seconds": settings.deadline_seconds, "cell_seconds": settings.cell_seconds,
+               "output_bytes": settings.output_bytes, "message_bytes": settings.message_bytes,
                "absent": absent or {}}
         try:
             self.process.stdin.write(json.dumps(job).encode() + b"\n")
             self.process.stdin.flush()
-            ready, _, _ = select.select([self.process.stdout], [], [], limits.deadline_seconds + limits.grace_seconds)
+            ready, _, _ = select.select([self.process.stdout], [], [], settings.deadline_seconds + settings.grace_seconds)
             line = self.process.stdout.readline() if ready else b""
         except (BrokenPipeError, OSError):
             ready, line = True, b""
         if not line:
-            why = "ended unexpectedly" if ready else f"did not finish within {limits.deadline_seconds:g} seconds"
+            why = "ended unexpectedly" if ready else f"did not finish within {settings.deadline_seconds:g} seconds"
             self.stop()
             return {"success": False, "error": f"nbgrader's {op} {why} ({self._log_tail()})", "log": "",
                     "timed_out": bool(not ready)}
@@ -215,7 +218,7 @@ class NbgraderStep:
         with tempfile.TemporaryDirectory(prefix="gc-slice-") as private:
             for name in (GRADEBOOK_FILE, GRADEBOOK_FILE + "-journal"):   # a journal: the step was stopped mid-write
                 try:
-                    data = files.read_regular(self.scratch / name, MAX_FILE_BYTES, anchor=self.scratch)
+                    data = files.read_regular(self.scratch / name, self.file_bytes, anchor=self.scratch)
                 except FileNotFoundError:
                     continue
                 files.write_new(Path(private) / name, data)
@@ -226,11 +229,11 @@ class NbgraderStep:
         source = self.course.source()
         regular, _ = files.regular_files(source, skip=(".ipynb_checkpoints", "__pycache__"))
         self._make_parent(self.copy.source())
-        files.copy_regular_files(source, self.copy.source(), limit=MAX_FILE_BYTES,
+        files.copy_regular_files(source, self.copy.source(), limit=self.file_bytes,
                                  names={name for name, _ in regular if not name.endswith(".ipynb")},
                                  destination_anchor=self.scratch)
         self._make_parent(self.copy.submitted(student))
-        files.copy_regular_files(staged_folder, self.copy.submitted(student), limit=MAX_FILE_BYTES,
+        files.copy_regular_files(staged_folder, self.copy.submitted(student), limit=self.file_bytes,
                                  anchor=self.root, destination_anchor=self.scratch)
         for step in ("source", "submitted"):
             self._give(self.copy.folder(step))
@@ -241,7 +244,7 @@ class NbgraderStep:
         (a `1_gradient_checking_1d.html` handed in would otherwise stand in for a missing page)."""
         self._course_files(student, db_url)
         self._make_parent(self.copy.autograded(student))
-        files.copy_regular_files(self.course.autograded(student), self.copy.autograded(student), limit=MAX_FILE_BYTES,
+        files.copy_regular_files(self.course.autograded(student), self.copy.autograded(student), limit=self.file_bytes,
                                  names={*NOTEBOOKS, *EXCHANGE_FILES},
                                  anchor=self.root, destination_anchor=self.scratch)
         self._give(self.copy.folder("autograded"))
@@ -259,7 +262,7 @@ class NbgraderStep:
         files.remove_tree(target, anchor=self.root)
         files.make_folders(self.root, self.course.relative(target).parent)
         try:
-            return files.copy_regular_files(made, target, limit=MAX_FILE_BYTES, anchor=self.scratch,
+            return files.copy_regular_files(made, target, limit=self.file_bytes, anchor=self.scratch,
                                             names=set(FEEDBACK_FILES) if kind == "feedback" else None,
                                             destination_anchor=self.root)
         except FileNotFoundError:   # nbgrader removes what it could not finish
@@ -286,13 +289,13 @@ class NbgraderStep:
         files.make_folders(self.root, self.course.relative(target).parent)
         # What nbgrader's feedback and exchange read beside the notebooks, as they are.
         present = {name for name in EXCHANGE_FILES if (Path(staged_folder) / name).is_file()}
-        left_out = files.copy_regular_files(staged_folder, target, limit=MAX_FILE_BYTES, names=present,
+        left_out = files.copy_regular_files(staged_folder, target, limit=self.file_bytes, names=present,
                                             anchor=self.root, destination_anchor=self.root)
         folder = files.open_folder(target, anchor=self.root)
         try:
             for name in notebooks:
                 try:
-                    data = files.read_regular(Path(staged_folder) / name, MAX_FILE_BYTES, anchor=self.root)
+                    data = files.read_regular(Path(staged_folder) / name, self.file_bytes, anchor=self.root)
                 except FileNotFoundError:
                     continue   # staging left it out: it has no graded copy
                 except (files.NotRegular, files.TooLarge) as error:

@@ -17,8 +17,10 @@ Two ways to get there:
 - Otherwise (a plain `nbgrader autograde`, `nbgrader validate`), the launcher starts a kernel
   zygote for this one kernel, with this package read-only: the hidden tests run in the kernel,
   as nbgrader does it.
-Either way the launcher passes on the first 64 KiB of what the kernel writes to its own stdout
-and stderr (crash reports), waits for the kernel to end and ends with it.
+Either way the launcher passes on the start of what the kernel writes to its own stdout and stderr
+(crash reports; grading.settings: kernel_log_bytes), waits for the kernel to end and ends with it.
+It reads no course configuration: a kernel's start cannot wait for it, so the zygote it starts for
+a plain nbgrader has the default settings.
 """
 import json
 import os
@@ -32,9 +34,9 @@ from grading.course_directory import DEFAULT_NAMES, Course
 from grading.inside import kernel_zygote, parent_death
 from grading.sandboxing import kernels
 from grading.sandboxing.sandbox import INSTALL_HINT, SandboxUnavailable, available, require, run as run_sandboxed, wrap
+from grading.settings import DEFAULTS
 
 KERNEL_NAME = "gradient-checking-sandbox"
-OUTPUT_BUDGET = 64 * 2 ** 10  # bytes of the kernel's own stdout/stderr passed on to the grader
 KERNEL_SERVICE = "GRADING_KERNEL_SERVICE"   # the socket of the grading worker's kernel service
 
 
@@ -88,7 +90,7 @@ def forward(chunk, budget):
     return budget - len(chunk)
 
 
-def relay(read, budget=OUTPUT_BUDGET):
+def relay(read, budget=DEFAULTS.kernel_log_bytes):
     """Forward what can be read from `read`: up to end of file, or (non-blocking) what is there."""
     try:
         while chunk := os.read(read, 2 ** 16):
@@ -103,7 +105,7 @@ def wait_relaying(control, read):
     reports its exit; return the exit status. SIGTERM has the kernel killed."""
     signal.signal(signal.SIGTERM, lambda *_: kernel_zygote.ask_kill(control))
     os.set_blocking(read, False)
-    budget = OUTPUT_BUDGET
+    budget = DEFAULTS.kernel_log_bytes
     with selectors.DefaultSelector() as waiting:
         waiting.register(read, selectors.EVENT_READ)
         waiting.register(control, selectors.EVENT_READ)
