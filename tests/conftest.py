@@ -1,10 +1,12 @@
 """Shared fixtures: throwaway copies of the course, graded with the real nbgrader commands."""
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -17,12 +19,20 @@ os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="grading-state-")
 
 
 @pytest.fixture(scope="session")
-def new_course(tmp_path_factory):
-    """Factory: a fresh course directory (source, config, generated release, empty gradebook)."""
+def template_course(tmp_path_factory):
+    """One course directory whose release `nbgrader generate_assignment` made, once per run (it
+    takes seconds; a copy of its result does not): source, config, release, gradebook.db."""
+    root = course.make_course_copy(tmp_path_factory.mktemp("template") / "course")
+    course.generate_release(root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def new_course(tmp_path_factory, template_course):
+    """Factory: a fresh course directory (source, config, generated release, a gradebook that knows
+    the assignment and no student): a copy of the run's template course."""
     def make(name="course"):
-        root = course.make_course_copy(tmp_path_factory.mktemp(name))
-        course.generate_release(root)
-        return root
+        return Path(shutil.copytree(template_course, tmp_path_factory.mktemp(name), dirs_exist_ok=True))
     return make
 
 

@@ -1,7 +1,7 @@
 """The kernels' socket area (grading.sandboxing.socket_area): a small tmpfs wherever a root grader
 runs its jobs, on its main thread (a mount namespace of its own) or off it (a Dask worker: the
 machine's namespace, named for its pid), and nothing left mounted by a grader killed with SIGKILL."""
-import os
+import json
 import signal
 import subprocess
 import sys
@@ -40,32 +40,42 @@ def fill(folder):
     return done.stdout.split()
 
 
-def in_thread(function):
-    found = {}
-    thread = threading.Thread(target=lambda: found.update(value=function()))
-    thread.start()
-    thread.join()
-    return found["value"]
+OFF_THE_MAIN_THREAD = """
+import json, os, subprocess, sys, threading
+from grading.sandboxing import socket_area
+made = {}
+thread = threading.Thread(target=lambda: made.update(area=socket_area.SocketArea.create(sys.argv[1])))
+thread.start(); thread.join()
+area = made["area"]
+made["bounded"] = area.bounded
+mounts = socket_area._mounts()
+filled = subprocess.run([sys.executable, "-c", sys.argv[2], str(area.path)], capture_output=True, text=True)
+area.close()
+print(json.dumps({"path": str(area.path), "bounded": made["bounded"], "mounts": mounts, "filled": filled.stdout.split(), "pid": os.getpid(), "after": socket_area._mounts()}))
+"""
 
 
 def test_off_the_main_thread_the_area_is_a_bounded_tmpfs_of_the_machine_named_for_its_process(tmp_path):
+    # In a process of its own, which fills the area from a child as a kernel would: the suite's
+    # process may already have a private mount namespace, made by an earlier test that ran the
+    # nbgrader step on its main thread, where a machine-wide mount is not seen.
     require_root()
-    area = in_thread(lambda: socket_area.SocketArea.create(tmp_path))
-    try:
-        assert area.bounded
-        source = f"{socket_area.SOURCE}-{os.getpid()}"
-        assert (source, str(area.path)) in socket_area._mounts()
-        said, written = fill(area.path)
-        assert said == "ENOSPC" and int(written) <= DEFAULTS.socket_area_bytes, (said, written)
-    finally:
-        area.close()
-    assert not mounted(f"{socket_area.SOURCE}-{os.getpid()}") and not area.path.exists()
+    worker = subprocess.run([sys.executable, "-c", OFF_THE_MAIN_THREAD, str(tmp_path), FILL],
+                            capture_output=True, text=True, timeout=120)
+    assert worker.returncode == 0, worker.stderr
+    made = json.loads(worker.stdout)
+    assert made["bounded"]
+    sources = [found for found, point in made["mounts"] if point == made["path"]]
+    assert sources == [f"{socket_area.SOURCE}-{made['pid']}"], made["mounts"]   # named for its pid
+    said, written = made["filled"]
+    assert said == "ENOSPC" and int(written) <= DEFAULTS.socket_area_bytes, (said, written)
+    assert not [point for _, point in made["after"] if point == made["path"]]
+    assert not Path(made["path"]).exists()
 
 
 SIGKILLED = """
 import os, sys, threading, time
 from grading.sandboxing import socket_area
-from grading.settings import DEFAULTS
 made = {}
 thread = threading.Thread(target=lambda: made.update(area=socket_area.SocketArea.create(sys.argv[1])))
 thread.start(); thread.join()
