@@ -32,7 +32,7 @@ from pathlib import Path
 
 from grading.assignment import ASSIGNMENT, COURSE_ROOT, FEEDBACK_FILES, FEEDBACK_PAGES, FUNCTIONS, SHORT
 from grading.course_directory import REPORTS, Course
-from grading.grader import config_review, deadlines, gradebook, report, runners, similarity
+from grading.grader import config_review, deadlines, gradebook, grades_file, report, runners, similarity
 from grading.grader.course import scores
 from grading.grader.ledger import Ledger, public_url, submission_fingerprint
 from grading.grader.report import REPORT
@@ -162,18 +162,12 @@ def write_all_feedback(runner, course, students, db_url, *, progress=True, stale
 
 
 def export_grades(course, db_url):
-    """grades.csv in the course root, as `nbgrader export` writes it (grading.plugins.grades_csv)."""
+    """grades.csv in the course root, as `nbgrader export` writes it (grading.grader.grades_file)."""
     from nbgrader.api import Gradebook
-    from traitlets.config import Config
 
-    from grading.plugins.grades_csv import SafeCsvExport
-
-    path = course.grades_csv
-    config = Config()
-    config.CourseDirectory.root = str(course.root)   # its deadlines.toml: the zone of the times, each student's due date
     with Gradebook(db_url, course.course_id) as book:
-        SafeCsvExport(to=str(path), config=config).export(book)
-    return path
+        grades_file.write(course.grades_csv, book, deadlines.load(course))   # its zone, each student's due date
+    return course.grades_csv
 
 
 def parse_args(argv):

@@ -15,7 +15,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from grading import command_line, settings
+from grading.settings import in_document, text
+from grading.command_line import course_argument, course_of
 from grading.grader import config_review
 
 
@@ -23,7 +24,7 @@ def write_document(path):
     """Put the table of settings into the document at `path`; True if it changed."""
     path = Path(path)
     before = path.read_text(encoding="utf-8")
-    after = settings.in_document(before)
+    after = in_document(before)
     if after != before:
         path.write_text(after, encoding="utf-8")
     return after != before
@@ -33,19 +34,19 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m grading.grader.show_settings",
                                      description="Show the course's grading settings (c.GradingSettings in "
                                                  "nbgrader_config.py), or write their table into a document.")
-    command_line.course_argument(parser)
+    course_argument(parser)
     parser.add_argument("--document", metavar="PATH", help="write the table of defaults into this document")
     args = parser.parse_args(argv)
     if args.document:
         changed = write_document(args.document)
         print(f"{args.document}: the table of settings {'written' if changed else 'is current'}")
         return 0
-    course = command_line.course_of(args)
+    course = course_of(args)
     refused = config_review.refusal_status(course.root)   # the settings are read by running nbgrader_config.py
     if refused:
         return refused
     print(f"Grading settings of {course.root} (c.GradingSettings.<name> in {course.config_file.name}):\n")
-    print(settings.text(course.settings))
+    print(text(course.settings))
     return 0
 
 

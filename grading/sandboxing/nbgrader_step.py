@@ -61,7 +61,7 @@ LOG_BYTES = 64 * 2 ** 10                 # of nbgrader's log, kept per job
 STEP_SANDBOX = {"process_cpu_seconds": 3600, "sandbox_processes": 256, "tmp_bytes": 256 * 2 ** 20}
 PRELOAD = ("nbgrader.apps.api", "nbgrader.apps.autogradeapp", "nbgrader.apps.generatefeedbackapp",
            "nbconvert.exporters.html", "nbclient", "jupyter_client", "sqlalchemy",
-           "grading.sandboxing.bounded_execute", "grading.sandboxing.warm_kernels", "grading.grader.gradebook",
+           "grading.sandboxing.bounded_execute", "grading.sandboxing.warm_kernels", "grading.plugins.late_plugin",
            "grading.plugins.feedback_page", "grading.plugins.page_math", "latex2mathml.converter")
 
 _steps = {}
