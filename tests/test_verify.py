@@ -14,7 +14,7 @@ from grading.checks.harness import CheckFailed, NotebookStudent, changed_argumen
 from grading.checks.provided import ASSIGNMENT, gc_feedback
 from grading.grader import verify
 from grading.inside import worker
-from grading.sandboxing.remote import Opaque, RemoteStudent, decode
+from grading.sandboxing.remote import Opaque, RemoteStudent, decode_answer
 from grading.settings import DEFAULTS
 from synthetic_class import catalog, synthetic
 
@@ -25,7 +25,7 @@ SETUP = [("setup", "import numpy as np")]
 
 def round_trip(value):
     """What the trusted side gets back for a value the worker encodes, through real JSON."""
-    return decode(json.loads(json.dumps(worker.encode(value, np))))
+    return decode_answer(json.loads(json.dumps(worker.encode(value, np))))
 
 
 # ------------------------------------------------------------------------------------ encoding
@@ -109,7 +109,7 @@ def test_too_large_or_too_deep_values_come_back_opaque():
     {"a": 1},
 ])
 def test_hostile_answers_decode_to_opaque(data):
-    assert isinstance(decode(data), Opaque)
+    assert isinstance(decode_answer(data), Opaque)
 
 
 # ------------------------------------------------------------------------------------ the worker

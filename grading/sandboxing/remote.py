@@ -39,7 +39,7 @@ PARENT_DEATH = SCRIPTS / "parent_death.py"   # the helper the worker imports fro
 WORKDIR = "/work"               # the worker's private tmpfs folder inside the sandbox
 
 MAX_ANSWER = 64 * 2**20   # bytes in one answer line
-MAX_DEPTH = 40            # nesting depth of a decoded answer
+MAX_ANSWER_DEPTH = 40     # nesting depth of the JSON of an answer (a value the runner encoded, wrapped)
 PRINT_LIMIT = protocol.PRINT_LIMIT
 
 SIGNALS = {signal.SIGSEGV: "a segmentation fault", signal.SIGKILL: "it was killed (out of memory or over a limit)",
@@ -82,7 +82,7 @@ def released_helpers(course=COURSE_ROOT):
     return Course.of(course).release() / "gc_utils.py"
 
 
-class Worker:
+class WorkerProcess:
     """One worker process (a broker and its runner, grading/inside/worker.py), and the JSON lines
     exchanged with it.
 
@@ -147,7 +147,7 @@ class Worker:
     def _stderr_tail(self):
         try:
             self.stderr.seek(0)
-            return self.stderr.read()[-2000:].decode(errors="replace")
+            return self.stderr.read()[-2000:].decode_answer(errors="replace")
         except (OSError, ValueError):
             return ""
 
@@ -290,7 +290,7 @@ class RemoteStudent:
     def prepare(self):
         """Start the worker process without waiting for it (start() loads it later)."""
         if self.worker is None and self._pending is None:
-            self._pending = Worker(self.helpers, self.cgroup, self.settings)
+            self._pending = WorkerProcess(self.helpers, self.cgroup, self.settings)
             self.starts += 1
         return self
 
@@ -414,13 +414,13 @@ class RemoteStudent:
         if error is not None:
             raise CheckFailed(_failure_message(name, error))
         try:
-            result = decode(answer["result"])
+            result = decode_answer(answer["result"])
             printed = answer.get("printed", "")
             printed = printed[:PRINT_LIMIT] if isinstance(printed, str) else ""
             args_after = answer["args_after"]
             if not isinstance(args_after, list) or len(args_after) != len(args):
                 raise ValueError("args_after")
-            args_after = tuple(decode(a) for a in args_after)
+            args_after = tuple(decode_answer(a) for a in args_after)
         except (KeyError, ValueError, TypeError):
             self.discard()
             raise CheckFailed(f"{name} could not be tested: its process sent an unreadable answer.") from None
@@ -478,14 +478,14 @@ def _numeric_dtype(text):
     return dtype
 
 
-def decode(data, depth=0):
+def decode_answer(data, depth=0):
     """Rebuild a value from the worker's JSON data; what cannot be rebuilt as data becomes Opaque."""
-    if depth > MAX_DEPTH:
+    if depth > MAX_ANSWER_DEPTH:
         return opaque("deeply nested value")
     if data is None or isinstance(data, (bool, int, float, str)):
         return data
     if isinstance(data, list):
-        return [decode(v, depth + 1) for v in data]
+        return [decode_answer(v, depth + 1) for v in data]
     if not isinstance(data, dict) or len(data) not in (1, 2, 3):
         return opaque("unreadable value")
     try:
@@ -506,13 +506,13 @@ def decode(data, depth=0):
                 raise ValueError("scalar")
             return _numeric_dtype(data["dtype"]).type(value)
         if "__tuple__" in data and isinstance(data["__tuple__"], list):
-            return tuple(decode(v, depth + 1) for v in data["__tuple__"])
+            return tuple(decode_answer(v, depth + 1) for v in data["__tuple__"])
         if "__dict__" in data and isinstance(data["__dict__"], list):
             result = {}
             for pair in data["__dict__"]:
                 if not isinstance(pair, list) or len(pair) != 2:
                     raise ValueError("pair")
-                result[decode(pair[0], depth + 1)] = decode(pair[1], depth + 1)
+                result[decode_answer(pair[0], depth + 1)] = decode_answer(pair[1], depth + 1)
             return result
     except (ValueError, TypeError, OverflowError, MemoryError):
         return opaque("unreadable value")

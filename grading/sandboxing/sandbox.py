@@ -25,7 +25,7 @@ the destination is not. A pair (source, destination) shows a host folder at anot
 
 Grading as root. Root is exempt from the process-count limit (RLIMIT_NPROC), even inside a user
 namespace that maps to it. So when the caller is root, the sandbox runs as an unprivileged user
-(nobody, 65534, for student code): a small stage (grading/inside/sandbox_stage.py) joins the cgroup,
+(nobody, 65534, for student code): a small entry step (grading/inside/sandbox_entry.py) joins the cgroup,
 opens the bound paths while still root, mounts them in a private mount namespace where the
 unprivileged user can reach them (the Python installation may sit in /root, a course copy in a
 0700 temporary folder), drops to that user and only then starts bwrap, as the first process of
@@ -49,7 +49,7 @@ GRADER_GID = 65533
 INSTALL_HINT = "install Debian's bubblewrap: apt-get install bubblewrap"
 SCRIPTS = PACKAGE / "inside"     # the scripts that run in a sandbox, started by path (grading/inside/)
 INSIDE = Path("/run/grading")    # where a sandbox is shown the scripts it runs, and what they read
-STAGE = str(SCRIPTS / "sandbox_stage.py")  # the first step, run by path
+ENTRY = str(SCRIPTS / "sandbox_entry.py")  # the first step, run by path
 
 
 class SandboxUnavailable(RuntimeError):
@@ -221,7 +221,7 @@ def wrap(argv, *, workdir, readonly=(), writable=(), tmpfs=(), env=None, setting
                 f"--nproc={settings.sandbox_processes}", f"--fsize={settings.process_file_bytes}",
                 f"--nofile={settings.process_open_files}", "--core=0", "--", *map(str, argv)]
     joins = ",".join(cgroup.procs_files) if cgroup is not None else "-"
-    # The stage dies with this process, which must be the one that starts the command; as root
+    # The entry step dies with this process, which must be the one that starts the command; as root
     # it also drops to `uid`.
     identity = [str(uid), str(gid)] if root else ["-", "-"]
-    return Command([sys.executable, "-I", "-S", STAGE, *identity, str(os.getpid()), joins, *command], (seccomp,))
+    return Command([sys.executable, "-I", "-S", ENTRY, *identity, str(os.getpid()), joins, *command], (seccomp,))

@@ -44,7 +44,8 @@ def _libc():
     return ctypes.CDLL(None, use_errno=True)
 
 
-def _check(value, what):
+def _require_zero(value, what):
+    """Raise OSError with errno's reason unless the libc call gave 0."""
     if value != 0:
         error = ctypes.get_errno()
         raise OSError(error, f"{what}: {os.strerror(error)}")
@@ -67,8 +68,8 @@ def private_mounts():
     it and its children only, and vanish with them."""
     if not _private["done"]:
         libc = _libc()
-        _check(libc.unshare(CLONE_NEWNS), "unshare the mount namespace")
-        _check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make the mounts private")
+        _require_zero(libc.unshare(CLONE_NEWNS), "unshare the mount namespace")
+        _require_zero(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make the mounts private")
         _private["done"] = True
 
 
@@ -92,7 +93,7 @@ class SocketArea:
                 sweep()
                 source = f"{SOURCE}-{os.getpid()}"
             options = f"size={settings.socket_area_bytes},nr_inodes={settings.socket_area_files},mode=0700".encode()
-            _check(_libc().mount(source.encode(), str(path).encode(), b"tmpfs",
+            _require_zero(_libc().mount(source.encode(), str(path).encode(), b"tmpfs",
                                  MS_NOSUID | MS_NODEV | MS_NOEXEC, options), "mount the sockets' tmpfs")
         except OSError:   # no mount namespace or mount here (a container without the right): a folder
             return cls(path, False)
@@ -102,7 +103,7 @@ class SocketArea:
         """Unmount the tmpfs (with all the kernels left there) and remove the mount point."""
         if self.bounded:
             try:
-                _check(_libc().umount2(str(self.path).encode(), MNT_DETACH), "unmount the sockets' tmpfs")
+                _require_zero(_libc().umount2(str(self.path).encode(), MNT_DETACH), "unmount the sockets' tmpfs")
             except OSError:
                 pass
             self.bounded = False
@@ -130,7 +131,7 @@ def sweep():
         if not owner.isdigit() or int(owner) == os.getpid() or Path(f"/proc/{owner}").exists():
             continue
         try:
-            _check(_libc().umount2(point.encode(), MNT_DETACH), "unmount a left-over sockets' tmpfs")
+            _require_zero(_libc().umount2(point.encode(), MNT_DETACH), "unmount a left-over sockets' tmpfs")
             files.remove_tree(point)
             removed += 1
         except OSError:
