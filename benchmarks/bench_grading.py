@@ -68,7 +68,8 @@ from nbclient import NotebookClient
 from grading.grader import course
 
 from synthetic_class import catalog, synthetic
-from grading.grader.autograde import REPORT, RUN_REPORT
+from grading.course_directory import RESULTS_FILE as REPORT
+from grading.grader.class_grading import RUN_REPORT
 from grading.assignment import ASSIGNMENT, NOTEBOOKS
 from grading.course_directory import Course
 

@@ -1,8 +1,9 @@
 """What the course's commands share on their command lines: which course, which gradebook.
 
 Each command (python -m grading.grader.autograde, grading.lms.intake, grading.lms.lms_export,
-grading.lms.release_feedback, grading.grader.config_review, ...) is a thin entry: it parses its
-arguments and calls the library. The arguments every one of them takes are declared here, once.
+grading.lms.release_feedback, grading.grader.config_review, grading.grader.report,
+grading.grader.similarity, grading.grader.show_settings) is a thin entry: it parses its
+arguments and calls the library. The arguments they share are declared here, once.
 """
 from pathlib import Path
 

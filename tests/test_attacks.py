@@ -97,7 +97,7 @@ def run_processes(root):
     found = []
     for process in psutil.process_iter(["pid", "cmdline", "cwd"]):
         text = " ".join(process.info["cmdline"] or []) + " " + str(process.info.get("cwd") or "")
-        if str(root) in text or ("nbgrader_step" in text or "kernel_zygote" in text) and sys.prefix in text:
+        if str(root) in text or ("step_server" in text or "kernel_zygote" in text) and sys.prefix in text:
             found.append(process.info)
     return found
 

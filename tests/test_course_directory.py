@@ -4,7 +4,7 @@ import pickle
 from nbgrader.coursedir import CourseDirectory
 
 from grading.course_directory import DEFAULT_NAMES, STEPS, Course
-from grading.grader import autograde, course as stock
+from grading.grader import class_grading, course as stock
 
 RENAMED = '\nc.CourseDirectory.submitted_directory = "handins"\nc.CourseDirectory.feedback_directory = "returned"\n'
 
@@ -31,7 +31,7 @@ def test_a_renamed_folder_is_honoured(tmp_path):
     assert course.submitted("ada") == root / "handins" / "ada" / "gradient_checking"
     assert course.feedback("ada") == root / "returned" / "ada" / "gradient_checking"
     assert course.autograded("ada") == root / "autograded" / "ada" / "gradient_checking"
-    assert autograde.students_to_grade(root) == ["ada", "bob"]
+    assert class_grading.students_to_grade(root) == ["ada", "bob"]   # what make autograde grades
 
 
 def test_the_configuration_is_read_once_and_stays_home(tmp_path):

@@ -171,7 +171,8 @@ def test_the_sandbox_side_reaches_only_itself(module):
     assert not outside, f"{module} imports {outside}"
 
 
-@pytest.mark.parametrize("module", ["grading.sandboxing.nbgrader_step", "grading.sandboxing.sandbox_kernel",
+@pytest.mark.parametrize("module", ["grading.sandboxing.step_server", "grading.sandboxing.nbgrader_step",
+                                    "grading.sandboxing.kernel_service", "grading.sandboxing.sandbox_kernel",
                                     "grading.sandboxing.warm_kernels", "grading.sandboxing.bounded_execute",
                                     "grading.exchange.collect", "grading.exchange.release_feedback",
                                     "grading.plugins.feedback_page", "grading.plugins.page_math"])

@@ -59,8 +59,9 @@ def autograde(root, *extra, prefix=()):
 
 
 def add_submission(root, student, notebooks):
-    """Write {notebook file name: NotebookNode} as student's submission in submitted/."""
-    folder = Course.of(root).submitted(student)
+    """Write {notebook file name: NotebookNode} as student's submission in submitted/ (nbgrader's
+    default name: the course's configuration is not run, a test may have changed it)."""
+    folder = Course.with_default_names(root).submitted(student)
     folder.mkdir(parents=True, exist_ok=True)
     for name, notebook in notebooks.items():
         nbformat.write(notebook, folder / name)
@@ -94,7 +95,7 @@ def scores(root, db_url=None, auto=False, student=None):
 
 def cell_output(root, student, notebook_name, grade_id):
     """All text that the graded copy of a cell printed or raised (what the student's feedback shows)."""
-    path = Course.of(root).autograded(student) / notebook_name
+    path = Course.with_default_names(root).autograded(student) / notebook_name
     notebook = nbformat.read(path, as_version=4)
     for cell in notebook.cells:
         if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:

@@ -32,7 +32,6 @@ import tempfile
 import threading
 import time
 import traceback
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from functools import partial
 from pathlib import Path
@@ -45,7 +44,6 @@ from grading.grader.staging import stage
 from grading.results import Result
 from grading.sandboxing import files
 from grading.sandboxing.cgroups import Cgroup
-from grading.sandboxing.kernels import VERDICT_READER, Zygote
 from grading.sandboxing.nbgrader_step import step_for
 from grading.sandboxing.remote import WorkerStartFailed
 
@@ -122,54 +120,53 @@ def end_current():
 
 def _grade(course, student, db_url, result):
     _require_course_here(course)
-    root = course.root
     settings = course.settings
     staged = stage(course.submitted(student), course.staged(student), release_folder=course.release(),
-                   anchor=course.folder("submitted"), destination_anchor=root, settings=settings)
+                   anchor=course.folder("submitted"), destination_anchor=course.root, settings=settings)
     result.problems.extend(staged.problems)
-    step = step_for(course)
-    step.prepare_autograde(student, staged.folder, db_url)
     deadline = time.monotonic() + settings.deadline_seconds
-
     # Verification reads the staged copy in processes of its own: it runs while nbgrader's kernel
     # works, and hands each verdict to the kernel as soon as it is known.
-    with submission_cgroup(student, settings) as group, VerdictFolder() as verdicts, \
-            Zygote(course, work_area=course.autograded(student).parent, package=VERDICT_READER,
-                   verdicts=verdicts.path, cgroup=group, settings=settings, sockets_near=step.area.path) as zygote, \
-            step.kernel_service(zygote, student), ThreadPoolExecutor(max_workers=1) as beside:
+    with submission_cgroup(student, settings) as group, VerdictFolder() as verdicts:
         _current["cgroup"] = group
         try:
-            verifying = beside.submit(verify.verify_submission, staged.folder, course=course, anchor=root,
-                                      on_verdict=verdicts.write, deadline=deadline, cgroup=group,
-                                      settings=settings)
-            step_cpu = step.cpu_seconds()
-            outcome = step.run("autograde", student, settings)
-            result.step_cpu_seconds = step.cpu_seconds() - step_cpu
-            if not outcome["success"]:
-                last = (outcome.get("error") or outcome.get("log") or "").strip().splitlines()
-                result.problems.append("nbgrader could not finish this submission: the verified scores are recorded"
-                                       + (f" ({last[-1][:200]})" if last else ""))
-            try:
-                verdicts_of = verifying.result()
-            except WorkerStartFailed as error:
-                # A problem of the grading machine, not of the student: record nothing, say so loudly.
-                raise RuntimeError(f"NOT VERIFIED: the verification worker could not start ({error})") from None
+            graded = step_for(course).autograde(
+                student, staged.folder, db_url, settings, cgroup=group, verdicts=verdicts.path,
+                verify=partial(_verified, course, staged.folder, deadline, group, verdicts.write),
+                unfinished=_ungraded_copy)
             if group is not None:
                 result.kernel_peak_mb = (group.peak_memory() or 0) / 2 ** 20
                 result.cpu_seconds = group.cpu_seconds() or 0.0
         finally:
             _current.pop("cgroup", None)
-    left_out = step.bring_back("autograded", student)
-    if not outcome["success"]:   # the staged notebooks, with why they did not run instead of their outputs
-        rewrite = partial(ungraded.graded_copy, why=ungraded.why_unfinished(outcome), verdicts=verdicts_of)
-        left_out += step.keep_ungraded(student, staged.folder, NOTEBOOKS, rewrite)
-    for relative, why in left_out:
+    result.step_cpu_seconds = graded.cpu_seconds
+    if not graded.outcome["success"]:
+        last = (graded.outcome.get("error") or graded.outcome.get("log") or "").strip().splitlines()
+        result.problems.append("nbgrader could not finish this submission: the verified scores are recorded"
+                               + (f" ({last[-1][:200]})" if last else ""))
+    for relative, why in graded.left_out:
         result.problems.append(f"the graded copy of {relative} was not kept: {why}")
-    step.bring_back_grades(student, db_url)
-    result.flags.extend(verify.record_verdicts(db_url, ASSIGNMENT, student, verdicts_of, root))
+    verdicts_of = graded.verified
+    result.flags.extend(verify.record_verdicts(db_url, ASSIGNMENT, student, verdicts_of, course.root))
     result.problems.extend(verify.tampering_seen(verdicts_of))
     result.diagnoses = {f: v.message for f, v in verdicts_of.items() if not v.passed}
-    result.scores = scores(root, db_url, student=student).get(student, {})
+    result.scores = scores(course.root, db_url, student=student).get(student, {})
+
+
+def _verified(course, staged_folder, deadline, cgroup, on_verdict):
+    """{function: Verdict} of the staged submission, verified outside the kernel (grading.grader.verify)."""
+    try:
+        return verify.verify_submission(staged_folder, course=course, anchor=course.root, on_verdict=on_verdict,
+                                        deadline=deadline, cgroup=cgroup, settings=course.settings)
+    except WorkerStartFailed as error:
+        # A problem of the grading machine, not of the student: record nothing, say so loudly.
+        raise RuntimeError(f"NOT VERIFIED: the verification worker could not start ({error})") from None
+
+
+def _ungraded_copy(outcome, verdicts):
+    """How a staged notebook becomes the graded copy where nbgrader could not finish: each output
+    replaced by why it did not run (grading.grader.ungraded.graded_copy)."""
+    return partial(ungraded.graded_copy, why=ungraded.why_unfinished(outcome), verdicts=verdicts)
 
 
 def write_feedback(course, student, db_url):
@@ -190,13 +187,10 @@ def _write_feedback(course, student, db_url):
     if not any(name.endswith(".ipynb") for name, _ in graded):
         files.remove_tree(course.feedback(student), anchor=course.root)   # pages of nothing graded now
         return "no feedback HTML: nbgrader left no graded notebook to show"
-    step = step_for(course)
-    step.prepare_feedback(student, db_url)
     # Each page names the notebooks that have no graded copy, and why (grading.plugins.feedback_page).
     present = {name for name, _ in graded}
     absent = {name: ungraded.why_absent(course, student, name) for name in NOTEBOOKS if name not in present}
-    written = step.run("feedback", student, course.settings, absent=absent)
-    step.bring_back("feedback", student)
+    written = step_for(course).feedback(student, db_url, course.settings, absent)
     if not written["success"]:
         return "the feedback could not be written: " + (written.get("error") or "").strip()[-200:]
     return ""

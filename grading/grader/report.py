@@ -11,7 +11,7 @@ Every total here is the one every view shows (grading.results.final_total): the 
 less the late penalty, so the mean, the histogram and the table agree with grades.csv, the
 formgrader and the LMS.
 
-    python -m grading.grader.report [--root COURSE]
+    python -m grading.grader.report [--root COURSE]      # exit status 0; 3: configuration not reviewed
 """
 import argparse
 import collections
@@ -23,6 +23,7 @@ import textwrap
 from pathlib import Path
 
 from grading.assignment import COURSE_ROOT, FUNCTIONS
+from grading.command_line import course_argument, course_of
 from grading.course_directory import REPORTS, RESULTS_FILE as REPORT, Course
 from grading.grader import config_review, deadlines, gradebook
 from grading.grader.course import points_per_function, scores as gradebook_scores
@@ -272,12 +273,13 @@ late policy: {html.escape(course_deadlines.policy.describe())}; totals are after
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", default=str(COURSE_ROOT))
+    course_argument(parser)
     args = parser.parse_args(argv)
-    refused = config_review.refusal_status(Path(args.root).resolve())   # the gradebook's address is in it
+    course = course_of(args)
+    refused = config_review.refusal_status(course.root)   # the gradebook's address is in it
     if refused:
         return refused
-    print(f"Class report: {write(args.root)}")
+    print(f"Class report: {write(course)}")
     return 0
 
 

@@ -13,7 +13,7 @@ The released notebooks' code (the provided functions, the stubs) is boilerplate:
 was given never counts. Pairs whose similarity reaches the threshold are ranked in
 reports/similarity.html, with the copied lines of both side by side, and the class report links it.
 
-    python -m grading.grader.similarity [--root COURSE] [--threshold 0.75]
+    python -m grading.grader.similarity [--root COURSE] [--threshold 0.75]      # exit status 0
 
 A high score is a reason to look, not a verdict: short answers to the same exercise resemble each
 other, and the report shows the lines so that the instructor can judge. The same submissions give
@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from grading.assignment import COURSE_ROOT, NOTEBOOKS
+from grading.command_line import course_argument, course_of
 from grading.course_directory import REPORTS, Course
 from grading.grader import answers
 from grading.grader.staging import find_notebooks, read_notebook
@@ -196,11 +197,11 @@ counts). A reason to look, not a verdict: copied lines are shaded.</p>
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m grading.grader.similarity", description=__doc__.splitlines()[0])
-    parser.add_argument("--root", default=str(COURSE_ROOT), help="the course directory (default: this one)")
+    course_argument(parser)
     parser.add_argument("--threshold", type=float, default=THRESHOLD,
                         help=f"the similarity from which a pair is listed (default {THRESHOLD})")
     args = parser.parse_args(argv)
-    path, pairs = write(args.root, args.threshold)
+    path, pairs = write(course_of(args), args.threshold)
     print(f"Similarity report: {path} ({len(pairs)} pairs at or above {args.threshold:.0%})")
     return 0
 

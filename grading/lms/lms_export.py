@@ -29,6 +29,9 @@ and its pages stay out of the zip, and the summary lists it, until the instructo
 and exports with --release-flagged (`make export RELEASE_FLAGGED=1`). The roster's file goes back
 in its own encoding: with the byte order mark it came with (Excel's "CSV UTF-8" needs it to read
 "Núñez" as written), or without one.
+
+Exit status: 0; 2 when the configuration changed since it was last reviewed
+(grading.grader.config_review) or what intake kept is missing or unusable (nothing is written).
 """
 import argparse
 import codecs
@@ -37,12 +40,12 @@ import io
 import json
 import sys
 import zipfile
-from pathlib import Path
 
 from grading.assignment import ASSIGNMENT, COURSE_ROOT, FEEDBACK_PAGES
+from grading.command_line import course_argument, course_of, gradebook_argument
 from grading.course_directory import Course
 from grading.grader import config_review, gradebook
-from grading.lms.intake import LMS_RECORD, ROSTER_COPY
+from grading.lms.lms_files import LMS_RECORD, ROSTER_COPY
 from grading.lms.roster import IntakeError, form_of, read_roster
 from grading.results import final_total
 from grading.sandboxing import files
@@ -193,16 +196,16 @@ def export(course=COURSE_ROOT, db_url=None, column=ASSIGNMENT, release_flagged=F
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m grading.lms.lms_export", description=__doc__.splitlines()[0])
-    parser.add_argument("--root", default=str(COURSE_ROOT), help="the course directory (default: this one)")
-    parser.add_argument("--db-url", help="the gradebook (default: nbgrader_config.py's)")
+    course_argument(parser)
+    gradebook_argument(parser)
     parser.add_argument("--column", default=ASSIGNMENT, help="the assignment's column in Canvas's gradebook")
     parser.add_argument("--release-flagged", action="store_true",
                         help="send the grades and feedback of flagged submissions too, once reviewed")
     args = parser.parse_args(argv)
-    root = Path(args.root).resolve()
+    course = course_of(args)
     try:
-        config_review.require_reviewed(root)   # the gradebook's address comes from nbgrader_config.py
-        print("\n".join(export(root, args.db_url, args.column, args.release_flagged)))
+        config_review.require_reviewed(course.root)   # the gradebook's address comes from nbgrader_config.py
+        print("\n".join(export(course, args.db_url, args.column, args.release_flagged)))
     except (config_review.ConfigNotReviewed, IntakeError) as error:
         print(for_terminal(f"export: {error}", keep_newlines=True), file=sys.stderr)
         return 2

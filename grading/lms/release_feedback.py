@@ -16,6 +16,9 @@ If nbgrader fails all the same, it runs again once per student, so one student's
 stop the rest of the class; the summary names whoever it failed for.
 The exchange (Exchange.root, CourseDirectory.course_id) is the course configuration's, as for every
 exchange command; NBGRADER OPTIONs are passed on (say --Exchange.root=/srv/exchange).
+
+Exit status: 0 (students held back or refused for their files included: the summary names them);
+1 when nbgrader's release_feedback failed for a student.
 """
 import argparse
 import re
@@ -23,6 +26,7 @@ import subprocess
 import sys
 
 from grading.assignment import ASSIGNMENT, COURSE_ROOT
+from grading.command_line import course_argument, course_of
 from grading.course_directory import Course
 from grading.exchange.release_feedback import REFUSED, SECRET, read_feedback
 from grading.lms.lms_export import flagged_students
@@ -102,11 +106,11 @@ def not_released(bad):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", default=str(COURSE_ROOT), help="the course folder (default: this one)")
+    course_argument(parser)
     parser.add_argument("--release-flagged", action="store_true",
                         help="release the feedback of flagged submissions too, once reviewed")
     args, options = parser.parse_known_args(argv)
-    status, lines = release(args.root, args.release_flagged, options)
+    status, lines = release(course_of(args), args.release_flagged, options)
     print(for_terminal("\n".join(lines), keep_newlines=True))   # student ids and nbgrader's words
     return status
 
