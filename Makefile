@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: demo test check release reference bench bench-grading autograde intake export release-feedback review-config clean-students clean-demo help hub hub-stop hub-autograde hub-release-feedback hub-review-config hub-queue bench-hub
+.PHONY: demo test check release reference bench bench-grading autograde intake export release-feedback review-config settings settings-doc clean-students clean-demo help hub hub-stop hub-autograde hub-release-feedback hub-review-config hub-queue bench-hub
 
 # `make autograde` options, all optional (every setting is passed as typed: SETTINGS, at the end):
 # WORKERS=4, DB=postgresql://user@host/db,
@@ -32,6 +32,8 @@ help:
 	@echo "               [RELEASE_FLAGGED=1]"
 	@echo "make review-config  show how nbgrader_config.py, deadlines.toml or source/'s helpers changed since last"
 	@echo "               reviewed, and accept it: answer y (or echo y | make review-config), or ACCEPT=1"
+	@echo "make settings  every bound of grading as the course sets it (c.GradingSettings in nbgrader_config.py)"
+	@echo "make settings-doc  write the table of the settings' defaults into docs/security.md"
 	@echo "make bench-hub  the round trip on a real JupyterHub for 2 and 30 students, and a rush of 30 submissions"
 	@echo "               graded on submit (as root, ~25 min)"
 	@echo "make bench-grading  throughput of grading 100 submissions: stock nbgrader, ours, the floor (~25 min)"
@@ -118,6 +120,12 @@ release-feedback: $(BIN)/.installed
 
 review-config: $(BIN)/.installed
 	$(BIN)/python -m grading.grader.config_review $(if $(ACCEPT),--accept)
+
+settings: $(BIN)/.installed
+	$(BIN)/python -m grading.grader.show_settings
+
+settings-doc: $(BIN)/.installed
+	$(BIN)/python -m grading.grader.show_settings --document docs/security.md
 
 bench-grading: $(BIN)/.installed
 	$(BIN)/python benchmarks/bench_grading.py

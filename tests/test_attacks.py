@@ -26,13 +26,12 @@ from grading.assignment import ASSIGNMENT, FEEDBACK_PAGES, NOTEBOOKS
 from grading.grader import course, verify
 from grading.sandboxing.kernels import PACKAGE
 from grading.sandboxing import socket_area
-from grading.sandboxing.limits import GradingLimits
+from grading.settings import DEFAULTS as LIMITS
 from synthetic_class import attacks, synthetic
 
 DEADLINE, CELL_TIMEOUT = 30, 8      # seconds: short, so that the time attacks end soon
 HONEST = ("aaa_honest_first", "zzz_honest_last")
 POINTS = {f: p for layout in verify.assignment_layout() for f, p in layout.functions.items()}
-LIMITS = GradingLimits()
 RUN_BOUND = 900                     # seconds for the whole batch (it takes about a third of that)
 OWN_PAGE = "OWN-PAGE-" + uuid.uuid4().hex   # in the pages a student hands in as their feedback
 
@@ -94,7 +93,7 @@ def run_processes(root):
     found = []
     for process in psutil.process_iter(["pid", "cmdline", "cwd"]):
         text = " ".join(process.info["cmdline"] or []) + " " + str(process.info.get("cwd") or "")
-        if str(root) in text or ("nbgrader_step" in text or "kernel_zygote" in text) and sys.prefix in text:
+        if str(root) in text or ("step_server" in text or "kernel_zygote" in text) and sys.prefix in text:
             found.append(process.info)
     return found
 
@@ -241,7 +240,7 @@ def test_the_kernels_socket_folder_is_bounded_and_leaves_nothing(batch):
     printed = course.cell_output(batch["root"], "fill_socket_folder", NOTEBOOKS[0], "forward_propagation")
     mib, made = map(int, re.search(r"SOCKET FOLDER (\d+) MiB (\d+) files", printed).groups())
     if os.geteuid() == 0:   # only root mounts the tmpfs; otherwise the folder is a plain one (docs/security.md)
-        assert mib <= socket_area.SIZE // 2 ** 20 and made < socket_area.INODES, printed
+        assert mib <= LIMITS.socket_area_bytes // 2 ** 20 and made < LIMITS.socket_area_files, printed
     printed = course.cell_output(batch["root"], "deep_tree_in_socket_folder", NOTEBOOKS[0], "forward_propagation")
     assert "DEPTH 1200" in printed, printed
     assert batch["runtime_left"] == []

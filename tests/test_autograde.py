@@ -49,7 +49,7 @@ def test_a_feedback_folder_with_anything_but_the_pages_is_written_again(tmp_path
     import time
 
     from grading.assignment import FEEDBACK_PAGES
-    from grading.grader.autograde import feedback_missing
+    from grading.grader.class_grading import feedback_missing
 
     graded = tmp_path / "autograded" / "ada" / ASSIGNMENT
     pages = tmp_path / "feedback" / "ada" / ASSIGNMENT

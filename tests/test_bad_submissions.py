@@ -9,7 +9,7 @@ import pytest
 from commands import hash_tree
 
 from grading.assignment import ASSIGNMENT, NOTEBOOKS
-from grading.grader import autograde, course, gradebook, pipeline, runners
+from grading.grader import class_grading, course, gradebook, pipeline, runners
 from synthetic_class import synthetic
 
 NB1, NB2 = NOTEBOOKS
@@ -148,7 +148,8 @@ def graded(new_course):
     db_url = gradebook.configured_url(root)
     gradebook.prepare(root, db_url)
     with runners.LocalProcesses(2, on_end=pipeline.end_current) as two:
-        graded = autograde.grade_all(two, root, autograde.students_to_grade(root), db_url, progress=False)
+        graded = class_grading.grade_all(two, root, class_grading.students_to_grade(root), db_url,
+                                         pipeline.grade_submission, progress=False)
     results = {r.student: r for r in graded}
     assert not [r.failed for r in graded if r.failed]
     honest_graded_alone = course.scores(root)["zz_honest"]

@@ -223,8 +223,8 @@ def test_the_instructor_s_server_opens_the_formgrader_on_the_course_copy(hub):
 # formgrader, each student in JupyterLab's Assignments tab; between them, the course's own commands
 # (make hub-autograde, make hub-release-feedback) in the instructor's terminal.
 ROUND_TRIP = ARTIFACTS / "round-trip"
-DIAGNOSIS = "Your approximation matches a one-sided difference"   # grading/diagnoses.py's sentence
-VERIFIED = "Verified outside the notebook"                         # grading/verify.py's MARKER
+DIAGNOSIS = "Your approximation matches a one-sided difference"   # grading/checks/diagnoses.py's sentence
+VERIFIED = "Verified outside the notebook"                         # grading/grader/verify.py's MARKER
 
 
 def class_of(hub):

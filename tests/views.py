@@ -46,7 +46,7 @@ from pathlib import Path
 
 from browser_support import CHROMIUM, CHROMIUM_ARGS, LOOPBACK
 from grading.assignment import ASSIGNMENT
-from grading.lms.intake import ROSTER_COPY
+from grading.lms.lms_files import ROSTER_COPY
 from grading.lms.roster import read_roster
 
 NUMBER = r"-?\d+(?:\.\d+)?"
