@@ -25,7 +25,6 @@ from commands import autograde, command_env, hash_tree
 from grading.assignment import ASSIGNMENT, FEEDBACK_PAGES, NOTEBOOKS
 from grading.grader import course, verify
 from grading.sandboxing.kernels import PACKAGE
-from grading.sandboxing import socket_area
 from grading.settings import DEFAULTS as LIMITS
 from synthetic_class import attacks, synthetic
 

@@ -1,10 +1,13 @@
 """The course directory object: nbgrader's configured folder names honoured, read once, carried to workers."""
 import pickle
 
+import pytest
 from nbgrader.coursedir import CourseDirectory
 
 from grading.course_directory import DEFAULT_NAMES, STEPS, Course
 from grading.grader import class_grading, course as stock
+
+pytestmark = pytest.mark.fast   # in make check's lane
 
 RENAMED = '\nc.CourseDirectory.submitted_directory = "handins"\nc.CourseDirectory.feedback_directory = "returned"\n'
 

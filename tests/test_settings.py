@@ -4,9 +4,13 @@ import pickle
 import re
 from pathlib import Path
 
+import pytest
+
 from grading import settings
 from grading.course_directory import Course
 from grading.grader import course as stock, show_settings
+
+pytestmark = pytest.mark.fast   # in make check's lane
 
 DOCUMENT = Path(__file__).resolve().parent.parent / "docs" / "security.md"
 PACKAGE = Path(settings.__file__).resolve().parent
