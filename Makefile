@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: demo test release reference bench bench-grading autograde intake export release-feedback review-config clean-students clean-demo help hub hub-stop hub-autograde hub-release-feedback hub-review-config bench-hub
+.PHONY: demo test check release reference bench bench-grading autograde intake export release-feedback review-config settings settings-doc clean-students clean-demo help hub hub-stop hub-autograde hub-release-feedback hub-review-config hub-queue bench-hub
 
 # `make autograde` options, all optional (every setting is passed as typed: SETTINGS, at the end):
 # WORKERS=4, DB=postgresql://user@host/db,
@@ -17,7 +17,8 @@ AUTOGRADE_OPTIONS = $(if $(WORKERS),--workers="$$WORKERS") $(if $(DB),--db-url="
 help:
 	@echo "make demo     grade synthetic students in a demo course of their own (demo/) and print their scores"
 	@echo "make clean-demo  remove demo/"
-	@echo "make test     run the whole test suite"
+	@echo "make test     run the whole test suite (installs the Debian packages it needs when missing)"
+	@echo "make check    the fast lane: the defences' units, the checks and one submission end to end (~2 min)"
 	@echo "make release  regenerate grading/checks/reference.py, the visible tests' table and release/ from source/,"
 	@echo "               and record source/'s helpers (gc_utils.py, gc_feedback.py, its cases) as reviewed"
 	@echo "make bench    measure notebook run times and autograde time per submission"
@@ -31,7 +32,10 @@ help:
 	@echo "               [RELEASE_FLAGGED=1]"
 	@echo "make review-config  show how nbgrader_config.py, deadlines.toml or source/'s helpers changed since last"
 	@echo "               reviewed, and accept it: answer y (or echo y | make review-config), or ACCEPT=1"
-	@echo "make bench-hub  the round trip on a real JupyterHub for 2 and 30 students (as root, ~15 min)"
+	@echo "make settings  every bound of grading as the course sets it (c.GradingSettings in nbgrader_config.py)"
+	@echo "make settings-doc  write the table of the settings' defaults into docs/security.md"
+	@echo "make bench-hub  the round trip on a real JupyterHub for 2 and 30 students, and a rush of 30 submissions"
+	@echo "               graded on submit (as root, ~25 min)"
 	@echo "make bench-grading  throughput of grading 100 submissions: stock nbgrader, ours, the floor (~25 min)"
 	@echo "make hub      the course on a real JupyterHub on 127.0.0.1:8000 (as root; docs/hub.md): accounts,"
 	@echo "               nbgrader's exchange, the formgrader [HUB_PORT=8000] [HUB_HOME=/srv/gradient-checking-hub]"
@@ -39,6 +43,8 @@ help:
 	@echo "make hub-autograde  make autograde on the hub's course copy (same options), in a private copy of it"
 	@echo "make hub-review-config  make review-config for the hub's course copy [ACCEPT=1]"
 	@echo "make hub-release-feedback  make release-feedback through the hub's exchange, as the instructor [RELEASE_FLAGGED=1]"
+	@echo "make hub GRADE_ON_SUBMIT=1  the hub grades each submission as it arrives and releases its feedback"
+	@echo "               [WORKERS=n] [SCHEDULER=tcp://host:8786]; make hub-queue shows its queue"
 
 $(BIN)/.installed: requirements.txt pyproject.toml jupyter-config/grading.json
 	@# Submissions run in Debian's bubblewrap with a seccomp filter made by libseccomp; install
@@ -69,14 +75,23 @@ release: reference
 demo: release
 	$(BIN)/python -m synthetic_class.demo
 
+# What the suite needs besides .venv (Debian's chromium, bubblewrap, postgresql, ...): installed when missing.
 test: $(BIN)/.installed
+	tests/system_needs.sh
 	$(BIN)/python -m pytest -q --durations=15
+
+# The fast lane (under five minutes): the modules marked `pytestmark = pytest.mark.fast`.
+check: $(BIN)/.installed
+	tests/system_needs.sh
+	$(BIN)/python -m pytest -q -m fast --durations=5
 
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/bench_notebooks.py
 	$(BIN)/python benchmarks/bench_security.py
 	$(BIN)/python benchmarks/bench_lms.py
 	$(BIN)/python benchmarks/bench_false_failures.py
+	tests/system_needs.sh
+	GC_WHOLE_CATALOG=1 $(BIN)/python -m pytest -q --durations=3 tests/test_catalog.py   # every catalog entry through nbgrader
 
 # Every student's work in the course; only with CONFIRM=yes. The demo's class is in demo/.
 clean-students:
@@ -106,10 +121,17 @@ release-feedback: $(BIN)/.installed
 review-config: $(BIN)/.installed
 	$(BIN)/python -m grading.grader.config_review $(if $(ACCEPT),--accept)
 
+settings: $(BIN)/.installed
+	$(BIN)/python -m grading.grader.show_settings
+
+settings-doc: $(BIN)/.installed
+	$(BIN)/python -m grading.grader.show_settings --document docs/security.md
+
 bench-grading: $(BIN)/.installed
 	$(BIN)/python benchmarks/bench_grading.py
 
-# The round trip on a real JupyterHub for 2 and 30 students (as root; about 15 minutes).
+# The round trip on a real JupyterHub for 2 and 30 students, then a rush of 30 submissions graded on
+# submit (as root; about 25 minutes).
 bench-hub: $(BIN)/.installed
 	$(BIN)/python benchmarks/bench_hub.py
 
@@ -137,6 +159,10 @@ hub-review-config: $(BIN)/.installed
 
 hub-release-feedback:
 	"$$HUB_PYTHON" hub/hubctl.py release-feedback $(if $(RELEASE_FLAGGED),--release-flagged)
+
+# Grading on submit (make hub GRADE_ON_SUBMIT=1): its queue, latencies of the last hour.
+hub-queue:
+	"$$HUB_PYTHON" hub/hubctl.py queue
 
 # Every setting a command takes (ZIP=..., ROSTER=..., DB=..., HUB_HOME=...; the defaults above)
 # reaches its recipe as an environment variable, taken as typed: make expands nothing in it

@@ -68,9 +68,10 @@ from nbclient import NotebookClient
 from grading.grader import course
 
 from synthetic_class import catalog, synthetic
-from grading.grader.autograde import REPORT, RUN_REPORT
-from grading.assignment import NOTEBOOKS
-from grading.assignment import ASSIGNMENT
+from grading.course_directory import RESULTS_FILE as REPORT
+from grading.grader.class_grading import RUN_REPORT
+from grading.assignment import ASSIGNMENT, NOTEBOOKS
+from grading.course_directory import Course
 
 from cpu import cpu_counted   # benchmarks/cpu.py, next to this script
 
@@ -220,7 +221,7 @@ def test_cells(root):
     """{grade_id: source} of the source notebooks' test cells (hidden tests included)."""
     cells = {}
     for name in NOTEBOOKS:
-        for cell in nbformat.read(root / "source" / ASSIGNMENT / name, as_version=4).cells:
+        for cell in nbformat.read(Course(root).source() / name, as_version=4).cells:
             meta = cell.metadata.get("nbgrader", {})
             if meta.get("grade") and not meta.get("solution"):
                 cells[meta["grade_id"]] = cell.source
@@ -231,12 +232,13 @@ def prepare_floor(root, students, restore_tests):
     """Working folders floor/<student>/: the submitted files (test cells restored from source/
     if restore_tests) and source/'s non-notebook files, as nbgrader's autograde lays them out.
     Done before the clock starts: the floor is execution only."""
-    source = root / "source" / ASSIGNMENT
+    course = Course(root)
+    source = course.source()
     tests = test_cells(root) if restore_tests else {}
     folders = []
     for student in students:
         folder = root / "floor" / student.name / ASSIGNMENT
-        shutil.copytree(root / "submitted" / student.name / ASSIGNMENT, folder)
+        shutil.copytree(course.submitted(student.name), folder)
         for path in source.iterdir():
             if path.is_file() and path.suffix not in (".ipynb", ".pyc"):
                 shutil.copy(path, folder / path.name)

@@ -17,11 +17,20 @@ difference, and one whose kernel dies (flagged: its feedback waits). Students ac
 another. The figures are medians of --repeats runs per class size; the small class is the
 baseline, and the ratio says how the time per student grows with the class.
 
+The rush (--rush N, --window SECONDS): a hub with grading on submit (make hub GRADE_ON_SUBMIT=1)
+and N students who submit at even intervals over the window (the same work as above, several
+submits at once when they overlap, as on students' own servers); for each submission the
+latency from when it reached the exchange to when its feedback was released (or it was held,
+flagged), from the service's queue (hub/submit_queue.py): p50, p95, max, and the rate at which the
+queue drained (graded submissions per minute, from the first arrival to the last one graded).
+
 Needs root (accounts, servers as other users), as `make hub` does.
 
-    .venv/bin/python benchmarks/bench_hub.py [--sizes 2,30] [--repeats 3]
+    .venv/bin/python benchmarks/bench_hub.py [--sizes 2,30] [--repeats 3] [--rush 30] [--window 300]
+    .venv/bin/python benchmarks/bench_hub.py --sizes '' --rush 30     # the rush alone
 """
 import argparse
+import json
 import os
 import secrets
 import shutil
@@ -30,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -63,7 +73,7 @@ def class_work(students, folder):
 
 
 class Hub:
-    def __init__(self, size):
+    def __init__(self, size, **settings):
         tag = secrets.token_hex(3)
         self.instructor, self.students = f"gcb{tag}i", [f"gcb{tag}s{k}" for k in range(1, size + 1)]
         self.home = Path(tempfile.mkdtemp(prefix="gc-hub-bench-", dir="/tmp"))
@@ -71,6 +81,7 @@ class Hub:
         self.env = {key: value for key, value in os.environ.items() if not key.startswith("HUB_")}
         self.env.update({"HUB_HOME": str(self.home), "HUB_PORT": str(free_port()), "HUB_VENV": VENV,
                          "HUB_INSTRUCTOR": self.instructor, "HUB_STUDENTS": " ".join(self.students)})
+        self.env.update(settings)
 
     def make(self, *target):
         done = subprocess.run(["make", "-s", *target], cwd=ROOT, env=self.env, capture_output=True, text=True)
@@ -137,23 +148,77 @@ def round_trip(size, scratch):
         hub.stop()
 
 
+def rush(size, window, scratch):
+    """Grading on submit: `size` students submit at even intervals over `window` seconds; returns
+    the latencies (seconds) of the submissions and the rate the queue drained at (per minute)."""
+    hub = Hub(size, GRADE_ON_SUBMIT="1")
+    try:
+        hub.make("hub")
+        work = class_work(hub.students, scratch / f"rush-{secrets.token_hex(3)}")
+        hub.nbgrader(hub.instructor, "release_assignment", ASSIGNMENT, cwd=hub.course())
+
+        def submit(student, folder):
+            home = Path(f"~{student}").expanduser()
+            hub.nbgrader(student, "fetch_assignment", ASSIGNMENT, cwd=home)
+            hub.as_user(student, "cp", *map(str, sorted(folder.glob("*.ipynb"))), str(home / ASSIGNMENT))
+            hub.nbgrader(student, "submit", ASSIGNMENT, cwd=home)
+
+        started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            for number, (student, folder) in enumerate(work.items()):
+                time.sleep(max(0.0, started + number * window / size - time.monotonic()))
+                pool.submit(submit, student, folder)
+        queue = hub.home / "private" / "grade-on-submit" / "queue"
+        deadline = time.monotonic() + 1800
+        while time.monotonic() < deadline:
+            records = [json.loads(path.read_text()) for path in queue.glob("*.json")]
+            finished = [r for r in records if r["state"] in ("done", "flagged", "failed")]
+            if len(finished) >= size:
+                break
+            time.sleep(2)
+        else:
+            raise SystemExit(f"the queue did not drain: {len(finished)} of {size} graded")
+        latencies = sorted(r["finished"] - r["arrived"] for r in finished)
+        span = max(r["finished"] for r in finished) - min(r["arrived"] for r in finished)
+        failed = [r["student"] for r in finished if r["state"] == "failed"]
+        if failed:
+            print(f"failed: {failed}")
+        return latencies, len(finished) / span * 60
+    finally:
+        hub.stop()
+
+
+def percentile(values, share):
+    return values[max(0, -(-share * len(values) // 100) - 1)]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="2,30", help="class sizes, the first one the baseline")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--rush", default="30", help="grading on submit: students who submit within --window (0: none)")
+    parser.add_argument("--window", type=float, default=300, help="seconds over which the rush's submissions arrive")
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
         raise SystemExit("the hub benchmark runs as root, as make hub does")
-    sizes = [int(size) for size in args.sizes.split(",")]
+    sizes = [int(size) for size in args.sizes.split(",") if size]
     medians = {}
     with tempfile.TemporaryDirectory(prefix="gc-hub-bench-work-") as scratch:
         os.chmod(scratch, 0o755)   # the students copy their notebooks from here
+        for size in [int(size) for size in args.rush.split(",") if int(size)]:
+            latencies, rate = rush(size, args.window, Path(scratch))
+            print(f"rush of {size} submissions in {args.window:g} s, grading on submit: submit to feedback "
+                  f"p50 {percentile(latencies, 50):.1f} s, p95 {percentile(latencies, 95):.1f} s, "
+                  f"max {latencies[-1]:.1f} s; "
+                  f"drained at {rate:.1f} submissions per minute", flush=True)
         for size in sizes:
             runs = [round_trip(size, Path(scratch)) for _ in range(args.repeats)]
             medians[size] = {step: statistics.median(run[step] for run in runs) for step in STEPS}
             medians[size]["total"] = statistics.median(sum(run.values()) for run in runs)
             print(f"{size} students: round trip {medians[size]['total']:.1f} s "
                   f"(median of {args.repeats}; totals {', '.join(f'{sum(r.values()):.1f}' for r in runs)})", flush=True)
+    if not sizes:
+        return 0
     print(f"\nRound trip on a real JupyterHub, seconds (median of {args.repeats} runs each):")
     print(f"{'step':<16}" + "".join(f"{f'{size} students':>14}" for size in sizes))
     for step in (*STEPS, "total"):

@@ -20,15 +20,12 @@ import statistics
 import sys
 import tempfile
 import time
-from pathlib import Path
 
+from grading.assignment import COURSE_ROOT, NOTEBOOKS
+from grading.course_directory import Course
 from grading.grader import similarity
-
 from grading.lms import lms_export
-
 from synthetic_class import catalog, synthetic
-from grading.assignment import NOTEBOOKS
-from grading.assignment import ASSIGNMENT, COURSE_ROOT
 
 
 def synthetic_answers(students, seed=0):
@@ -67,11 +64,11 @@ def time_export(students, repeats):
     points = {f"user{k}": float(k % 101) for k in range(students)}
     rows_runs, zip_runs = [], []
     with tempfile.TemporaryDirectory() as scratch:
-        root = Path(scratch)
-        (root / lms_export.EXPORTS).mkdir()
+        course = Course.with_default_names(scratch)
+        course.exports.mkdir()
         named = {}
         for k in range(students):
-            folder = root / "feedback" / f"user{k}" / ASSIGNMENT
+            folder = course.feedback(f"user{k}")
             folder.mkdir(parents=True)
             for page in ("1_gradient_checking_1d.html", "2_gradient_checking_nd.html"):
                 (folder / page).write_text("<html>" + "feedback " * 2000 + "</html>")
@@ -81,7 +78,7 @@ def time_export(students, repeats):
             lms_export.filled_rows(roster, "canvas", by_lms_id, points, "gradient_checking")
             rows_runs.append(time.perf_counter() - started)
             started = time.perf_counter()
-            lms_export.feedback_bundle(root, "canvas", named, held=set())
+            lms_export.feedback_bundle(course, "canvas", named, held=set())
             zip_runs.append(time.perf_counter() - started)
     return statistics.median(rows_runs), statistics.median(zip_runs)
 

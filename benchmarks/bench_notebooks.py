@@ -39,10 +39,10 @@ from nbclient import NotebookClient
 from grading.grader import course
 
 from synthetic_class import synthetic
-from grading.assignment import NOTEBOOKS
-from grading.assignment import ASSIGNMENT, COURSE_ROOT
+from grading.assignment import COURSE_ROOT, NOTEBOOKS
+from grading.course_directory import Course
 
-SOURCE = COURSE_ROOT / "source" / ASSIGNMENT
+SOURCE = Course(COURSE_ROOT).source()
 
 
 def cpu_seconds():

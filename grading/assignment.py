@@ -10,13 +10,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ASSIGNMENT = "gradient_checking"
+PACKAGE = Path(__file__).resolve().parent   # the grading package's folder
 # The course directory: the one that holds this package, unless the grader names another.
-COURSE_ROOT = Path(os.environ.get("GRADING_COURSE_ROOT", Path(__file__).resolve().parent.parent))
+COURSE_ROOT = Path(os.environ.get("GRADING_COURSE_ROOT", PACKAGE.parent))
+# The course's source/<assignment>/ by nbgrader's default folder name, found without running the
+# course's configuration: what the package's reference is generated from (grading/checks/build_reference.py).
+SOURCE = COURSE_ROOT / "source" / ASSIGNMENT
 # The students' helpers (gc_utils.py; gc_feedback.py and gc_feedback_cases.json beside it), which the
 # grader loads from the course's source/ (grading/checks/provided.py) once they are reviewed
 # (grading/grader/config_review.py). Inside the grading sandbox source/ is not visible; the sandbox
 # points this at the read-only released copy, which `make release` keeps identical (tests/test_release.py).
-HELPERS_PATH = Path(os.environ.get("GRADING_HELPERS", COURSE_ROOT / "source" / ASSIGNMENT / "gc_utils.py"))
+HELPERS_PATH = Path(os.environ.get("GRADING_HELPERS", SOURCE / "gc_utils.py"))
 NOTEBOOKS = ("1_gradient_checking_1d.ipynb", "2_gradient_checking_nd.ipynb")
 # A student's feedback: nbgrader's page of each notebook, and the two files beside them that
 # nbgrader's exchange reads to release it. Nothing else a student handed in goes back as feedback.

@@ -14,6 +14,8 @@
     hubctl.py release-feedback [--release-flagged]
                              release feedback through the exchange as the instructor, flagged
                              submissions held back (python -m grading.lms.release_feedback)
+    hubctl.py queue          the queue of grading on submit (hub/grade_on_submit.py): waiting,
+                             grading, done, flagged, failed, and the latency of the last hour
 
 Runs as root, with Debian's python3.11 and its standard library only (the course's .venv lives
 under root's own interpreter, which the hub's users cannot run). Settings, from the environment
@@ -26,6 +28,8 @@ under root's own interpreter, which the hub's users cannot run). Settings, from 
     HUB_COURSE      the instructor's course copy      ~instructor/gradient-checking
     HUB_VENV        the hub's Python environment      $HUB_HOME/venv
     HUB_PYTHON      the interpreter of that venv      /usr/bin/python3.11
+    GRADE_ON_SUBMIT 1: the hub runs the grading service (hub/grade_on_submit.py), with the
+                    grading options WORKERS and SCHEDULER
 
 The state folder (root's, 0755):
     venv/                        the pinned requirements.txt for Debian's python3.11, built once
@@ -45,6 +49,7 @@ The state folder (root's, 0755):
                                  proxy's pid, the accounts this script created
     private/grading/<key>/course the private copy that make hub-autograde grades, with its ledger
     private/grading/state/       the reviewed configuration and helpers of each course copy
+    private/grade-on-submit/     the grading service's queue, one record per submission
 """
 import hashlib
 import json
@@ -486,6 +491,10 @@ def start(settings):
         "course": str(course), "proxy_command": [node, str(proxy_script())],
         "instructor_lib": str(settings.instructor_lib),
     }
+    if os.environ.get("GRADE_ON_SUBMIT") == "1":   # the grading service (hub/grade_on_submit.py), as root
+        hub_settings["grade_on_submit"] = [str(grading_python()), str(HUB_DIR / "grade_on_submit.py")]
+        hub_settings["grade_on_submit_options"] = grade_on_submit_options(os.environ)
+        hub_settings["grade_on_submit_port"] = free_port()   # its page for instructors
     write(settings.private / "settings.json", json.dumps(hub_settings, indent=1) + "\n", mode=0o600)
     env = {
         "PATH": f"{settings.venv / 'bin'}:{CLEAN_PATH}", "LANG": "C.UTF-8", "HOME": "/root",
@@ -512,10 +521,32 @@ def start(settings):
         fail(f"JupyterHub did not start; the end of {settings.log_file}:\n{tail}")
     say(f"JupyterHub {settings.url()} is up (pid {process.pid}, {time.monotonic() - begun:.1f} s); "
         f"log {settings.log_file}")
+    if "grade_on_submit" in hub_settings:
+        say("grading on submit: each submission is graded as it arrives and its feedback released "
+            "(make hub-queue shows the queue)")
     print_access(settings)
     if world_readable_repo():
         say(f"warning: {REPO} can be read by every account, the students' too (solutions, hidden "
             "tests): keep the repository where they cannot, e.g. chmod o-rx on a folder above it")
+
+
+def grade_on_submit_options(env):
+    """The grading options of the service (make hub GRADE_ON_SUBMIT=1 WORKERS=2 SCHEDULER=tcp://...)."""
+    options = []
+    if env.get("WORKERS"):
+        options += ["--workers", str(int(env["WORKERS"]))]
+    if env.get("SCHEDULER"):
+        options += ["--scheduler", env["SCHEDULER"]]
+    return options
+
+
+def queue(settings):
+    """make hub-queue: the grading service's queue, as it is on disk."""
+    import submit_queue   # beside this script
+    folder = settings.private / "grade-on-submit" / "queue"
+    if not folder.is_dir():
+        fail(f"no queue in {folder.parent}: the hub never graded on submit here (make hub GRADE_ON_SUBMIT=1)")
+    print(submit_queue.describe(submit_queue.Queue(folder)))
 
 
 def print_access(settings):
@@ -688,7 +719,7 @@ def release_feedback(settings, options):
 
 
 def main(argv):
-    commands = {"start": start, "stop": stop, "remove-users": remove_users, "venv": ensure_venv}
+    commands = {"start": start, "stop": stop, "remove-users": remove_users, "venv": ensure_venv, "queue": queue}
     with_options = {"autograde": autograde, "release-feedback": release_feedback, "review-config": review_config}
     if len(argv) < 2 or argv[1] not in {**commands, **with_options} or (argv[1] in commands and len(argv) != 2):
         fail(f"usage: {argv[0]} {'|'.join([*commands, *with_options])}")

@@ -78,3 +78,20 @@ def pre_spawn_hook(spawner):
 
 
 c.Spawner.pre_spawn_hook = pre_spawn_hook
+
+
+# Grading on submit (make hub GRADE_ON_SUBMIT=1; hub/grade_on_submit.py): a service the hub starts
+# as root, and starts again if it ends; it grades each submission as it arrives.
+# Its queue is a page for instructors only (hub/queue_page.py): /services/grade-on-submit/.
+if S.get("grade_on_submit"):
+    c.JupyterHub.services = [{
+        "name": "grade-on-submit",
+        "url": f"http://127.0.0.1:{S['grade_on_submit_port']}",
+        "oauth_no_confirm": True,
+        "command": S["grade_on_submit"],
+        "cwd": os.path.dirname(os.path.dirname(S["grade_on_submit"][1])),
+        "environment": {"GC_HUB_HOME": S["home"], "GC_HUB_SETTINGS": os.environ["GC_HUB_SETTINGS"],
+                        "PYTHONUNBUFFERED": "1", "HOME": "/root"},
+    }]
+    c.JupyterHub.load_roles = [{"name": "grade-on-submit-viewers", "groups": ["instructors"],
+                                "scopes": ["access:services!service=grade-on-submit"]}]

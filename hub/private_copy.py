@@ -45,7 +45,7 @@ MAX_FILE = 64 << 20            # one file
 MAX_GRADEBOOK = 1 << 30        # the gradebook
 MAX_TOTAL = 4 << 30            # everything
 MAX_MEMBERS = 200_000          # files and folders
-MAX_DEPTH = 16                 # folders deep
+MAX_FOLDERS_DEEP = 16                 # folders deep
 MAX_NAME = 255                 # bytes of one name
 MAX_MANIFEST = 4 << 20
 MAX_ANSWER = 4 << 20           # what the writer says back
@@ -201,8 +201,8 @@ def judge(member, parts, allowed):
             return "a name that is not UTF-8"
         if any(not c.isprintable() for c in part):
             return "a name with a control character"
-    if len(parts) > MAX_DEPTH:
-        return f"more than {MAX_DEPTH} folders deep"
+    if len(parts) > MAX_FOLDERS_DEEP:
+        return f"more than {MAX_FOLDERS_DEEP} folders deep"
     if parts[0] not in allowed:
         return "not among what grading reads"
     if member.isdir():

@@ -141,6 +141,13 @@ def backward_propagation_n_fixed(X, Y, cache):
             "dA1": dA1, "dZ1": dZ1, "dW1": dW1, "db1": db1}
 '''
 
+# gradapprox_n as released: its stub.
+STUB_GRADAPPROX_N = '''
+def gradapprox_n(parameters, X, Y, epsilon=1e-6):
+    # YOUR CODE HERE
+    raise NotImplementedError()
+'''
+
 # Pieces of the bases that many entries change.
 DENOMINATOR = "np.linalg.norm(grad) + np.linalg.norm(gradapprox)"
 BLOCK_DENOMINATOR = "np.linalg.norm(grad[rows]) + np.linalg.norm(gradapprox[rows])"
@@ -213,12 +220,44 @@ MISTAKES = [
         "You used squared norms"),
     _mistake("gc_prints_always", "gradient_check", _edit(BASE_GRADIENT_CHECK, ("if print_msg:", "if True:")),
              "although print_msg was False", part="print_msg"),
+    _mistake("gc_verdict_reversed", "gradient_check", _edit(
+        BASE_GRADIENT_CHECK, ("if difference < 2e-7:", "if difference > 2e-7:")),
+        "the verdict is reversed", part="print_msg"),
     _mistake("gc_prints_never", "gradient_check", _edit(BASE_GRADIENT_CHECK, (MESSAGE, "\n")), "printed nothing", part="print_msg"),
     _mistake("gc_threshold_is_epsilon", "gradient_check", _edit(
         BASE_GRADIENT_CHECK, ("if difference < 2e-7:", "if difference < epsilon:")),
         "one message for every difference below 2e-07", part="print_msg"),
+    _mistake("gc_rounded", "gradient_check", _edit(
+        BASE_GRADIENT_CHECK, ("float(numerator / denominator)", "round(float(numerator / denominator), 8)")),
+        "Your function rounds its result"),
+    _mistake("gc_return_inside_print_msg", "gradient_check", _edit(
+        BASE_GRADIENT_CHECK, ("    return difference\n", ""),
+        ('print(f"There is a mistake in the gradient: relative difference = {difference:.3e}")\n',
+         'print(f"There is a mistake in the gradient: relative difference = {difference:.3e}")\n'
+         '        return difference\n')),
+        "returns None unless print_msg is True"),
+    _mistake("gc_backward_at_theta_plus", "gradient_check", _edit(
+        BASE_GRADIENT_CHECK, ("grad = backward_propagation(x, theta)", "grad = backward_propagation(x, theta + epsilon)")),
+        "grad is the derivative at theta + epsilon"),
+    _mistake("gc_theta_not_restored", "gradient_check", _edit(
+        BASE_GRADIENT_CHECK,
+        ("    J_plus = forward_propagation(x, theta + epsilon)\n    J_minus = forward_propagation(x, theta - epsilon)\n",
+         "    theta = theta + epsilon\n    J_plus = forward_propagation(x, theta)\n"
+         "    theta = theta - 2 * epsilon\n    J_minus = forward_propagation(x, theta)\n")),
+        "grad is the derivative at theta - epsilon"),
 
     # --- gradient_check_n, and its helper gradapprox_n
+    _mistake("gcn_calls_stub_gradapprox", "gradient_check_n", _edit(
+        BASE_GRADIENT_CHECK_N, (BASE_GRADAPPROX_N, STUB_GRADAPPROX_N)),
+        "gradient_check_n calls gradapprox_n, which still raises NotImplementedError"),
+    _mistake("gcn_nan_for_zero_gradients", "gradient_check_n", _edit(
+        BASE_GRADIENT_CHECK_N, ("float(numerator / denominator) if denominator > 0 else 0.0", "float(numerator / denominator)")),
+        "0/0 is defined as 0.0, but gradient_check_n returned nan"),
+    _mistake("gcn_gradapprox_left_stub", "gradient_check_n", STUB_GRADAPPROX_N + _edit(
+        BASE_GRADIENT_CHECK_N[len(BASE_GRADAPPROX_N):],
+        ("    gradapprox = gradapprox_n(parameters, X, Y, epsilon)\n",
+         "    # the approximation, computed here\n" + BASE_GRADAPPROX_N.split("\n", 2)[2].rsplit("    return", 1)[0])),
+        "gradapprox_n, which the exercise asks for too, still raises NotImplementedError"),
     _mistake("gcn_one_sided", "gradient_check_n", _edit(
         BASE_GRADIENT_CHECK_N,
         ("    for i in", "    J, _ = forward_propagation_n(X, Y, parameters)\n    for i in"),
@@ -283,6 +322,11 @@ def gradapprox_n(parameters, X, Y, epsilon=1e-6):
         "You did not use the gradients argument"),
     _mistake("gcn_prints_always", "gradient_check_n", _edit(BASE_GRADIENT_CHECK_N, ("if print_msg:", "if True:")),
              "although print_msg was False", part="print_msg"),
+    _mistake("gcn_sentences_swapped", "gradient_check_n", _edit(
+        BASE_GRADIENT_CHECK_N, ('print(f"The gradient is correct:', 'print(f"PLACEHOLDER:'),
+        ('print(f"There is a mistake in the gradient:', 'print(f"The gradient is correct:'),
+        ('print(f"PLACEHOLDER:', 'print(f"There is a mistake in the gradient:')),
+        "the verdict is reversed", part="print_msg"),
     _mistake("gcn_prints_never", "gradient_check_n", _edit(BASE_GRADIENT_CHECK_N, (MESSAGE, "\n")), "printed nothing", part="print_msg"),
     _mistake("gcn_threshold_too_low", "gradient_check_n", _edit(
         BASE_GRADIENT_CHECK_N, ("if difference < 2e-7:", "if difference < 1e-7:")),
@@ -303,8 +347,30 @@ def gradapprox_n(parameters, X, Y, epsilon=1e-6):
         BASE_GRADIENT_CHECK_N,
         ("grad = gradients_to_vector(gradients)", "grad = gradapprox_n(parameters, X, Y, epsilon)")),
         "you compared a gradient with itself"),
+    _mistake("gcn_minus_copied_from_plus", "gradient_check_n", _edit(
+        BASE_GRADIENT_CHECK_N, ("theta_minus = np.copy(parameters_values)", "theta_minus = np.copy(theta_plus)")),
+        "theta_minus is a copy of theta_plus"),
+    _mistake("gcn_elementwise_abs", "gradient_check_n", _edit(
+        BASE_GRADIENT_CHECK_N, ("np.linalg.norm(grad - gradapprox)", "np.abs(grad - gradapprox)"),
+        (DENOMINATOR, "np.abs(grad) + np.abs(gradapprox)"),
+        ("float(numerator / denominator) if denominator > 0 else 0.0", "numerator / denominator")),
+        "returned an array of shape (47, 1)"),
+    _mistake("gcn_not_restored", "gradient_check_n", _edit(
+        BASE_GRADIENT_CHECK_N,
+        ("        theta_plus = np.copy(parameters_values)\n        theta_plus[i] += epsilon\n"
+         "        J_plus, _ = forward_propagation_n(X, Y, vector_to_dictionary(theta_plus))\n"
+         "        theta_minus = np.copy(parameters_values)\n        theta_minus[i] -= epsilon\n"
+         "        J_minus, _ = forward_propagation_n(X, Y, vector_to_dictionary(theta_minus))\n",
+         "        parameters_values[i] += epsilon\n"
+         "        J_plus, _ = forward_propagation_n(X, Y, vector_to_dictionary(parameters_values))\n"
+         "        parameters_values[i] -= 2 * epsilon\n"
+         "        J_minus, _ = forward_propagation_n(X, Y, vector_to_dictionary(parameters_values))\n")),
+        "Your shifts are never undone"),
 
     # --- gradient_check_by_parameter
+    _mistake("bp_nan_for_zero_block", "gradient_check_by_parameter", _edit(
+        BASE_BY_PARAMETER, ("float(numerator / denominator) if denominator > 0 else 0.0", "float(numerator / denominator)")),
+        "is defined as 0.0, but gradient_check_by_parameter returned nan for"),
     _mistake("bp_same_value_for_all", "gradient_check_by_parameter", _edit(
         BASE_BY_PARAMETER, ("grad[rows] - gradapprox[rows]", "grad - gradapprox"),
         (BLOCK_DENOMINATOR, DENOMINATOR)),
@@ -346,6 +412,20 @@ def gradient_check_by_parameter(parameters, gradients, X, Y, epsilon=1e-6):
     _mistake("bp_keys_left_a_list", "gradient_check_by_parameter", _edit(
         BASE_BY_PARAMETER, ("    keys = np.array(keys)\n", "")),
         "make keys a NumPy array"),
+    _mistake("bp_off_by_one_slices", "gradient_check_by_parameter", '''
+def gradient_check_by_parameter(parameters, gradients, X, Y, epsilon=1e-6):
+    grad = gradients_to_vector(gradients)
+    gradapprox = gradapprox_n(parameters, X, Y, epsilon)
+    differences = {}
+    start = 0
+    for name in PARAMETER_NAMES:
+        end = start + parameters[name].size
+        g, a = grad[start + 1:end + 1], gradapprox[start + 1:end + 1]
+        denominator = np.linalg.norm(g) + np.linalg.norm(a)
+        differences[name] = float(np.linalg.norm(g - a) / denominator) if denominator > 0 else 0.0
+        start = end
+    return differences
+''', "The rows you selected for b3 are empty"),
 
     # --- backward_propagation_n_fixed
     _mistake("team_bugs_kept", "backward_propagation_n_fixed", '''
@@ -381,6 +461,22 @@ def backward_propagation_n_fixed(X, Y, cache):
         "changed its inputs", part="inputs"),
 ]
 
+IN_PLACE_RESTORED = '''
+def gradapprox_n(parameters, X, Y, epsilon=1e-6):
+    # Shift each entry of the parameter arrays in place, and shift it back: +eps, -2 eps, +eps.
+    gradapprox = []
+    for name in PARAMETER_NAMES:
+        values = parameters[name]
+        for index in np.ndindex(values.shape):
+            values[index] += epsilon
+            J_plus, _ = forward_propagation_n(X, Y, parameters)
+            values[index] -= 2 * epsilon
+            J_minus, _ = forward_propagation_n(X, Y, parameters)
+            values[index] += epsilon
+            gradapprox.append((J_plus - J_minus) / (2 * epsilon))
+    return np.array(gradapprox).reshape(-1, 1)
+'''
+
 ALTERNATIVES = [
     Variant("fwd_np_multiply", "forward_propagation",
             _edit(BASE_FORWARD, ("J = theta * x", "J = np.multiply(theta, x)"))),
@@ -400,6 +496,13 @@ ALTERNATIVES = [
     elif print_msg:
         print("\\033[92mYour backward propagation works perfectly fine! difference = %e\\033[0m" % difference)
 '''))),
+    Variant("gc_message_in_french", "gradient_check", _edit(
+        BASE_GRADIENT_CHECK, ('print(f"The gradient is correct: relative difference = {difference:.3e}")',
+                              'print(f"Le gradient est juste (différence relative {difference:.3e}).")'),
+        ('print(f"There is a mistake in the gradient: relative difference = {difference:.3e}")',
+         'print(f"Le gradient n\'est pas correct : différence relative {difference:.3e}.")'))),
+    Variant("gcn_in_place_restored", "gradient_check_n",
+            IN_PLACE_RESTORED + BASE_GRADIENT_CHECK_N[len(BASE_GRADAPPROX_N):]),
     Variant("gcn_unit_vectors_vectorized", "gradient_check_n", _edit(
         BASE_GRADIENT_CHECK_N, (BASE_GRADAPPROX_N, '''
 def gradapprox_n(parameters, X, Y, epsilon=1e-6):
@@ -437,6 +540,24 @@ def gradapprox_n(parameters, X, Y, epsilon=1e-6):
             gradapprox.append((J_plus - J_minus) / (2 * epsilon))
     return np.array(gradapprox).reshape(-1, 1)
 ''' + BASE_GRADIENT_CHECK_N[len(BASE_GRADAPPROX_N):]),
+    Variant("bp_in_place_restored", "gradient_check_by_parameter", '''
+def gradient_check_by_parameter(parameters, gradients, X, Y, epsilon=1e-6):
+    # Each parameter's own approximation, shifting its entries in place and back (+eps, -2 eps, +eps).
+    differences = {}
+    for name in PARAMETER_NAMES:
+        values, approx = parameters[name], np.zeros(parameters[name].shape)
+        for index in np.ndindex(values.shape):
+            values[index] += epsilon
+            J_plus, _ = forward_propagation_n(X, Y, parameters)
+            values[index] -= 2 * epsilon
+            J_minus, _ = forward_propagation_n(X, Y, parameters)
+            values[index] += epsilon
+            approx[index] = (J_plus - J_minus) / (2 * epsilon)
+        grad = gradients["d" + name]
+        denominator = np.linalg.norm(grad) + np.linalg.norm(approx)
+        differences[name] = float(np.linalg.norm(grad - approx) / denominator) if denominator > 0 else 0.0
+    return differences
+'''),
     Variant("bp_cumulative_slices", "gradient_check_by_parameter", '''
 def gradient_check_by_parameter(parameters, gradients, X, Y, epsilon=1e-6):
     grad = gradients_to_vector(gradients)
@@ -446,7 +567,8 @@ def gradient_check_by_parameter(parameters, gradients, X, Y, epsilon=1e-6):
     differences = {}
     for name, end, size in zip(PARAMETER_NAMES, ends, sizes):
         g, a = grad[end - size:end], gradapprox[end - size:end]
-        differences[name] = float(np.linalg.norm(g - a) / (np.linalg.norm(g) + np.linalg.norm(a)))
+        total = np.linalg.norm(g) + np.linalg.norm(a)
+        differences[name] = float(np.linalg.norm(g - a) / total) if total else 0.0
     return differences
 '''),
     Variant("bp_per_array_on_deepcopy", "gradient_check_by_parameter", '''
@@ -466,14 +588,15 @@ def gradient_check_by_parameter(parameters, gradients, X, Y, epsilon=1e-6):
             values[index] = original
             approx[index] = (J_plus - J_minus) / (2 * epsilon)
         grad = gradients["d" + name]
-        differences[name] = float(np.linalg.norm(grad - approx) / (np.linalg.norm(grad) + np.linalg.norm(approx)))
+        total = np.linalg.norm(grad) + np.linalg.norm(approx)
+        differences[name] = 0.0 if total == 0 else float(np.linalg.norm(grad - approx) / total)
     return differences
 '''),
     Variant("bp_vector_to_dictionary", "gradient_check_by_parameter", '''
 def gradient_check_by_parameter(parameters, gradients, X, Y, epsilon=1e-6):
     approx = vector_to_dictionary(gradapprox_n(parameters, X, Y, epsilon))
     return {name: float(np.linalg.norm(gradients["d" + name] - approx[name]) /
-                        (np.linalg.norm(gradients["d" + name]) + np.linalg.norm(approx[name])))
+                        max(np.linalg.norm(gradients["d" + name]) + np.linalg.norm(approx[name]), 1e-300))
             for name in PARAMETER_NAMES}
 '''),
     Variant("fixed_by_correcting_the_team", "backward_propagation_n_fixed", '''

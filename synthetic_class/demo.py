@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from grading.assignment import ASSIGNMENT, COURSE_ROOT
+from grading.course_directory import Course
 from grading.grader import autograde, config_review, course, deadlines
 from synthetic_class import attacks, catalog, synthetic
 
@@ -95,7 +96,8 @@ def make_demo_course(root=DEMO_ROOT, origin=COURSE_ROOT):
         print(note)
     shutil.rmtree(root, ignore_errors=True)
     course.make_course_copy(root, origin)
-    shutil.copytree(origin / "release" / ASSIGNMENT, root / "release" / ASSIGNMENT)
+    origin_course = Course(origin)
+    shutil.copytree(origin_course.release(), origin_course.at(root).release())
     config_review.record(root, config_review.current(root))
     return root
 
@@ -110,7 +112,7 @@ def main(root=DEMO_ROOT, origin=COURSE_ROOT):
     # nbgrader_config.py prefers $GRADEBOOK_URL, which an instructor exports for the course's
     # PostgreSQL gradebook: the synthetic class must not land there, so every command of the demo
     # (this process, its workers, nbgrader loading the demo's copy of the file) gets the demo's own.
-    gradebook_url = f"sqlite:///{root / 'gradebook.db'}"
+    gradebook_url = Course(root).sqlite_gradebook
     os.environ["GRADEBOOK_URL"] = gradebook_url
     (root / deadlines.FILE).write_text(DEMO_DEADLINES)
     config_review.record(root, config_review.current(root))   # the demo's own file, reviewed here

@@ -4,22 +4,22 @@ The demo's students and the test suite's mistake catalog are built this way, so 
 of them is a notebook that a student could have handed in.
 """
 from copy import deepcopy
-from pathlib import Path
 
 import nbformat
 
-from grading.assignment import ASSIGNMENT, COURSE_ROOT, NOTEBOOKS
+from grading.assignment import COURSE_ROOT, NOTEBOOKS
 from grading.checks.build_reference import solution_sources
+from grading.course_directory import Course
 
 
 def solutions(course_root=COURSE_ROOT):
     """{grade_id: code} of every solution cell of the source notebooks, markers removed."""
-    return {grade_id: code for _, grade_id, code in solution_sources(Path(course_root) / "source" / ASSIGNMENT)}
+    return {grade_id: code for _, grade_id, code in solution_sources(Course.of(course_root).source())}
 
 
 def notebook_of(course_root=COURSE_ROOT):
     """{grade_id: notebook file name} for every solution cell."""
-    return {grade_id: name for name, grade_id, _ in solution_sources(Path(course_root) / "source" / ASSIGNMENT)}
+    return {grade_id: name for name, grade_id, _ in solution_sources(Course.of(course_root).source())}
 
 
 def submission(code=None, course_root=COURSE_ROOT, complete=True):
@@ -32,7 +32,7 @@ def submission(code=None, course_root=COURSE_ROOT, complete=True):
     """
     filled = dict(solutions(course_root)) if complete else {}
     filled.update(code or {})
-    release = Path(course_root) / "release" / ASSIGNMENT
+    release = Course.of(course_root).release()
     notebooks = {}
     for name in NOTEBOOKS:
         notebook = nbformat.read(release / name, as_version=4)

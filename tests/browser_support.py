@@ -9,13 +9,14 @@ import os
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from commands import free_port
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 # No network but loopback: without the background-networking flags Chromium stalls on its own
@@ -47,12 +48,6 @@ FIRST_START_STATE = """() => {
     return (""" + KERNEL_IDLE + """)() && 'idle';
 }"""
 CODE_PROMPTS = "() => [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')].map(e => e.textContent.trim())"
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def student_env(home):

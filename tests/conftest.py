@@ -2,13 +2,13 @@
 import os
 import shutil
 import socket
-import subprocess
-import sys
 import tempfile
 import threading
 from pathlib import Path
 
 import pytest
+
+from commands import autograded
 
 from grading.grader import course
 from pgserver import postgres_server  # noqa: F401  (a real PostgreSQL server on loopback)
@@ -96,7 +96,5 @@ def copied_class(new_course):
     root = new_course("copied_class")
     for student, notebooks in students.items():
         course.add_submission(root, student, notebooks)
-    done = subprocess.run([sys.executable, "-m", "grading.grader.autograde", "--root", str(root), "--quiet",
-                           "--no-feedback", "--similarity-threshold", "0"], capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout + done.stderr
+    autograded(root, "--no-feedback", "--similarity-threshold", "0")
     return root, (root / "reports" / "similarity.html").read_text()

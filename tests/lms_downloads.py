@@ -11,19 +11,17 @@ A member carries the time the LMS gave the file (a local time, which intake read
 course's zone): it is the submission time that grading charges lateness by.
 """
 import csv
-import os
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import nbformat
 
+from commands import VENV_BIN, command_env
 from grading.assignment import NOTEBOOKS
 from synthetic_class import catalog, demo, synthetic
 
 REPOSITORY = Path(__file__).resolve().parent.parent   # its Makefile
-VENV_BIN = Path(sys.executable).parent                # this test run's .venv
 NB1, NB2 = NOTEBOOKS
 
 
@@ -79,20 +77,14 @@ def write_csv(path, rows, encoding="utf-8"):
     return path
 
 
-def course_env():
-    """This environment without GRADEBOOK_URL: the commands use the course's own gradebook."""
-    return {key: value for key, value in os.environ.items() if key != "GRADEBOOK_URL"}
-
-
 def make(root, target, *settings, answer=None, check=True):
     """The repository's `make <target> SETTING=...` on the course at `root`, run in it as an
     instructor runs it there (GRADING_COURSE_ROOT names it to the commands), with this test run's
-    .venv; `answer` is its stdin (None: an empty one). Asserts that it succeeded unless check=False."""
-    env = {key: value for key, value in course_env().items() if key not in ("MAKEFLAGS", "MAKELEVEL")}
-    env["GRADING_COURSE_ROOT"] = str(root)
+    .venv (commands.command_env); `answer` is its stdin (None: an empty one). Asserts that it
+    succeeded unless check=False."""
     stdin = {"input": answer} if answer is not None else {"stdin": subprocess.DEVNULL}
     done = subprocess.run(["make", "-s", "-C", str(root), "-f", str(REPOSITORY / "Makefile"), f"BIN={VENV_BIN}",
                            "-o", f"{VENV_BIN}/.installed", target, *settings],
-                          env=env, capture_output=True, text=True, **stdin)
+                          env=command_env(GRADING_COURSE_ROOT=str(root)), capture_output=True, text=True, **stdin)
     assert not check or done.returncode == 0, f"make {target}:\n{done.stdout}\n{done.stderr}"
     return done

@@ -16,13 +16,14 @@ import os
 import pwd
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
+
+from commands import free_port
 
 PG_ROOT = Path("/usr/lib/postgresql")
 SUPERUSER = "grader"
@@ -52,13 +53,6 @@ def find_bindir(root=PG_ROOT):
             f"no PostgreSQL server in {root}/*/bin: install Debian's postgresql package "
             "(apt-get install postgresql); the gradebook tests run against a real server")
     return max(found)[1]
-
-
-def free_port():
-    """Return a TCP port on 127.0.0.1 that nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _clean_env():

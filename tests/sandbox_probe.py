@@ -11,8 +11,8 @@ from pathlib import Path
 
 from grading.assignment import ASSIGNMENT
 from grading.sandboxing import sandbox
+from grading.settings import DEFAULTS
 
-LIMITS = sandbox.SandboxLimits()
 PROBE = textwrap.dedent('''
     import json, os, socket, time
 
@@ -68,7 +68,8 @@ PROBE = textwrap.dedent('''
 
 def probe_code(root, port, other):
     return PROBE.format(root=root, assignment=ASSIGNMENT, other=other, port=port,
-                        memory=LIMITS.memory_bytes + 2 ** 30, file_mib=LIMITS.file_size_bytes // 2 ** 20)
+                        memory=DEFAULTS.process_memory_bytes + 2 ** 30,
+                        file_mib=DEFAULTS.process_file_bytes // 2 ** 20)
 
 
 def probe_results(text):

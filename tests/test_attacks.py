@@ -8,7 +8,6 @@ function at 0, both honest students at 100, and the run finishing in bounded tim
 the run is over, no process of it is left, and nothing in the folder where its kernels' sockets
 were (jupyter's runtime folder, one of the run's own here).
 """
-import hashlib
 import json
 import os
 import re
@@ -21,17 +20,17 @@ import zipfile
 import nbformat
 import pytest
 from canaries import Canaries
+from commands import autograde, command_env, hash_tree
+
 from grading.assignment import ASSIGNMENT, FEEDBACK_PAGES, NOTEBOOKS
 from grading.grader import course, verify
 from grading.sandboxing.kernels import PACKAGE
-from grading.sandboxing import socket_area
-from grading.sandboxing.limits import GradingLimits
+from grading.settings import DEFAULTS as LIMITS
 from synthetic_class import attacks, synthetic
 
 DEADLINE, CELL_TIMEOUT = 30, 8      # seconds: short, so that the time attacks end soon
 HONEST = ("aaa_honest_first", "zzz_honest_last")
 POINTS = {f: p for layout in verify.assignment_layout() for f, p in layout.functions.items()}
-LIMITS = GradingLimits()
 RUN_BOUND = 900                     # seconds for the whole batch (it takes about a third of that)
 OWN_PAGE = "OWN-PAGE-" + uuid.uuid4().hex   # in the pages a student hands in as their feedback
 
@@ -85,11 +84,6 @@ def secret_markers(root, canaries, gradebook_marker):
     return markers
 
 
-def hash_tree(folder):
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file() and not p.is_symlink()}
-
-
 def run_processes(root):
     """Processes that belong to a grading run of `root` (by command line or working folder), or a
     step or zygote started from this checkout's Python (other checkouts may grade meanwhile)."""
@@ -98,7 +92,7 @@ def run_processes(root):
     found = []
     for process in psutil.process_iter(["pid", "cmdline", "cwd"]):
         text = " ".join(process.info["cmdline"] or []) + " " + str(process.info.get("cwd") or "")
-        if str(root) in text or ("nbgrader_step" in text or "kernel_zygote" in text) and sys.prefix in text:
+        if str(root) in text or ("step_server" in text or "kernel_zygote" in text) and sys.prefix in text:
             found.append(process.info)
     return found
 
@@ -119,13 +113,12 @@ def batch(new_course, tmp_path_factory):
     honest_before = {s: hash_tree(root / "submitted" / s) for s in HONEST}
     gradebook_marker = "GRADEBOOK-" + uuid.uuid4().hex   # a name only the gradebook holds
     course.nbgrader(root, "db", "student", "add", "someone", f"--first-name={gradebook_marker}")
-    command = [sys.executable, "-m", "grading.grader.autograde", "--root", str(root), "--workers", "2", "--quiet",
-               "--deadline", str(DEADLINE), "--cell-timeout", str(CELL_TIMEOUT)]
+    options = ["--workers", "2", "--deadline", str(DEADLINE), "--cell-timeout", str(CELL_TIMEOUT)]
     runtime = tmp_path_factory.mktemp("jupyter_runtime")   # where the kernels' sockets are: the run's own
-    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(runtime)}
+    env = command_env(JUPYTER_RUNTIME_DIR=str(runtime))
     started = time.monotonic()
     with canaries.watching():
-        done = subprocess.run(command, capture_output=True, text=True, timeout=RUN_BOUND, env=env)
+        done = autograde(root, *options, env=env, timeout=RUN_BOUND)
         seconds = time.monotonic() - started
         time.sleep(1)   # late events
     time.sleep(2)
@@ -230,9 +223,8 @@ def test_submitted_links_and_special_files_are_not_read(batch):
 def test_a_rerun_of_the_special_files_ends_the_same_way(batch):
     root = batch["root"]
     again = [a.name for a in attacks.ATTACKS if a.kind in ("special file", "submitted file")] + ["link_fifo", "link_device"]
-    command = [sys.executable, "-m", "grading.grader.autograde", "--root", str(root), "--workers", "2", "--quiet", "--force",
-               "--deadline", str(DEADLINE), "--cell-timeout", str(CELL_TIMEOUT), *[f"--student={s}" for s in again]]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=RUN_BOUND, env=batch["env"])
+    done = autograde(root, "--workers", "2", "--force", "--deadline", str(DEADLINE), "--cell-timeout", str(CELL_TIMEOUT),
+                     *[f"--student={s}" for s in again], env=batch["env"], timeout=RUN_BOUND)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     scores = course.scores(root)
     assert all(scores[s] == batch["scores"][s] for s in again)
@@ -247,7 +239,7 @@ def test_the_kernels_socket_folder_is_bounded_and_leaves_nothing(batch):
     printed = course.cell_output(batch["root"], "fill_socket_folder", NOTEBOOKS[0], "forward_propagation")
     mib, made = map(int, re.search(r"SOCKET FOLDER (\d+) MiB (\d+) files", printed).groups())
     if os.geteuid() == 0:   # only root mounts the tmpfs; otherwise the folder is a plain one (docs/security.md)
-        assert mib <= socket_area.SIZE // 2 ** 20 and made < socket_area.INODES, printed
+        assert mib <= LIMITS.socket_area_bytes // 2 ** 20 and made < LIMITS.socket_area_files, printed
     printed = course.cell_output(batch["root"], "deep_tree_in_socket_folder", NOTEBOOKS[0], "forward_propagation")
     assert "DEPTH 1200" in printed, printed
     assert batch["runtime_left"] == []

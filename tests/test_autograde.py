@@ -1,10 +1,13 @@
 """Real `nbgrader autograde`: the instructor's solutions earn everything, the blank release nothing."""
 import nbformat
+import pytest
 
 from grading import CHECKS
 from grading.assignment import ASSIGNMENT, COURSE_ROOT, NOTEBOOKS
 from grading.grader import course
 from synthetic_class import synthetic
+
+pytestmark = pytest.mark.fast   # in make check's lane
 
 FUNCTIONS = tuple(CHECKS)  # the graded functions, in notebook order
 
@@ -46,7 +49,7 @@ def test_a_feedback_folder_with_anything_but_the_pages_is_written_again(tmp_path
     import time
 
     from grading.assignment import FEEDBACK_PAGES
-    from grading.grader.autograde import feedback_missing
+    from grading.grader.class_grading import feedback_missing
 
     graded = tmp_path / "autograded" / "ada" / ASSIGNMENT
     pages = tmp_path / "feedback" / "ada" / ASSIGNMENT

@@ -2,13 +2,14 @@
 verification): each gets a clear recorded result, zero only for what it broke, and an honest
 student graded after all of them keeps full marks. No other student's data changes."""
 import copy
-import hashlib
 
 import nbformat
 import pytest
 
+from commands import hash_tree
+
 from grading.assignment import ASSIGNMENT, NOTEBOOKS
-from grading.grader import autograde, course, gradebook, pipeline, runners
+from grading.grader import class_grading, course, gradebook, pipeline, runners
 from synthetic_class import synthetic
 
 NB1, NB2 = NOTEBOOKS
@@ -129,11 +130,6 @@ BAD = {
 }
 
 
-def fingerprint(folder):
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
 @pytest.fixture(scope="module")
 def graded(new_course):
     root = new_course("bad")
@@ -147,12 +143,13 @@ def graded(new_course):
         course.add_submission(root, student, notebooks)
     (root / "submitted" / "b01_malformed_json" / ASSIGNMENT / NB1).write_text('{"cells": [oops')
     course.add_submission(root, "zz_honest", synthetic.submission())
-    before = fingerprint(root / "submitted")
+    before = hash_tree(root / "submitted")
     # Two worker processes, as `make autograde` runs them: one bad submission must not spoil its neighbours.
     db_url = gradebook.configured_url(root)
     gradebook.prepare(root, db_url)
     with runners.LocalProcesses(2, on_end=pipeline.end_current) as two:
-        graded = autograde.grade_all(two, root, autograde.students_to_grade(root), db_url, progress=False)
+        graded = class_grading.grade_all(two, root, class_grading.students_to_grade(root), db_url,
+                                         pipeline.grade_submission, progress=False)
     results = {r.student: r for r in graded}
     assert not [r.failed for r in graded if r.failed]
     honest_graded_alone = course.scores(root)["zz_honest"]
@@ -182,7 +179,7 @@ def test_honest_student_after_the_bad_ones_keeps_full_marks(graded):
 
 def test_no_submission_changed_and_outputs_stay_small(graded):
     root, _, before, _ = graded
-    assert fingerprint(root / "submitted") == before
+    assert hash_tree(root / "submitted") == before
     flood = root / "autograded" / "b15_output_flood" / ASSIGNMENT / NB1
     assert flood.stat().st_size < 2 * 2 ** 20
     # The flood's cell keeps its first lines and says that the rest was cut. (Whether the flood also

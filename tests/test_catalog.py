@@ -4,13 +4,24 @@ diagnosis they should get, correct alternatives keep full marks.
 Each entry is one student who hands in the notebook that holds the entry's cell, complete
 otherwise (nbgrader scores the other notebook 0 without running it). The students are graded
 in two course copies at once, one autograde each, to use both cores.
+
+The suite grades a sample of each kind: the first two mistakes of each function and part, and
+the first correct alternative of each function (tests/test_checks.py runs every entry through
+the hidden tests in-process). `make bench` grades the whole catalog (GC_WHOLE_CATALOG=1).
+
+Last, the real `nbgrader validate` that a student runs before submitting, on a few entries.
 """
+import os
+import shutil
+import subprocess
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import nbformat
 import pytest
 
-from grading.assignment import NOTEBOOKS
+from browser_support import BIN, student_env
+from grading.assignment import COURSE_ROOT, NOTEBOOKS
 from grading.checks.provided import ASSIGNMENT, gc_feedback
 from grading.grader import course
 from synthetic_class import catalog, synthetic
@@ -18,6 +29,22 @@ from synthetic_class import catalog, synthetic
 NOTEBOOK_OF = synthetic.notebook_of()
 FUNCTIONS = dict(zip(NOTEBOOKS, (catalog.FUNCTIONS_1D, catalog.FUNCTIONS_ND)))
 HONEST = "honest_complete"
+
+
+def sample(variants, per_kind):
+    """The first `per_kind` variants of each (cell, part), in catalog order; all under GC_WHOLE_CATALOG=1."""
+    if os.environ.get("GC_WHOLE_CATALOG") == "1":
+        return list(variants)
+    taken, chosen = Counter(), []
+    for variant in variants:
+        if taken[variant.cell, variant.part] < per_kind:
+            taken[variant.cell, variant.part] += 1
+            chosen.append(variant)
+    return chosen
+
+
+MISTAKES = sample(catalog.MISTAKES, 2)
+ALTERNATIVES = sample(catalog.ALTERNATIVES, 1)
 
 
 def submission(variant=None):
@@ -30,7 +57,7 @@ def submission(variant=None):
 def graded(grade_batch):
     """(course root of each student, {student: {function: points}}) for the whole catalog."""
     students = {HONEST: submission()}
-    students.update({v.name: submission(v) for v in catalog.MISTAKES + catalog.ALTERNATIVES})
+    students.update({v.name: submission(v) for v in MISTAKES + ALTERNATIVES})
     batches = [dict(list(students.items())[half::2]) for half in range(2)]
     with ThreadPoolExecutor(len(batches)) as pool:
         results = list(pool.map(lambda k: grade_batch(batches[k], name=f"catalog{k}"), range(len(batches))))
@@ -45,7 +72,7 @@ def test_honest_student_earns_full_marks(graded):
     assert len(scores[HONEST]) == 6 and sum(scores[HONEST].values()) == 100, scores[HONEST]
 
 
-@pytest.mark.parametrize("variant", catalog.MISTAKES, ids=lambda v: v.name)
+@pytest.mark.parametrize("variant", MISTAKES, ids=lambda v: v.name)
 def test_mistake_loses_its_points_with_its_diagnosis(graded, variant):
     roots, scores = graded
     notebook = NOTEBOOK_OF[variant.cell]
@@ -62,7 +89,7 @@ def test_mistake_loses_its_points_with_its_diagnosis(graded, variant):
         assert "Error" in output or "CheckFailed" in output, f"{variant.name}: {function} shows no failure:\n{output}"
 
 
-@pytest.mark.parametrize("variant", catalog.ALTERNATIVES, ids=lambda v: v.name)
+@pytest.mark.parametrize("variant", ALTERNATIVES, ids=lambda v: v.name)
 def test_alternative_keeps_full_marks(graded, variant):
     _, scores = graded
     for function in FUNCTIONS[NOTEBOOK_OF[variant.cell]]:
@@ -74,7 +101,7 @@ def test_feedback_shows_the_diagnosis_without_a_grader_file(graded):
     """A hidden test's failure reads as its sentence alone: no traceback through the grader's files."""
     roots, _ = graded
     seen = 0
-    for variant in catalog.MISTAKES:
+    for variant in MISTAKES:
         path = roots[variant.name] / "autograded" / variant.name / ASSIGNMENT / NOTEBOOK_OF[variant.cell]
         for cell in nbformat.read(path, as_version=4).cells:
             for output in cell.get("outputs", []):
@@ -83,4 +110,44 @@ def test_feedback_shows_the_diagnosis_without_a_grader_file(graded):
                     shown = " ".join(output.traceback)
                     assert shown.split() == f"CheckFailed: {output.evalue}".split(), (variant.name, output.traceback)
                     assert max(map(len, output.traceback)) <= 100, "wrapped, to be read without scrolling"
-    assert seen >= sum(variant.part == "value" for variant in catalog.MISTAKES)   # the others print theirs
+    assert seen >= sum(variant.part == "value" for variant in MISTAKES)   # the others print theirs
+
+
+# `nbgrader validate` as the student runs it, on notebooks holding catalog entries:
+# {file: (entries, {tested function: words its test cell shows}, or None: "Success")}.
+VALIDATED = {
+    # gradapprox_n left as released, its work done in gradient_check_n; nan for a block at 0/0
+    "stub_and_nan.ipynb": (("gcn_gradapprox_left_stub", "bp_nan_for_zero_block"), {
+        "gradient_check_n": catalog.by_name("gcn_gradapprox_left_stub").diagnosis,
+        "gradient_check_by_parameter": catalog.by_name("bp_nan_for_zero_block").diagnosis}),
+    "in_place.ipynb": (("gcn_in_place_restored", "bp_in_place_restored"), None),
+    # Validate shows a cell with partial credit by its source and nbgrader's own words only
+    "reversed.ipynb": (("gc_verdict_reversed",), {"gradient_check": "Partial credit; passed some but not all"}),
+}
+
+
+def test_nbgrader_validate_says_success_only_to_a_right_notebook(tmp_path):
+    """The real `nbgrader validate`: a helper left as released, a nan for 0/0 and a reversed verdict
+    each fail the test cell of their function, with its sentence; correct variants (parameters
+    shifted in place and back, in two exercises) pass. Two processes, to use both cores."""
+    folder = tmp_path / ASSIGNMENT
+    shutil.copytree(COURSE_ROOT / "release" / ASSIGNMENT, folder)
+    for name, (entries, _) in VALIDATED.items():
+        variants = [catalog.by_name(entry) for entry in entries]
+        notebooks = synthetic.submission({v.cell: v.code for v in variants})
+        nbformat.write(notebooks[NOTEBOOK_OF[variants[0].cell]], folder / name)
+    names = list(VALIDATED)
+    running = [subprocess.Popen([str(BIN / "nbgrader"), "validate", "--Validator.width=120", *names[half::2]],
+                                cwd=folder, env=student_env(tmp_path / "home"), stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True) for half in range(2)]
+    output = "".join(process.communicate(timeout=300)[0] for process in running)
+    for name, (_, failing) in VALIDATED.items():
+        shown = output.split(f"Validating '{folder / name}'")[1].split("Validating '")[0]
+        if failing is None:
+            assert "Success! Your notebook passes all the tests." in shown, f"{name}:\n{shown}"
+            continue
+        assert f"VALIDATION FAILED ON {len(failing)} CELL(S)" in shown, f"{name}:\n{shown}"
+        cells = shown.split("The following cell failed:")[1:]
+        for function, words in failing.items():
+            (cell,) = [cell for cell in cells if f'visible_tests("{function}", globals())' in cell]
+            assert words in " ".join(cell.split()), f"{name}: {words!r} not in\n{cell}"

@@ -24,6 +24,8 @@ from grading.checks.hidden_tests import lost_parts
 from grading.checks.provided import ASSIGNMENT, COURSE_ROOT, gc_feedback, gc_utils
 from synthetic_class import catalog, synthetic
 
+pytestmark = pytest.mark.fast   # in make check's lane
+
 RUNS = 1   # fresh cases each run (the test cells ran the hidden tests once already); correct code's 1,000-run measure is benchmarks/bench_false_failures.py
 FUNCTIONS = dict(zip(NOTEBOOKS, (catalog.FUNCTIONS_1D, catalog.FUNCTIONS_ND)))
 SOLUTIONS = synthetic.solutions()
@@ -237,14 +239,107 @@ def test_a_failed_check_reads_as_its_sentence_alone():
         assert len(lines) > 1 and max(map(len, lines)) <= 100
 
 
+# --- what the messages say -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, says", [
+    ("The gradient is correct: relative difference = 1.2e-07", True),
+    ("There is a mistake in the gradient: relative difference = 0.3", False),
+    ("\033[92mYour backward propagation works perfectly fine! difference = 1e-09\033[0m", True),
+    ("Gradient check passed ✓", True), ("✗ wrong", False), ("OK", True), ("FAILED", False),
+    ("The gradient isn't right", False), ("The gradients do not match", False), ("Not a single error", True),
+    ("No problems detected", True), ("Nothing wrong here", True), ("error-free", True),
+    ("Relative error 1e-09: the gradient is correct", True),   # "relative error" is no verdict
+    ("Le gradient est juste", True), ("Le gradient n'est pas correct", False), ("Pas d'erreur", True),
+    ("El gradiente es correcto", True), ("El gradiente no es correcto", False), ("No hay errores", True),
+    ("Der Gradient ist korrekt", True), ("Der Gradient stimmt nicht", False), ("Kein Fehler", True),
+    ("O gradiente está certo", True), ("O gradiente não está correto", False), ("O gradiente está errado", False),
+    ("Il gradiente è corretto", True), ("Il gradiente non è corretto", False), ("Il gradiente è sbagliato", False),
+    ("梯度正确", True), ("梯度不正确", False), ("没有错误", True), ("梯度检查未通过", False),
+    ("Градиент верный", True), ("Градиент неверный", False),
+    # not read: no verdict word, or words of both kinds; these are judged by their form alone
+    ("difference 3e-01: large", None), ("Check the backward pass", None), ("Correct: no", None),
+    ("Passed: False", None), ("Correct your code, there is a bug", False),   # an order, and a verdict
+])
+def test_a_message_is_read_for_what_it_says(text, says):
+    assert gc_feedback.verdict_meaning(text) is says
+
+
+def _verdicts(below, above):
+    """run(i, r) for check_print_msg: `below` printed under the threshold, `above` over it."""
+    return lambda i, r: (below if r < gc_feedback.THRESHOLD else above).format(r)
+
+
+def test_a_reversed_verdict_loses_the_message_and_an_unread_one_never_does():
+    with pytest.raises(grading.CheckFailed, match="the verdict is reversed"):
+        gc_feedback.check_print_msg("f", _verdicts("Wrong: {}", "Correct: {}"))
+    with pytest.raises(grading.CheckFailed, match="the verdict is reversed"):    # only one side read
+        gc_feedback.check_print_msg("f", _verdicts("Le gradient n'est pas correct ({})", "Hmm ({})"))
+    for below, above in [("Correct: {}", "Wrong: {}"), ("small {}", "large {}"), ("A {}", "B: check it {}"),
+                         ("梯度正确 {}", "梯度不正确 {}")]:
+        gc_feedback.check_print_msg("f", _verdicts(below, above))
+    with pytest.raises(grading.CheckFailed, match="the same verdict"):             # the form rule stays
+        gc_feedback.check_print_msg("f", _verdicts("small {}", "small {}"))
+
+
+def test_an_argument_restored_within_round_off_is_unchanged_and_a_real_change_is_not():
+    """The one rule for arguments changed in place: shifting an entry and shifting it back by
+    arithmetic (+eps, -2 eps, +eps) leaves round-off, which is no change; any real change is."""
+    rng = np.random.default_rng(7)
+    drifts = []
+    for eps in (1e-7, 1e-6, 0.01, 0.1, 0.3):
+        before = rng.standard_normal(10_000) * rng.choice([1e-3, 1.0, 3.0], 10_000)
+        after = before.copy()
+        after += eps
+        after -= 2 * eps
+        after += eps
+        drifts.append(np.max(np.abs(after - before) / np.maximum(np.abs(before), 1.0)))
+        assert gc_feedback.changed_argument(({"W1": before},), ({"W1": after},), ("parameters",)) is None
+        after[17] = before[17] - eps          # one entry left shifted
+        assert gc_feedback.changed_argument(({"W1": before},), ({"W1": after},), ("parameters",)) == "parameters['W1']"
+    assert 0 < max(drifts) <= 4.5e-16 < gc_feedback.ROUND_OFF_DRIFT
+    assert gc_feedback.changed_argument((np.ones(3),), (np.ones(4),), ("X",)) == "X"
+
+
+def test_a_rounded_difference_is_named_and_shown_with_the_digits_that_differ():
+    right = 0.0016638912345678
+    with pytest.raises(grading.CheckFailed) as failed:
+        gc_feedback.compare_differences([round(right, 8)], [right], [0.1], 1e-6, "For J", "?", lambda: None)
+    message = str(failed.value)
+    assert "rounds its result" in message
+    should, returned = message.split("should be ")[1].split(", but your function returned ")
+    assert should != returned.split(". ")[0]
+    for correct in (right, right * (1 + 3e-16), 1.0, 0.5):    # no correct value is taken for a rounded one
+        assert gc_feedback.rounded_to(correct, correct * (1 - 2e-16)) is None
+
+
+def test_the_advice_uses_only_names_the_notebooks_use():
+    """Every snake_case name in a sentence of the tests is one the student can find in a notebook
+    (or in gc_utils.py, which it imports): no `parameters_values` of the instructor's solution."""
+    import json
+    import re
+    release = COURSE_ROOT / "release" / ASSIGNMENT
+    known = (release / "gc_utils.py").read_text() + "".join(
+        cell.source for name in NOTEBOOKS for cell in nbformat.read(release / name, as_version=4).cells)
+    sentences = [v for k, v in vars(gc_feedback).items() if isinstance(v, str) and k.isupper()]
+    sentences += [*diagnoses.APPROXIMATION_MISTAKES.values(), *diagnoses.COMPARISON_MISTAKES.values(),
+                  diagnoses.SELF_COMPARISON]
+    sentences += [s for table in json.loads(gc_feedback.CASES_FILE.read_text()).values()
+                  if isinstance(table, dict) for part in [table, *table.values()] if isinstance(part, dict)
+                  for s in part.get("sentences", [])]
+    names = {name for sentence in sentences for name in re.findall(r"\b[a-z]\w*_\w+\b", sentence)}
+    assert "gradapprox_n" in names and "theta_minus" in names
+    assert {name for name in names if name not in known} == set()
+
+
 # --- numerics -------------------------------------------------------------------------------------
 
 def _cubic(theta):
-    return float(np.sum(np.sin(theta) + theta ** 3))
+    # coupled (the last term), so that a shift left in one entry moves the others' derivatives
+    return float(np.sum(np.sin(theta) + theta ** 3) + 0.5 * np.sum(theta) ** 2)
 
 
 def _cubic_gradient(theta):
-    return np.cos(theta) + 3 * theta ** 2
+    return np.cos(theta) + 3 * theta ** 2 + np.sum(theta)
 
 
 def test_central_difference_error_is_second_order_and_one_sided_first_order():

@@ -4,12 +4,14 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
+import pytest
 from nbgrader.api import Gradebook
 
 from grading.grader import course, report
 from grading.grader.course import points_per_function
+
+pytestmark = pytest.mark.fast   # in make check's lane
 
 FULL = points_per_function()
 NOT_IMPLEMENTED = "{f} is not implemented yet: it still raises NotImplementedError."

@@ -9,12 +9,13 @@ a script would, and the real commands refuse to run it until the instructor acce
 import json
 import os
 import shutil
-import subprocess
 import sys
 import urllib.request
 from pathlib import Path
 
 from browser_support import JupyterLab, LOOPBACK
+from commands import autograde as autograde_command, run
+
 from grading.grader import config_review, course, gradebook
 from synthetic_class import synthetic
 
@@ -22,15 +23,8 @@ from synthetic_class import synthetic
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run(*command, cwd=None):
-    env = {key: value for key, value in os.environ.items() if key not in ("GRADEBOOK_URL", "MAKEFLAGS", "MAKELEVEL")}
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    return subprocess.run(command, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, cwd=cwd)
-
-
 def autograde(root):
-    return run(sys.executable, "-m", "grading.grader.autograde", "--root", str(root), "--quiet", "--no-feedback",
-               "--workers", "1")
+    return autograde_command(root, "--no-feedback", "--workers", "1")
 
 
 def put_file(lab, path, text):

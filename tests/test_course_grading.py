@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from grading.checks.provided import ASSIGNMENT, gc_feedback
+from grading.course_directory import Course
 from grading.grader import autograde, course, gradebook, ledger
 from synthetic_class import catalog, demo, synthetic
 
@@ -86,7 +87,7 @@ def assert_stock_grades(root, stock, db_url=None):
 
 def autograde_results(root):
     """The run's report: each student's Result as the class report reads it (flags as sentences)."""
-    return json.loads((root / autograde.REPORT).read_text())
+    return json.loads(Course(root).results_file.read_text())
 
 
 @pytest.fixture(scope="module")

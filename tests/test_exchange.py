@@ -21,6 +21,7 @@ from grading.exchange import inbound
 from grading.exchange.collect import RECORD, claim_differs, latest
 from grading.grader import deadlines
 from grading.grader.gradebook import alembic_on_path
+from grading.settings import DEFAULTS
 
 ROOT = Path(__file__).resolve().parent.parent
 ME = pwd.getpwuid(os.getuid()).pw_name
@@ -104,7 +105,7 @@ def test_collect_copies_regular_files_only_and_says_why_it_left_out_each_other_e
     (folder / "zero").symlink_to(canaries.folder / "zero")
     os.mkfifo(folder / "pipe")
     with open(folder / "big.bin", "wb") as big:
-        big.truncate(inbound.MAX_FILE_BYTES + 1)
+        big.truncate(DEFAULTS.inbound_file_bytes + 1)
     (folder / "planted.py").write_text("written by another account into the world-writable folder")
     shutil.chown(folder / "planted.py", OTHER)
     into = tmp_path / "collected"
@@ -125,7 +126,7 @@ def test_collect_copies_regular_files_only_and_says_why_it_left_out_each_other_e
     assert left["planted.py"] == f"it belongs to {OTHER}, not to {ME}, whose submission this is"
     assert left[NOTEBOOKS[1]] == f"it is a symbolic link to {canaries.folder / 'secret.txt'}: only regular files are collected"
     assert left["pipe"] == "it is a FIFO: only regular files are collected"
-    assert left["big.bin"] == f"it is {inbound.MAX_FILE_BYTES + 1} bytes, more than the {inbound.MAX_FILE_BYTES} a file may have"
+    assert left["big.bin"] == f"it is {DEFAULTS.inbound_file_bytes + 1} bytes, more than the {DEFAULTS.inbound_file_bytes} a file may have"
     assert left["1_gradient_checking_1d.html"] == "nbgrader names the feedback page of a notebook so: only grading writes it"
     assert left["sub/nbgrader_config.py"] == "nbgrader runs a file of that name as its configuration"
     # The copy kept for the instructor's review keeps nbgrader's names too, still regular files only.
@@ -144,8 +145,8 @@ def test_collect_copies_regular_files_only_and_says_why_it_left_out_each_other_e
 
 def test_a_folder_with_more_entries_than_a_submission_has_is_refused_whole(tmp_path):
     folder = submission(tmp_path / "inbound", ME, OLD_CLAIM,
-                        {f"f{n}.txt": "" for n in range(inbound.MAX_ENTRIES + 1)})
-    assert read(folder).refused.startswith(f"it holds more than {inbound.MAX_ENTRIES} files and folders")
+                        {f"f{n}.txt": "" for n in range(DEFAULTS.inbound_entries + 1)})
+    assert read(folder).refused.startswith(f"it holds more than {DEFAULTS.inbound_entries} files and folders")
 
 
 def test_the_latest_submission_is_the_one_whose_files_changed_last_whatever_the_names_say():

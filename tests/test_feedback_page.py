@@ -15,16 +15,17 @@ Screenshots go to artifacts/feedback/.
 """
 import html
 import re
-import sys
 
 import nbformat
 import pytest
+
+from commands import autograded
 
 from grading.assignment import ASSIGNMENT, COURSE_ROOT, FUNCTIONS, NOTEBOOKS
 from grading.grader import course
 from grading.plugins.page_math import MATHML_TAGS, markdown_for_page
 from synthetic_class import demo, synthetic
-from test_student_text import chromium_page, run
+from test_student_text import chromium_page
 
 NB1, NB2 = NOTEBOOKS
 ARTIFACTS = COURSE_ROOT / "artifacts" / "feedback"
@@ -58,8 +59,7 @@ def fed_back(new_course):
     for student, notebooks in students.items():
         course.add_submission(root, student, notebooks)
     (root / "submitted" / "lee" / ASSIGNMENT / NB2).write_text('{"cells": [not json')
-    done = run(sys.executable, "-m", "grading.grader.autograde", "--root", str(root), "--quiet", "--workers", "2")
-    assert done.returncode == 0, done.stdout + done.stderr
+    autograded(root, "--workers", "2")
     return root
 
 

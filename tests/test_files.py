@@ -10,6 +10,8 @@ import pytest
 
 from grading.sandboxing import files
 
+pytestmark = pytest.mark.fast   # in make check's lane
+
 DEPTH = 1200   # deeper than Python's recursion limit (1,000)
 
 
@@ -107,3 +109,81 @@ def test_a_folder_moved_during_removal_stops_it(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="moved"):
         files.remove_tree(top)
     assert (elsewhere / "keep.txt").read_text() == "keep"
+
+
+# ---- reading, listing and copying what a student could have made (one rule each) ----
+
+@pytest.fixture
+def planted(tmp_path, outside):
+    """A submission folder holding one of each thing a student can plant: a notebook, a link to a
+    file outside, a link to a folder outside, a FIFO, a character device (the null device's numbers,
+    made here: never /dev itself), a large file and a real subfolder."""
+    folder = tmp_path / "anchor" / "submitted"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "notebook.ipynb").write_text("{}")
+    (folder / "sub" / "notes.txt").write_text("notes")
+    (folder / "big.bin").write_bytes(b"x" * 1000)
+    os.symlink(outside / "canary.txt", folder / "file_link")
+    os.symlink(outside, folder / "folder_link")
+    os.mkfifo(folder / "pipe")
+    if os.geteuid() == 0:
+        os.mknod(folder / "device", 0o600 | 0o020000, os.makedev(1, 3))
+    return folder
+
+
+def test_a_link_a_fifo_or_a_device_is_refused_by_name_and_never_opened(planted):
+    for name, what in (("file_link", "a symbolic link"), ("pipe", "a FIFO"), ("sub", "a folder"),
+                       *((("device", "a character device"),) if (planted / "device").exists() else ())):
+        with pytest.raises(files.NotRegular, match=what):   # a FIFO opened for reading would block here
+            files.read_regular(planted / name, limit=10 ** 6)
+    assert files.read_regular(planted / "notebook.ipynb", limit=10) == b"{}"
+
+
+def test_a_file_over_the_limit_is_refused(planted):
+    with pytest.raises(files.TooLarge, match="1000 bytes"):
+        files.read_regular(planted / "big.bin", limit=999)
+    assert len(files.read_regular(planted / "big.bin", limit=1000)) == 1000
+
+
+def test_a_linked_folder_on_the_way_below_the_anchor_is_refused_not_followed(planted, outside):
+    anchor = planted.parent
+    with pytest.raises(files.NotRegular, match="folder_link is a symbolic link"):
+        files.read_regular(planted / "folder_link" / "canary.txt", limit=100, anchor=anchor)
+    os.rename(planted / "sub", planted / "sub_moved")   # a folder swapped for a link meanwhile
+    os.symlink(outside, planted / "sub")
+    with pytest.raises(files.NotRegular, match="sub is a symbolic link"):
+        files.read_regular(planted / "sub" / "canary.txt", limit=100, anchor=anchor)
+
+
+def test_the_listing_names_every_other_entry_and_enters_no_linked_folder(planted):
+    regular, others = files.regular_files(planted, anchor=planted.parent)
+    assert regular == [("big.bin", 1000), ("notebook.ipynb", 2), ("sub/notes.txt", 5)]
+    expected = [("file_link", "a symbolic link"), ("folder_link", "a symbolic link"), ("pipe", "a FIFO")]
+    if (planted / "device").exists():
+        expected.insert(0, ("device", "a character device"))
+    assert others == expected
+
+
+def test_a_copy_takes_regular_files_only_and_says_why_each_other_stayed(planted, tmp_path):
+    (tmp_path / "out").mkdir()
+    left = dict(files.copy_regular_files(planted, tmp_path / "out" / "copy", limit=999,
+                                         anchor=planted.parent, destination_anchor=tmp_path))
+    copied, others = files.regular_files(tmp_path / "out" / "copy")
+    assert copied == [("notebook.ipynb", 2), ("sub/notes.txt", 5)] and others == []
+    assert "more than the 999" in left["big.bin"]
+    assert "symbolic link" in left["file_link"] and "FIFO" in left["pipe"]
+    assert "folder_link" in left   # a link to a folder is an entry, never entered
+    with pytest.raises(FileExistsError):   # the destination is made by the copy, never reused
+        files.copy_regular_files(planted, tmp_path / "out" / "copy", limit=999)
+
+
+def test_a_new_file_is_never_written_through_a_link_planted_in_its_place(tmp_path, outside):
+    os.symlink(outside / "canary.txt", tmp_path / "grades.csv")
+    with pytest.raises(FileExistsError):
+        files.write_new(tmp_path / "grades.csv", b"written")
+    assert (outside / "canary.txt").read_text() == "canary"
+    os.symlink(outside, tmp_path / "reports")
+    with pytest.raises(OSError):   # ELOOP: the folder on the way is a link
+        files.make_folders(tmp_path, "reports/class")
+    assert sorted(p.name for p in outside.iterdir()) == ["canary.txt", "hard.txt"]
+    assert files.make_folders(tmp_path, "feedback/ada").is_dir()

@@ -1,7 +1,10 @@
 """The provided helpers: flattening order, round trips, the network's shapes and cost."""
 import numpy as np
+import pytest
 
 from grading.checks.provided import gc_utils
+
+pytestmark = pytest.mark.fast   # in make check's lane
 
 
 def test_flattening_order_is_w1_b1_w2_b2_w3_b3_row_major():

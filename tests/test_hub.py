@@ -18,7 +18,6 @@ import pwd
 import re
 import secrets
 import shutil
-import socket
 import stat
 import subprocess
 import sys
@@ -33,6 +32,7 @@ import requests
 from browser_support import CHROMIUM_ARGS
 from canaries import Canaries
 from ci import require
+from commands import free_port
 
 from grading.lms.lms_export import flagged_students
 from grading.plugins.formgrader_guard import AUTOGRADE_ELSEWHERE
@@ -48,12 +48,6 @@ ARTIFACTS = ROOT / "artifacts" / "hub"
 VENV = Path(os.environ.get("HUB_TEST_VENV", "/var/tmp/gradient-checking-hub-test-venv"))
 ASSIGNMENT = "gradient_checking"
 NOTEBOOKS = ["1_gradient_checking_1d.ipynb", "2_gradient_checking_nd.ipynb"]
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def processes_with(**variables):
@@ -229,8 +223,8 @@ def test_the_instructor_s_server_opens_the_formgrader_on_the_course_copy(hub):
 # formgrader, each student in JupyterLab's Assignments tab; between them, the course's own commands
 # (make hub-autograde, make hub-release-feedback) in the instructor's terminal.
 ROUND_TRIP = ARTIFACTS / "round-trip"
-DIAGNOSIS = "Your approximation matches a one-sided difference"   # grading/diagnoses.py's sentence
-VERIFIED = "Verified outside the notebook"                         # grading/verify.py's MARKER
+DIAGNOSIS = "Your approximation matches a one-sided difference"   # grading/checks/diagnoses.py's sentence
+VERIFIED = "Verified outside the notebook"                         # grading/grader/verify.py's MARKER
 
 
 def class_of(hub):

@@ -4,7 +4,7 @@
 kernels run, the run is ended: SIGTERM to the main process, SIGKILL to the main process alone
 (its workers are not told), its output pipe closed, or Ctrl-C (SIGINT to its process group).
 Within seconds no process of the run may be left: none that carries the run's mark in its
-environment (the main process, workers, sandbox stages, bwrap), none in a cgroup of the run.
+environment (the main process, workers, sandbox entries, bwrap), none in a cgroup of the run.
 The grades finished before the end are kept (the ledger), so the next run does the rest.
 """
 import os
@@ -129,10 +129,10 @@ time.sleep(60)
 """
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="the stage makes a PID namespace only as root; bwrap alone has a window")
+@pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox entry makes a PID namespace only as root; bwrap alone has a window")
 def test_a_grader_killed_while_its_sandbox_starts_leaves_nothing():
     # bwrap's first child waits for a word from bwrap before it asks to die with it; a grader
-    # killed in that window left the child asleep for good (16 runs of 100 before the stage
+    # killed in that window left the child asleep for good (16 runs of 100 before the sandbox entry
     # gave bwrap a PID namespace of its own). Killed at random moments of the start, 30 times.
     import random
     left = []

@@ -21,9 +21,12 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
+from commands import command_env
 from grading.assignment import ASSIGNMENT
-from grading.lms import intake, lms_export
-from lms_downloads import course_env
+from grading.lms import intake, lms_export, lms_files
+from grading.lms.roster import IntakeError, Student, read_roster
+from grading.lms.zip_members import member_problem
+from grading.settings import DEFAULTS
 from synthetic_class import synthetic
 
 NB1, NB2 = "1_gradient_checking_1d.ipynb", "2_gradient_checking_nd.ipynb"
@@ -95,7 +98,7 @@ def run_intake(root, zip_path, roster_path, *options, db_url=None, process=False
     argv += [f"--db-url={db_url}"] if db_url else []
     if process:
         result = subprocess.run([sys.executable, "-m", "grading.lms.intake", *argv],
-                                capture_output=True, text=True, env=course_env())
+                                capture_output=True, text=True, env=command_env())
         status, out, err = result.returncode, result.stdout, result.stderr
     else:
         out, err = io.StringIO(), io.StringIO()
@@ -308,19 +311,19 @@ MOODLE_WORKSHEET = (  # Download grading worksheet in a Moodle assignment
 
 
 def test_the_roster_can_be_the_lms_own_export(tmp_path):
-    canvas = intake.read_roster(write_roster(tmp_path, CANVAS_EXPORT))
-    assert canvas == [intake.Student("ada", "12345", "Ada", "Lovelace", "ada@uni.example"),
-                      intake.Student("ghopper", "23456", "Grace", "Hopper"),
-                      intake.Student("canvas-34567", "34567", "Alan", "Turing")]
-    moodle = intake.read_roster(write_roster(tmp_path, MOODLE_WORKSHEET))
-    assert moodle == [intake.Student("ada", "12345", "Ada", "Lovelace", "ada@uni.example"),
-                      intake.Student("grace", "23456", "Grace Brewster", "Hopper", "grace@uni.example")]
+    canvas = read_roster(write_roster(tmp_path, CANVAS_EXPORT))
+    assert canvas == [Student("ada", "12345", "Ada", "Lovelace", "ada@uni.example"),
+                      Student("ghopper", "23456", "Grace", "Hopper"),
+                      Student("canvas-34567", "34567", "Alan", "Turing")]
+    moodle = read_roster(write_roster(tmp_path, MOODLE_WORKSHEET))
+    assert moodle == [Student("ada", "12345", "Ada", "Lovelace", "ada@uni.example"),
+                      Student("grace", "23456", "Grace Brewster", "Hopper", "grace@uni.example")]
 
 
 def test_two_lms_rows_that_would_share_an_id_are_refused(tmp_path):
     export = CANVAS_EXPORT + '"Lovelace, Augusta",45678,S009,ada@other.example,GC 101,\n'
-    with pytest.raises(intake.IntakeError, match=r"line 6: the id 'ada' appears twice .*first on line 3"):
-        intake.read_roster(write_roster(tmp_path, export))
+    with pytest.raises(IntakeError, match=r"line 6: the id 'ada' appears twice .*first on line 3"):
+        read_roster(write_roster(tmp_path, export))
 
 
 def test_grades_go_back_in_moodle_own_worksheet():
@@ -415,7 +418,7 @@ def test_zip_abuse_is_skipped_member_by_member_and_everyone_else_is_collected(ne
     run = run_intake(root, zip_path, roster)
     assert run.status == 0, run.err
     assert sorted({key.split("/")[0] for key in run.submitted}) == ["ada", "grace"]
-    assert f"it unpacks to more than {intake.MAX_RATIO} times its size in the zip (a zip bomb): " \
+    assert f"it unpacks to more than {DEFAULTS.zip_ratio} times its size in the zip (a zip bomb): " \
            f"'lovelaceada_12345_678901_bomb.txt'" in run.out
     assert "more than the 64 MiB allowed: 'lovelaceada_12345_678901_huge.bin'" in run.out
     assert run.out.count("is deeper than 8 folders or has a name longer than 255 bytes") == 2
@@ -425,16 +428,16 @@ def test_zip_abuse_is_skipped_member_by_member_and_everyone_else_is_collected(ne
 
 def test_an_id_is_read_in_its_normalized_form(tmp_path):
     """Full-width letters (what some keyboards type) are the same id as the ASCII ones."""
-    students = intake.read_roster(write_roster(tmp_path, "id,lms_id\n\uff41\uff44\uff41,12345\n"))
+    students = read_roster(write_roster(tmp_path, "id,lms_id\n\uff41\uff44\uff41,12345\n"))
     assert [s.id for s in students] == ["ada"]
 
 
 def test_a_download_of_too_many_files_is_cut_at_the_bound():
     info = zipfile.ZipInfo("lovelaceada_12345_678901_notes.txt")
-    assert intake.member_problem(info, kept_members=intake.MAX_MEMBERS - 1) == ""
-    assert "more than 5000 files" in intake.member_problem(info, kept_members=intake.MAX_MEMBERS)
+    assert member_problem(info, kept_members=DEFAULTS.zip_files - 1) == ""
+    assert "more than 5000 files" in member_problem(info, kept_members=DEFAULTS.zip_files)
     info.file_size = 2 ** 20
-    assert "more than 2 GiB" in intake.member_problem(info, kept_bytes=intake.MAX_TOTAL_BYTES - 2 ** 19)
+    assert "more than 2 GiB" in member_problem(info, kept_bytes=DEFAULTS.zip_total_bytes - 2 ** 19)
 
 
 def test_a_zip_of_nothing_but_unsafe_members_is_refused(new_course, tmp_path):
@@ -507,28 +510,28 @@ def test_unusable_input_is_refused_with_a_clear_message(case, new_course, tmp_pa
 # File names, without nbgrader
 
 def test_canvas_names():
-    assert intake.parse_canvas("x/lovelaceada_12345_678901_1_gradient_checking_1d.ipynb") == [
-        intake.Parsed("12345", "lovelaceada", NB1, late=False, submission=678901),
-        intake.Parsed("678901", "lovelaceada_12345", "gradient_checking_1d.ipynb", submission=1)]
-    assert intake.parse_canvas("hopper grace_LATE_023456_678902_2_gradient_checking_nd-1.ipynb")[0] == intake.Parsed(
+    assert lms_files.parse_canvas("x/lovelaceada_12345_678901_1_gradient_checking_1d.ipynb") == [
+        lms_files.Parsed("12345", "lovelaceada", NB1, late=False, submission=678901),
+        lms_files.Parsed("678901", "lovelaceada_12345", "gradient_checking_1d.ipynb", submission=1)]
+    assert lms_files.parse_canvas("hopper grace_LATE_023456_678902_2_gradient_checking_nd-1.ipynb")[0] == lms_files.Parsed(
         "23456", "hopper grace", "2_gradient_checking_nd-1.ipynb", late=True, submission=678902)
-    assert intake.parse_canvas("late_7_8_notes.txt") == [intake.Parsed("7", "late", "notes.txt", submission=8)]
-    assert intake.parse_canvas("o_brien_7_8_1_x.txt")[0] == intake.Parsed("7", "o_brien", "1_x.txt", submission=8)
+    assert lms_files.parse_canvas("late_7_8_notes.txt") == [lms_files.Parsed("7", "late", "notes.txt", submission=8)]
+    assert lms_files.parse_canvas("o_brien_7_8_1_x.txt")[0] == lms_files.Parsed("7", "o_brien", "1_x.txt", submission=8)
     for name in (NB1, "lovelaceada_12345_gradient_checking_1d.ipynb", "lovelaceada_12345_678901_", "a/b_1_2"):
-        assert intake.parse_canvas(name) == [], name
+        assert lms_files.parse_canvas(name) == [], name
 
 
 def test_moodle_names():
-    assert intake.parse_moodle(f"Ada Lovelace_12345_assignsubmission_file_/{NB1}") == [intake.Parsed(
+    assert lms_files.parse_moodle(f"Ada Lovelace_12345_assignsubmission_file_/{NB1}") == [lms_files.Parsed(
         "12345", "Ada Lovelace", NB1)]
-    assert intake.parse_moodle(f"Ada Lovelace_12345_assignsubmission_file_/extra/{NB1}")[0].original == f"extra/{NB1}"
-    assert intake.parse_moodle(f"Grace Hopper_23456_assignsubmission_file_{NB2}")[0].original == NB2
+    assert lms_files.parse_moodle(f"Ada Lovelace_12345_assignsubmission_file_/extra/{NB1}")[0].original == f"extra/{NB1}"
+    assert lms_files.parse_moodle(f"Grace Hopper_23456_assignsubmission_file_{NB2}")[0].original == NB2
     for name in ("Alan Turing_34567_assignsubmission_onlinetext_/onlinetext.html",
                  "Alan Turing_34567_assignsubmission_file_", f"Alan Turing_assignsubmission_file_/{NB1}"):
-        assert intake.parse_moodle(name) == [], name
+        assert lms_files.parse_moodle(name) == [], name
 
 
-ROSTER_IDS = [intake.Student("ada", "12345"), intake.Student("grace", "23456")]
+ROSTER_IDS = [Student("ada", "12345"), Student("grace", "23456")]
 
 
 @pytest.mark.parametrize("lms, path", [
@@ -541,48 +544,48 @@ ROSTER_IDS = [intake.Student("ada", "12345"), intake.Student("grace", "23456")]
 ])
 def test_a_name_that_imitates_another_students_ids_is_not_collected(lms, path):
     """A file that reads as the file of two students on the roster goes to neither."""
-    [entry] = intake.plan([path], ROSTER_IDS, lms)
-    assert (entry.status, entry.student, entry.lms_id) == (intake.AMBIGUOUS, "ada, grace", "12345, 23456")
+    [entry] = lms_files.plan([path], ROSTER_IDS, lms)
+    assert (entry.status, entry.student, entry.lms_id) == (lms_files.AMBIGUOUS, "ada, grace", "12345, 23456")
 
 
 def test_a_reading_off_the_roster_does_not_make_a_file_ambiguous():
     """Every Canvas name reads a second way (the submission id as a user id); only ids on the
     roster count."""
-    entries = intake.plan([f"lovelaceada_12345_678901_{NB1}", f"o_brien_23456_8_1_x.txt"], ROSTER_IDS, "canvas")
+    entries = lms_files.plan([f"lovelaceada_12345_678901_{NB1}", f"o_brien_23456_8_1_x.txt"], ROSTER_IDS, "canvas")
     assert [(e.status, e.student, e.file_id) for e in entries] == [
-        (intake.COLLECTED, "ada", NB1), (intake.COLLECTED, "grace", "1_x.txt")]
+        (lms_files.COLLECTED, "ada", NB1), (lms_files.COLLECTED, "grace", "1_x.txt")]
     # Moodle's folder form ends the name where the folder ends: the imitation reads one way only.
-    [entry] = intake.plan([f"Eve_12345_assignsubmission_file_x_23456_assignsubmission_file_/{NB1}"], ROSTER_IDS,
+    [entry] = lms_files.plan([f"Eve_12345_assignsubmission_file_x_23456_assignsubmission_file_/{NB1}"], ROSTER_IDS,
                           "moodle")
-    assert (entry.status, entry.student, entry.file_id) == (intake.COLLECTED, "grace", NB1)
+    assert (entry.status, entry.student, entry.file_id) == (lms_files.COLLECTED, "grace", NB1)
 
 
 def test_lms_is_recognised_by_the_names_most_files_fit():
-    assert intake.detect_lms([f"Ada_1_assignsubmission_file_/{NB1}", "readme.txt"]) == "moodle"
-    assert intake.detect_lms([f"ada_1_2_{NB1}", f"ada_1_2_{NB2}", f"Ada_1_assignsubmission_file_/{NB1}"]) == "canvas"
-    assert intake.detect_lms(["readme.txt", NB1]) is None
+    assert lms_files.detect_lms([f"Ada_1_assignsubmission_file_/{NB1}", "readme.txt"]) == "moodle"
+    assert lms_files.detect_lms([f"ada_1_2_{NB1}", f"ada_1_2_{NB2}", f"Ada_1_assignsubmission_file_/{NB1}"]) == "canvas"
+    assert lms_files.detect_lms(["readme.txt", NB1]) is None
 
 
 def test_canvas_numbers_are_resubmissions_only_where_they_can_be():
-    roster = [intake.Student("ada", "1")]
+    roster = [Student("ada", "1")]
     paths = ["ada_1_5_data-2023.csv", "ada_1_5_plot.png", "ada_1_5_plot-1.png", "ada_1_5_plot-3.png",
              f"ada_1_5_{NB2[:-6]}-4.ipynb", "ada_1_5_gc_utils-1.py"]
-    entries = intake.plan(paths, roster, "canvas", released={NB1, NB2, "gc_utils.py"})
-    collected = {e.file_id: e.path for e in entries if e.status == intake.COLLECTED}
+    entries = lms_files.plan(paths, roster, "canvas", released={NB1, NB2, "gc_utils.py"})
+    collected = {e.file_id: e.path for e in entries if e.status == lms_files.COLLECTED}
     assert collected == {"data-2023.csv": "ada_1_5_data-2023.csv", "plot.png": "ada_1_5_plot-3.png",
                          NB2: f"ada_1_5_{NB2[:-6]}-4.ipynb", "gc_utils.py": "ada_1_5_gc_utils-1.py"}
-    assert sorted(e.path for e in entries if e.status == intake.SUPERSEDED) == ["ada_1_5_plot-1.png",
+    assert sorted(e.path for e in entries if e.status == lms_files.SUPERSEDED) == ["ada_1_5_plot-1.png",
                                                                                "ada_1_5_plot.png"]
 
 
 def test_a_student_cannot_send_nbgraders_timestamp_or_configuration_file():
     """nbgrader takes timestamp.txt for the submission time, and runs an nbgrader_config.py of the
     folder it starts in (at any depth a student's folder could become that)."""
-    roster = [intake.Student("ada", "1")]
-    entries = intake.plan(["ada_1_5_timestamp.txt", f"ada_1_5_{NB1}", "ada_1_5_nbgrader_config.py",
+    roster = [Student("ada", "1")]
+    entries = lms_files.plan(["ada_1_5_timestamp.txt", f"ada_1_5_{NB1}", "ada_1_5_nbgrader_config.py",
                            "ada_1_5_nbgrader_config.json"], roster, "canvas")
     assert {e.path: e.status for e in entries} == {
-        "ada_1_5_timestamp.txt": intake.RESERVED, f"ada_1_5_{NB1}": intake.COLLECTED,
-        "ada_1_5_nbgrader_config.py": intake.RESERVED, "ada_1_5_nbgrader_config.json": intake.RESERVED}
-    [entry] = intake.plan(["Ada_1_assignsubmission_file_/deeper/nbgrader_config.py"], roster, "moodle")
-    assert entry.status == intake.RESERVED
+        "ada_1_5_timestamp.txt": lms_files.RESERVED, f"ada_1_5_{NB1}": lms_files.COLLECTED,
+        "ada_1_5_nbgrader_config.py": lms_files.RESERVED, "ada_1_5_nbgrader_config.json": lms_files.RESERVED}
+    [entry] = lms_files.plan(["Ada_1_assignsubmission_file_/deeper/nbgrader_config.py"], roster, "moodle")
+    assert entry.status == lms_files.RESERVED

@@ -1,12 +1,18 @@
 """The grading package's layout: its import graph and its trust zones, read from the source with `ast`.
 
-    grading/assignment.py, results.py, untrusted_text.py   the bottom: the model, shared data, text made inert
-    grading/checks/      what grades: hidden tests, cases, numerics, diagnoses, reference
+The zones are the package's folders, from the bottom up; a module imports only from its own zone
+and the zones below it (ZONES):
+
+    grading/*.py         the bottom: the model, shared data, text made inert, the course directory,
+                         the settings, the commands' shared arguments
     grading/inside/      what runs inside a sandbox, started by path: standard library (and NumPy) only
+    grading/checks/      what grades: hidden tests, cases, numerics, diagnoses, reference (and the
+                         package's own face, grading/__init__.py: `grading.check` in a test cell)
     grading/sandboxing/  what the grader builds the sandboxes with
     grading/grader/      a grading run: staging, pipeline, verification, ledger, report
-    grading/lms/, plugins/  the LMS's files; what nbgrader and Jupyter load from their configuration
     grading/exchange/    the instructor's side of nbgrader's exchange (collect, feedback release)
+    grading/lms/         the LMS's files, and make release-feedback through the exchange
+    grading/plugins/     what nbgrader and Jupyter load from their configuration
     synthetic_class/     the tests' and the demo's students: no grading module imports it
 
 Every import counts, at the top of a module or inside a function: an import moved into a function
@@ -22,8 +28,11 @@ import pytest
 import grading
 from grading import assignment
 
+pytestmark = pytest.mark.fast   # in make check's lane
+
 PACKAGE = Path(grading.__file__).resolve().parent
 MAX_LEVELS = 8
+ZONES = ("bottom", "inside", "checks", "sandboxing", "grader", "exchange", "lms", "plugins")
 # The grading modules the nbgrader step and the kernel launcher (which run inside a sandbox that
 # shows them the package) may reach: none of the checks, the reference or the hidden tests.
 SECRET = "grading.checks"
@@ -110,6 +119,20 @@ def levels(edges):
     return {module: level(module) for module in edges}
 
 
+def zone(module):
+    """The zone of a module: its folder under grading/, "bottom" for a module beside them."""
+    if module == "grading":   # the package's face: `grading.check`, the hidden tests on first use
+        return "checks"
+    parts = module.split(".")
+    return parts[1] if len(parts) > 2 or (PACKAGE / parts[1]).is_dir() else "bottom"
+
+
+def upward(edges):
+    """["a -> b"] of the imports that go up the zones."""
+    return sorted(f"{module} -> {name}" for module, names in edges.items() for name in names
+                  if ZONES.index(zone(name)) > ZONES.index(zone(module)))
+
+
 def test_the_graph_is_read():
     assert "grading.grader.pipeline" in EDGES and "grading.results" in EDGES["grading.grader.pipeline"]
     assert cycle_in({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
@@ -126,6 +149,16 @@ def test_at_most_eight_levels():
     assert floors[top] <= MAX_LEVELS, f"{top} is on level {floors[top]}"
 
 
+def test_every_folder_is_a_zone():
+    assert {zone(module) for module in EDGES} == set(ZONES)
+
+
+def test_zones_point_down_only():
+    assert upward({"grading.grader.pipeline": {"grading.plugins.grades_csv", "grading.sandboxing.files"}}) \
+        == ["grading.grader.pipeline -> grading.plugins.grades_csv"]
+    assert upward(EDGES) == []
+
+
 def test_the_bottom_imports_nothing_of_the_package():
     for module in ("grading.assignment", "grading.results", "grading.untrusted_text"):
         assert EDGES[module] == set(), (module, EDGES[module])
@@ -140,7 +173,8 @@ def test_the_sandbox_side_reaches_only_itself(module):
     assert not outside, f"{module} imports {outside}"
 
 
-@pytest.mark.parametrize("module", ["grading.sandboxing.nbgrader_step", "grading.sandboxing.sandbox_kernel",
+@pytest.mark.parametrize("module", ["grading.sandboxing.step_server", "grading.sandboxing.nbgrader_step",
+                                    "grading.sandboxing.kernel_service", "grading.sandboxing.sandbox_kernel",
                                     "grading.sandboxing.warm_kernels", "grading.sandboxing.bounded_execute",
                                     "grading.exchange.collect", "grading.exchange.release_feedback",
                                     "grading.plugins.feedback_page", "grading.plugins.page_math"])

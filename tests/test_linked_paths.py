@@ -9,9 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from grading.grader import course
 from grading.sandboxing import sandbox
 from synthetic_class import synthetic
+
+pytestmark = pytest.mark.fast   # in make check's lane
 
 VENV = Path(sys.prefix)
 

@@ -18,8 +18,8 @@ import threading
 
 import pytest
 from canaries import Canaries
+from grading.course_directory import Course
 from grading.grader import course, gradebook, pipeline
-from grading.sandboxing.limits import GradingLimits
 from synthetic_class import synthetic
 
 # Folders a student or a sandbox can write in (the others the grader uses are its own, 0700 or
@@ -30,7 +30,6 @@ FOLDER_OPERATIONS = {"mkdir", "listdir", "scandir", "rmdir", "fwalk"}
 # Operations that act on a link itself, never on what it points to.
 NOT_FOLLOWING = {"mkdir", "unlink", "remove", "rmdir", "rename", "replace", "symlink", "link", "mkfifo",
                  "rmtree"}   # shutil.rmtree walks by descriptors on Linux (rmtree.avoids_symlink_attacks)
-LIMITS = GradingLimits(deadline_seconds=60)
 WATCHED = {"os": ("open", "mkdir", "rename", "replace", "unlink", "remove", "rmdir", "symlink", "link", "chown",
                   "chmod", "listdir", "scandir", "fwalk", "truncate", "utime", "mkfifo"),
            "shutil": ("copyfile", "copy", "copy2", "copytree", "move", "rmtree"),
@@ -131,6 +130,7 @@ def grade(root, student, watch, *, plant_at=None, feedback=True):
     """Grade `student` and write the feedback, watched; plant a link at `plant_at` ((phase,
     pattern)) when the grader first touches it. Returns (Result, feedback problem, {phase: seen})."""
     db_url = gradebook.normalized(gradebook.configured_url(root))
+    graded = Course(root).with_settings(deadline_seconds=60)
     seen = {}
     watch.planted = None
     try:
@@ -139,9 +139,9 @@ def grade(root, student, watch, *, plant_at=None, feedback=True):
             watch.plant_at = plant_at[1] if plant_at and plant_at[0] == phase else None
             watch.active = True
             if phase == "grade":
-                result = pipeline.grade_submission(root, student, db_url, LIMITS)
+                result = pipeline.grade_submission(graded, student, db_url)
             else:
-                problem = pipeline.write_feedback(root, student, db_url, LIMITS)
+                problem = pipeline.write_feedback(graded, student, db_url)
             watch.active = False
     finally:
         watch.active, watch.plant_at = False, None

@@ -1,12 +1,14 @@
 """The release is exactly what nbgrader generates from source, and gives nothing away."""
 import filecmp
 import json
-from pathlib import Path
 
 import nbformat
+import pytest
 
 from grading.assignment import ASSIGNMENT, COURSE_ROOT
 from grading.checks import build_reference, visible_cases
+
+pytestmark = pytest.mark.fast   # in make check's lane
 
 RELEASE = COURSE_ROOT / "release" / ASSIGNMENT
 

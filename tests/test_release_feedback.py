@@ -3,6 +3,7 @@
 releases only the pages grading rendered, and one student's files never stop the others."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -44,6 +45,13 @@ def test_flagged_feedback_waits_for_the_instructor(tmp_path):
     exchange.mkdir(mode=0o777)   # nbgrader's exchange root: there before any command, writable by all
     exchange.chmod(0o777)
     options = [f"--Exchange.root={exchange}", "--CourseDirectory.course_id=gc"]
+
+    # Grading on submit releases one student's grade alone (--student): no one else's goes out.
+    feedback_folder(root, "bo", secret="b3")
+    status, lines = release_feedback.release(root, options=options, only=["ada"])
+    assert status == 0 and lines == ["released: ada"], lines
+    assert released_pages(exchange) == pages_of("ada", "a1")
+    shutil.rmtree(root / "feedback" / "bo")
 
     status, lines = release_feedback.release(root, options=options)
     assert status == 0, lines

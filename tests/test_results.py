@@ -9,6 +9,8 @@ from grading.grader import course, ledger
 from grading.grader.ledger import Ledger
 from grading.results import Flag, Result
 
+pytestmark = pytest.mark.fast   # in make check's lane
+
 FLAG = Flag("gradient_check", 20.0, 0.0, 20.0, "in-kernel score 20, verified 0: it returned 0.5")
 
 

@@ -103,7 +103,7 @@ def test_wrap_limits_bind_although_the_grader_is_root(sandboxed_probe, fake_cour
 
 def test_a_sandbox_goes_when_its_grader_dies_while_starting_it(tmp_path):
     """A grader killed right after it started a sandbox (before bwrap asked to die with it, in
-    the root stage) leaves nothing running."""
+    the root entry step) leaves nothing running."""
     import time
 
     import psutil
@@ -114,7 +114,7 @@ def test_a_sandbox_goes_when_its_grader_dies_while_starting_it(tmp_path):
         import os, subprocess
         from grading.sandboxing import sandbox
         sandbox.popen(sandbox.wrap(["sleep", "60"], workdir="{marker}", writable=["{marker}"]))
-        os.kill(os.getpid(), 9)   # gone long before the stage, a new Python, gets anywhere
+        os.kill(os.getpid(), 9)   # gone long before the entry step, a new Python, gets anywhere
     ''')
     assert subprocess.run([sys.executable, "-c", starter], timeout=60).returncode == -9
     deadline = time.monotonic() + 10

@@ -7,9 +7,12 @@ difference. Only NumPy's random generator (seed 1) is common.
 import math
 
 import numpy as np
+import pytest
 
 from grading.checks import reference
 from grading.checks.provided import gc_utils
+
+pytestmark = pytest.mark.fast   # in make check's lane
 
 PUBLISHED_BUGGY = 0.2850931567761623   # the team's backward pass
 PUBLISHED_1D = 2.919335883291695e-10   # x = 2, theta = 4

@@ -15,7 +15,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import urllib.error
 import urllib.parse
@@ -27,6 +26,8 @@ import nbformat
 import pytest
 
 from browser_support import CHROMIUM, CHROMIUM_ARGS, JupyterLab, LOOPBACK
+from commands import autograde, run
+
 from grading.assignment import ASSIGNMENT, NOTEBOOKS
 from grading.grader import course
 from grading.lms.roster import STUDENT_ID
@@ -112,12 +113,6 @@ def printed_controls(text):
     return sorted({hex(ord(c)) for c in CONTROL.findall(text)})
 
 
-def run(*command, cwd=None):
-    env = {key: value for key, value in os.environ.items() if key != "GRADEBOOK_URL"}
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
-
-
 @pytest.fixture(scope="module")
 def graded(new_course, tmp_path_factory):
     """A class taken in through intake with hostile names and notebook content, and alan's id as
@@ -149,7 +144,7 @@ def graded(new_course, tmp_path_factory):
             archive.writestr(name, notebook if isinstance(notebook, str) else json.dumps(notebook))
     intake = run(sys.executable, "-m", "grading.lms.intake", str(zip_path), "--roster", str(roster), "--root", str(root))
     assert intake.returncode == 0, intake.stderr
-    graded = run(sys.executable, "-m", "grading.grader.autograde", "--root", str(root), "--quiet", "--workers", "2")
+    graded = autograde(root, "--workers", "2")
     return root, intake, graded, folder
 
 
@@ -195,8 +190,7 @@ def test_a_student_id_with_escape_sequences_is_printed_as_escapes(new_course):
     root = new_course("escape_id")
     # A crash gets the student flagged, so the progress line names them too.
     course.add_submission(root, f"mallory{ESC}[1A{ESC}[2K", synthetic.submission({"gradient_check_by_parameter": CRASH}))
-    grading = run(sys.executable, "-m", "grading.grader.autograde", "--root", str(root), "--workers", "1",
-                  "--no-feedback")   # not --quiet: the progress lines name the student too
+    grading = autograde(root, "--workers", "1", "--no-feedback", quiet=False)   # not --quiet: the progress lines name the student too
     assert printed_controls(grading.stdout + grading.stderr) == []
     assert "mallory\\x1b[1A\\x1b[2K" in grading.stdout
     assert "mallory\\x1b[1A\\x1b[2K: FLAGGED" in grading.stdout + grading.stderr, "the progress line"

@@ -14,7 +14,8 @@ from grading.checks.harness import CheckFailed, NotebookStudent, changed_argumen
 from grading.checks.provided import ASSIGNMENT, gc_feedback
 from grading.grader import verify
 from grading.inside import worker
-from grading.sandboxing.remote import Opaque, RemoteStudent, decode
+from grading.sandboxing.remote import Opaque, RemoteStudent, decode_answer
+from grading.settings import DEFAULTS
 from synthetic_class import catalog, synthetic
 
 NB1, NB2 = NOTEBOOKS
@@ -24,7 +25,7 @@ SETUP = [("setup", "import numpy as np")]
 
 def round_trip(value):
     """What the trusted side gets back for a value the worker encodes, through real JSON."""
-    return decode(json.loads(json.dumps(worker.encode(value, np))))
+    return decode_answer(json.loads(json.dumps(worker.encode(value, np))))
 
 
 # ------------------------------------------------------------------------------------ encoding
@@ -108,7 +109,7 @@ def test_too_large_or_too_deep_values_come_back_opaque():
     {"a": 1},
 ])
 def test_hostile_answers_decode_to_opaque(data):
-    assert isinstance(decode(data), Opaque)
+    assert isinstance(decode_answer(data), Opaque)
 
 
 # ------------------------------------------------------------------------------------ the worker
@@ -160,6 +161,9 @@ def needs_memory():
 def not_yet():
     raise NotImplementedError()
 
+def calls_not_yet():
+    return not_yet() + 1
+
 def recurses():
     return recurses()
 
@@ -173,7 +177,7 @@ number = 3
 @pytest.fixture
 def student():
     with RemoteStudent([("code", CODE), ("broken", "def oops(:\n    pass"), ("later", "def later():\n    return 42")],
-                       setup=SETUP, call_timeout=2) as remote:
+                       setup=SETUP, settings=DEFAULTS.replaced(call_seconds=2)) as remote:
         yield remote
 
 
@@ -200,7 +204,7 @@ def test_stand_ins_are_bound_during_a_call(student):
 
 
 def test_a_print_flood_is_cut_and_cannot_reach_the_channel():
-    with RemoteStudent([("code", CODE)], setup=SETUP, call_timeout=60) as student:
+    with RemoteStudent([("code", CODE)], setup=SETUP, settings=DEFAULTS.replaced(call_seconds=60)) as student:
         result, printed, _ = student.call("flood")
         assert result == "done" and len(printed) == worker.PRINT_LIMIT
         assert student.call("chatty_fd")[0] == 1
@@ -217,6 +221,7 @@ def test_input_gets_nothing(student):
     ("nothing_here", "There is no function named nothing_here: run its cell"),
     ("number", "number is a int, not a function."),
     ("not_yet", "not_yet is not implemented yet: it still raises NotImplementedError."),
+    ("calls_not_yet", "calls_not_yet calls not_yet, which still raises NotImplementedError, as released"),
     ("recurses", r"recurses recursed without end \(RecursionError\)"),
     ("fails", "fails raised ValueError: bad value"),
     ("exits", "exits raised SystemExit: 3"),
@@ -228,7 +233,7 @@ def test_failures_read_as_in_the_kernel(student, name, message):
     assert student.starts == 1, "an exception does not cost the worker"
 
 
-@pytest.mark.parametrize("name", ["nothing_here", "number", "not_yet", "recurses", "fails"])
+@pytest.mark.parametrize("name", ["nothing_here", "number", "not_yet", "calls_not_yet", "recurses", "fails"])
 def test_failure_messages_match_the_in_kernel_harness(student, name):
     namespace = {}
     exec(CODE, namespace)
@@ -253,7 +258,7 @@ def test_a_crash_or_endless_loop_fails_and_the_next_call_gets_a_fresh_worker(stu
 
 def test_the_calls_of_one_function_share_a_time_budget():
     with RemoteStudent([("code", "import time\ndef slow():\n    time.sleep(0.4)\n    return 1")],
-                       setup=SETUP, function_budget=1.0) as remote:
+                       setup=SETUP, settings=DEFAULTS.replaced(function_seconds=1.0)) as remote:
         with pytest.raises(CheckFailed, match="used up the 1 seconds"):
             for _ in range(5):
                 remote.call("slow")
@@ -262,7 +267,7 @@ def test_the_calls_of_one_function_share_a_time_budget():
 def test_a_cell_that_crashes_or_hangs_is_left_out():
     cells = [("first", "def a():\n    return 1"), ("crash", "import os\nos._exit(1)"),
              ("hang", "while True:\n    pass"), ("last", "def b():\n    return 2")]
-    with RemoteStudent(cells, setup=SETUP, exec_timeout=1) as remote:
+    with RemoteStudent(cells, setup=SETUP, settings=DEFAULTS.replaced(verification_cell_seconds=1)) as remote:
         assert remote.call("a")[0] == 1 and remote.call("b")[0] == 2
         assert set(remote.left_out) == {"crash", "hang"}
         assert "crashed" in remote.left_out["crash"] and "did not finish" in remote.left_out["hang"]
@@ -476,7 +481,7 @@ def test_a_malformed_or_missing_notebook_scores_zero_and_the_other_is_verified(t
 def test_cells_that_crash_or_hang_at_load_cost_only_their_own_functions(tmp_path):
     verdicts = verify_code(tmp_path, {"forward_propagation": "import os\nos._exit(1)",
                                       "backward_propagation": "while True:\n    pass"},
-                           only=FUNCTIONS[:3], exec_timeout=2)
+                           only=FUNCTIONS[:3], settings=DEFAULTS.replaced(verification_cell_seconds=2))
     assert verdicts["forward_propagation"].points == 0 and "crashed" in verdicts["forward_propagation"].message
     assert verdicts["backward_propagation"].points == 0 and "did not finish" in verdicts["backward_propagation"].message
     assert verdicts["gradient_check"].passed

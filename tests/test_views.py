@@ -38,7 +38,7 @@ from nbgrader.api import Gradebook
 from browser_support import LOOPBACK, JupyterLab
 from grading.assignment import ASSIGNMENT, NOTEBOOKS
 from grading.grader import autograde
-from grading.lms.intake import EXTRACTED, PREVIOUS, ROSTER_COPY
+from grading.lms.lms_files import EXTRACTED, PREVIOUS, ROSTER_COPY
 from grading.plugins.formgrader_guard import AUTOGRADE_ELSEWHERE
 from lms_downloads import (NB1, NB2, canvas_member, make, make_download, moodle_member, notebook_bytes, stripped, work,
                            write_csv)

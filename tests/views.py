@@ -40,14 +40,13 @@ student_pages off for a large class (two pages per student).
 import contextlib
 import csv
 import html.parser
-import io
 import json
 import re
 from pathlib import Path
 
 from browser_support import CHROMIUM, CHROMIUM_ARGS, LOOPBACK
 from grading.assignment import ASSIGNMENT
-from grading.lms.intake import ROSTER_COPY
+from grading.lms.lms_files import ROSTER_COPY
 from grading.lms.roster import read_roster
 
 NUMBER = r"-?\d+(?:\.\d+)?"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import nbformat
 
-from grading.assignment import ASSIGNMENT, COURSE_ROOT, NOTEBOOKS
+from grading.assignment import NOTEBOOKS, SOURCE
 
 TARGET = Path(__file__).resolve().parent / "reference.py"
 MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
@@ -45,7 +45,8 @@ def solution_sources(source_dir):
                 yield name, meta["grade_id"], "\n".join(lines)
 
 
-def render(source_dir=COURSE_ROOT / "source" / ASSIGNMENT):
+def render(source_dir=SOURCE):
+    """The reference module's text, from the solution cells of the course's source notebooks."""
     parts = [HEADER]
     for notebook, grade_id, code in solution_sources(source_dir):
         parts.append(f"\n\n# --- {notebook}, cell {grade_id} ---\n{code}\n")

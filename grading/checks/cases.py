@@ -25,22 +25,28 @@ def scalar_case(rng):
     return scalar(rng), scalar(rng)
 
 
-def smooth_cost(rng, cubic=True):
+def smooth_cost(rng, cubic=True, ignored=()):
     """A smooth cost of the 47 parameters with a known gradient, to stand in for the network.
 
-    J(theta) = sum(c * theta^3 + d * theta^2): its central difference is exactly
-    gradient + c * eps^2, so a large eps separates the central difference from the others.
+    J(theta) = sum(c * theta^3 + d * theta^2) + (u . theta)^2 / 2: its central difference is exactly
+    gradient + c * eps^2, so a large eps separates the central difference from the others; the
+    coupling u makes every partial derivative depend on every entry, as in a network.
     cubic=False sets c = 0: a quadratic, whose central difference is exact at any eps (up to round-off).
+    ignored -- parameter names whose c and d are 0: the cost does not depend on them, so their rows of
+               the gradient and of the central difference are exactly 0
     Returns (description for grading.inside.substitutes, J of a (47,) vector, its gradient).
     """
     n = gc_utils.NUM_PARAMETERS
     c = rng.uniform(0.5, 2.0, n) * rng.choice([-1, 1], n) if cubic else np.zeros(n)
     d = rng.uniform(-1.0, 1.0, n)
-    spec = substitutes.cubic_sum_cost(c, d)
+    u = rng.normal(0.0, 0.3, n)
+    for name in ignored:
+        c[block_slices()[name]] = d[block_slices()[name]] = u[block_slices()[name]] = 0.0
+    spec = substitutes.cubic_sum_cost(c, d, u)
 
     def gradient(theta):
         theta = np.asarray(theta, dtype=float).reshape(-1)
-        return 3 * c * theta ** 2 + 2 * d * theta
+        return 3 * c * theta ** 2 + 2 * d * theta + u * np.dot(u, theta)
 
     return spec, substitutes.cost_of_vector(spec), gradient
 

@@ -15,7 +15,8 @@ from grading.checks.provided import gc_feedback
 from grading.inside.substitutes import cost_of_vector, power_cost, power_derivative
 
 NUM_CASES = 20
-IGNORED_BACKWARD = gc_feedback.IGNORED_BACKWARD
+IGNORED_BACKWARD, BACKWARD_AT_PLUS, BACKWARD_AT_MINUS = (gc_feedback.IGNORED_BACKWARD, gc_feedback.BACKWARD_AT_PLUS,
+                                                        gc_feedback.BACKWARD_AT_MINUS)
 
 
 def _evaluate(student, name):
@@ -35,9 +36,13 @@ def check_backward_propagation(student):
 
 
 def cubic_cases(signal):
-    """diagnoses.Case (value still None) of each (x, theta, eps, scale) of GradientCheckCases.signal."""
+    """diagnoses.Case (value still None) of each (x, theta, eps, scale) of GradientCheckCases.signal, with
+    the gradients a student may have used instead: the model's own derivative x (backward_propagation not
+    called) and the derivative at a shifted theta."""
     return [diagnoses.Case(None, cost_of_vector(power_cost(x, 3)), np.array([theta]), eps,
-                           np.array([scale * 3 * x * theta ** 2]), {IGNORED_BACKWARD: np.array([x])})
+                           np.array([scale * 3 * x * theta ** 2]),
+                           {IGNORED_BACKWARD: np.array([x]), BACKWARD_AT_PLUS: np.array([scale * 3 * x * (theta + eps) ** 2]),
+                            BACKWARD_AT_MINUS: np.array([scale * 3 * x * (theta - eps) ** 2])})
             for x, theta, eps, scale in signal]
 
 

@@ -45,6 +45,13 @@ def network_case(rng, m=None, margin=1e-4):
             return X, Y, parameters
 
 
+def batch(rng):
+    """A random batch X (4, m), Y (1, m) for a case whose cost is not the network's: the stand-in cost
+    returns the network's cache on it (see gc_feedback.stand_in), so any batch will do."""
+    m = int(rng.integers(3, 9))
+    return rng.standard_normal((4, m)), rng.integers(0, 2, size=(1, m))
+
+
 def _network_cost(X, Y):
     """The network's cost as a function of the (47,) parameter vector."""
     def J(theta):
@@ -93,8 +100,18 @@ def _smooth_check_case(rng, spoil, eps=True):
     gradient = exact(theta)
     if spoil:
         gradient = cases.corrupt(rng, gradient, rng.choice(NAMES, size=spoil, replace=False))
-    X, Y, _ = network_case(rng)
+    X, Y = batch(rng)
     return gc_feedback.CheckCase(forward, theta, gradient, X, Y, float(rng.uniform(0.01, 0.1)) if eps else None)
+
+
+def _zero_case(rng, ignored):
+    """A gc_feedback.CheckCase, called without epsilon, on a smooth cost that does not depend on the
+    parameters `ignored` (on none at all: a constant cost), with its exact gradient, 0 on their rows:
+    there both gradients are 0, and their relative difference 0/0 is defined as 0."""
+    forward, _, exact = cases.smooth_cost(rng, ignored=ignored)
+    theta = as_vector(cases.random_parameters(rng))
+    X, Y = batch(rng)
+    return gc_feedback.CheckCase(forward, theta, exact(theta), X, Y)
 
 
 def diagnosable(checks):
@@ -125,10 +142,11 @@ def draw_gradient_check_n(rng):
         # the relative difference is r.
         forward, _, exact = cases.smooth_cost(rng, cubic=False)
         theta = as_vector(cases.random_parameters(rng, scale=0.1))
-        X, Y, _ = network_case(rng)
+        X, Y = batch(rng)
         verdicts.append(gc_feedback.CheckCase(forward, theta, exact(theta) * (1 + 2 * r / (1 - r)), X, Y))
     return {"signal": [_smooth_check_case(rng, spoil) for spoil in (0, 1, 1)],
-            "default": _smooth_check_case(rng, 0, eps=False), "network": network, "verdicts": verdicts}
+            "default": _smooth_check_case(rng, 0, eps=False), "network": network, "verdicts": verdicts,
+            "zero": _zero_case(rng, NAMES)}
 
 
 def truth_of(checks):
@@ -149,7 +167,14 @@ def check_gradient_check_n(student):
         parameters = gc_utils.vector_to_dictionary(case.theta)
         return _run(student, "gradient_check_n", case.cost, parameters, cases.as_gradients(case.gradient),
                     case.X, case.Y, **kwargs)
-    return gc_feedback.check_gradient_check_n(run, drawn, {part: truth_of(drawn[part]) for part in ("signal", "network")})
+    def approximate(case, **kwargs):
+        parameters = gc_utils.vector_to_dictionary(case.theta)
+        before = snapshot(parameters, case.X, case.Y)
+        result, _, after = student.call(gc_feedback.APPROXIMATION, parameters, case.X, case.Y,
+                                        substitutes={"forward_propagation_n": case.cost}, **kwargs)
+        return result, gc_feedback.inputs_changed(gc_feedback.APPROXIMATION, before, after, ("parameters", "X", "Y"))
+    return gc_feedback.check_gradient_check_n(run, drawn, {part: truth_of(drawn[part]) for part in ("signal", "network")},
+                                              approximate)
 
 
 def _block_differences(gradient, approximation, whole=False, order=NAMES):
@@ -172,8 +197,10 @@ def draw_by_parameter(rng):
     X, Y, parameters = network_case(rng)
     team = as_vector(_team_and_fixed(X, Y, parameters)[0])
     network = [gc_feedback.CheckCase(network_cost(), as_vector(parameters), team, X, Y, eps) for eps in (None, 1e-7)]
+    ignored = sorted((str(name) for name in rng.choice(NAMES, size=int(rng.integers(1, 3)), replace=False)),
+                     key=NAMES.index)
     return {"signal": [_smooth_check_case(rng, int(rng.integers(1, 3))) for _ in range(3)], "network": network,
-            "default": _smooth_check_case(rng, 0, eps=False)}
+            "default": _smooth_check_case(rng, 0, eps=False), "zero": _zero_case(rng, ignored), "ignored": ignored}
 
 
 def by_parameter_truth(drawn):
@@ -206,7 +233,7 @@ def check_gradient_check_by_parameter(student):
         return _run(student, "gradient_check_by_parameter", case.cost, gc_utils.vector_to_dictionary(case.theta),
                     cases.as_gradients(case.gradient), case.X, case.Y, **kwargs)
     return gc_feedback.check_gradient_check_by_parameter(run, drawn, {"signal": (expected, patterns, explain_rest),
-                                                               "network": network}, NAMES)
+                                                               "network": network, "zero": drawn["ignored"]}, NAMES)
 
 
 def draw_fixed(rng):

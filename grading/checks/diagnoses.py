@@ -34,16 +34,23 @@ APPROXIMATION_MISTAKES = {
         "Your function ignores its epsilon argument: called with another epsilon, it gives the result of its "
         "default step. Use the epsilon that the function receives, and pass it on to any function you call with it.",
     numerics.shared_vector:
-        "J_minus is computed at theta instead of theta - epsilon: theta_plus and theta_minus are not copies but "
-        "the parameter vector itself, so the shifts undo each other. Make each one with np.copy(parameters_values).",
+        "J_minus is computed at theta instead of theta - epsilon: theta_minus starts from theta + epsilon, so the "
+        "two shifts cancel. That happens when theta_plus and theta_minus are not copies but the parameter vector "
+        "itself, or when theta_minus is a copy of theta_plus. Make each of them with np.copy of the parameter "
+        "vector that dictionary_to_vector returns.",
     numerics.copied_once:
         "Your shifts accumulate: theta_plus and theta_minus are copied once, before the loop, so entry i is "
         "evaluated with entries 0..i all shifted. Copy the parameter vector inside the loop, for every i.",
+    numerics.not_restored:
+        "Your shifts are never undone: after its turn each entry stays at theta_i - epsilon, so entry i is "
+        "evaluated with the entries before it moved. Shift fresh copies (np.copy) for every i, or put each "
+        "entry back before the next one.",
     numerics.unshifted:
         "Your approximation is 0: J_plus equals J_minus, so the shifted parameters never reach the cost. "
         "Pass the shifted copy (theta + epsilon, or vector_to_dictionary(theta_plus)) to the forward pass.",
     numerics.skips_last:
-        "The last parameter is never approximated: loop over all of range(num_parameters).",
+        "The last parameter is never approximated: loop over every entry of the parameter vector, range(n) for its "
+        "n entries, not range(n - 1).",
 }
 
 COMPARISON_MISTAKES = {

@@ -60,6 +60,15 @@ def copied_once(J, theta, eps):
     return np.array([(J(theta + eps * shifted[i]) - J(theta - eps * shifted[i])) / (2 * eps) for i in range(n)])
 
 
+def not_restored(J, theta, eps):
+    # The parameter vector shifted in place and never put back: theta[i] += eps, J_plus, theta[i] -= 2 eps,
+    # J_minus, and theta[i] stays at theta_i - eps, so entry i is evaluated with entries 0..i-1 at -eps.
+    n = theta.size
+    earlier = np.tril(np.ones((n, n)), -1)
+    return np.array([(J(theta - eps * earlier[i] + eps * _unit(n, i)) - J(theta - eps * earlier[i] - eps * _unit(n, i)))
+                     / (2 * eps) for i in range(n)])
+
+
 def unshifted(J, theta, eps):
     # J_plus and J_minus both evaluated at theta (the shifted copy never reaches the cost): 0
     return np.zeros(theta.size)

@@ -39,7 +39,7 @@ def gradient_check_n_tables():
     drawn = checks_nd.draw_gradient_check_n(np.random.default_rng(SEED))
     tables = {part: difference_table(checks_nd.diagnosable(drawn[part])) for part in ("signal", "network")}
     tables["cases"] = {part: [case.to_json() for case in drawn[part]] for part in ("signal", "network", "verdicts")}
-    tables["cases"]["default"] = drawn["default"].to_json()
+    tables["cases"].update({part: drawn[part].to_json() for part in ("default", "zero")})
     return tables
 
 
@@ -56,10 +56,11 @@ def by_parameter_tables():
     drawn = checks_nd.draw_by_parameter(np.random.default_rng(SEED))
     expected, patterns, blocks, network = checks_nd.by_parameter_truth(drawn)
     return {"signal": {"expected": expected, "patterns": patterns, "rest": difference_table(blocks)},
-            "network": network,
+            "network": network, "zero": [str(name) for name in drawn["ignored"]],
             "cases": {"signal": [with_central(c).to_json() for c in drawn["signal"]],
                       "network": [with_central(c).to_json() for c in drawn["network"]],
-                      "default": with_central(drawn["default"]).to_json()}}
+                      "default": with_central(drawn["default"]).to_json(),
+                      "zero": with_central(drawn["zero"]).to_json()}}
 
 
 def fixed_cases():

@@ -31,13 +31,13 @@ from pathlib import Path
 from nbgrader.exchange.default.collect import ExchangeCollect
 from nbgrader.utils import check_mode
 
+from grading.course_directory import COLLECT_LOG as RECORD, Course
 from grading.exchange import inbound
 from grading.grader import deadlines
 from grading.sandboxing import files
+from grading.settings import GradingSettings
 from grading.untrusted_text import for_terminal
 
-QUARANTINE = "quarantine"
-RECORD = "collect_log.jsonl"
 CLAIM_TOLERANCE = 120   # seconds: a submit itself takes this long at most between its claim and its last change
 
 
@@ -74,10 +74,12 @@ class CheckedCollect(ExchangeCollect):
         if not check_mode(self.inbound_path, read=True, execute=True):
             self.fail("You don't have read permissions for the directory: {}".format(self.inbound_path))
         self.duedate = self._duedate() if self.before_duedate else None
+        self.settings = GradingSettings(config=self.config)   # the course's bounds of a submission
         pattern = f"{self.coursedir.student_id or '*'}+{self.coursedir.assignment_id}+*"
         with _Folder(self.inbound_path) as fd:
             names = sorted(name for name in os.listdir(fd) if fnmatch.fnmatchcase(name, pattern))
-            self.inspected = [inbound.read_inbound(fd, name, ignore=self.coursedir.ignore) for name in names]
+            self.inspected = [inbound.read_inbound(fd, name, ignore=self.coursedir.ignore, settings=self.settings)
+                              for name in names]
 
     def _duedate(self):
         from nbgrader.api import Gradebook, MissingEntry
@@ -141,7 +143,8 @@ class CheckedCollect(ExchangeCollect):
             os.mkdir(scratch, 0o755, dir_fd=parent_fd)
             try:
                 with _Folder(parent / scratch, anchor=self.root_path) as into, _Folder(self.inbound_path) as inbound_fd:
-                    copied = inbound.read_inbound(inbound_fd, chosen.name, into=into, ignore=self.coursedir.ignore)
+                    copied = inbound.read_inbound(inbound_fd, chosen.name, into=into, ignore=self.coursedir.ignore,
+                                                  settings=self.settings)
                 if copied.refused or (copied.inode, copied.uid) != (chosen.inode, chosen.uid):
                     raise ValueError(copied.refused or "the folder was replaced while it was collected")
                 deadlines.write_timestamp(parent / scratch, copied.changed)   # the time the exchange saw, not the client's
@@ -172,14 +175,15 @@ class CheckedCollect(ExchangeCollect):
     def _quarantine(self, found):
         """Copy the regular files of a refused folder to quarantine/<assignment>/<its name>/;
         return that path, relative to the course."""
-        folder = files.make_folders(self.root_path, Path(QUARANTINE) / self.coursedir.assignment_id)
+        course = Course(self.root_path)
+        folder = files.make_folders(self.root_path, course.relative(course.quarantine(self.coursedir.assignment_id)))
         with _Folder(folder, anchor=self.root_path) as fd:
             try:
                 os.mkdir(found.name, 0o700, dir_fd=fd)
             except FileExistsError:
                 return str((folder / found.name).relative_to(self.root_path))   # kept by an earlier collect
             with _Folder(folder / found.name, anchor=self.root_path) as into, _Folder(self.inbound_path) as inbound_fd:
-                inbound.read_inbound(inbound_fd, found.name, into=into, evidence=True)
+                inbound.read_inbound(inbound_fd, found.name, into=into, evidence=True, settings=self.settings)
         return str((folder / found.name).relative_to(self.root_path))
 
     # ------------------------------------------------------------------ what the instructor reads

@@ -14,10 +14,10 @@ or make another folder under any name. So nothing the client wrote is taken on i
   The time in the name and in timestamp.txt is only the client's claim (`Inspection.claims`).
 - What: regular files only, walked and read by descriptors, every folder entered with O_NOFOLLOW
   and every file checked through O_PATH before it is opened (grading.sandboxing.files). Links,
-  FIFOs, sockets and devices, a file over MAX_FILE_BYTES or past MAX_TOTAL_BYTES, the names
-  nbgrader gives its own files, and anything another account owns (nbgrader's submit makes the
-  folder world-writable) are left out, each with a sentence; a folder with more than MAX_ENTRIES
-  entries is refused whole.
+  FIFOs, sockets and devices, a file over inbound_file_bytes or past inbound_total_bytes (the
+  course's grading.settings), the names nbgrader gives its own files, and anything another account
+  owns (nbgrader's submit makes the folder world-writable) are left out, each with a sentence; a
+  folder with more than inbound_entries entries is refused whole.
 
 `read_inbound` reads one folder; given a destination folder's descriptor it copies what it takes
 as it reads, and the change time it returns is then taken after each file was read, so no change
@@ -34,10 +34,8 @@ from nbgrader.utils import parse_utc
 
 from grading.assignment import NOTEBOOKS
 from grading.sandboxing import files
+from grading.settings import DEFAULTS
 
-MAX_ENTRIES = 200                  # files and folders in one submission (it needs 2 notebooks and a few helpers)
-MAX_FILE_BYTES = 20 * 2 ** 20      # one file, as staging reads a notebook
-MAX_TOTAL_BYTES = 100 * 2 ** 20    # one submission
 MAX_CLAIM_BYTES = 100              # the client's timestamp.txt, read for the record only
 CLAIM = "timestamp.txt"            # nbgrader's name for the submission time, written by the client
 # Names nbgrader gives its own files: a feedback page of a notebook (at the top, where feedback
@@ -134,13 +132,14 @@ def _read_claim(name, dir_fd):
         return handle.read(MAX_CLAIM_BYTES + 1)[:MAX_CLAIM_BYTES].decode("ascii", "replace")
 
 
-def _copy(name, dir_fd, into):
-    """Copy the regular file `name` into the folder `into`; return its st_ctime_ns after reading."""
+def _copy(name, dir_fd, into, limit):
+    """Copy the regular file `name` (of at most `limit` bytes) into the folder `into`; return its
+    st_ctime_ns after reading."""
     fd = files.open_regular(name, dir_fd=dir_fd)
     with os.fdopen(fd, "rb") as handle:
-        data = handle.read(MAX_FILE_BYTES + 1)
-        if len(data) > MAX_FILE_BYTES:
-            raise files.TooLarge(f"it grew past the {MAX_FILE_BYTES} bytes a file may have while it was read")
+        data = handle.read(limit + 1)
+        if len(data) > limit:
+            raise files.TooLarge(f"it grew past the {limit} bytes a file may have while it was read")
         changed = os.fstat(handle.fileno()).st_ctime_ns
     files.write_new(name, data, mode=0o644, dir_fd=into)
     return changed
@@ -153,11 +152,12 @@ def parse_name(name):
     return (parts[0], parts[2]) if len(parts) >= 3 and parts[0] else None
 
 
-def read_inbound(inbound_fd, name, *, into=None, ignore=(), evidence=False):
+def read_inbound(inbound_fd, name, *, into=None, ignore=(), evidence=False, settings=DEFAULTS):
     """Inspect the folder `name` of the inbound folder `inbound_fd`; with `into` (a descriptor of
     an empty folder), copy its regular files there as they are read. `ignore`: name patterns left
     out silently (nbgrader's CourseDirectory.ignore). `evidence`: keep the names nbgrader
-    reserves too (a copy for the instructor's review, never for grading)."""
+    reserves too (a copy for the instructor's review, never for grading). `settings`: the
+    course's grading.settings.GradingSettings (inbound_entries, inbound_file_bytes, inbound_total_bytes)."""
     found = Inspection(name)
     parsed = parse_name(name)
     if parsed is None:
@@ -178,7 +178,7 @@ def read_inbound(inbound_fd, name, *, into=None, ignore=(), evidence=False):
     found.uid, found.inode = info.st_uid, (info.st_dev, info.st_ino)
     if not found.refused:
         found.refused = owner_problem(found.student, found.uid)
-    _Reader(found, into, ignore, evidence).walk(top)
+    _Reader(found, into, ignore, evidence, settings).walk(top)
     return found
 
 
@@ -186,8 +186,9 @@ class _Reader:
     """One walk of an inbound folder, breadth first, by descriptors: what it finds goes into
     `found`; with `into`, each regular file taken is copied there as it is read."""
 
-    def __init__(self, found, into, ignore, evidence):
+    def __init__(self, found, into, ignore, evidence, settings):
         self.found, self.into, self.ignore, self.evidence = found, into, ignore, evidence
+        self.settings = settings
         self.entries = self.total = 0
         self.pending = []     # [(relative folder with /, its descriptor, the copy's descriptor or None)]
 
@@ -216,10 +217,10 @@ class _Reader:
         with os.scandir(fd) as listing:
             for entry in listing:
                 self.entries += 1
-                if self.entries > MAX_ENTRIES:
+                if self.entries > self.settings.inbound_entries:
                     self.found.refused = self.found.refused or (
-                        f"it holds more than {MAX_ENTRIES} files and folders (a submission is two notebooks and a "
-                        "few files)")
+                        f"it holds more than {self.settings.inbound_entries} files and folders (a submission is two "
+                        "notebooks and a few files)")
                     return None
                 names.append(entry.name)
         return names
@@ -256,7 +257,7 @@ class _Reader:
             return self.leave(path, why)
         if out is not None:
             try:
-                self.changed(_copy(name, fd, out))
+                self.changed(_copy(name, fd, out, self.settings.inbound_file_bytes))
             except (files.NotRegular, files.TooLarge, OSError) as error:   # changed since it was listed, or unreadable
                 return self.leave(path, f"it could not be copied: {error}")
         self.found.files.append((path, info.st_size))
@@ -268,10 +269,11 @@ class _Reader:
         reserved = "" if self.evidence else _reserved(path)
         if reserved:
             return reserved
-        if size > MAX_FILE_BYTES:
-            return f"it is {size} bytes, more than the {MAX_FILE_BYTES} a file may have"
-        if self.total + size > MAX_TOTAL_BYTES:
-            return f"it would take the submission past the {MAX_TOTAL_BYTES} bytes it may have"
+        limit, total = self.settings.inbound_file_bytes, self.settings.inbound_total_bytes
+        if size > limit:
+            return f"it is {size} bytes, more than the {limit} a file may have"
+        if self.total + size > total:
+            return f"it would take the submission past the {total} bytes it may have"
         return ""
 
     def enter(self, path, name, fd, out):

@@ -32,12 +32,12 @@ from nbgrader.utils import notebook_hash
 from grading.assignment import NOTEBOOKS
 from grading.grader import deadlines
 from grading.sandboxing import files
+from grading.settings import DEFAULTS, GradingSettings
 from grading.untrusted_text import for_terminal
 
 PAGES = tuple(name.removesuffix(".ipynb") for name in NOTEBOOKS)   # the notebook ids whose pages go out
 SECRET = "submission_secret.txt"
 MAX_SECRET_BYTES = 256        # nbgrader's submit writes 128 hexadecimal digits
-MAX_PAGE_BYTES = 64 * 2 ** 20
 REFUSED = "Not released for {student}: {why}"   # grading.lms.release_feedback reads these lines
 
 
@@ -70,8 +70,9 @@ def _secret(fd):
     return data.decode("ascii"), ""
 
 
-def check(folder, anchor):
-    """The Feedback of the folder `folder` below the trusted folder `anchor` (the course)."""
+def read_feedback(folder, anchor, page_bytes=DEFAULTS.step_file_bytes):
+    """The Feedback of the folder `folder` below the trusted folder `anchor` (the course); a page
+    over `page_bytes` (the course's GradingSettings.step_file_bytes) is refused."""
     try:
         fd = files.open_folder(folder, anchor)
     except FileNotFoundError:
@@ -87,7 +88,7 @@ def check(folder, anchor):
             return Feedback(problem=why or f"its {deadlines.TIMESTAMP} holds no readable submission time")
         found = Feedback(secret=secret)
         for notebook in PAGES:
-            page, why = _read(notebook + ".html", MAX_PAGE_BYTES, fd)
+            page, why = _read(notebook + ".html", page_bytes, fd)
             if why:
                 return Feedback(problem=why)
             if page is not None:
@@ -160,7 +161,7 @@ class CheckedReleaseFeedback(ExchangeReleaseFeedback):
     def _release(self, student, root, dest):
         """Release one student's pages; return why not, or ""."""
         folder = Path(self.coursedir.format_path(self.coursedir.feedback_directory, student, self.coursedir.assignment_id))
-        feedback = check(folder, root)
+        feedback = read_feedback(folder, root, GradingSettings(config=self.config).step_file_bytes)
         if feedback.problem:
             return feedback.problem
         for notebook, page in feedback.pages.items():

@@ -5,8 +5,8 @@ say where each function's answer is; a submitted notebook is read as data, throu
 reader and policy (grading.grader.staging), and its answers are taken by the release's grade_ids,
 whatever the student's own metadata says, plus the code cells the student added:
 
-    layouts = assignment_layout(course_root)
-    reading = read_submitted_notebook(staged / layouts[0].name, layouts[0], anchor=course_root)
+    layouts = assignment_layout(course)
+    reading = read_submitted_notebook(course.staged("ada") / layouts[0].name, layouts[0], anchor=course.root)
     reading.cells     # [(grade_id or "added cell 7", code)], in notebook order, IPython magics removed
 
 Verification (grading.grader.verify) runs these cells of the staged copy, where each notebook has
@@ -21,9 +21,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from grading.assignment import ASSIGNMENT, COURSE_ROOT, NOTEBOOKS, function_of
+from grading.assignment import COURSE_ROOT, NOTEBOOKS, function_of
+from grading.course_directory import Course
 from grading.grader import staging
 from grading.sandboxing import files
+from grading.settings import DEFAULTS
 
 # Cell magics whose body is Python; the body of any other (%%bash, %%writefile, ...) is not run.
 PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun"}
@@ -63,15 +65,20 @@ def _nbgrader(cell):
     return meta if isinstance(meta, dict) else {}
 
 
+def assignment_layout(course=COURSE_ROOT):
+    """[NotebookLayout] of the assignment, from source/ (setup, points) and release/ (what students
+    got) of the course (a grading.course_directory.Course, or its path)."""
+    course = Course.of(course)
+    return _layout(course.source(), course.release())
+
+
 @lru_cache(maxsize=8)
-def assignment_layout(course_root=COURSE_ROOT):
-    """[NotebookLayout] of the assignment, from source/ (setup, points) and release/ (what students got)."""
-    course_root = Path(course_root)
-    released = staging.released_notebooks(course_root / "release" / ASSIGNMENT)
+def _layout(source_folder, release_folder):
+    released = staging.released_notebooks(release_folder)
     layouts = []
     for name, released_notebook in zip(NOTEBOOKS, released):
-        source = json.loads((course_root / "source" / ASSIGNMENT / name).read_text())
-        release = json.loads((course_root / "release" / ASSIGNMENT / name).read_text())
+        source = json.loads((source_folder / name).read_text())
+        release = json.loads((release_folder / name).read_text())
         layout = NotebookLayout(name, released=released_notebook, assignment=released)
         for cell in source["cells"]:
             meta = _nbgrader(cell)
@@ -126,26 +133,27 @@ class NotebookReading:
     warnings: dict = field(default_factory=dict)   # function -> [tampering seen]
 
 
-def read_submitted_notebook(path, layout, anchor=None):
+def read_submitted_notebook(path, layout, anchor=None, settings=DEFAULTS):
     """Read a submitted notebook as data, through staging's reader and policy (grading.grader.staging:
     the first of duplicated cells, retyped cells as released); never raises for a bad notebook.
 
     anchor -- a trusted folder that holds it (see grading.sandboxing.files.open_folder)
+    settings -- grading.settings.GradingSettings: the bounds of what staging reads
     """
     path = Path(path)
     try:
-        notebook, _ = staging.read_notebook(path, anchor)
+        notebook, _ = staging.read_notebook(path, anchor, settings)
     except FileNotFoundError:   # under another name, as staging finds it (a staged copy has the released names)
-        return _found_elsewhere(path.parent, layout, anchor)
+        return _found_elsewhere(path.parent, layout, anchor, settings)
     except (ValueError, OSError) as reason:
         return NotebookReading(problem=f"{layout.name} could not be graded: {reason}.")
     return reading_of(notebook, layout)
 
 
-def _found_elsewhere(folder, layout, anchor):
+def _found_elsewhere(folder, layout, anchor, settings):
     """The NotebookReading of the file staging.find_notebooks takes for `layout` in `folder`, or why none."""
     try:
-        found = staging.find_notebooks(folder, layout.assignment, anchor)
+        found = staging.find_notebooks(folder, layout.assignment, anchor, settings)
     except (files.NotRegular, OSError):
         found = staging.Found()
     if layout.name in found.taken:

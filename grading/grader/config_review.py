@@ -15,6 +15,10 @@ releases them has read them. The instructor reads a difference and accepts it:
     make review-config            # shows the difference, asks; ACCEPT=1 accepts without asking
     echo y | make review-config   # the answer from a pipe or a file: no terminal needed
 
+(exit status 0 when the files are as reviewed or accepted, 1 when not accepted). While they differ,
+make autograde, make intake, make settings and the class report refuse with exit status 3
+(refusal_status), make export with 2.
+
 The copy lives outside the course directory, in the instructor's state folder
 ($XDG_STATE_HOME or ~/.local/state, then gradient-checking/reviewed-config/), where a Jupyter
 server that serves the course (the formgrader, JupyterLab) cannot write: its contents API stays
@@ -35,7 +39,8 @@ from pathlib import Path
 
 from jupyter_core.paths import jupyter_config_path
 
-from grading.assignment import COURSE_ROOT, HELPERS_PATH
+from grading.assignment import HELPERS_PATH
+from grading.command_line import course_argument, course_of
 from grading.untrusted_text import for_terminal
 
 CONFIG_NAMES = ("nbgrader_config.py", "nbgrader_config.json")   # what nbgrader loads from each folder
@@ -237,13 +242,13 @@ def main(argv=None):
         prog="python -m grading.grader.config_review",
         description="Show how the course's nbgrader configuration differs from the one last reviewed; "
                     "with --accept, record it as reviewed.")
-    parser.add_argument("--root", default=str(COURSE_ROOT), help="the course directory (default: this one)")
+    course_argument(parser)
     parser.add_argument("--accept", action="store_true",
                         help="record the configuration as it is now without asking")
     parser.add_argument("--record-helpers", action="store_true",
                         help="record the helpers of source/ as reviewed, and only them (make release)")
     args = parser.parse_args(argv)
-    root = Path(args.root).resolve()
+    root = course_of(args).root
     if args.record_helpers:
         changed = record_helpers(root)
         print(for_terminal(f"Recorded as reviewed (make release): {', '.join(map(os.path.basename, helper_files()))}"

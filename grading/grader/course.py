@@ -12,12 +12,13 @@ from pathlib import Path
 import nbformat
 
 from grading.assignment import ASSIGNMENT, COURSE_ROOT, function_of
+from grading.course_directory import Course
 
 
-def points_per_function(course_root=COURSE_ROOT):
+def points_per_function(course=COURSE_ROOT):
     """{function name: points of its test cell}, read from the source notebooks' metadata."""
     points = {}
-    for path in sorted((Path(course_root) / "source" / ASSIGNMENT).glob("*.ipynb")):
+    for path in sorted(Course.of(course).source().glob("*.ipynb")):
         for cell in nbformat.read(path, as_version=4).cells:
             meta = cell.metadata.get("nbgrader", {})
             if meta.get("grade") and function_of(meta.get("grade_id", "")):
@@ -40,11 +41,12 @@ def nbgrader(root, *args, check=True, prefix=()):
 
 def make_course_copy(destination, origin=COURSE_ROOT):
     """A fresh course directory with the source notebooks and config of `origin`, and no student data."""
-    destination = Path(destination)
+    origin, destination = Course.of(origin), Path(destination)
     destination.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(Path(origin) / "source", destination / "source",
+    copy = origin.at(destination)
+    shutil.copytree(origin.folder("source"), copy.folder("source"),
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
-    shutil.copy(Path(origin) / "nbgrader_config.py", destination / "nbgrader_config.py")
+    shutil.copy(origin.config_file, copy.config_file)
     return destination
 
 
@@ -57,8 +59,9 @@ def autograde(root, *extra, prefix=()):
 
 
 def add_submission(root, student, notebooks):
-    """Write {notebook file name: NotebookNode} as student's submission in submitted/."""
-    folder = Path(root) / "submitted" / student / ASSIGNMENT
+    """Write {notebook file name: NotebookNode} as student's submission in submitted/ (nbgrader's
+    default name: the course's configuration is not run, a test may have changed it)."""
+    folder = Course.with_default_names(root).submitted(student)
     folder.mkdir(parents=True, exist_ok=True)
     for name, notebook in notebooks.items():
         nbformat.write(notebook, folder / name)
@@ -75,7 +78,7 @@ def scores(root, db_url=None, auto=False, student=None):
     from nbgrader.api import Gradebook, MissingEntry
 
     table = {}
-    with Gradebook(db_url or f"sqlite:///{Path(root) / 'gradebook.db'}") as gradebook:
+    with Gradebook(db_url or Course.of(root).sqlite_gradebook) as gradebook:
         try:
             submissions = [gradebook.find_submission(ASSIGNMENT, student)] if student \
                 else gradebook.find_assignment(ASSIGNMENT).submissions
@@ -92,7 +95,7 @@ def scores(root, db_url=None, auto=False, student=None):
 
 def cell_output(root, student, notebook_name, grade_id):
     """All text that the graded copy of a cell printed or raised (what the student's feedback shows)."""
-    path = Path(root) / "autograded" / student / ASSIGNMENT / notebook_name
+    path = Course.with_default_names(root).autograded(student) / notebook_name
     notebook = nbformat.read(path, as_version=4)
     for cell in notebook.cells:
         if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:

@@ -41,15 +41,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from nbgrader.utils import parse_utc
 
 from grading.assignment import ASSIGNMENT
+from grading.course_directory import DEADLINES_FILE as FILE, STATE, Course
 from grading.results import Flag, points_text, to_the_cent
 from grading.sandboxing import files
 
-FILE = "deadlines.toml"
 TIMESTAMP = "timestamp.txt"       # in submitted/<student>/<assignment>/, as nbgrader names it
 MAX_TIMESTAMP_BYTES = 100         # a time, not a file to read whole whatever its size
 # When each submission's files arrived in the instructor's course, kept by make hub-autograde's
 # private copy (hub/private_copy.py), whose own files all changed when root unpacked them.
-ARRIVALS = ".grading/arrivals.json"
+ARRIVALS = f"{STATE}/arrivals.json"
 MAX_ARRIVALS_BYTES = 64 * 2 ** 20
 DAY = 86400
 
@@ -171,9 +171,10 @@ def parse(text, assignment=ASSIGNMENT):
                                  for student, when in extensions.items()})
 
 
-def load(root):
-    """The course's Deadlines (an empty one when it has no deadlines.toml)."""
-    path = Path(root) / FILE
+def load(course):
+    """The course's Deadlines (an empty one when it has no deadlines.toml); course -- a
+    grading.course_directory.Course, or its path."""
+    path = Course.of(course).deadlines_file
     if not path.is_file():
         return Deadlines(zone=_zone(None))
     return parse(path.read_text(encoding="utf-8"))
@@ -288,37 +289,37 @@ class Lateness:
         return Flag("submission time", None, 0.0, 0.0, self.time_problem)
 
 
-def submission_time(root, student, assignment=ASSIGNMENT):
+def submission_time(course, student, assignment=ASSIGNMENT):
     """(aware UTC time, problem) of a submission: its timestamp.txt, or, when that is missing or
     unreadable, the time its files arrived in the course, with a sentence that says so (never
     "on time" for want of a time)."""
-    submitted = Path(root) / "submitted"
-    folder = submitted / student / assignment
+    course = Course.of(course)
+    folder = course.submitted(student, assignment)
     moment = read_timestamp(folder)
     if moment is not None:
         return moment, ""
-    arrived = recorded_arrival(root, student, assignment) or arrival_time(folder, anchor=submitted)
+    arrived = recorded_arrival(course.root, student, assignment) or arrival_time(folder, anchor=course.folder("submitted"))
     if arrived is None:
         return datetime.now(timezone.utc), f"no readable {TIMESTAMP} and no readable folder: counted as submitted now"
     return arrived, (f"no readable {TIMESTAMP}: counted as submitted when its files arrived in the course, "
                      f"{arrived.strftime('%Y-%m-%d %H:%M:%S')} UTC (the last change of submitted/{student}/{assignment}/)")
 
 
-def apply(root, db_url, assignment=ASSIGNMENT):
+def apply(course, db_url, assignment=ASSIGNMENT):
     """Write the due date, every submission time and every notebook's late penalty into the
     gradebook; return {student: Lateness} for every submission of `assignment` it holds."""
-    return _each_submission(root, db_url, assignment, write=True)
+    return _each_submission(Course.of(course), db_url, assignment, write=True)
 
 
-def recorded(root, db_url, assignment=ASSIGNMENT):
+def recorded(course, db_url, assignment=ASSIGNMENT):
     """{student: Lateness} as the gradebook holds it (what `apply` wrote last), changing nothing."""
-    return _each_submission(root, db_url, assignment, write=False)
+    return _each_submission(Course.of(course), db_url, assignment, write=False)
 
 
-def _each_submission(root, db_url, assignment, write):
+def _each_submission(course, db_url, assignment, write):
     from nbgrader.api import Gradebook, MissingEntry
 
-    course = load(root)
+    rules = load(course)
     found = {}
     with Gradebook(db_url) as book:
         try:
@@ -326,24 +327,24 @@ def _each_submission(root, db_url, assignment, write):
         except MissingEntry:
             return found
         if write:
-            record.duedate = as_gradebook_time(course.due)
+            record.duedate = as_gradebook_time(rules.due)
         for submission in record.submissions:
             student = submission.student.id
             if write:
-                submitted, problem = submission_time(root, student, assignment)
+                submitted, problem = submission_time(course, student, assignment)
                 submission.timestamp = as_gradebook_time(submitted)
             else:
                 submitted = submission.timestamp and submission.timestamp.replace(tzinfo=timezone.utc)
-                problem = "" if read_timestamp(Path(root) / "submitted" / student / assignment) else \
+                problem = "" if read_timestamp(course.submitted(student, assignment)) else \
                     f"no readable {TIMESTAMP}: the gradebook's time is when its files arrived in the course"
-            due = course.due_for(student)
+            due = rules.due_for(student)
             # Without a due date, when it came changes nothing: no flag for want of a time.
-            late = Lateness(student, submitted, due, student in course.extensions,
-                            course.seconds_late(student, submitted), time_problem=problem if due else "")
+            late = Lateness(student, submitted, due, student in rules.extensions,
+                            rules.seconds_late(student, submitted), time_problem=problem if due else "")
             for notebook in submission.notebooks:
                 if write:
                     # the policy applies to each notebook's score, as nbgrader's late-penalty plugins do
-                    penalty = course.policy.penalty(notebook.score, late.seconds_late)
+                    penalty = rules.policy.penalty(notebook.score, late.seconds_late)
                     late.changed |= (notebook.late_submission_penalty or 0.0) != penalty
                     notebook.late_submission_penalty = penalty or None
                 late.penalty += notebook.late_submission_penalty or 0.0

@@ -10,36 +10,23 @@ import sys
 from pathlib import Path
 
 from grading.assignment import ASSIGNMENT
-
-SCRATCH_RELEASE = ".grading/release-for-gradebook"   # where prepare() lets nbgrader write a release
-STAGING = ".grading/staged"     # relative to the course root; nbgrader's submitted_directory
+from grading.course_directory import Course
 
 
-def course_config(root):
-    """The traitlets Config of the course's nbgrader_config.py."""
-    from traitlets.config.loader import PyFileConfigLoader
-
-    return PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
-
-
-def load_config(root, db_url):
+def load_config(course, db_url):
     """The course's nbgrader configuration for a grading run: submissions read from the staging area."""
-    config = course_config(root)
-    config.CourseDirectory.root = str(root)
-    config.CourseDirectory.submitted_directory = STAGING
+    course = Course.of(course)
+    config = course.config_copy()
+    config.CourseDirectory.root = str(course.root)
+    config.CourseDirectory.submitted_directory = str(course.relative(course.staging))
     config.CourseDirectory.db_url = db_url
     config.Execute.kernel_manager_class = "grading.sandboxing.warm_kernels.PromptKernelManager"
     return config
 
 
-def configured_url(root):
-    """The db_url that the course's nbgrader_config.py sets."""
-    return course_config(root).CourseDirectory.db_url
-
-
-def configured_course_id(root):
-    """The course_id that the course's nbgrader_config.py sets (nbgrader's gradebook checks it)."""
-    return course_config(root).CourseDirectory.course_id
+def configured_url(course):
+    """The db_url that the course's nbgrader_config.py sets (a Course, or its path)."""
+    return Course.of(course).db_url
 
 
 def alembic_on_path():
@@ -72,7 +59,7 @@ def has_assignment(db_url):
             return False
 
 
-def prepare(root, db_url):
+def prepare(course, db_url):
     """Make sure the gradebook has nbgrader's tables and the assignment with its cells.
 
     A new gradebook (a fresh PostgreSQL database, say) gets the assignment the way nbgrader
@@ -85,8 +72,10 @@ def prepare(root, db_url):
     from nbgrader.apps.api import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
 
-    config = load_config(root, db_url)
-    config.CourseDirectory.release_directory = SCRATCH_RELEASE
+    course = Course.of(course)
+    config = load_config(course, db_url)
+    # nbgrader writes a release as it records the assignment: into the grader's state, not release/.
+    config.CourseDirectory.release_directory = str(course.relative(course.state / "release-for-gradebook"))
     api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
     outcome = api.generate_assignment(ASSIGNMENT, force=True, create=True)
     if not outcome["success"]:

@@ -20,19 +20,19 @@ import os
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from grading.assignment import ASSIGNMENT
+from grading.assignment import PACKAGE
+from grading.course_directory import STATE, Course
 from grading.results import Result
 from grading.sandboxing import files
 
-LEDGER = ".grading/ledger"
-VERIFIED = ".grading/verified"   # VerifiedScores
+LEDGER = f"{STATE}/ledger"
+VERIFIED = f"{STATE}/verified"   # VerifiedScores
 MAX_HASHED_BYTES = 256 * 2 ** 20   # a submitted file larger than this counts by its name only
 MAX_RECORD_BYTES = 16 * 2 ** 20    # a ledger entry or VerifiedScores file larger than this is not read
 SKIPPED_NAMES = {".ipynb_checkpoints", "__pycache__", ".DS_Store"}
-PACKAGE = Path(__file__).resolve().parent.parent   # the grading package: every module in it counts
 # Modules of the grading package that organise a run but decide no grade: changing them keeps
 # the grades current. Every other module (hidden tests, verification, sandbox, ...) counts.
-ORGANISING_MODULES = {"autograde.py", "build_reference.py", "course.py", "gradebook.py",
+ORGANISING_MODULES = {"autograde.py", "build_reference.py", "course.py", "course_directory.py", "gradebook.py",
                       "intake.py", "ledger.py", "report.py", "runners.py"}
 
 
@@ -44,23 +44,24 @@ def _hash_files(digest, folder, pattern="*", leave_out=()):
             digest.update(hashlib.sha256(path.read_bytes()).digest())
 
 
-def submission_fingerprint(root, student):
+def submission_fingerprint(course, student):
     """sha256 of the names and contents of every file in submitted/<student>/<assignment>/.
 
     The folder is the student's: its files are read without following links (grading.sandboxing.files),
     and what is not a regular file counts by its name and kind.
     """
+    course = Course.of(course)
     digest = hashlib.sha256()
-    folder = Path(root) / "submitted" / student / ASSIGNMENT
+    folder, anchor = course.submitted(student), course.folder("submitted")
     try:
-        regular, others = files.regular_files(folder, skip=SKIPPED_NAMES, anchor=Path(root) / "submitted")
+        regular, others = files.regular_files(folder, skip=SKIPPED_NAMES, anchor=anchor)
     except (files.NotRegular, FileNotFoundError) as error:
         digest.update(f"unreadable: {type(error).__name__}".encode())
         return digest.hexdigest()
     for relative, _ in regular:   # names as the OS has them: a name that is not UTF-8 is fine
         digest.update(os.fsencode(relative) + b"\0")
         try:
-            data = files.read_regular(folder / relative, MAX_HASHED_BYTES, anchor=Path(root) / "submitted")
+            data = files.read_regular(folder / relative, MAX_HASHED_BYTES, anchor=anchor)
             digest.update(hashlib.sha256(data).digest())
         except (files.NotRegular, files.TooLarge, OSError) as error:
             digest.update(f"unreadable: {type(error).__name__}".encode())
@@ -69,13 +70,13 @@ def submission_fingerprint(root, student):
     return digest.hexdigest()
 
 
-def grader_fingerprint(root):
+def grader_fingerprint(course):
     """sha256 of what decides a grade: the source assignment, the grading modules, the config."""
-    root = Path(root)
+    course = Course.of(course)
     digest = hashlib.sha256()
-    _hash_files(digest, root / "source" / ASSIGNMENT)
+    _hash_files(digest, course.source())
     _hash_files(digest, PACKAGE, "*.py", leave_out=ORGANISING_MODULES)
-    digest.update((root / "nbgrader_config.py").read_bytes())
+    digest.update(course.config_file.read_bytes())
     return digest.hexdigest()
 
 
@@ -121,10 +122,11 @@ def public_url(db_url):
 class Ledger:
     """Finished grades of one course directory, for one gradebook and one version of the grader."""
 
-    def __init__(self, root, db_url):
-        self.root = Path(root)
+    def __init__(self, course, db_url):
+        self.course = Course.of(course)
+        self.root = self.course.root
         self.gradebook = public_url(db_url)
-        self.grader = grader_fingerprint(root)
+        self.grader = grader_fingerprint(self.course)
 
     def entry(self, student):
         return read_whole(self.root, f"{LEDGER}/{student}.json")
@@ -133,7 +135,7 @@ class Ledger:
         """True if this student's submission, as it is now, was graded by this grader into this gradebook."""
         entry = self.entry(student)
         return bool(entry) and entry.get("gradebook") == self.gradebook and entry.get("grader") == self.grader \
-            and entry.get("submission") == (fingerprint or submission_fingerprint(self.root, student))
+            and entry.get("submission") == (fingerprint or submission_fingerprint(self.course, student))
 
     def record(self, result, fingerprint):
         """Store a finished Result; write-then-rename, so a kill never leaves half an entry."""

@@ -1,6 +1,6 @@
 """Grade one submission: the unit of work that every grading mode runs, serial or on a cluster.
 
-grade_submission(root, student, db_url, limits):
+grade_submission(course, student, db_url):
     stage      a clean copy of submitted/<student>/ (grading.grader.staging); the student's folder is never changed
     autograde  nbgrader's Autograde on that copy, in a sandbox of its own that sees only this
                student's scratch copy (grading.sandboxing.nbgrader_step); its kernels are forked from a
@@ -11,8 +11,8 @@ grade_submission(root, student, db_url, limits):
                score differs from it, the verified score goes into the gradebook and the
                submission is flagged
     bound      everything the submission runs shares one cgroup (memory, processes), one deadline
-               and one output budget (grading.sandboxing.limits)
-write_feedback(root, student, db_url, limits):
+               and one output budget: the course's settings (grading.settings)
+write_feedback(course, student, db_url):
     feedback   nbgrader's GenerateFeedback for one student, also in the step's sandbox; each page
                names the notebooks without a graded copy and why (grading.grader.ungraded)
 
@@ -32,20 +32,18 @@ import tempfile
 import threading
 import time
 import traceback
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from functools import partial
 from pathlib import Path
 
 from grading.assignment import ASSIGNMENT, NOTEBOOKS
-from grading.grader import course, ungraded, verify
-from grading.grader.gradebook import STAGING
+from grading.course_directory import Course
+from grading.grader import ungraded, verify
+from grading.grader.course import scores
 from grading.grader.staging import stage
 from grading.results import Result
 from grading.sandboxing import files
 from grading.sandboxing.cgroups import Cgroup
-from grading.sandboxing.kernels import VERDICT_READER, Zygote
-from grading.sandboxing.limits import GradingLimits
 from grading.sandboxing.nbgrader_step import step_for
 from grading.sandboxing.remote import WorkerStartFailed
 
@@ -55,10 +53,11 @@ _ONE_AT_A_TIME = threading.Lock()
 _current = {}                   # what the submission being graded runs: its cgroup (for hygiene)
 
 
-def grade_submission(root, student, db_url, limits=GradingLimits()):
+def grade_submission(course, student, db_url):
     """Stage, autograde and verify one student's submission.
 
-    root -- the course directory; db_url -- the gradebook; limits -- grading.sandboxing.limits.GradingLimits
+    course -- the course directory (a grading.course_directory.Course, whose settings bound the
+              submission, or its path); db_url -- the gradebook
     Returns a Result. Problems of the submission are in Result.problems; a failure of the
     grading machinery itself (an exception) is in Result.failed, so that the run can go on.
     """
@@ -66,7 +65,7 @@ def grade_submission(root, student, db_url, limits=GradingLimits()):
         started, cpu = time.perf_counter(), time.process_time()
         result = Result(student)
         try:
-            _grade(Path(root), student, db_url, result, limits)
+            _grade(Course.of(course), student, db_url, result)
         except Exception:
             result.failed = traceback.format_exc(limit=-3).strip()
         result.seconds = time.perf_counter() - started
@@ -78,9 +77,9 @@ def grade_submission(root, student, db_url, limits=GradingLimits()):
         return result
 
 
-def _check_course(root):
-    if not (root / "nbgrader_config.py").is_file():
-        raise FileNotFoundError(f"the course directory {root} is not on this machine ({os.uname().nodename}): "
+def _require_course_here(course):
+    if not course.config_file.is_file():
+        raise FileNotFoundError(f"the course directory {course.root} is not on this machine ({os.uname().nodename}): "
                                 "workers need it at the same path (a shared filesystem)")
 
 
@@ -104,10 +103,10 @@ class VerdictFolder:
         return False
 
 
-def submission_cgroup(student, limits):
+def submission_cgroup(student, settings):
     """The submission's cgroup (grading.sandboxing.cgroups), or a stand-in that does nothing where cgroups
     are not available."""
-    group = Cgroup.create(student, memory_bytes=limits.memory_bytes, max_processes=limits.max_processes)
+    group = Cgroup.create(student, memory_bytes=settings.memory_bytes, max_processes=settings.max_processes)
     return group if group is not None else nullcontext()
 
 
@@ -119,80 +118,79 @@ def end_current():
         group.remove()
 
 
-def _grade(root, student, db_url, result, limits):
-    _check_course(root)
-    staged = stage(root / "submitted" / student / ASSIGNMENT, root / STAGING / student / ASSIGNMENT,
-                   release_folder=root / "release" / ASSIGNMENT, anchor=root / "submitted", destination_anchor=root)
+def _grade(course, student, db_url, result):
+    _require_course_here(course)
+    settings = course.settings
+    staged = stage(course.submitted(student), course.staged(student), release_folder=course.release(),
+                   anchor=course.folder("submitted"), destination_anchor=course.root, settings=settings)
     result.problems.extend(staged.problems)
-    step = step_for(root)
-    step.prepare_autograde(student, staged.folder, db_url)
-    deadline = time.monotonic() + limits.deadline_seconds
-
+    deadline = time.monotonic() + settings.deadline_seconds
     # Verification reads the staged copy in processes of its own: it runs while nbgrader's kernel
     # works, and hands each verdict to the kernel as soon as it is known.
-    with submission_cgroup(student, limits) as group, VerdictFolder() as verdicts, \
-            Zygote(root, ASSIGNMENT, work_area=root / "autograded" / student, package=VERDICT_READER,
-                   verdicts=verdicts.path, cgroup=group, sockets_near=step.area.path) as zygote, \
-            step.kernel_service(zygote, student), ThreadPoolExecutor(max_workers=1) as beside:
+    with submission_cgroup(student, settings) as group, VerdictFolder() as verdicts:
         _current["cgroup"] = group
         try:
-            verifying = beside.submit(verify.verify_submission, staged.folder, course_root=root, anchor=root,
-                                      on_verdict=verdicts.write, deadline=deadline, cgroup=group)
-            step_cpu = step.cpu_seconds()
-            outcome = step.run("autograde", student, limits)
-            result.step_cpu_seconds = step.cpu_seconds() - step_cpu
-            if not outcome["success"]:
-                last = (outcome.get("error") or outcome.get("log") or "").strip().splitlines()
-                result.problems.append("nbgrader could not finish this submission: the verified scores are recorded"
-                                       + (f" ({last[-1][:200]})" if last else ""))
-            try:
-                verdicts_of = verifying.result()
-            except WorkerStartFailed as error:
-                # A problem of the grading machine, not of the student: record nothing, say so loudly.
-                raise RuntimeError(f"NOT VERIFIED: the verification worker could not start ({error})") from None
+            graded = step_for(course).autograde(
+                student, staged.folder, db_url, settings, cgroup=group, verdicts=verdicts.path,
+                verify=partial(_verified, course, staged.folder, deadline, group, verdicts.write),
+                unfinished=_ungraded_copy)
             if group is not None:
                 result.kernel_peak_mb = (group.peak_memory() or 0) / 2 ** 20
                 result.cpu_seconds = group.cpu_seconds() or 0.0
         finally:
             _current.pop("cgroup", None)
-    left_out = step.bring_back("autograded", student)
-    if not outcome["success"]:   # the staged notebooks, with why they did not run instead of their outputs
-        rewrite = partial(ungraded.graded_copy, why=ungraded.why_unfinished(outcome), verdicts=verdicts_of)
-        left_out += step.keep_ungraded(student, staged.folder, NOTEBOOKS, rewrite)
-    for relative, why in left_out:
+    result.step_cpu_seconds = graded.cpu_seconds
+    if not graded.outcome["success"]:
+        last = (graded.outcome.get("error") or graded.outcome.get("log") or "").strip().splitlines()
+        result.problems.append("nbgrader could not finish this submission: the verified scores are recorded"
+                               + (f" ({last[-1][:200]})" if last else ""))
+    for relative, why in graded.left_out:
         result.problems.append(f"the graded copy of {relative} was not kept: {why}")
-    step.bring_back_grades(student, db_url)
-    result.flags.extend(verify.record_verdicts(db_url, ASSIGNMENT, student, verdicts_of, root))
+    verdicts_of = graded.verified
+    result.flags.extend(verify.record_verdicts(db_url, ASSIGNMENT, student, verdicts_of, course.root))
     result.problems.extend(verify.tampering_seen(verdicts_of))
     result.diagnoses = {f: v.message for f, v in verdicts_of.items() if not v.passed}
-    result.scores = course.scores(root, db_url, student=student).get(student, {})
+    result.scores = scores(course.root, db_url, student=student).get(student, {})
 
 
-def write_feedback(root, student, db_url, limits=GradingLimits()):
+def _verified(course, staged_folder, deadline, cgroup, on_verdict):
+    """{function: Verdict} of the staged submission, verified outside the kernel (grading.grader.verify)."""
+    try:
+        return verify.verify_submission(staged_folder, course=course, anchor=course.root, on_verdict=on_verdict,
+                                        deadline=deadline, cgroup=cgroup, settings=course.settings)
+    except WorkerStartFailed as error:
+        # A problem of the grading machine, not of the student: record nothing, say so loudly.
+        raise RuntimeError(f"NOT VERIFIED: the verification worker could not start ({error})") from None
+
+
+def _ungraded_copy(outcome, verdicts):
+    """How a staged notebook becomes the graded copy where nbgrader could not finish: each output
+    replaced by why it did not run (grading.grader.ungraded.graded_copy)."""
+    return partial(ungraded.graded_copy, why=ungraded.why_unfinished(outcome), verdicts=verdicts)
+
+
+def write_feedback(course, student, db_url):
     """nbgrader's feedback HTML for one graded student; returns a problem in words, or ""."""
     with _ONE_AT_A_TIME:
         try:
-            return _write_feedback(Path(root), student, db_url, limits)
+            return _write_feedback(Course.of(course), student, db_url)
         except Exception as error:   # the machinery failed: say so; the next run tries again
             return f"the feedback could not be written: {type(error).__name__}: {error}"
 
 
-def _write_feedback(root, student, db_url, limits):
-    _check_course(root)
+def _write_feedback(course, student, db_url):
+    _require_course_here(course)
     try:
-        graded, _ = files.regular_files(root / "autograded" / student / ASSIGNMENT, anchor=root)
+        graded, _ = files.regular_files(course.autograded(student), anchor=course.root)
     except (FileNotFoundError, files.NotRegular):
         graded = []
     if not any(name.endswith(".ipynb") for name, _ in graded):
-        files.remove_tree(root / "feedback" / student / ASSIGNMENT, anchor=root)   # pages of nothing graded now
+        files.remove_tree(course.feedback(student), anchor=course.root)   # pages of nothing graded now
         return "no feedback HTML: nbgrader left no graded notebook to show"
-    step = step_for(root)
-    step.prepare_feedback(student, db_url)
     # Each page names the notebooks that have no graded copy, and why (grading.plugins.feedback_page).
     present = {name for name, _ in graded}
-    absent = {name: ungraded.why_absent(root, student, name) for name in NOTEBOOKS if name not in present}
-    written = step.run("feedback", student, limits, absent=absent)
-    step.bring_back("feedback", student)
+    absent = {name: ungraded.why_absent(course, student, name) for name in NOTEBOOKS if name not in present}
+    written = step_for(course).feedback(student, db_url, course.settings, absent)
     if not written["success"]:
         return "the feedback could not be written: " + (written.get("error") or "").strip()[-200:]
     return ""

@@ -11,7 +11,7 @@ Every total here is the one every view shows (grading.results.final_total): the 
 less the late penalty, so the mean, the histogram and the table agree with grades.csv, the
 formgrader and the LMS.
 
-    python -m grading.grader.report [--root COURSE]
+    python -m grading.grader.report [--root COURSE]      # exit status 0; 3: configuration not reviewed
 """
 import argparse
 import collections
@@ -23,14 +23,15 @@ import textwrap
 from pathlib import Path
 
 from grading.assignment import COURSE_ROOT, FUNCTIONS
+from grading.command_line import course_argument, course_of
+from grading.course_directory import REPORTS, RESULTS_FILE as REPORT, Course
 from grading.grader import config_review, deadlines, gradebook
 from grading.grader.course import points_per_function, scores as gradebook_scores
 from grading.grader.similarity import PAGE as SIMILARITY_PAGE
 from grading.results import final_total, points_text
 from grading.untrusted_text import encodable, for_plot
 
-PAGE = "reports/class_report.html"
-REPORT = "reports/autograde.json"      # every current student's Result (Result.for_report), written by autograde
+PAGE = Path(REPORTS, "class_report.html")
 
 
 # The values of one case in a diagnosis: decimals and exponents ("returned 0.0782115",
@@ -217,17 +218,18 @@ def similarity_link(root):
             "ranked, with the shared lines side by side.")
 
 
-def write(root=COURSE_ROOT, db_url=None):
-    """Write the class report of the course `root`, whose gradebook is at db_url (None: the one
-    nbgrader_config.py names); return its path."""
-    root = Path(root)
-    points = points_per_function(root)
-    db_url = gradebook.normalized(db_url or gradebook.configured_url(root))
+def write(course=COURSE_ROOT, db_url=None):
+    """Write the class report of the course (a grading.course_directory.Course, or its path), whose
+    gradebook is at db_url (None: the one nbgrader_config.py names); return its path."""
+    course = Course.of(course)
+    root = course.root
+    points = points_per_function(course)
+    db_url = gradebook.normalized(db_url or course.db_url)
     students = roster(db_url)
     course_deadlines = deadlines.load(root)
     lateness = deadlines.recorded(root, db_url)
     results = with_gradebook_scores(load_results(root), db_url, lateness)
-    folder = root / "reports"
+    folder = course.reports
     rates = draw(results, folder)
     flagged = [r for r in results if r["flags"] or r["problems"]]
     rows = "".join(f"<tr><td>{rank}</td><td>{c}</td><td><code>{html.escape(f)}</code></td><td>{html.escape(m)}</td></tr>"
@@ -271,12 +273,13 @@ late policy: {html.escape(course_deadlines.policy.describe())}; totals are after
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", default=str(COURSE_ROOT))
+    course_argument(parser)
     args = parser.parse_args(argv)
-    refused = config_review.refusal_status(Path(args.root).resolve())   # the gradebook's address is in it
+    course = course_of(args)
+    refused = config_review.refusal_status(course.root)   # the gradebook's address is in it
     if refused:
         return refused
-    print(f"Class report: {write(args.root)}")
+    print(f"Class report: {write(course)}")
     return 0
 
 

@@ -13,7 +13,7 @@ The released notebooks' code (the provided functions, the stubs) is boilerplate:
 was given never counts. Pairs whose similarity reaches the threshold are ranked in
 reports/similarity.html, with the copied lines of both side by side, and the class report links it.
 
-    python -m grading.grader.similarity [--root COURSE] [--threshold 0.75]
+    python -m grading.grader.similarity [--root COURSE] [--threshold 0.75]      # exit status 0
 
 A high score is a reason to look, not a verdict: short answers to the same exercise resemble each
 other, and the report shows the lines so that the instructor can judge. The same submissions give
@@ -30,13 +30,15 @@ from pathlib import Path
 
 import numpy as np
 
-from grading.assignment import ASSIGNMENT, COURSE_ROOT, NOTEBOOKS
+from grading.assignment import COURSE_ROOT, NOTEBOOKS
+from grading.command_line import course_argument, course_of
+from grading.course_directory import REPORTS, Course
 from grading.grader import answers
 from grading.grader.staging import find_notebooks, read_notebook
 from grading.sandboxing import files
 from grading.untrusted_text import encodable
 
-PAGE = "reports/similarity.html"
+PAGE = Path(REPORTS, "similarity.html")
 THRESHOLD = 0.75     # the share of a submission's answer tokens found in the other's
 NOISE_TOKENS = 12    # k: matches shorter than this many tokens are ignored (copydetect's noise threshold)
 GUARANTEE_TOKENS = 18   # every match at least this long is found (winnowing window = 18 - 12 + 1)
@@ -54,35 +56,36 @@ class Pair:
     slices: tuple            # copydetect's copied character ranges, in each one's answer text
 
 
-def answer_text(notebooks, course_root=COURSE_ROOT):
+def answer_text(notebooks, course=COURSE_ROOT):
     """The code that was graded in `notebooks` (the assignment's notebooks in order, as
     staging.read_notebook gives them, None for one that could not be read; tidied in place):
     each notebook's cells as verification takes them (answers.reading_of), one after the other."""
     parts = []
-    for notebook, layout in zip(notebooks, answers.assignment_layout(Path(course_root))):
+    for notebook, layout in zip(notebooks, answers.assignment_layout(course)):
         if notebook is not None:
             parts.extend(code.rstrip() + "\n" for _, code in answers.reading_of(notebook, layout).cells)
     return "\n".join(parts)[:MAX_ANSWER_CHARS]
 
 
-def read_answers(root, student):
+def read_answers(course, student):
     """answer_text of a student's submitted notebooks, the files that staging grades as them
     (staging.find_notebooks: whatever their names); a notebook that cannot be read adds nothing."""
-    folder = Path(root) / "submitted" / student / ASSIGNMENT
-    released = [layout.released for layout in answers.assignment_layout(Path(root))]
+    course = Course.of(course)
+    released = [layout.released for layout in answers.assignment_layout(course)]
     try:
-        found = find_notebooks(folder, released, anchor=Path(root))
+        found = find_notebooks(course.submitted(student), released, anchor=course.root, settings=course.settings)
     except (files.NotRegular, OSError):
         return ""
-    return answer_text([found.taken[name][1] if name in found.taken else None for name in NOTEBOOKS], root)
+    return answer_text([found.taken[name][1] if name in found.taken else None for name in NOTEBOOKS], course)
 
 
-def release_texts(root):
+def release_texts(course):
     """What each student was given: the release's answer cells as answer_text joins them (stubs and
     all), and every code cell of the release (the provided functions)."""
-    notebooks = [read_notebook(Path(root) / "release" / ASSIGNMENT / name, anchor=Path(root))[0] for name in NOTEBOOKS]
+    course = Course.of(course)
+    notebooks = [read_notebook(course.release() / name, anchor=course.root)[0] for name in NOTEBOOKS]
     every_cell = "\n".join(c.source for nb in notebooks for c in nb.cells if c.cell_type == "code")
-    return [answer_text(notebooks, root), every_cell]
+    return [answer_text(notebooks, course), every_cell]
 
 
 @dataclass
@@ -154,12 +157,13 @@ def marked_lines(text, slices):
     return "\n".join(lines)
 
 
-def write(root=COURSE_ROOT, threshold=THRESHOLD):
-    """Write reports/similarity.html for the submissions in submitted/; return (path, [Pair])."""
-    root = Path(root)
-    students = sorted(p.parent.name for p in (root / "submitted").glob(f"*/{ASSIGNMENT}") if p.is_dir())
-    answers = {s: read_answers(root, s) for s in students}
-    pairs, prints = similar_pairs(answers, release_texts(root), threshold)
+def write(course=COURSE_ROOT, threshold=THRESHOLD):
+    """Write reports/similarity.html for the submissions in submitted/ of the course (a
+    grading.course_directory.Course, or its path); return (path, [Pair])."""
+    course = Course.of(course)
+    students = course.students_in("submitted")
+    answers = {s: read_answers(course, s) for s in students}
+    pairs, prints = similar_pairs(answers, release_texts(course), threshold)
     sections = []
     for rank, p in enumerate(pairs, 1):
         left = marked_lines(prints[p.first].raw_code, p.slices[0])
@@ -185,7 +189,7 @@ counts). A reason to look, not a verdict: copied lines are shaded.</p>
 {rows or '<tr><td colspan=4>none</td></tr>'}</table>
 {"".join(sections)}
 </body></html>"""
-    path = root / PAGE
+    path = course.root / PAGE
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(encodable(page), encoding="utf-8")   # a lone surrogate in a student's text becomes U+FFFD
     return path, pairs
@@ -193,11 +197,11 @@ counts). A reason to look, not a verdict: copied lines are shaded.</p>
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m grading.grader.similarity", description=__doc__.splitlines()[0])
-    parser.add_argument("--root", default=str(COURSE_ROOT), help="the course directory (default: this one)")
+    course_argument(parser)
     parser.add_argument("--threshold", type=float, default=THRESHOLD,
                         help=f"the similarity from which a pair is listed (default {THRESHOLD})")
     args = parser.parse_args(argv)
-    path, pairs = write(args.root, args.threshold)
+    path, pairs = write(course_of(args), args.threshold)
     print(f"Similarity report: {path} ({len(pairs)} pairs at or above {args.threshold:.0%})")
     return 0
 

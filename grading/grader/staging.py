@@ -31,15 +31,15 @@ from pathlib import Path, PurePosixPath
 
 import nbformat
 
-from grading.assignment import ASSIGNMENT, COURSE_ROOT, NOTEBOOKS
+from grading.assignment import COURSE_ROOT, NOTEBOOKS
+from grading.course_directory import Course
 from grading.sandboxing import files
+from grading.settings import DEFAULTS
 from grading.untrusted_text import SURROGATE_ESCAPE, encodable_data
 
-MAX_EXTRA_FILE_BYTES = 5 * 2 ** 20
-MAX_EXTRA_FILES = 50                  # files besides the notebooks that are copied
-MAX_NOTEBOOK_BYTES = 20 * 2 ** 20
-MAX_CELLS = 1000                      # the assignment's notebooks have about 40 cells each
-MAX_NOTEBOOK_FILES = 20               # .ipynb files of one submission looked into (a student sends two)
+# Its bounds (a notebook's bytes and cells, the notebooks looked into, the other files copied) are
+# the course's settings (grading.settings: notebook_bytes, notebook_cells, notebook_files,
+# extra_files, extra_file_bytes); every reader passes them.
 SKIPPED = (".ipynb_checkpoints", "__pycache__", ".DS_Store")
 
 
@@ -88,13 +88,13 @@ def _unreadable(error):
     return ValueError(f"it is not a readable notebook ({type(error).__name__}: {str(error)[:200]})")
 
 
-def _read_json(path, anchor=None):
+def _read_json(path, anchor=None, settings=DEFAULTS):
     """(the JSON of the notebook file at path, its bytes), within the bounds on size and cells;
     ValueError with a reason a person can act on."""
     try:
-        data = files.read_regular(path, MAX_NOTEBOOK_BYTES, anchor=anchor)
+        data = files.read_regular(path, settings.notebook_bytes, anchor=anchor)
     except files.TooLarge:
-        raise ValueError(f"it is more than the {MAX_NOTEBOOK_BYTES // 2 ** 20} MiB allowed") from None
+        raise ValueError(f"it is more than the {settings.notebook_bytes // 2 ** 20} MiB allowed") from None
     except files.NotRegular as error:
         raise ValueError(str(error).replace(str(path), "it")) from None
     try:
@@ -102,15 +102,15 @@ def _read_json(path, anchor=None):
     except Exception as error:  # bad bytes, bad JSON, or nested too deeply (RecursionError)
         raise _unreadable(error) from None
     cells = raw.get("cells") if isinstance(raw, dict) else None
-    if isinstance(cells, list) and len(cells) > MAX_CELLS:
-        raise ValueError(f"it has {len(cells)} cells, more than the {MAX_CELLS} allowed")
+    if isinstance(cells, list) and len(cells) > settings.notebook_cells:
+        raise ValueError(f"it has {len(cells)} cells, more than the {settings.notebook_cells} allowed")
     return raw, data
 
 
-def read_notebook(path, anchor=None):
+def read_notebook(path, anchor=None, settings=DEFAULTS):
     """(the notebook at path, [a sentence for each repair of its metadata (repair_metadata)]),
-    or raise ValueError with a reason a person can act on."""
-    raw, data = _read_json(path, anchor)
+    or raise ValueError with a reason a person can act on. settings -- grading.settings.GradingSettings"""
+    raw, data = _read_json(path, anchor, settings)
     said = repair_metadata(raw) if isinstance(raw, dict) else []   # before nbformat, which trips on them
     if SURROGATE_ESCAPE.search(data):
         before = json.dumps(raw)
@@ -291,7 +291,7 @@ class Found:
     unreadable: dict = field(default_factory=dict)   # {notebook: Candidate}: none of its files can be read
     whole: set = field(default_factory=set)          # notebooks of which some file holds a whole copy
     not_part: list = field(default_factory=list)     # [Candidate] of none of the assignment's notebooks
-    not_read: list = field(default_factory=list)     # .ipynb files beyond MAX_NOTEBOOK_FILES
+    not_read: list = field(default_factory=list)     # .ipynb files beyond settings.notebook_files
     extras: list = field(default_factory=list)       # [(relative, size)] of the other regular files
     others: list = field(default_factory=list)       # [(relative, what it is)]: links, FIFOs, devices
 
@@ -313,11 +313,11 @@ class Found:
         return sentence + "; not graded: " + ", ".join(f"{c.path} ({why})" for c, why in passed) + "."
 
 
-def _candidate(folder, relative, released, anchor):
+def _candidate(folder, relative, released, anchor, settings):
     candidate = Candidate(relative)
     try:
         candidate.mtime = os.stat(Path(folder) / relative, follow_symlinks=False).st_mtime_ns // 10 ** 9
-        raw, _ = _read_json(Path(folder) / relative, anchor)
+        raw, _ = _read_json(Path(folder) / relative, anchor, settings)
     except (ValueError, OSError) as why:
         candidate.problem = str(why) if isinstance(why, ValueError) else f"it cannot be read ({why.strerror})"
         return candidate
@@ -333,10 +333,11 @@ def _why_not(candidate, taken, released):
     return "it holds fewer of the notebook's cells"
 
 
-def find_notebooks(folder, released, anchor=None):
+def find_notebooks(folder, released, anchor=None, settings=DEFAULTS):
     """Which file of the submission `folder` is graded as each of the assignment's notebooks.
 
     released -- released_notebooks(the release folder)
+    settings -- grading.settings.GradingSettings: the bounds of what is read
     A .ipynb file is taken for the notebook whose graded cells it holds most of (by grade_id, or by
     cell id where its nbgrader metadata was stripped), or, holding none, for the notebook whose name
     it has (copy marks such as " (1)" or "-Copy1" aside). Of several files for one notebook the
@@ -352,10 +353,10 @@ def find_notebooks(folder, released, anchor=None):
     notebooks = sorted((relative for relative, _ in present if relative.lower().endswith(".ipynb")),
                        key=lambda relative: (relative not in NOTEBOOKS, relative))
     found.extras = [(relative, size) for relative, size in present if not relative.lower().endswith(".ipynb")]
-    found.not_read = notebooks[MAX_NOTEBOOK_FILES:]
+    found.not_read = notebooks[settings.notebook_files:]
     by_notebook = {r.name: [] for r in released}
-    for relative in notebooks[:MAX_NOTEBOOK_FILES]:
-        candidate = _candidate(folder, relative, released, anchor)
+    for relative in notebooks[:settings.notebook_files]:
+        candidate = _candidate(folder, relative, released, anchor, settings)
         best = max(released, key=lambda r: (candidate.held.get(r.name, 0), candidate.named_as(r.name)))
         if candidate.held.get(best.name) or candidate.named_as(best.name):
             by_notebook[best.name].append(candidate)
@@ -368,7 +369,7 @@ def find_notebooks(folder, released, anchor=None):
             if candidate.problem:
                 continue
             try:
-                notebook, repaired = read_notebook(folder / candidate.path, anchor)
+                notebook, repaired = read_notebook(folder / candidate.path, anchor, settings)
             except (ValueError, OSError) as why:   # OSError: gone since it was listed
                 candidate.problem = str(why) if isinstance(why, ValueError) else f"it cannot be read ({why.strerror})"
                 continue
@@ -382,12 +383,13 @@ def find_notebooks(folder, released, anchor=None):
 
 
 # ---------------------------------------------------------------------------------- staging
-def stage(submission, destination, release_folder=COURSE_ROOT / "release" / ASSIGNMENT, anchor=None,
-          destination_anchor=None):
+def stage(submission, destination, release_folder=None, anchor=None, destination_anchor=None, settings=DEFAULTS):
     """Stage the submission folder `submission` into `destination` (replaced); return Staged.
 
     Each of the assignment's notebooks is written under its own name, from the file find_notebooks
     takes for it, whatever that file is called.
+    release_folder -- the assignment as released (default: this repository's course's)
+    settings -- grading.settings.GradingSettings: the bounds of what is read and copied
     anchor, destination_anchor -- trusted folders that hold the submission (submitted/) and the
               destination: no folder between them may be a link (grading.sandboxing.files.open_folder)
     """
@@ -396,9 +398,9 @@ def stage(submission, destination, release_folder=COURSE_ROOT / "release" / ASSI
     files.remove_tree(destination, anchor=destination_anchor)
     files.make_folders(destination_anchor, destination.relative_to(destination_anchor))
     staged = Staged(destination)
-    released = released_notebooks(release_folder)
+    released = released_notebooks(release_folder or Course(COURSE_ROOT).release())
     try:
-        found = find_notebooks(submission, released, anchor)
+        found = find_notebooks(submission, released, anchor, settings)
     except files.NotRegular:
         staged.problems.append("The submission folder is a symbolic link: nothing in it was graded.")
         return staged
@@ -437,17 +439,18 @@ def stage(submission, destination, release_folder=COURSE_ROOT / "release" / ASSI
         staged.problems.append(f"{candidate.path} is not part of the assignment and was not graded"
                                + (f" ({candidate.problem})." if candidate.problem else "."))
     for relative in found.not_read:
-        staged.problems.append(f"{relative} was not looked into: only {MAX_NOTEBOOK_FILES} notebooks of a "
+        staged.problems.append(f"{relative} was not looked into: only {settings.notebook_files} notebooks of a "
                                "submission are.")
     copied = 0
     for relative, size in found.extras:
-        if size > MAX_EXTRA_FILE_BYTES:
-            staged.problems.append(f"{relative} is larger than {MAX_EXTRA_FILE_BYTES // 2 ** 20} MiB and was left out.")
-        elif copied >= MAX_EXTRA_FILES:
-            staged.problems.append(f"{relative} was left out: only {MAX_EXTRA_FILES} files besides the notebooks are copied.")
+        if size > settings.extra_file_bytes:
+            staged.problems.append(f"{relative} is larger than {settings.extra_file_bytes // 2 ** 20} MiB and was left out.")
+        elif copied >= settings.extra_files:
+            staged.problems.append(f"{relative} was left out: only {settings.extra_files} files besides the notebooks "
+                                   "are copied.")
         else:
             try:
-                data = files.read_regular(submission / relative, MAX_EXTRA_FILE_BYTES, anchor=anchor)
+                data = files.read_regular(submission / relative, settings.extra_file_bytes, anchor=anchor)
             except (files.NotRegular, files.TooLarge, OSError) as error:
                 staged.problems.append(f"{relative} was left out: {error}.")
                 continue

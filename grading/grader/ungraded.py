@@ -12,11 +12,10 @@ A notebook with no graded copy at all (not handed in, or unreadable) gets no pag
 nbgrader; why_absent says why, for the pages of the other notebooks
 (grading.plugins.feedback_page).
 """
-from pathlib import Path
 
 import nbformat
 
-from grading.assignment import ASSIGNMENT, function_of
+from grading.assignment import function_of
 from grading.grader.staging import read_notebook
 
 # The key of the notebook metadata that marks a kept copy (what the page says at its top).
@@ -59,10 +58,11 @@ def graded_copy(data, why, verdicts):
     return nbformat.writes(notebook).encode("utf-8")
 
 
-def why_absent(root, student, name):
-    """Why the notebook `name` of a graded student has no graded copy: read again as staging read it."""
+def why_absent(course, student, name):
+    """Why the notebook `name` of a graded student has no graded copy: read again as staging read it.
+    course -- a grading.course_directory.Course"""
     try:
-        read_notebook(Path(root) / "submitted" / student / ASSIGNMENT / name, anchor=Path(root) / "submitted")
+        read_notebook(course.submitted(student) / name, anchor=course.folder("submitted"), settings=course.settings)
     except FileNotFoundError:
         return "it was not in your submission"
     except ValueError as reason:

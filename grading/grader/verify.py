@@ -19,51 +19,56 @@ This module grades every function a second time, outside that kernel:
    remembers what it wrote (grading.grader.ledger.VerifiedScores), so that a manual score an
    instructor set is told apart from its own, and kept.
 
-    verdicts = verify_submission("submitted/ada/gradient_checking")
-    flags = record_verdicts(db_url, "gradient_checking", "ada", verdicts, course_root)
+    verdicts = verify_submission(course.staged("ada"), course=course)
+    flags = record_verdicts(db_url, "gradient_checking", "ada", verdicts, course.root)
 """
 from pathlib import Path
 
-from grading.assignment import ASSIGNMENT, COURSE_ROOT, grade_id_of_tests
+from grading.assignment import COURSE_ROOT, grade_id_of_tests
 from grading.checks.harness import CheckFailed
 from grading.checks.hidden_tests import lost_parts
 from grading.checks.provided import gc_feedback
+from grading.course_directory import Course
 from grading.grader.answers import assignment_layout, read_submitted_notebook
 from grading.grader.ledger import VerifiedScores
 from grading.results import Flag, Verdict
 from grading.sandboxing.remote import RemoteStudent, WorkerStartFailed
+from grading.settings import DEFAULTS
 
 MARKER = "Verified outside the notebook"
 
 
 # ---------------------------------------------------------------------------------- verification
-def verify_submission(submission_dir, *, course_root=COURSE_ROOT, only=None, on_verdict=None, anchor=None,
-                      **remote_options):
+def verify_submission(submission_dir, *, course=COURSE_ROOT, only=None, on_verdict=None, anchor=None,
+                      settings=DEFAULTS, **remote_options):
     """Grade every function of a submission outside the student's kernel.
 
     submission_dir -- the folder with the submitted notebooks (read as data only)
+    course -- the course (a grading.course_directory.Course, or its path): its source and release
     only -- function names to verify (default: all); a notebook with none of them is not run
     on_verdict -- called as on_verdict(function, verdict) as soon as each verdict is known
     anchor -- a trusted folder that holds submission_dir (see grading.sandboxing.files.open_folder)
-    remote_options -- call_timeout, exec_timeout, function_budget, cells_budget, deadline (a
-                      time.monotonic() value for the whole submission), cgroup for RemoteStudent
+    settings -- grading.settings.GradingSettings: what staging reads, the worker's timeouts
+    remote_options -- deadline (a time.monotonic() value for the whole submission), cgroup for RemoteStudent
 
     Returns {function: Verdict}, in the order of the notebooks. A broken notebook or cell gives
     0 points to the functions it affects, with a message; the others are verified. Raises
     WorkerStartFailed only for a problem of the grading machine (the worker cannot start).
     """
     submission_dir = Path(submission_dir)
-    layouts = assignment_layout(Path(course_root))
-    helpers = Path(course_root) / "release" / ASSIGNMENT / "gc_utils.py"
+    course = Course.of(course)
+    layouts = assignment_layout(course)
+    helpers = course.release() / "gc_utils.py"
     wanted = set(only) if only is not None else {f for layout in layouts for f in layout.functions}
     layouts = [layout for layout in layouts if wanted & set(layout.functions)]
-    readings = [read_submitted_notebook(submission_dir / layout.name, layout, anchor) for layout in layouts]
+    readings = [read_submitted_notebook(submission_dir / layout.name, layout, anchor, settings) for layout in layouts]
     students = []
     try:
         for layout, reading in zip(layouts, readings):
             needed = not reading.problem and any(f in wanted and f not in reading.function_problems
                                                  for f in layout.functions)
-            student = RemoteStudent(reading.cells, setup=layout.setup, helpers=helpers, **remote_options)
+            student = RemoteStudent(reading.cells, setup=layout.setup, helpers=helpers, settings=settings,
+                                    **remote_options)
             if needed:
                 student.prepare()   # the workers of both notebooks start at once
             students.append(student if needed else None)

@@ -8,7 +8,7 @@ the files it runs:
 - worker.py: the verification worker, a broker and the runner of the student's code
   (grading.sandboxing.remote talks to it); substitutes.py: the stand-in helpers it calls them with
   (the checks import them too);
-- sandbox_stage.py: the first step into every sandbox, before bwrap (grading.sandboxing.sandbox.wrap);
+- sandbox_entry.py: the first step into every sandbox, before bwrap (grading.sandboxing.sandbox.wrap);
 - parent_death.py: the one "die with the parent" call, which the scripts above import from beside
   them, and the grader's own processes (runners, the kernel launcher) import as a module;
 - kernel_grading/: what `import grading` finds in a kernel under `make autograde`: the verified

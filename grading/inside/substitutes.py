@@ -21,9 +21,15 @@ def power_derivative(a, p, scale=1.0):
     return {"kind": "power_derivative", "a": float(a), "p": int(p), "scale": float(scale)}
 
 
-def cubic_sum_cost(c, d):
-    """Description of J(theta) = sum(c * theta**3 + d * theta**2) over the 47 parameters."""
-    return {"kind": "cubic_sum_cost", "c": [float(v) for v in c], "d": [float(v) for v in d]}
+def cubic_sum_cost(c, d, u=None):
+    """Description of J(theta) = sum(c * theta**3 + d * theta**2) + (u . theta)**2 / 2 over the 47 parameters.
+
+    The last term couples the parameters: a shift of one entry changes every partial derivative, as
+    in a network (without it, a check whose earlier shifts are never undone would still be right)."""
+    spec = {"kind": "cubic_sum_cost", "c": [float(v) for v in c], "d": [float(v) for v in d]}
+    if u is not None:
+        spec["u"] = [float(v) for v in u]
+    return spec
 
 
 def network_cost():
@@ -45,8 +51,12 @@ def cost_of_vector(spec):
         return lambda theta: spec["a"] * float(np.asarray(theta).reshape(-1)[0]) ** spec["p"]
     if kind == "cubic_sum_cost":
         c, d = np.array(spec["c"]), np.array(spec["d"])
-        return lambda theta: float(np.sum(c * np.asarray(theta, float).reshape(-1) ** 3 +
-                                          d * np.asarray(theta, float).reshape(-1) ** 2))
+        u = np.array(spec.get("u", np.zeros(len(c))))
+
+        def J(theta):
+            theta = np.asarray(theta, float).reshape(-1)
+            return float(np.sum(c * theta ** 3 + d * theta ** 2) + 0.5 * np.dot(u, theta) ** 2)
+        return J
     raise ValueError(f"no vector form for {kind}")
 
 

@@ -59,7 +59,7 @@ else:             # started by path (python -I does not put this folder on sys.p
     del sys.path[0]
 
 PRINT_LIMIT = 10_000            # characters of printed text kept per call or cell
-MAX_DEPTH = 32                  # nesting depth of an encoded value
+MAX_ENCODED_DEPTH = 32          # nesting depth of a value the runner encodes (the grader reads deeper JSON)
 MAX_ELEMENTS = 2_000_000        # numbers and characters in one encoded value (arrays included)
 NUMERIC_KINDS = "biuf"          # NumPy dtype kinds that cross the boundary as numbers
 LAZY_MODULES = ("matplotlib", "matplotlib.pyplot")  # imported on first use: they cost 0.7 s
@@ -97,7 +97,7 @@ def _type_name(value):
 
 
 def _encode(value, np, depth, budget):
-    if depth > MAX_DEPTH:
+    if depth > MAX_ENCODED_DEPTH:
         raise OverflowError("nested too deeply")
     budget.take(1)
     kind = type(value)
@@ -142,10 +142,10 @@ def _numpy_scalars(np):
     return _SCALARS["types"]
 
 
-def decode(data, np):
+def decode_request(data, np):
     """The Python value of encoded data (the worker's side: requests come from the trusted process)."""
     if isinstance(data, list):
-        return [decode(v, np) for v in data]
+        return [decode_request(v, np) for v in data]
     if not isinstance(data, dict):
         return data
     if "__ndarray__" in data:
@@ -153,9 +153,9 @@ def decode(data, np):
     if "__scalar__" in data:
         return np.dtype(data["dtype"]).type(data["__scalar__"])
     if "__tuple__" in data:
-        return tuple(decode(v, np) for v in data["__tuple__"])
+        return tuple(decode_request(v, np) for v in data["__tuple__"])
     if "__dict__" in data:
-        return {decode(k, np): decode(v, np) for k, v in data["__dict__"]}
+        return {decode_request(k, np): decode_request(v, np) for k, v in data["__dict__"]}
     raise ValueError(f"cannot decode {sorted(data)}")
 
 
@@ -259,7 +259,20 @@ def describe(error):
     return {"type": type(error).__name__[:200], "message": message[:2000]}
 
 
-class Worker:
+def _raised_in(error):
+    """The name of the function whose own code raised `error` (a helper left as a stub), or None."""
+    try:
+        frame = error.__traceback__
+        while frame.tb_next is not None:
+            frame = frame.tb_next
+        return str(frame.tb_frame.f_code.co_name)[:100]
+    except Exception:
+        return None
+
+
+class Runner:
+    """The runner's side of the protocol: the student's namespace, its cells run, its functions called."""
+
     def __init__(self, np, substitutes, helpers):
         self.np = np
         self.substitutes = substitutes
@@ -291,8 +304,8 @@ class Worker:
             return {"error": {"kind": "missing", "type": "NameError", "message": name}}
         if not callable(function):
             return {"error": {"kind": "not_callable", "type": type(function).__name__, "message": name}}
-        args = decode(request.get("args", []), np)
-        kwargs = {str(k): v for k, v in decode(request.get("kwargs", {"__dict__": []}), np).items()}
+        args = decode_request(request.get("args", []), np)
+        kwargs = {str(k): v for k, v in decode_request(request.get("kwargs", {"__dict__": []}), np).items()}
         replacements = {helper: self.substitutes.build(spec, self.helpers)
                         for helper, spec in (request.get("substitutes") or {}).items()}
         spaces = [self.namespace]
@@ -311,7 +324,7 @@ class Worker:
                     space.update(replacements)
                 result = function(*args, **kwargs)
             except NotImplementedError as raised:
-                error = dict(describe(raised), kind="not_implemented")
+                error = dict(describe(raised), kind="not_implemented", raised_in=_raised_in(raised))
             except RecursionError as raised:
                 error = dict(describe(raised), kind="recursion")
             except BaseException as raised:  # SystemExit too: a call must always answer
@@ -364,7 +377,7 @@ def run_student(channel, options):
     sys.modules["gc_feedback"] = load_module(
         "gc_feedback", os.path.join(os.path.dirname(options["--helpers"][0]), "gc_feedback.py"))
     install_lazy_modules()
-    worker = Worker(np, substitutes, private_helpers)
+    runner = Runner(np, substitutes, private_helpers)
     reader, writer = channel.makefile("rb"), channel.makefile("wb")
 
     def send(message):
@@ -379,7 +392,7 @@ def run_student(channel, options):
         try:
             request = json.loads(line)
             token = request.pop("token", None)
-            answer = worker.handle(request)
+            answer = runner.handle(request)
         except Exception as error:  # a malformed request: say so, keep serving
             answer = {"error": dict(describe(error), kind="protocol")}
         try:

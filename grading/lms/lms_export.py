@@ -29,6 +29,9 @@ and its pages stay out of the zip, and the summary lists it, until the instructo
 and exports with --release-flagged (`make export RELEASE_FLAGGED=1`). The roster's file goes back
 in its own encoding: with the byte order mark it came with (Excel's "CSV UTF-8" needs it to read
 "Núñez" as written), or without one.
+
+Exit status: 0; 2 when the configuration changed since it was last reviewed
+(grading.grader.config_review) or what intake kept is missing or unusable (nothing is written).
 """
 import argparse
 import codecs
@@ -37,19 +40,18 @@ import io
 import json
 import sys
 import zipfile
-from pathlib import Path
 
 from grading.assignment import ASSIGNMENT, COURSE_ROOT, FEEDBACK_PAGES
+from grading.command_line import course_argument, course_of, gradebook_argument
+from grading.course_directory import Course
 from grading.grader import config_review, gradebook
-from grading.lms.intake import LMS_RECORD, ROSTER_COPY
+from grading.lms.lms_files import LMS_RECORD, ROSTER_COPY
 from grading.lms.roster import IntakeError, form_of, read_roster
 from grading.results import final_total
 from grading.sandboxing import files
 from grading.untrusted_text import for_spreadsheet, for_terminal
 
-EXPORTS = Path("exports")
 MAX_SCORE = 100
-MAX_PAGE_BYTES = 64 * 2 ** 20    # a feedback page (the step brings back no larger file)
 
 
 def scores(db_url):
@@ -98,23 +100,23 @@ def write_csv(path, rows, encoding="utf-8"):
     return path
 
 
-def flagged_students(root):
+def flagged_students(course):
     """Students whose last grading flagged their submission (reports/autograde.json)."""
-    path = Path(root) / "reports" / "autograde.json"
+    path = Course.of(course).results_file
     results = json.loads(path.read_text()) if path.is_file() else []
     return {r["student"] for r in results if r.get("flags")}
 
 
-def feedback_pages(root, student, problems=None):
+def feedback_pages(course, student, problems=None):
     """{page name: bytes} of the student's feedback: nbgrader's page of each notebook
     (FEEDBACK_PAGES), read as regular files without following a link; nothing else in the folder.
     A page that is there but cannot be sent (a link, a FIFO, too large) is left out, and said in
     `problems` ([sentence]) when given."""
-    folder = Path(root) / "feedback" / student / ASSIGNMENT
+    folder = course.feedback(student)
     pages = {}
     for name in FEEDBACK_PAGES:
         try:
-            pages[name] = files.read_regular(folder / name, MAX_PAGE_BYTES, anchor=root)
+            pages[name] = files.read_regular(folder / name, course.settings.step_file_bytes, anchor=course.root)
         except FileNotFoundError:
             continue
         except (OSError, files.NotRegular, files.TooLarge) as error:
@@ -123,15 +125,15 @@ def feedback_pages(root, student, problems=None):
     return pages
 
 
-def feedback_bundle(root, lms, named, held, problems=None):
+def feedback_bundle(course, lms, named, held, problems=None):
     """The zip of feedback pages for `lms`, and the students whose pages went into it; a page that
     could not be sent is said in `problems`, and the others go on."""
-    root = Path(root)
-    target = root / EXPORTS / f"{lms}_feedback.zip"
+    course = Course.of(course)
+    target = course.exports / f"{lms}_feedback.zip"
     sent = []
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as bundle:
         for student, how in sorted(named.items()):
-            pages = feedback_pages(root, student, problems) if student not in held else {}
+            pages = feedback_pages(course, student, problems) if student not in held else {}
             if not pages:
                 continue
             for name, page in pages.items():
@@ -144,41 +146,44 @@ def feedback_bundle(root, lms, named, held, problems=None):
     return target, sent
 
 
-def export(root=COURSE_ROOT, db_url=None, column=ASSIGNMENT, release_flagged=False):
-    """Write the exports of the course `root`; return the lines of a summary."""
-    root = Path(root)
-    if not (root / ROSTER_COPY).is_file():
-        raise IntakeError(f"{root / ROSTER_COPY} is missing: `make export` sends back what `make intake` took in")
-    students = read_roster(root / ROSTER_COPY)
+def export(course=COURSE_ROOT, db_url=None, column=ASSIGNMENT, release_flagged=False):
+    """Write the exports of the course (a grading.course_directory.Course, or its path); return the
+    lines of a summary."""
+    course = Course.of(course)
+    roster = course.root / ROSTER_COPY
+    if not roster.is_file():
+        raise IntakeError(f"{roster} is missing: `make export` sends back what `make intake` took in")
+    students = read_roster(roster)
     # As the LMS wrote it: a line break inside a quoted cell (a name) goes back unchanged, and so
     # does a byte order mark.
-    encoding = "utf-8-sig" if (root / ROSTER_COPY).read_bytes().startswith(codecs.BOM_UTF8) else "utf-8"
-    with open(root / ROSTER_COPY, newline="", encoding="utf-8-sig") as handle:
+    encoding = "utf-8-sig" if roster.read_bytes().startswith(codecs.BOM_UTF8) else "utf-8"
+    with open(roster, newline="", encoding="utf-8-sig") as handle:
         text = handle.read()
     form = form_of([cell.strip().lower() for cell in next(csv.reader(io.StringIO(text)))])
-    graded = scores(gradebook.normalized(db_url or gradebook.configured_url(root)))
+    graded = scores(gradebook.normalized(db_url or course.db_url))
     # A flagged submission's grade waits for the instructor's review, like its feedback.
-    held = set() if release_flagged else flagged_students(root) & set(graded)
+    held = set() if release_flagged else flagged_students(course) & set(graded)
     points = {student: total for student, total in graded.items() if student not in held}
-    (root / EXPORTS).mkdir(exist_ok=True)
+    course.exports.mkdir(exist_ok=True)
     if form == "course":
         rows = [["id", "lms_id", "score"]] + [[s.id, s.lms_id, _score_text(points.get(s.id))] for s in students]
-        grades = write_csv(root / EXPORTS / "grades_by_lms_id.csv", [[for_spreadsheet(c) for c in r] for r in rows],
+        grades = write_csv(course.exports / "grades_by_lms_id.csv", [[for_spreadsheet(c) for c in r] for r in rows],
                            encoding)
     else:
         by_lms_id = {s.lms_id: s.id for s in students if s.lms_id}
         name = "canvas_grades.csv" if form == "canvas" else "moodle_grading_worksheet.csv"
-        grades = write_csv(root / EXPORTS / name, filled_rows(text, form, by_lms_id, points, column), encoding)
+        grades = write_csv(course.exports / name, filled_rows(text, form, by_lms_id, points, column), encoding)
     lines = [f"Grades:   {grades}"]
     ungraded = [s.id for s in students if s.id not in graded]
     if ungraded:
         lines.append(f"  no graded submission (grade left empty): {', '.join(ungraded)}")
-    record = json.loads((root / LMS_RECORD).read_text()) if (root / LMS_RECORD).is_file() else {}
+    record_path = course.root / LMS_RECORD
+    record = json.loads(record_path.read_text()) if record_path.is_file() else {}
     lms = record.get("lms") if record.get("lms") in ("canvas", "moodle") else None
     named = record.get("students", {}) if lms else {}
     if lms:
         problems = []
-        bundle, sent = feedback_bundle(root, lms, named, held, problems)
+        bundle, sent = feedback_bundle(course, lms, named, held, problems)
         lines.append(f"Feedback: {bundle} ({len(sent)} students)")
         lines.extend(f"  not sent: {problem}" for problem in problems)
     waiting = sorted(held & ({s.id for s in students} | set(named)))
@@ -191,16 +196,16 @@ def export(root=COURSE_ROOT, db_url=None, column=ASSIGNMENT, release_flagged=Fal
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m grading.lms.lms_export", description=__doc__.splitlines()[0])
-    parser.add_argument("--root", default=str(COURSE_ROOT), help="the course directory (default: this one)")
-    parser.add_argument("--db-url", help="the gradebook (default: nbgrader_config.py's)")
+    course_argument(parser)
+    gradebook_argument(parser)
     parser.add_argument("--column", default=ASSIGNMENT, help="the assignment's column in Canvas's gradebook")
     parser.add_argument("--release-flagged", action="store_true",
                         help="send the grades and feedback of flagged submissions too, once reviewed")
     args = parser.parse_args(argv)
-    root = Path(args.root).resolve()
+    course = course_of(args)
     try:
-        config_review.require_reviewed(root)   # the gradebook's address comes from nbgrader_config.py
-        print("\n".join(export(root, args.db_url, args.column, args.release_flagged)))
+        config_review.require_reviewed(course.root)   # the gradebook's address comes from nbgrader_config.py
+        print("\n".join(export(course, args.db_url, args.column, args.release_flagged)))
     except (config_review.ConfigNotReviewed, IntakeError) as error:
         print(for_terminal(f"export: {error}", keep_newlines=True), file=sys.stderr)
         return 2

@@ -1,6 +1,6 @@
 """Release feedback through nbgrader's exchange, holding back the submissions verification flagged.
 
-    python -m grading.lms.release_feedback [--root COURSE] [--release-flagged] [NBGRADER OPTION ...]
+    python -m grading.lms.release_feedback [--root COURSE] [--release-flagged] [--student ID ...] [NBGRADER OPTION ...]
 
 Runs `nbgrader release_feedback gradient_checking` in the course, once, with the course's checked
 exchange class (grading.exchange.release_feedback: only the pages grading rendered, each student
@@ -13,18 +13,23 @@ on their own), for every student with a feedback page, except:
 - students whose feedback folder is not as grading writes it (a secret that is not short
   printable ASCII, no readable timestamp.txt, a page that is a link...): named with the reason.
 If nbgrader fails all the same, it runs again once per student, so one student's files never
-stop the rest of the class; the summary names whoever it failed for.
+stop the rest of the class; the summary names whoever it failed for. With --student (repeatable),
+only those students' feedback goes out (grading on submit releases each grade to its student alone).
 The exchange (Exchange.root, CourseDirectory.course_id) is the course configuration's, as for every
 exchange command; NBGRADER OPTIONs are passed on (say --Exchange.root=/srv/exchange).
+
+Exit status: 0 (students held back or refused for their files included: the summary names them);
+1 when nbgrader's release_feedback failed for a student.
 """
 import argparse
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 from grading.assignment import ASSIGNMENT, COURSE_ROOT
-from grading.exchange.release_feedback import REFUSED, SECRET, check
+from grading.command_line import course_argument, course_of
+from grading.course_directory import Course
+from grading.exchange.release_feedback import REFUSED, SECRET, read_feedback
 from grading.lms.lms_export import flagged_students
 from grading.untrusted_text import for_terminal
 
@@ -34,12 +39,13 @@ CHECKED = "--ExchangeFactory.release_feedback=grading.exchange.release_feedback.
 REFUSED_LINE = re.compile(re.escape(REFUSED).replace(r"\{student\}", r"(\S+)").replace(r"\{why\}", r"(.*)"))
 
 
-def students_with_feedback(root):
+def students_with_feedback(course):
     """{student: whether their feedback can go through the exchange} for every feedback folder."""
     found = {}
-    for folder in sorted((Path(root) / "feedback").glob(f"*/{ASSIGNMENT}")):
-        if folder.is_dir() and not folder.is_symlink() and any(folder.glob("*.html")):
-            found[folder.parent.name] = (folder / SECRET).exists() or (folder / SECRET).is_symlink()
+    for student in course.students_in("feedback"):
+        folder = course.feedback(student)
+        if not folder.is_symlink() and any(folder.glob("*.html")):
+            found[student] = (folder / SECRET).exists() or (folder / SECRET).is_symlink()
     return found
 
 
@@ -56,15 +62,20 @@ def nbgrader(root, options, *, exclude=(), student=None):
     return done.returncode, done.stderr, refused
 
 
-def release(root=COURSE_ROOT, release_flagged=False, options=()):
-    """Run nbgrader's release_feedback for everyone it may reach; return (status, lines to print)."""
-    root = Path(root)
-    students = students_with_feedback(root)
-    held = set() if release_flagged else flagged_students(root) & set(students)
+def release(course=COURSE_ROOT, release_flagged=False, options=(), only=None):
+    """Run nbgrader's release_feedback for everyone it may reach (of `only`, when given); return
+    (status, lines to print).
+    course -- a grading.course_directory.Course, or its path"""
+    course = Course.of(course)
+    root = course.root
+    students = students_with_feedback(course)
+    others = set() if only is None else set(students) - set(only)
+    students = {student: through for student, through in students.items() if student not in others}
+    held = set() if release_flagged else flagged_students(course) & set(students)
     unreachable = {s for s, through_exchange in students.items() if not through_exchange}
     bad = {}
     for student in sorted(set(students) - held - unreachable):
-        problem = check(root / "feedback" / student / ASSIGNMENT, root).problem
+        problem = read_feedback(course.feedback(student), root, course.settings.step_file_bytes).problem
         if problem:
             bad[student] = problem
     released = sorted(set(students) - held - unreachable - set(bad))
@@ -76,7 +87,7 @@ def release(root=COURSE_ROOT, release_flagged=False, options=()):
                      + ", ".join(sorted(unreachable)))
     if not released:
         return 0, lines + not_released(bad) + ["no feedback to release"]
-    status, log, refused = nbgrader(root, options, exclude=held | unreachable | set(bad))
+    status, log, refused = nbgrader(root, options, exclude=held | unreachable | set(bad) | others)
     failed = {}
     if status != 0:   # nbgrader stopped somewhere: each student on their own, so the others still go out
         refused = {}
@@ -99,11 +110,12 @@ def not_released(bad):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", default=str(COURSE_ROOT), help="the course folder (default: this one)")
+    course_argument(parser)
     parser.add_argument("--release-flagged", action="store_true",
                         help="release the feedback of flagged submissions too, once reviewed")
+    parser.add_argument("--student", action="append", help="release only this student's feedback (repeatable)")
     args, options = parser.parse_known_args(argv)
-    status, lines = release(args.root, args.release_flagged, options)
+    status, lines = release(course_of(args), args.release_flagged, options, only=args.student)
     print(for_terminal("\n".join(lines), keep_newlines=True))   # student ids and nbgrader's words
     return status
 

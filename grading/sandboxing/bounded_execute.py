@@ -20,6 +20,8 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 from traitlets import Float, Integer
 
+from grading.settings import DEFAULTS
+
 OUTPUT_TYPES = {"stream", "display_data", "execute_result", "error", "update_display_data"}
 
 
@@ -38,7 +40,8 @@ class BoundedExecute(Execute):
     """Execute with a deadline for the whole submission and an output budget per notebook."""
 
     deadline = Float(0.0, help="time.time() by which the submission's cells must be done; 0 for none").tag(config=True)
-    output_bytes = Integer(4 * 2 ** 20, help="bytes of output a notebook keeps, of every output type").tag(config=True)
+    output_bytes = Integer(DEFAULTS.output_bytes, help="bytes of output a notebook keeps, of every output type "
+                                                       "(GradingSettings.output_bytes)").tag(config=True)
 
     def preprocess(self, nb, resources=None, km=None):
         self._kept = 0

@@ -5,7 +5,7 @@ hold three times the memory limit. A cgroup bounds them together, whatever they 
 grader end them all at once, and counts their CPU time:
 
     with Cgroup.create("ada", memory_bytes=2 * 2**30, max_processes=128) as group:
-        group.procs_files     # what the sandbox stage joins before it starts bwrap
+        group.procs_files     # what the sandbox entry joins before it starts bwrap
         ...
         group.peak_memory()   # bytes, the most the submission held at once
         group.cpu_seconds()   # CPU time of all its processes
@@ -146,7 +146,7 @@ class Cgroup:
 
     @property
     def procs_files(self):
-        """The cgroup.procs files a process writes its pid to, to join (the sandbox stage does)."""
+        """The cgroup.procs files a process writes its pid to, to join (the sandbox entry does)."""
         return [str(folder / "cgroup.procs") for folder in self.folders.values()]
 
     def join(self, pid=0):

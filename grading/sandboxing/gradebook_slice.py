@@ -15,7 +15,8 @@ import_ copies this student's rows back, by id, into the course's gradebook (SQL
 PostgreSQL). The columns an instructor sets (manual scores and comments, extra credit, flags,
 the student's name and email) and those grading.grader.deadlines sets (the submission time and the
 late penalty) keep the course's values: the step has no say over them, and the instructor may
-have set them while it ran. Nothing else is read back.
+have set them while it ran. Nothing else is read back, and a row the slice carries under the id
+of another student's row is dropped: the slice is a file the step wrote.
 """
 import atexit
 import shutil
@@ -149,12 +150,18 @@ def import_(db_url, assignment, student, path):
         assignments = _rows(slice_, tables["assignment"], "name", [assignment])
         rows = read_student(slice_, assignments, student)
     with _engine(db_url).begin() as course:
+        # The step wrote the slice: a row under the id of another student's row is a forgery, and
+        # is dropped; only rows that are this student's in the course are updated.
+        course_assignments = _rows(course, tables["assignment"], "name", [assignment])
+        own = {name: set(_ids(found)) for name, found in read_student(course, course_assignments, student).items()}
         for name in STUDENT_TABLES:
             table = tables[name]
             present = {row.id for row in course.execute(select(table.c.id).where(table.c.id.in_(_ids(rows[name]))))} \
                 if rows[name] else set()
             kept = INSTRUCTOR_COLUMNS.get(name, set())
             for row in rows[name]:
+                if row["id"] in present and row["id"] not in own[name]:
+                    continue
                 if row["id"] in present:
                     values = {key: value for key, value in row.items() if key != "id" and key not in kept}
                     if values:

@@ -3,7 +3,7 @@
 Every kernel is forked from a kernel zygote (grading/inside/kernel_zygote.py) that runs in a
 sandbox (grading.sandboxing.sandbox) of its own:
 
-    with Zygote(root, work_area=folder.parent, package=PACKAGE) as zygote:
+    with Zygote(course, work_area=folder.parent, package=PACKAGE) as zygote:
         started = zygote.start_kernel(connection, argv, cwd=folder, output=write_end)
         status = started.wait()
 
@@ -30,23 +30,21 @@ import tempfile
 import time
 from pathlib import Path
 
+from grading.assignment import ASSIGNMENT, PACKAGE
+from grading.course_directory import Course
 from grading.inside import kernel_zygote
 from grading.sandboxing import files
-from grading.sandboxing.sandbox import SandboxLimits, popen, wrap
+from grading.sandboxing.sandbox import INSIDE, SCRIPTS, popen, wrap
+from grading.settings import DEFAULTS
 
-PACKAGE = Path(__file__).resolve().parent.parent   # the grading package
-ZYGOTE_SCRIPT = PACKAGE / "inside" / "kernel_zygote.py"
-PARENT_DEATH = PACKAGE / "inside" / "parent_death.py"   # the helper the zygote imports from beside it
-VERDICT_READER = PACKAGE / "inside" / "kernel_grading"   # what `import grading` finds under make autograde
-INSIDE = Path("/run/grading")           # where a sandbox sees the scripts it runs
+ZYGOTE_SCRIPT = SCRIPTS / "kernel_zygote.py"
+PARENT_DEATH = SCRIPTS / "parent_death.py"   # the helper the zygote imports from beside it
+VERDICT_READER = SCRIPTS / "kernel_grading"   # what `import grading` finds under make autograde
 VERDICTS = INSIDE / "verdicts"          # where a kernel reads the verdicts (kernel_grading)
 SOCKETS = Path("/run/sockets")          # where the zygote and its kernels bind their sockets
 FONTS = INSIDE / "fonts"
 PORTS = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
 FONT_CACHE = "GRADING_SANDBOX_FONT_CACHE"   # set in kernel.json: matplotlib's font list, made at install
-MAX_FILES = 200                   # files of a kernel's working folder
-MAX_FILE_BYTES = 20 * 2 ** 20     # bytes of one of them
-START_TIMEOUT = 60.0              # seconds for a kernel to bind its sockets
 
 
 class KernelStartFailed(RuntimeError):
@@ -70,17 +68,18 @@ def connection_info(path):
     return info
 
 
-def working_files(folder, anchor=None):
+def working_files(folder, anchor=None, settings=DEFAULTS):
     """([relative names], [read-only descriptors]) of the regular files of a kernel's folder, at
-    most MAX_FILES of at most MAX_FILE_BYTES each; links, FIFOs and devices are left out.
+    most settings.kernel_folder_files of at most settings.kernel_folder_file_bytes each; links,
+    FIFOs and devices are left out.
     anchor -- a trusted folder that holds `folder` (see grading.sandboxing.files.open_folder)"""
     names, fds = [], []
     try:
         regular, _ = files.regular_files(folder, skip=(".ipynb_checkpoints", "__pycache__"), anchor=anchor)
     except (FileNotFoundError, files.NotRegular):
         return names, fds
-    for relative, size in regular[:MAX_FILES]:
-        if size > MAX_FILE_BYTES:
+    for relative, size in regular[:settings.kernel_folder_files]:
+        if size > settings.kernel_folder_file_bytes:
             continue
         try:
             fds.append(files.open_regular(Path(folder) / relative, anchor=anchor or folder))
@@ -90,7 +89,7 @@ def working_files(folder, anchor=None):
     return names, fds
 
 
-def seal(folder, moves, *, alive=lambda: True, timeout=START_TIMEOUT, inner=None):
+def seal(folder, moves, *, alive=lambda: True, timeout=DEFAULTS.kernel_start_seconds, inner=None):
     """Move the sockets named in `moves` ({name: destination}) to their destinations as they
     appear in `folder` (or in its subfolder `inner`, entered without following a link); each
     must be a socket, at its destination too."""
@@ -158,19 +157,20 @@ class StartedKernel:
 class Zygote:
     """A kernel zygote in a sandbox of its own, from start() (or `with`) to stop().
 
-    root, assignment -- the course and the assignment (the release is shown read-only)
+    course, assignment -- the course (a grading.course_directory.Course, or its path) and the
+                 assignment, whose release is shown read-only
     work_area -- the path, inside, of the tmpfs in which kernels' folders are rebuilt; every
                  kernel's folder must lie in it
     package -- the folder shown read-only at this package's path (`import grading` inside)
     verdicts -- a folder of verdicts shown read-only to kernel_grading, or None
-    cgroup, limits -- as for grading.sandboxing.sandbox.wrap
+    cgroup, settings -- as for grading.sandboxing.sandbox.wrap (settings: grading.settings.GradingSettings)
     """
 
-    def __init__(self, root, assignment, *, work_area, package=PACKAGE, verdicts=None, cgroup=None,
-                 limits=SandboxLimits(), sockets_near=None):
-        self.root, self.assignment = Path(root), assignment
+    def __init__(self, course, assignment=ASSIGNMENT, *, work_area, package=PACKAGE, verdicts=None, cgroup=None,
+                 settings=DEFAULTS, sockets_near=None):
+        self.course, self.assignment = Course.of(course), assignment
         self.work_area, self.package, self.verdicts = Path(work_area), Path(package), verdicts
-        self.cgroup, self.limits = cgroup, limits
+        self.cgroup, self.settings = cgroup, settings
         self.sockets_near = sockets_near or tempfile.gettempdir()
         self.process = self.sockets = self.control = None
         self._listener = None
@@ -179,13 +179,13 @@ class Zygote:
     def start(self):
         self.sockets = private_folder(self.sockets_near, "gc-zygote-")   # the sandbox writes here
         self.control = private_folder(self.sockets_near, "gc-control-")  # its listener is moved here
-        release = self.root / "release" / self.assignment
+        release = self.course.release(self.assignment)
         fonts = Path(os.environ.get(FONT_CACHE) or installed_font_cache())
         readonly = [release, (self.package, PACKAGE), (ZYGOTE_SCRIPT, INSIDE / ZYGOTE_SCRIPT.name),
                     (PARENT_DEATH, INSIDE / PARENT_DEATH.name)]
         if fonts.is_dir():
             readonly.append((fonts, FONTS))
-        env = {"GRADING_COURSE_ROOT": str(self.root), "GRADING_HELPERS": str(release / "gc_utils.py"),
+        env = {"GRADING_COURSE_ROOT": str(self.course.root), "GRADING_HELPERS": str(release / "gc_utils.py"),
                "MPLCONFIGDIR": "/tmp/matplotlib", kernel_zygote.FONT_CACHE: str(FONTS),
                # The kernel's parent is the zygote: ipykernel then neither watches for its
                # parent's death nor prints a console banner.
@@ -195,7 +195,7 @@ class Zygote:
             env["GRADING_VERDICTS"] = str(VERDICTS)
         command = wrap([sys.executable, str(INSIDE / ZYGOTE_SCRIPT.name), str(SOCKETS)],
                        workdir=self.work_area, tmpfs=[self.work_area], writable=[(self.sockets, SOCKETS)],
-                       readonly=readonly, env=env, cgroup=self.cgroup, limits=self.limits)
+                       readonly=readonly, env=env, cgroup=self.cgroup, settings=self.settings)
         # Its own output goes nowhere: each kernel's goes where its launcher says.
         self.process = popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
@@ -208,7 +208,8 @@ class Zygote:
         """The path of the zygote's listening socket, moved out of the sandbox's reach (once)."""
         if self._listener is None:
             target = self.control / kernel_zygote.LISTENER
-            seal(self.sockets, {kernel_zygote.LISTENER: target}, alive=self.alive)
+            seal(self.sockets, {kernel_zygote.LISTENER: target}, alive=self.alive,
+                 timeout=self.settings.kernel_start_seconds)
             self._listener = target
         return self._listener
 
@@ -223,7 +224,7 @@ class Zygote:
             raise KernelStartFailed("the kernel zygote is gone")
         self._kernels += 1
         name = f"k{self._kernels}"
-        names, fds = working_files(folder, anchor) if folder is not None else ([], [])
+        names, fds = working_files(folder, anchor, self.settings) if folder is not None else ([], [])
         request = {"connection": {key: value for key, value in connection.items() if key != "ip"},
                    "argv": list(argv), "cwd": str(cwd), "env": dict(env or {}), "files": names, "sockets": name}
         try:
@@ -239,7 +240,8 @@ class Zygote:
         ended.register(client, selectors.EVENT_READ)
         try:
             seal(self.sockets, {f"ipc-{connection[p]}": f"{connection['ip']}-{connection[p]}" for p in PORTS},
-                 alive=lambda: not ended.select(0) and self.alive(), inner=name)
+                 alive=lambda: not ended.select(0) and self.alive(), inner=name,
+                 timeout=self.settings.kernel_start_seconds)
         except KernelStartFailed:
             started.kill()
             client.close()

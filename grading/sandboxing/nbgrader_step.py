@@ -16,7 +16,7 @@ The grading process fills the scratch folder, runs the step, and brings back, it
 step made: regular files only, read without following links (grading.sandboxing.files), and this student's
 rows of the slice (gradebook_slice.import_). The step sees no other student, no solution, no
 hidden test and not the course's gradebook; its kernels come from the grading process's kernel
-service (KernelService), which forks them from the submission's kernel zygote (grading.sandboxing.kernels).
+service (grading.sandboxing.kernel_service), which forks them from the submission's kernel zygote (grading.sandboxing.kernels).
 
 One step process serves a grading process for all its submissions, one job at a time, as the
 formgrader runs nbgrader's operations one after another in one process: it imports nbgrader
@@ -24,46 +24,49 @@ once, and the second job on finds nbconvert's and SQLAlchemy's caches warm (a fe
 half as much CPU). Nothing of a student is left for the next one to find on disk: the scratch
 folder is emptied between jobs.
 
-    step = step_for(root)                    # host side, one per course and grading process
-    step.prepare_autograde(student, staged_folder, db_url)
-    with step.kernel_service(zygote, student):
-        outcome = step.run("autograde", student, limits)
-    step.bring_back_autograded(student); gradebook_slice.import_(...)
+Three modules, one job each: this one, the host side; grading.sandboxing.kernel_service, the
+kernels the step asks for; grading.sandboxing.step_server, what runs in the step's sandbox.
+A submission is one call, and its feedback another:
 
-    python -I -m grading.sandboxing.nbgrader_step serve      # inside the sandbox: one JSON job per line
+    step = step_for(course)                  # one per course and grading process
+    graded = step.autograde(student, staged_folder, db_url, settings, cgroup=..., verdicts=...,
+                            verify=..., unfinished=...)   # the graded copy and grades brought back
+    written = step.feedback(student, db_url, settings, absent)
 """
 import atexit
 import json
 import os
 import select
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
-import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from grading.assignment import ASSIGNMENT, EXCHANGE_FILES, FEEDBACK_FILES, NOTEBOOKS
-from grading.grader.gradebook import configured_course_id, course_config
-from grading.inside import kernel_zygote
-from grading.sandboxing import files, gradebook_slice, kernels
+from grading.assignment import ASSIGNMENT, EXCHANGE_FILES, FEEDBACK_FILES, NOTEBOOKS, PACKAGE
+from grading.course_directory import GRADEBOOK_FILE
+from grading.sandboxing import files, gradebook_slice, kernels, step_server
 from grading.sandboxing.cgroups import Cgroup
-from grading.sandboxing.sandbox import GRADER_GID, GRADER_UID, SandboxLimits, popen, python_paths, wrap
+from grading.sandboxing.kernel_service import SERVICE_SOCKET, KernelService
+from grading.sandboxing.sandbox import GRADER_GID, GRADER_UID, popen, python_paths, wrap
+from grading.sandboxing.kernels import VERDICT_READER, Zygote
 from grading.sandboxing.sandbox_kernel import KERNEL_SERVICE
 from grading.sandboxing.socket_area import SocketArea
 
-SERVICE_SOCKET = "kernels.sock"
-KERNEL_PREFIX = "kernel"                 # the step's KernelManager.ip is <sealed folder>/kernel
-MAX_FILE_BYTES = 64 * 2 ** 20            # a file the step made, brought back
-LOG_BYTES = 64 * 2 ** 10                 # of nbgrader's log, kept per job
-STEP_LIMITS = SandboxLimits(cpu_seconds=3600, max_processes=256, tmp_bytes=256 * 2 ** 20)
-PRELOAD = ("nbgrader.apps.api", "nbgrader.apps.autogradeapp", "nbgrader.apps.generatefeedbackapp",
-           "nbconvert.exporters.html", "nbclient", "jupyter_client", "sqlalchemy",
-           "grading.sandboxing.bounded_execute", "grading.sandboxing.warm_kernels", "grading.grader.gradebook",
-           "grading.plugins.feedback_page", "grading.plugins.page_math", "latex2mathml.converter")
-
+# The step's own sandbox runs no student code, but nbgrader's and nbconvert's: more CPU time (a
+# process serves every job of a grading process), processes and /tmp than a kernel's.
+STEP_SANDBOX = {"process_cpu_seconds": 3600, "sandbox_processes": 256, "tmp_bytes": 256 * 2 ** 20}
 _steps = {}
+
+
+@dataclass
+class Graded:
+    """What one submission's autograde gave: nbgrader's outcome, what ran beside it, what was lost."""
+    outcome: dict                    # nbgrader's: success, error, log (and timed_out where it was stopped)
+    verified: object = None          # what the `verify` call returned
+    left_out: list = field(default_factory=list)   # [(file, why)] of the graded copy that was not kept
+    cpu_seconds: float = 0.0         # the step's CPU time for this submission
 
 
 def runtime_folder():
@@ -75,13 +78,16 @@ def runtime_folder():
 
 # ============================================================================ host side
 class NbgraderStep:
-    """The sandboxed nbgrader of one course, for this grading process."""
+    """The sandboxed nbgrader of one course (a grading.course_directory.Course), for this grading process."""
 
-    def __init__(self, root):
-        self.root = Path(root).resolve()
+    def __init__(self, course):
+        self.course = course
+        self.root = course.root
         self.scratch = Path(tempfile.mkdtemp(prefix="gc-step-"))
+        self.copy = course.at(self.scratch)   # the scratch folder, laid out as the course
         # Where the kernels' sockets are: the zygotes' folders, and those they are moved to.
-        self.area = SocketArea.create(runtime_folder())
+        self.area = SocketArea.create(runtime_folder(), course.settings)
+        self.file_bytes = course.settings.step_file_bytes   # a file brought back from the scratch copy, at most
         self.sealed = kernels.private_folder(self.area.path, "gc-sealed-")      # kernels' sockets, for the step
         self.service = kernels.private_folder(runtime_folder(), "gc-service-")  # the kernel service's socket
         self.log = tempfile.TemporaryFile()
@@ -90,7 +96,7 @@ class NbgraderStep:
         # Top-level names of the scratch folder that are mount points of the step's own view
         # (a .venv or the package inside the course directory): never removed while it runs.
         self.mount_points = {Path(p).relative_to(self.root).parts[0]
-                             for p in [*python_paths(), str(kernels.PACKAGE)] if Path(p).is_relative_to(self.root)}
+                             for p in [*python_paths(), str(PACKAGE)] if Path(p).is_relative_to(self.root)}
         if os.geteuid() == 0:
             os.chmod(self.service, 0o755)
             os.chmod(self.sealed, 0o755)
@@ -99,11 +105,12 @@ class NbgraderStep:
     def start(self):
         if self.cgroup is None:
             self.cgroup = Cgroup.create("nbgrader-step")
-        command = wrap([sys.executable, "-I", "-m", "grading.sandboxing.nbgrader_step", "serve"], workdir=self.root,
+        command = wrap([sys.executable, "-I", "-m", step_server.__name__, "serve"], workdir=self.root,
                        writable=[(self.scratch, self.root)],
-                       readonly=[kernels.PACKAGE, self.sealed, self.service],
-                       env={"JUPYTER_RUNTIME_DIR": "/tmp/runtime", KERNEL_SERVICE: str(self.service / SERVICE_SOCKET)},
-                       uid=GRADER_UID, gid=GRADER_GID, limits=STEP_LIMITS, cgroup=self.cgroup)
+                       readonly=[PACKAGE, self.sealed, self.service],
+                       env={"JUPYTER_RUNTIME_DIR": step_server.RUNTIME, KERNEL_SERVICE: str(self.service / SERVICE_SOCKET)},
+                       uid=GRADER_UID, gid=GRADER_GID, settings=self.course.settings.replaced(**STEP_SANDBOX),
+                       cgroup=self.cgroup)
         self.process = popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log)
         return self
 
@@ -132,10 +139,47 @@ class NbgraderStep:
         self.area.close()
         self.log.close()
 
-    def run(self, op, student, limits, absent=None):
+    # ------------------------------------------------------------------ one submission, one call
+    def autograde(self, student, staged_folder, db_url, settings, *, cgroup, verdicts, verify, unfinished):
+        """Grade the staged copy of `student`'s submission with nbgrader's autograde, its kernels
+        forked from a zygote of the submission's own (in `cgroup`, reading `verdicts`), while
+        verify() runs beside it in a thread; then bring back the graded copy and the grades.
+
+        settings -- the submission's grading.settings.GradingSettings (deadline, cells, outputs)
+        verify -- called beside nbgrader (verification); its value is Graded.verified, and what it
+                  raises is raised here before anything is brought back
+        unfinished -- unfinished(outcome, verified) -> rewrite(notebook bytes) -> the graded copy's
+                  bytes, where nbgrader could not finish (keep_ungraded)
+        """
+        self.prepare_autograde(student, staged_folder, db_url)
+        with Zygote(self.course, work_area=self.course.autograded(student).parent, package=VERDICT_READER,
+                    verdicts=verdicts, cgroup=cgroup, settings=settings, sockets_near=self.area.path) as zygote, \
+                KernelService(self, zygote, student), ThreadPoolExecutor(max_workers=1) as beside:
+            verifying = beside.submit(verify)
+            cpu = self.cpu_seconds()
+            graded = Graded(self.run("autograde", student, settings))
+            graded.cpu_seconds = self.cpu_seconds() - cpu
+            graded.verified = verifying.result()
+        graded.left_out = self.bring_back("autograded", student)
+        if not graded.outcome["success"]:   # the staged notebooks, with why they did not run instead of their outputs
+            graded.left_out += self.keep_ungraded(student, staged_folder, NOTEBOOKS,
+                                                  unfinished(graded.outcome, graded.verified))
+        self.bring_back_grades(student, db_url)
+        return graded
+
+    def feedback(self, student, db_url, settings, absent):
+        """nbgrader's feedback pages of `student`, brought back into the course; nbgrader's outcome.
+        absent -- {notebook file name: why it has no graded copy}, which each page says"""
+        self.prepare_feedback(student, db_url)
+        written = self.run("feedback", student, settings, absent=absent)
+        self.bring_back("feedback", student)
+        return written
+
+    # ------------------------------------------------------------------ a job
+    def run(self, op, student, settings, absent=None):
         """Run job `op` ("autograde" or "feedback") for `student`; nbgrader's outcome, a dict with
-        success, error and log (and timed_out where it was stopped). Past limits.deadline_seconds
-        + grace the step is stopped.
+        success, error and log (and timed_out where it was stopped). Past settings.deadline_seconds
+        + grace_seconds the step is stopped.
         absent -- for feedback: {notebook file name: why it has no graded copy}, which each page
                   says (grading.plugins.feedback_page.AssignmentSummary)"""
         if not self.alive():
@@ -143,18 +187,18 @@ class NbgraderStep:
         self.log.seek(0)
         self.log.truncate()
         job = {"op": op, "student": student, "assignment": ASSIGNMENT, "sockets": str(self.sealed),
-               "deadline_seconds": limits.deadline_seconds, "cell_seconds": limits.cell_seconds,
-               "output_bytes": limits.output_bytes, "message_bytes": limits.message_bytes,
+               "deadline_seconds": settings.deadline_seconds, "cell_seconds": settings.cell_seconds,
+               "output_bytes": settings.output_bytes, "message_bytes": settings.message_bytes,
                "absent": absent or {}}
         try:
             self.process.stdin.write(json.dumps(job).encode() + b"\n")
             self.process.stdin.flush()
-            ready, _, _ = select.select([self.process.stdout], [], [], limits.deadline_seconds + limits.grace_seconds)
+            ready, _, _ = select.select([self.process.stdout], [], [], settings.deadline_seconds + settings.grace_seconds)
             line = self.process.stdout.readline() if ready else b""
         except (BrokenPipeError, OSError):
             ready, line = True, b""
         if not line:
-            why = "ended unexpectedly" if ready else f"did not finish within {limits.deadline_seconds:g} seconds"
+            why = "ended unexpectedly" if ready else f"did not finish within {settings.deadline_seconds:g} seconds"
             self.stop()
             return {"success": False, "error": f"nbgrader's {op} {why} ({self._log_tail()})", "log": "",
                     "timed_out": bool(not ready)}
@@ -201,60 +245,63 @@ class NbgraderStep:
     def _course_files(self, student, db_url):
         """What every job needs: the configuration and the gradebook slice."""
         self.clean()
-        files.write_new(self.scratch / "nbgrader_config.py", (self.root / "nbgrader_config.py").read_bytes())
+        files.write_new(self.copy.config_file, self.course.config_file.read_bytes())
         with tempfile.TemporaryDirectory(prefix="gc-slice-") as private:
-            made = Path(private) / "gradebook.db"
-            gradebook_slice.export(db_url, configured_course_id(self.root), ASSIGNMENT, student, made)
-            files.write_new(self.scratch / "gradebook.db", made.read_bytes())
-        self._give(self.scratch / "gradebook.db")
+            made = Path(private) / GRADEBOOK_FILE
+            gradebook_slice.export(db_url, self.course.course_id, ASSIGNMENT, student, made)
+            files.write_new(self.scratch / GRADEBOOK_FILE, made.read_bytes())
+        self._give(self.scratch / GRADEBOOK_FILE)
 
     def bring_back_grades(self, student, db_url):
         """Copy this student's rows of the slice that the step wrote back into the course gradebook."""
         with tempfile.TemporaryDirectory(prefix="gc-slice-") as private:
-            for name in ("gradebook.db", "gradebook.db-journal"):   # a journal: the step was stopped mid-write
+            for name in (GRADEBOOK_FILE, GRADEBOOK_FILE + "-journal"):   # a journal: the step was stopped mid-write
                 try:
-                    data = files.read_regular(self.scratch / name, MAX_FILE_BYTES, anchor=self.scratch)
+                    data = files.read_regular(self.scratch / name, self.file_bytes, anchor=self.scratch)
                 except FileNotFoundError:
                     continue
                 files.write_new(Path(private) / name, data)
-            gradebook_slice.import_(db_url, ASSIGNMENT, student, Path(private) / "gradebook.db")
+            gradebook_slice.import_(db_url, ASSIGNMENT, student, Path(private) / GRADEBOOK_FILE)
 
     def prepare_autograde(self, student, staged_folder, db_url):
         self._course_files(student, db_url)
-        source = self.root / "source" / ASSIGNMENT
+        source = self.course.source()
         regular, _ = files.regular_files(source, skip=(".ipynb_checkpoints", "__pycache__"))
-        files.make_folders(self.scratch, "source")
-        files.copy_regular_files(source, self.scratch / "source" / ASSIGNMENT, limit=MAX_FILE_BYTES,
+        self._make_parent(self.copy.source())
+        files.copy_regular_files(source, self.copy.source(), limit=self.file_bytes,
                                  names={name for name, _ in regular if not name.endswith(".ipynb")},
                                  destination_anchor=self.scratch)
-        files.make_folders(self.scratch, f"submitted/{student}")
-        files.copy_regular_files(staged_folder, self.scratch / "submitted" / student / ASSIGNMENT, limit=MAX_FILE_BYTES,
+        self._make_parent(self.copy.submitted(student))
+        files.copy_regular_files(staged_folder, self.copy.submitted(student), limit=self.file_bytes,
                                  anchor=self.root, destination_anchor=self.scratch)
-        for folder in ("source", "submitted"):
-            self._give(self.scratch / folder)
+        for step in ("source", "submitted"):
+            self._give(self.copy.folder(step))
 
     def prepare_feedback(self, student, db_url):
         """Only the graded notebooks and the two files the exchange reads beside the pages: so
         nbgrader's feedback folder holds the pages it rendered, and never a student's own file
         (a `1_gradient_checking_1d.html` handed in would otherwise stand in for a missing page)."""
         self._course_files(student, db_url)
-        graded = self.root / "autograded" / student / ASSIGNMENT
-        files.make_folders(self.scratch, f"autograded/{student}")
-        files.copy_regular_files(graded, self.scratch / "autograded" / student / ASSIGNMENT, limit=MAX_FILE_BYTES,
+        self._make_parent(self.copy.autograded(student))
+        files.copy_regular_files(self.course.autograded(student), self.copy.autograded(student), limit=self.file_bytes,
                                  names={*NOTEBOOKS, *EXCHANGE_FILES},
                                  anchor=self.root, destination_anchor=self.scratch)
-        self._give(self.scratch / "autograded")
+        self._give(self.copy.folder("autograded"))
+
+    def _make_parent(self, folder):
+        """The folders above `folder` in the scratch copy (the copy makes `folder` itself)."""
+        files.make_folders(self.scratch, self.copy.relative(folder).parent)
 
     def bring_back(self, kind, student):
         """Replace the course's <kind>/<student>/<assignment>/ (kind: autograded, feedback) with the
         regular files the step made in its scratch copy (for feedback, FEEDBACK_FILES only: what
         was there before, a student's file included, is gone); returns [(file, why it was left out)]."""
-        made = self.scratch / kind / student / ASSIGNMENT
-        target = self.root / kind / student / ASSIGNMENT
+        made = getattr(self.copy, kind)(student)
+        target = getattr(self.course, kind)(student)
         files.remove_tree(target, anchor=self.root)
-        files.make_folders(self.root, f"{kind}/{student}")
+        files.make_folders(self.root, self.course.relative(target).parent)
         try:
-            return files.copy_regular_files(made, target, limit=MAX_FILE_BYTES, anchor=self.scratch,
+            return files.copy_regular_files(made, target, limit=self.file_bytes, anchor=self.scratch,
                                             names=set(FEEDBACK_FILES) if kind == "feedback" else None,
                                             destination_anchor=self.root)
         except FileNotFoundError:   # nbgrader removes what it could not finish
@@ -262,7 +309,7 @@ class NbgraderStep:
             return []
         except files.NotRegular as error:   # the step put a link where its folder belongs
             files.remove_tree(target, anchor=self.root)
-            return [(f"{kind}/{student}", str(error))]
+            return [(str(self.course.relative(target).parent), str(error))]
 
     def keep_ungraded(self, student, staged_folder, notebooks, rewrite):
         """Where nbgrader could not finish a submission (it then removes its graded copy), make the
@@ -272,22 +319,22 @@ class NbgraderStep:
         rewrite -- rewrite(notebook bytes) -> the bytes of its graded copy (grading.grader.ungraded.graded_copy:
                    no output of the student's own run)
         Returns [(file, why it was left out)]."""
-        target = self.root / "autograded" / student / ASSIGNMENT
+        target = self.course.autograded(student)
         try:
             os.close(files.open_folder(target, anchor=self.root))
             return []   # nbgrader kept a graded copy: it stays
         except FileNotFoundError:
             pass
-        files.make_folders(self.root, f"autograded/{student}")
+        files.make_folders(self.root, self.course.relative(target).parent)
         # What nbgrader's feedback and exchange read beside the notebooks, as they are.
         present = {name for name in EXCHANGE_FILES if (Path(staged_folder) / name).is_file()}
-        left_out = files.copy_regular_files(staged_folder, target, limit=MAX_FILE_BYTES, names=present,
+        left_out = files.copy_regular_files(staged_folder, target, limit=self.file_bytes, names=present,
                                             anchor=self.root, destination_anchor=self.root)
         folder = files.open_folder(target, anchor=self.root)
         try:
             for name in notebooks:
                 try:
-                    data = files.read_regular(Path(staged_folder) / name, MAX_FILE_BYTES, anchor=self.root)
+                    data = files.read_regular(Path(staged_folder) / name, self.file_bytes, anchor=self.root)
                 except FileNotFoundError:
                     continue   # staging left it out: it has no graded copy
                 except (files.NotRegular, files.TooLarge) as error:
@@ -298,15 +345,13 @@ class NbgraderStep:
             os.close(folder)
         return left_out
 
-    def kernel_service(self, zygote, student):
-        return KernelService(self, zygote, student)
 
 
-def step_for(root):
-    """The NbgraderStep of the course at `root` for this process (made on first use)."""
-    root = Path(root).resolve()
+def step_for(course):
+    """The NbgraderStep of the course (a grading.course_directory.Course) for this process (made on first use)."""
+    root = course.root.resolve()
     if root not in _steps:
-        _steps[root] = NbgraderStep(root)
+        _steps[root] = NbgraderStep(course.at(root))
     return _steps[root]
 
 
@@ -315,188 +360,3 @@ def _close_steps():
     for step in _steps.values():
         step.close()
     _steps.clear()
-
-
-class KernelService:
-    """The kernels a step's nbgrader asks for, started from the submission's zygote, while a
-    `with` block runs. The step's kernel launcher (grading.sandboxing.sandbox_kernel) connects with the
-    zygote's protocol; the service checks the request, starts the kernel with the files of the
-    scratch copy of the graded folder, moves its sockets into the step's view, and relays the
-    kernel's end, or the launcher's wish to kill it."""
-
-    def __init__(self, step, zygote, student):
-        self.step, self.zygote, self.student = step, zygote, student
-        self.cwd = str(step.root / "autograded" / student / ASSIGNMENT)
-        self.path = step.service / SERVICE_SOCKET
-        self.listener = None
-        self.threads = []
-        self.lock = threading.Lock()   # one kernel start at a time: they share the zygote
-
-    def __enter__(self):
-        files.remove_tree(self.path)
-        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self.listener.bind(str(self.path))
-        os.chmod(self.path, 0o666)   # the step's user connects
-        self.listener.listen(4)
-        thread = threading.Thread(target=self._accept, daemon=True)
-        thread.start()
-        self.threads.append(thread)
-        return self
-
-    def __exit__(self, *exc):
-        try:
-            self.listener.shutdown(socket.SHUT_RDWR)   # wakes the accepting thread
-        except OSError:
-            pass
-        self.listener.close()
-        files.remove_tree(self.path)
-        return False
-
-    def _accept(self):
-        while True:
-            try:
-                connection, _ = self.listener.accept()
-            except OSError:
-                return
-            thread = threading.Thread(target=self._serve, args=(connection,), daemon=True)
-            thread.start()
-
-    def _serve(self, connection):
-        output = None
-        with connection:
-            try:
-                data, fds, _, _ = socket.recv_fds(connection, kernel_zygote.MESSAGE, 2)
-                output = fds[0] if fds else None
-                for extra in fds[1:]:
-                    os.close(extra)
-                request = json.loads(data)
-                info = request["connection"]
-                if request.get("cwd") != self.cwd:
-                    raise kernels.KernelStartFailed(f"a kernel for {request.get('cwd')!r}, not for {self.cwd}")
-                if not str(info.get("ip", "")).startswith(str(self.step.sealed) + "/") or output is None:
-                    raise kernels.KernelStartFailed("a kernel request without its socket prefix or output")
-                with self.lock:
-                    if not self.zygote.alive():   # a kernel of this submission killed it: a new one
-                        self.zygote.stop()
-                        self.zygote.start()
-                    started = self.zygote.start_kernel(info, request.get("argv", []), cwd=self.cwd, output=output,
-                                                       folder=self.step.scratch / "autograded" / self.student / ASSIGNMENT,
-                                                       anchor=self.step.scratch)
-            except (kernels.KernelStartFailed, OSError, ValueError, KeyError, TypeError) as error:
-                print(f"kernel service: {error}", file=sys.stderr)
-                return
-            finally:
-                if output is not None:
-                    os.close(output)
-            try:
-                connection.send(json.dumps({"pid": started.pid}).encode())
-                self._relay(connection, started)
-            finally:
-                kernels.remove_sealed(info)
-
-    def _relay(self, connection, started):
-        """Until the kernel ends: pass the launcher's kill (or its going away) to the zygote, and
-        the kernel's exit status back."""
-        poller = select.poll()
-        poller.register(connection, select.POLLIN | select.POLLHUP)
-        poller.register(started.connection, select.POLLIN | select.POLLHUP)
-        while True:
-            for fd, _ in poller.poll():
-                if fd == started.connection.fileno():
-                    status = started.exit_status()
-                    try:
-                        connection.send(json.dumps({"exit": status}).encode())
-                    except OSError:
-                        pass
-                    return
-                try:
-                    asked = connection.recv(kernel_zygote.MESSAGE)
-                except OSError:
-                    asked = b""
-                if asked in (b"kill", b""):
-                    started.kill()
-                    if not asked:
-                        poller.unregister(connection)
-
-
-# ============================================================================ inside the sandbox
-def _outcome(outcome):
-    """nbgrader's outcome, with its log cut to LOG_BYTES."""
-    return {"success": bool(outcome.get("success")), "error": str(outcome.get("error") or "")[-LOG_BYTES:],
-            "log": str(outcome.get("log") or "")[-LOG_BYTES:]}
-
-
-def job_config(job):
-    """The course's configuration (the scratch copy of nbgrader_config.py) for one job."""
-    from nbgrader.preprocessors import Execute
-    from nbgrader.converters.autograde import Autograde
-
-    from grading.sandboxing.bounded_execute import BoundedExecute
-
-    root = os.getcwd()
-    config = course_config(root)
-    config.CourseDirectory.root = root
-    config.CourseDirectory.db_url = f"sqlite:///{root}/gradebook.db"
-    config.CourseDirectory.submitted_directory = "submitted"
-    config.Execute.kernel_manager_class = "grading.sandboxing.warm_kernels.PromptKernelManager"
-    config.KernelManager.ip = os.path.join(job["sockets"], KERNEL_PREFIX)
-    config.KernelManager.transport = "ipc"
-    config.PromptKernelManager.max_message_bytes = int(job["message_bytes"])
-    stock = config.Autograde.get("autograde_preprocessors") or \
-        Autograde.class_traits()["autograde_preprocessors"].default()
-    config.Autograde.autograde_preprocessors = [BoundedExecute if p is Execute else p for p in stock]
-    config.BoundedExecute.deadline = time.time() + float(job["deadline_seconds"])
-    config.BoundedExecute.output_bytes = int(job["output_bytes"])
-    config.AssignmentSummary.absent = dict(job.get("absent") or {})
-    if job.get("cell_seconds"):
-        config.Execute.timeout = int(job["cell_seconds"])
-    return config
-
-
-def run_job(job):
-    """nbgrader's outcome of one job."""
-    from nbgrader.apps.api import NbGraderAPI
-    from nbgrader.coursedir import CourseDirectory
-
-    config = job_config(job)
-    api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
-    if job["op"] == "autograde":
-        return _outcome(api.autograde(job["assignment"], job["student"], force=True, create=True))
-    if job["op"] == "feedback":
-        return _outcome(api.generate_feedback(job["assignment"], job["student"], force=True))
-    return {"success": False, "error": f"unknown job {job['op']!r}", "log": ""}
-
-
-def answer(job):
-    """nbgrader's outcome of one job; a failure of nbgrader itself becomes an outcome too."""
-    try:
-        return run_job(job)
-    except Exception as error:   # nbgrader's own failure: say so, never hang the grader
-        import traceback
-
-        return {"success": False, "error": f"{type(error).__name__}: {error}", "log": traceback.format_exc()[-LOG_BYTES:]}
-
-
-def serve():
-    """Import nbgrader once, then run one job per line of stdin, answering on stdout."""
-    import importlib
-    import warnings
-
-    channel = os.fdopen(os.dup(1), "w")
-    os.dup2(2, 1)                  # nothing but the answers on the channel
-    from sqlalchemy.exc import SAWarning
-
-    warnings.filterwarnings("ignore", category=SAWarning)   # nbgrader 0.9.6's harmless session warnings
-    os.makedirs(os.environ.get("JUPYTER_RUNTIME_DIR", "/tmp/runtime"), exist_ok=True)
-    for name in PRELOAD:
-        importlib.import_module(name)
-    for line in sys.stdin:
-        channel.write(json.dumps(answer(json.loads(line))) + "\n")
-        channel.flush()
-
-
-if __name__ == "__main__":
-    if sys.argv[1:] == ["serve"]:
-        serve()
-    else:
-        sys.exit(__doc__)

@@ -24,29 +24,24 @@ from pathlib import Path
 
 import numpy as np
 
-from grading.assignment import ASSIGNMENT, COURSE_ROOT
+from grading.assignment import COURSE_ROOT
 from grading.checks.harness import CheckFailed
+from grading.checks.provided import gc_feedback
+from grading.course_directory import Course
 from grading.inside import worker as protocol
 from grading.sandboxing import sandbox
+from grading.sandboxing.sandbox import INSIDE, SCRIPTS
+from grading.settings import DEFAULTS
 from grading.untrusted_text import SURROGATE_ESCAPE, encodable_data
 
-INSIDE_FOLDER = Path(__file__).resolve().parent.parent / "inside"
-WORKER_SCRIPT = INSIDE_FOLDER / "worker.py"
-SUBSTITUTES = INSIDE_FOLDER / "substitutes.py"
-PARENT_DEATH = INSIDE_FOLDER / "parent_death.py"   # the helper the worker imports from beside it
-INSIDE = Path("/run/grading")   # where the sandbox shows the worker its files
+WORKER_SCRIPT = SCRIPTS / "worker.py"
+SUBSTITUTES = SCRIPTS / "substitutes.py"
+PARENT_DEATH = SCRIPTS / "parent_death.py"   # the helper the worker imports from beside it
 WORKDIR = "/work"               # the worker's private tmpfs folder inside the sandbox
 
-CALL_TIMEOUT = 20.0       # seconds for one call of a student's function
-EXEC_TIMEOUT = 30.0       # seconds for one cell of the student's notebook
-FUNCTION_BUDGET = 60.0    # seconds for all calls of one function's hidden tests (a test cell's timeout)
-CELLS_BUDGET = 60.0       # seconds for all cells of one notebook, restarts included
-MAX_STARTS = 5            # workers started for one notebook (each crash of a cell costs one)
-START_TIMEOUT = 30.0      # seconds for the worker to start and import NumPy
 MAX_ANSWER = 64 * 2**20   # bytes in one answer line
-MAX_DEPTH = 40            # nesting depth of a decoded answer
+MAX_ANSWER_DEPTH = 40     # nesting depth of the JSON of an answer (a value the runner encoded, wrapped)
 PRINT_LIMIT = protocol.PRINT_LIMIT
-SANDBOX_SWITCH = "GRADING_WORKER_SANDBOX"   # "off" or "required"; anything else: the sandbox if available
 
 SIGNALS = {signal.SIGSEGV: "a segmentation fault", signal.SIGKILL: "it was killed (out of memory or over a limit)",
            signal.SIGABRT: "it aborted", signal.SIGBUS: "a bus error", signal.SIGXCPU: "it used up its CPU time",
@@ -69,9 +64,10 @@ class WorkerStartFailed(RuntimeError):
     """The worker could not start: a problem of the grading machine, never of a submission."""
 
 
-def sandbox_module():
-    """grading.sandboxing.sandbox if it is usable here (bubblewrap installed), else None."""
-    if os.environ.get(SANDBOX_SWITCH) == "off":
+def sandbox_module(settings=DEFAULTS):
+    """grading.sandboxing.sandbox if the worker is to run in it (settings.worker_sandbox) and it is
+    usable here (bubblewrap installed), else None."""
+    if settings.worker_sandbox == "off":
         return None
     return sandbox if sandbox.available() else None
 
@@ -82,12 +78,12 @@ def site_directories():
     return list(dict.fromkeys([paths["purelib"], paths["platlib"]]))
 
 
-def released_helpers(course_root=COURSE_ROOT):
+def released_helpers(course=COURSE_ROOT):
     """The released gc_utils.py, which the worker loads: identical to source/'s (tests/test_release.py)."""
-    return Path(course_root) / "release" / ASSIGNMENT / "gc_utils.py"
+    return Course.of(course).release() / "gc_utils.py"
 
 
-class Worker:
+class WorkerProcess:
     """One worker process (a broker and its runner, grading/inside/worker.py), and the JSON lines
     exchanged with it.
 
@@ -96,8 +92,9 @@ class Worker:
     writes reaches the host.
     """
 
-    def __init__(self, helpers, cgroup=None):
+    def __init__(self, helpers, cgroup=None, settings=DEFAULTS):
         helpers = Path(helpers).resolve()
+        self.start_seconds = settings.worker_start_seconds
         argv = [sys.executable, "-I", "-S", "-B", str(INSIDE / WORKER_SCRIPT.name)]
         for site in site_directories():
             argv += ["--site", site]
@@ -106,18 +103,18 @@ class Worker:
                "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
         self.stderr = tempfile.TemporaryFile()
         self.workdir = None
-        sandbox = sandbox_module()
+        sandbox = sandbox_module(settings)
         if sandbox is not None:
             # Its files shown read-only at a path of their own: not the grading package's folder.
-            command = sandbox.wrap(argv, workdir=WORKDIR, tmpfs=[WORKDIR], env=env, cgroup=cgroup,
+            command = sandbox.wrap(argv, workdir=WORKDIR, tmpfs=[WORKDIR], env=env, cgroup=cgroup, settings=settings,
                                    readonly=[(WORKER_SCRIPT, INSIDE / WORKER_SCRIPT.name),
                                              (PARENT_DEATH, INSIDE / PARENT_DEATH.name),
                                              (SUBSTITUTES, INSIDE / SUBSTITUTES.name), helpers.parent])
             self.process = sandbox.popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                          stderr=self.stderr, start_new_session=True, close_fds=True)
         else:
-            if os.environ.get(SANDBOX_SWITCH) == "required":
-                raise WorkerStartFailed("the grading sandbox is required (GRADING_WORKER_SANDBOX=required) "
+            if settings.worker_sandbox == "required":
+                raise WorkerStartFailed("the grading sandbox is required (GradingSettings.worker_sandbox) "
                                         "but bubblewrap is not installed")
             self.workdir = tempfile.TemporaryDirectory(prefix="gc-worker-")
             argv[argv.index(str(INSIDE / WORKER_SCRIPT.name))] = str(WORKER_SCRIPT)
@@ -134,11 +131,11 @@ class Worker:
         self.next_id = 0
         self.ready = False
 
-    def wait_ready(self, timeout=START_TIMEOUT):
+    def wait_ready(self):
         if self.ready:
             return
         try:
-            hello = self._read(time.monotonic() + timeout)
+            hello = self._read(time.monotonic() + self.start_seconds)
         except WorkerError as error:
             self.kill()
             raise WorkerStartFailed(f"the grading worker did not start ({type(error).__name__}: {error}): "
@@ -151,7 +148,7 @@ class Worker:
     def _stderr_tail(self):
         try:
             self.stderr.seek(0)
-            return self.stderr.read()[-2000:].decode(errors="replace")
+            return self.stderr.read()[-2000:].decode_answer(errors="replace")
         except (OSError, ValueError):
             return ""
 
@@ -262,24 +259,26 @@ class RemoteStudent:
 
     setup -- [(name, code)]: trusted code run first (the source notebook's setup cells, no magics)
     cells -- [(name, code)]: the student's cells, in notebook order
+    settings -- grading.settings.GradingSettings: the timeouts and budgets of the calls and cells
+    deadline -- time.monotonic() by which everything must be done, or None
+    cgroup -- the submission's cgroup, which the worker joins
 
     One worker serves the notebook. A cell that crashes it or runs too long is left out and the
     worker is started again with the other cells; a call that does so fails (CheckFailed), and
     the next call gets a fresh worker.
     """
 
-    def __init__(self, cells, *, setup=(), helpers=None, call_timeout=CALL_TIMEOUT,
-                 exec_timeout=EXEC_TIMEOUT, function_budget=FUNCTION_BUDGET, cells_budget=CELLS_BUDGET,
-                 deadline=None, cgroup=None):
+    def __init__(self, cells, *, setup=(), helpers=None, settings=DEFAULTS, deadline=None, cgroup=None):
         self.setup = list(setup)
         self.cells = list(cells)
         self.helpers = helpers or released_helpers()
-        self.call_timeout = call_timeout
-        self.exec_timeout = exec_timeout
-        self.function_budget = function_budget
-        self.cells_budget = cells_budget   # seconds for all of the notebook's cells, restarts included
-        self.deadline = deadline           # time.monotonic() by which everything must be done, or None
-        self.cgroup = cgroup               # the submission's cgroup, which the worker joins
+        self.settings = settings
+        self.call_timeout = settings.call_seconds
+        self.exec_timeout = settings.verification_cell_seconds
+        self.function_budget = settings.function_seconds
+        self.cells_budget = settings.verification_cells_seconds   # all of the notebook's cells, restarts included
+        self.deadline = deadline
+        self.cgroup = cgroup
         self._cells_spent = 0.0
         self.cell_errors = {}   # cell name -> "TypeError: ..." for cells that raised
         self.left_out = {}      # cell name -> why it was left out (it crashed or hung the worker)
@@ -292,16 +291,16 @@ class RemoteStudent:
     def prepare(self):
         """Start the worker process without waiting for it (start() loads it later)."""
         if self.worker is None and self._pending is None:
-            self._pending = Worker(self.helpers, self.cgroup)
+            self._pending = WorkerProcess(self.helpers, self.cgroup, self.settings)
             self.starts += 1
         return self
 
     def start(self):
         """Start the worker and run setup and cells, if that has not happened yet."""
         while self.worker is None:
-            if self.starts >= MAX_STARTS:   # cell after cell broke the worker: run none of the rest
+            if self.starts >= self.settings.worker_starts:   # cell after cell broke the worker: run none of the rest
                 for name, _ in self.cells:
-                    self.left_out.setdefault(name, f"the worker had been restarted {MAX_STARTS} times")
+                    self.left_out.setdefault(name, f"the worker had been restarted {self.settings.worker_starts} times")
             self.prepare()
             worker, self._pending = self._pending, None
             for name, code in self.setup:
@@ -416,13 +415,13 @@ class RemoteStudent:
         if error is not None:
             raise CheckFailed(_failure_message(name, error))
         try:
-            result = decode(answer["result"])
+            result = decode_answer(answer["result"])
             printed = answer.get("printed", "")
             printed = printed[:PRINT_LIMIT] if isinstance(printed, str) else ""
             args_after = answer["args_after"]
             if not isinstance(args_after, list) or len(args_after) != len(args):
                 raise ValueError("args_after")
-            args_after = tuple(decode(a) for a in args_after)
+            args_after = tuple(decode_answer(a) for a in args_after)
         except (KeyError, ValueError, TypeError):
             self.discard()
             raise CheckFailed(f"{name} could not be tested: its process sent an unreadable answer.") from None
@@ -440,8 +439,8 @@ def _failure_message(name, error):
         return f"There is no function named {name}: run its cell, and keep the name given in the exercise."
     if kind == "not_callable":
         return f"{name} is a {kind_name}, not a function."
-    if kind == "not_implemented":
-        return f"{name} is not implemented yet: it still raises NotImplementedError."
+    if kind == "not_implemented":   # the helper that raised, if not the function itself: untrusted, checked there
+        return gc_feedback.not_implemented(name, error.get("raised_in"))
     if kind == "recursion":
         return f"{name} recursed without end (RecursionError). Does it call itself?"
     if kind == "exception":
@@ -480,14 +479,14 @@ def _numeric_dtype(text):
     return dtype
 
 
-def decode(data, depth=0):
+def decode_answer(data, depth=0):
     """Rebuild a value from the worker's JSON data; what cannot be rebuilt as data becomes Opaque."""
-    if depth > MAX_DEPTH:
+    if depth > MAX_ANSWER_DEPTH:
         return opaque("deeply nested value")
     if data is None or isinstance(data, (bool, int, float, str)):
         return data
     if isinstance(data, list):
-        return [decode(v, depth + 1) for v in data]
+        return [decode_answer(v, depth + 1) for v in data]
     if not isinstance(data, dict) or len(data) not in (1, 2, 3):
         return opaque("unreadable value")
     try:
@@ -508,13 +507,13 @@ def decode(data, depth=0):
                 raise ValueError("scalar")
             return _numeric_dtype(data["dtype"]).type(value)
         if "__tuple__" in data and isinstance(data["__tuple__"], list):
-            return tuple(decode(v, depth + 1) for v in data["__tuple__"])
+            return tuple(decode_answer(v, depth + 1) for v in data["__tuple__"])
         if "__dict__" in data and isinstance(data["__dict__"], list):
             result = {}
             for pair in data["__dict__"]:
                 if not isinstance(pair, list) or len(pair) != 2:
                     raise ValueError("pair")
-                result[decode(pair[0], depth + 1)] = decode(pair[1], depth + 1)
+                result[decode_answer(pair[0], depth + 1)] = decode_answer(pair[1], depth + 1)
             return result
     except (ValueError, TypeError, OverflowError, MemoryError):
         return opaque("unreadable value")

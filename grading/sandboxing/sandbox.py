@@ -8,7 +8,7 @@ The sandbox starts from an empty root and shows only: the system's programs and 
 (read-only), the `writable` paths (read-write), private size-limited folders (`tmpfs`, /tmp and
 /dev/shm) that vanish with it, and fresh /proc and /dev. It has its own user, PID, IPC, UTS and
 network namespaces: the only network is a loopback interface of its own, so nothing on the host
-(not even the host's 127.0.0.1) is reachable. Resource limits (SandboxLimits) are set with
+(not even the host's 127.0.0.1) is reachable. Resource limits (grading.settings) are set with
 `prlimit` inside; a seccomp filter (grading.sandboxing.syscall_filter) denies system calls that grading
 never needs; and a cgroup (grading.sandboxing.cgroups), when given, bounds memory and processes of
 everything in it together.
@@ -25,7 +25,7 @@ the destination is not. A pair (source, destination) shows a host folder at anot
 
 Grading as root. Root is exempt from the process-count limit (RLIMIT_NPROC), even inside a user
 namespace that maps to it. So when the caller is root, the sandbox runs as an unprivileged user
-(nobody, 65534, for student code): a small stage (grading/inside/sandbox_stage.py) joins the cgroup,
+(nobody, 65534, for student code): a small entry step (grading/inside/sandbox_entry.py) joins the cgroup,
 opens the bound paths while still root, mounts them in a private mount namespace where the
 unprivileged user can reach them (the Python installation may sit in /root, a course copy in a
 0700 temporary folder), drops to that user and only then starts bwrap, as the first process of
@@ -39,27 +39,21 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grading.assignment import PACKAGE
+from grading.settings import DEFAULTS
+
 SANDBOX_UID = 65534   # nobody: student code
 SANDBOX_GID = 65534   # nogroup
 GRADER_UID = 65533    # nbgrader's own steps (grading.sandboxing.nbgrader_step): no passwd entry needed
 GRADER_GID = 65533
 INSTALL_HINT = "install Debian's bubblewrap: apt-get install bubblewrap"
-STAGE = str(Path(__file__).resolve().parent.parent / "inside" / "sandbox_stage.py")  # the first step, run by path
+SCRIPTS = PACKAGE / "inside"     # the scripts that run in a sandbox, started by path (grading/inside/)
+INSIDE = Path("/run/grading")    # where a sandbox is shown the scripts it runs, and what they read
+ENTRY = str(SCRIPTS / "sandbox_entry.py")  # the first step, run by path
 
 
 class SandboxUnavailable(RuntimeError):
     """bwrap is missing: grading without the sandbox is not allowed."""
-
-
-@dataclass(frozen=True)
-class SandboxLimits:
-    memory_bytes: int = 3 * 2 ** 30      # address space (RLIMIT_AS) of each process
-    cpu_seconds: int = 300               # CPU time of each process (RLIMIT_CPU)
-    max_processes: int = 64              # processes and threads of the sandbox user (RLIMIT_NPROC)
-    file_size_bytes: int = 64 * 2 ** 20  # largest file a process may write (RLIMIT_FSIZE)
-    open_files: int = 256                # open file descriptors (RLIMIT_NOFILE)
-    tmp_bytes: int = 64 * 2 ** 20        # size of the private /tmp and /dev/shm
-    work_bytes: int = 256 * 2 ** 20      # size of each private working folder (`tmpfs` of wrap)
 
 
 @dataclass(frozen=True)
@@ -169,12 +163,13 @@ def _depth(destination):
     return destination.rstrip("/").count("/")
 
 
-def wrap(argv, *, workdir, readonly=(), writable=(), tmpfs=(), env=None, limits=SandboxLimits(),
+def wrap(argv, *, workdir, readonly=(), writable=(), tmpfs=(), env=None, settings=DEFAULTS,
          uid=SANDBOX_UID, gid=SANDBOX_GID, cgroup=None):
     """The Command that runs `argv` in the sandbox, with `workdir` as working directory.
 
     readonly, writable -- host paths, or (host path, path inside) pairs; writable ones read-write
-    tmpfs -- paths inside that are private, writable, empty folders (limits.work_bytes each)
+    tmpfs -- paths inside that are private, writable, empty folders (settings.work_folder_bytes each)
+    settings -- grading.settings.GradingSettings: each process's limits, the tmpfs folders' sizes
     env -- extra environment variables; the environment starts empty apart from PATH, HOME=/tmp,
            LANG, and single-threaded BLAS (which keeps the address space small)
     uid, gid -- whom the sandbox runs as when the caller is root (nobody, or GRADER_UID)
@@ -199,7 +194,7 @@ def wrap(argv, *, workdir, readonly=(), writable=(), tmpfs=(), env=None, limits=
     binds = _system_binds()
     for option, source, destination in mounts:
         if option == "--tmpfs":
-            binds += ["--size", str(limits.work_bytes), "--tmpfs", destination]
+            binds += ["--size", str(settings.work_folder_bytes), "--tmpfs", destination]
         else:
             binds += [option, source, destination]
     environment = {
@@ -214,19 +209,19 @@ def wrap(argv, *, workdir, readonly=(), writable=(), tmpfs=(), env=None, limits=
     # hidden by the tmpfs.
     command = [bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
                "--new-session", "--proc", "/proc", "--dev", "/dev",
-               "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp",
-               "--size", str(limits.tmp_bytes), "--tmpfs", "/dev/shm",
+               "--size", str(settings.tmp_bytes), "--tmpfs", "/tmp",
+               "--size", str(settings.tmp_bytes), "--tmpfs", "/dev/shm",
                *binds, "--chdir", str(workdir), "--clearenv"]
     for name, value in environment.items():
         command += ["--setenv", name, str(value)]
     command += ["--seccomp", str(seccomp)]
     # prlimit runs inside, after bwrap made the user namespace: the process count is then
     # per sandbox, not shared by every sandbox that runs as nobody at the same time.
-    command += ["--", "prlimit", f"--as={limits.memory_bytes}", f"--cpu={limits.cpu_seconds}",
-                f"--nproc={limits.max_processes}", f"--fsize={limits.file_size_bytes}",
-                f"--nofile={limits.open_files}", "--core=0", "--", *map(str, argv)]
+    command += ["--", "prlimit", f"--as={settings.process_memory_bytes}", f"--cpu={settings.process_cpu_seconds}",
+                f"--nproc={settings.sandbox_processes}", f"--fsize={settings.process_file_bytes}",
+                f"--nofile={settings.process_open_files}", "--core=0", "--", *map(str, argv)]
     joins = ",".join(cgroup.procs_files) if cgroup is not None else "-"
-    # The stage dies with this process, which must be the one that starts the command; as root
+    # The entry step dies with this process, which must be the one that starts the command; as root
     # it also drops to `uid`.
     identity = [str(uid), str(gid)] if root else ["-", "-"]
-    return Command([sys.executable, "-I", "-S", STAGE, *identity, str(os.getpid()), joins, *command], (seccomp,))
+    return Command([sys.executable, "-I", "-S", ENTRY, *identity, str(os.getpid()), joins, *command], (seccomp,))

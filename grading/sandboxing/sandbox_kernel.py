@@ -17,8 +17,10 @@ Two ways to get there:
 - Otherwise (a plain `nbgrader autograde`, `nbgrader validate`), the launcher starts a kernel
   zygote for this one kernel, with this package read-only: the hidden tests run in the kernel,
   as nbgrader does it.
-Either way the launcher passes on the first 64 KiB of what the kernel writes to its own stdout
-and stderr (crash reports), waits for the kernel to end and ends with it.
+Either way the launcher passes on the start of what the kernel writes to its own stdout and stderr
+(crash reports; grading.settings: kernel_log_bytes), waits for the kernel to end and ends with it.
+It reads no course configuration: a kernel's start cannot wait for it, so the zygote it starts for
+a plain nbgrader has the default settings.
 """
 import json
 import os
@@ -27,27 +29,28 @@ import signal
 import sys
 from pathlib import Path
 
-from grading.assignment import ASSIGNMENT
+from grading.assignment import ASSIGNMENT, PACKAGE
+from grading.course_directory import DEFAULT_NAMES, Course
 from grading.inside import kernel_zygote, parent_death
 from grading.sandboxing import kernels
 from grading.sandboxing.sandbox import INSTALL_HINT, SandboxUnavailable, available, require, run as run_sandboxed, wrap
+from grading.settings import DEFAULTS
 
 KERNEL_NAME = "gradient-checking-sandbox"
-PACKAGE = kernels.PACKAGE
-OUTPUT_BUDGET = 64 * 2 ** 10  # bytes of the kernel's own stdout/stderr passed on to the grader
 KERNEL_SERVICE = "GRADING_KERNEL_SERVICE"   # the socket of the grading worker's kernel service
 
 
 def course_of(folder):
-    """(course root, assignment) for a notebook folder, autograded/<student>/<assignment>/ of a course.
+    """(Course, assignment) for a notebook folder, autograded/<student>/<assignment>/ of a course.
 
     Any other folder (say `nbgrader validate` on a source notebook) belongs to the course named
-    by GRADING_COURSE_ROOT, or else the course that holds this package.
+    by GRADING_COURSE_ROOT, or else the course that holds this package. The course has nbgrader's
+    default folder names: a kernel's start cannot wait for the course's configuration to be read.
     """
     folder = Path(folder).resolve()
-    if folder.parent.parent.name == "autograded":
-        return folder.parents[2], folder.name
-    return Path(os.environ.get("GRADING_COURSE_ROOT", PACKAGE.parent)).resolve(), ASSIGNMENT
+    if folder.parent.parent.name == DEFAULT_NAMES["autograded"]:
+        return Course.with_default_names(folder.parents[2]), folder.name
+    return Course.with_default_names(Path(os.environ.get("GRADING_COURSE_ROOT", PACKAGE.parent)).resolve()), ASSIGNMENT
 
 
 def die_with_parent():
@@ -87,7 +90,7 @@ def forward(chunk, budget):
     return budget - len(chunk)
 
 
-def relay(read, budget=OUTPUT_BUDGET):
+def relay(read, budget=DEFAULTS.kernel_log_bytes):
     """Forward what can be read from `read`: up to end of file, or (non-blocking) what is there."""
     try:
         while chunk := os.read(read, 2 ** 16):
@@ -102,7 +105,7 @@ def wait_relaying(control, read):
     reports its exit; return the exit status. SIGTERM has the kernel killed."""
     signal.signal(signal.SIGTERM, lambda *_: kernel_zygote.ask_kill(control))
     os.set_blocking(read, False)
-    budget = OUTPUT_BUDGET
+    budget = DEFAULTS.kernel_log_bytes
     with selectors.DefaultSelector() as waiting:
         waiting.register(read, selectors.EVENT_READ)
         waiting.register(control, selectors.EVENT_READ)
@@ -145,8 +148,8 @@ def run_own_zygote(info, extra_args, folder):
         require()
     except SandboxUnavailable as error:
         sys.exit(f"gradient-checking-sandbox: {error}")
-    root, assignment = course_of(folder)
-    with kernels.Zygote(root, assignment, work_area=Path(folder).parent,
+    course, assignment = course_of(folder)
+    with kernels.Zygote(course, assignment, work_area=Path(folder).parent,
                         sockets_near=os.path.dirname(info["ip"])) as zygote:
         read, write = os.pipe()
         try:

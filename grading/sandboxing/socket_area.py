@@ -4,11 +4,12 @@ The kernel zygote and its kernels bind their Unix sockets in a folder of the hos
 writable into their sandbox (grading.sandboxing.kernels), and the grader renames each socket
 from there to where its client connects. A plain folder there would let a kernel write
 gigabytes, or millions of files, onto the host for as long as nobody removes them. So, as root,
-the grading process mounts a tmpfs of SIZE bytes and INODES files instead, and makes in it every
+the grading process mounts a tmpfs of a bounded size and number of files instead
+(grading.settings: socket_area_bytes, socket_area_files), and makes in it every
 folder a socket is renamed between (a rename does not cross filesystems): each zygote's folder and
 control folder, and the nbgrader step's sealed folder.
 
-    area = SocketArea.create(runtime_folder())   # .path: the tmpfs, or a plain folder (not root)
+    area = SocketArea.create(runtime_folder(), settings)   # .path: the tmpfs, or a plain folder (not root)
     zygote = Zygote(..., sockets_near=area.path)
     area.close()                                  # unmounted; the mount point removed
 
@@ -29,9 +30,8 @@ from pathlib import Path
 
 from grading.sandboxing import files
 from grading.sandboxing.kernels import private_folder
+from grading.settings import DEFAULTS
 
-SIZE = 1 * 2 ** 20        # bytes of file data: sockets take none
-INODES = 4096             # files and folders: a submission's kernels need about ten each
 CLONE_NEWNS = 0x00020000
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x8, 0x4000, 0x40000
 MNT_DETACH = 0x2
@@ -44,7 +44,8 @@ def _libc():
     return ctypes.CDLL(None, use_errno=True)
 
 
-def _check(value, what):
+def _require_zero(value, what):
+    """Raise OSError with errno's reason unless the libc call gave 0."""
     if value != 0:
         error = ctypes.get_errno()
         raise OSError(error, f"{what}: {os.strerror(error)}")
@@ -67,20 +68,20 @@ def private_mounts():
     it and its children only, and vanish with them."""
     if not _private["done"]:
         libc = _libc()
-        _check(libc.unshare(CLONE_NEWNS), "unshare the mount namespace")
-        _check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make the mounts private")
+        _require_zero(libc.unshare(CLONE_NEWNS), "unshare the mount namespace")
+        _require_zero(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make the mounts private")
         _private["done"] = True
 
 
 class SocketArea:
-    """A folder for kernels' sockets: a tmpfs of SIZE bytes and INODES files where we may, else a
-    plain 0700 folder (`bounded` says which)."""
+    """A folder for kernels' sockets: a tmpfs of settings.socket_area_bytes (sockets take none) and
+    settings.socket_area_files files where we may, else a plain 0700 folder (`bounded` says which)."""
 
     def __init__(self, path, bounded):
         self.path, self.bounded = Path(path), bounded
 
     @classmethod
-    def create(cls, near):
+    def create(cls, near, settings=DEFAULTS):
         path = private_folder(near, "gc-kernels-")
         if why_not():
             return cls(path, False)
@@ -91,8 +92,8 @@ class SocketArea:
             else:   # the machine's namespace: named for this process, swept if it is killed
                 sweep()
                 source = f"{SOURCE}-{os.getpid()}"
-            options = f"size={SIZE},nr_inodes={INODES},mode=0700".encode()
-            _check(_libc().mount(source.encode(), str(path).encode(), b"tmpfs",
+            options = f"size={settings.socket_area_bytes},nr_inodes={settings.socket_area_files},mode=0700".encode()
+            _require_zero(_libc().mount(source.encode(), str(path).encode(), b"tmpfs",
                                  MS_NOSUID | MS_NODEV | MS_NOEXEC, options), "mount the sockets' tmpfs")
         except OSError:   # no mount namespace or mount here (a container without the right): a folder
             return cls(path, False)
@@ -102,7 +103,7 @@ class SocketArea:
         """Unmount the tmpfs (with all the kernels left there) and remove the mount point."""
         if self.bounded:
             try:
-                _check(_libc().umount2(str(self.path).encode(), MNT_DETACH), "unmount the sockets' tmpfs")
+                _require_zero(_libc().umount2(str(self.path).encode(), MNT_DETACH), "unmount the sockets' tmpfs")
             except OSError:
                 pass
             self.bounded = False
@@ -130,7 +131,7 @@ def sweep():
         if not owner.isdigit() or int(owner) == os.getpid() or Path(f"/proc/{owner}").exists():
             continue
         try:
-            _check(_libc().umount2(point.encode(), MNT_DETACH), "unmount a left-over sockets' tmpfs")
+            _require_zero(_libc().umount2(point.encode(), MNT_DETACH), "unmount a left-over sockets' tmpfs")
             files.remove_tree(point)
             removed += 1
         except OSError:

@@ -28,6 +28,8 @@ from jupyter_client.asynchronous.client import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Integer, default
 
+from grading.settings import DEFAULTS
+
 SHUTDOWN_POLL = 0.005                         # seconds between checks that a stopping kernel is gone
 RECONNECT_MS = 5                              # milliseconds between the client's tries to connect
 QUIET = 0.01                                  # seconds of IOPub silence that end the start-up
@@ -72,7 +74,8 @@ class PromptKernelManager(AsyncKernelManager):
     """AsyncKernelManager whose client connects, and which notices that a kernel it stopped has
     exited, within milliseconds; its client reads no message over max_message_bytes."""
 
-    max_message_bytes = Integer(16 * 2 ** 20, help="the largest message read from a kernel").tag(config=True)
+    max_message_bytes = Integer(DEFAULTS.message_bytes, help="the largest message read from a kernel "
+                                                             "(GradingSettings.message_bytes)").tag(config=True)
 
     @default("client_factory")
     def _prompt_client(self):

@@ -20,6 +20,7 @@ import contextlib
 import copy
 import io
 import json
+import re
 import sys
 import textwrap
 import traceback
@@ -149,12 +150,29 @@ def call(function, *args, **kwargs):
     except CheckFailed:
         raise
     except NotImplementedError as error:
-        raise CheckFailed(f"{name} is not implemented yet: it still raises NotImplementedError.") from error
+        raise CheckFailed(not_implemented(name, raised_in(error))) from error
     except RecursionError as error:
         raise CheckFailed(f"{name} recursed without end (RecursionError). Does it call itself?") from error
     except Exception as error:  # any mistake in student code becomes a diagnosis
         raise CheckFailed(f"{name} raised {type(error).__name__}: {error}") from error
     return result, buffer.getvalue()
+
+
+def raised_in(error):
+    """The name of the function whose own code raised `error` (the innermost frame), or None."""
+    frame = error.__traceback__
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next
+    return frame.tb_frame.f_code.co_name if frame is not None else None
+
+
+def not_implemented(name, raiser=None):
+    """The sentence for a call of `name` that raised NotImplementedError in function `raiser`: a stub
+    left as released, in the function itself or in a helper it calls."""
+    if isinstance(raiser, str) and raiser != name and raiser.isidentifier() and len(raiser) <= 80:
+        return (f"{name} calls {raiser}, which still raises NotImplementedError, as released: write {raiser} "
+                f"too; {name} and the cells below it rely on it.")
+    return f"{name} is not implemented yet: it still raises NotImplementedError."
 
 
 @contextlib.contextmanager
@@ -179,13 +197,18 @@ def substituted(namespaces, **replacements):
                     ns[name] = value
 
 
-def apart(value, expected, joint=" instead of "):
-    """'value instead of expected' with as many digits as it takes to tell them apart (4 to 12)."""
-    for digits in range(4, 13):
+def shown_apart(value, expected, least=4):
+    """(value, expected) as text, with as many digits as it takes to tell them apart (least to 17)."""
+    for digits in range(least, 18):
         shown = f"{value:.{digits}g}", f"{expected:.{digits}g}"
         if shown[0] != shown[1]:
             break
-    return joint.join(shown)
+    return shown
+
+
+def apart(value, expected, joint=" instead of "):
+    """'value instead of expected' with as many digits as it takes to tell them apart."""
+    return joint.join(shown_apart(value, expected))
 
 
 def snapshot(*values):
@@ -193,14 +216,36 @@ def snapshot(*values):
     return copy.deepcopy(values)
 
 
+# How far an argument may drift and still count as unchanged: the round-off of putting a shifted
+# entry back by arithmetic (+eps, -2 eps, +eps moves a value of size 1 by up to 4.4e-16). One rule
+# for every exercise: work that restores its arguments to within round-off has not changed them.
+ROUND_OFF_DRIFT = 8 * np.finfo(float).eps
+
+
+def unchanged(old, new):
+    """Whether `new` holds the values of `old` (arrays or numbers), up to ROUND_OFF_DRIFT."""
+    try:
+        old, new = np.asarray(old), np.asarray(new)
+        if old.shape != new.shape:
+            return False
+        if np.array_equal(old, new):
+            return True
+        if old.dtype.kind not in "fc" or new.dtype.kind not in "biufc":
+            return False
+        with np.errstate(all="ignore"):
+            return bool(np.all(np.abs(new - old) <= ROUND_OFF_DRIFT * np.maximum(np.abs(old), 1.0)))
+    except (TypeError, ValueError):
+        return False
+
+
 def changed_argument(before, after, names):
-    """Name of the first argument (or dict entry) that differs between two snapshots, or None."""
+    """Name of the first argument (or dict entry) that differs between two snapshots beyond round-off, or None."""
     for name, old, new in zip(names, before, after):
         if isinstance(old, dict):
             for key in old:
-                if key not in new or not np.array_equal(np.asarray(old[key]), np.asarray(new[key])):
+                if not isinstance(new, dict) or key not in new or not unchanged(old[key], new[key]):
                     return f"{name}['{key}']"
-        elif not np.array_equal(np.asarray(old), np.asarray(new)):
+        elif not unchanged(old, new):
             return name
     return None
 
@@ -227,11 +272,21 @@ def matches(value, target):
 
 
 def require_float(value, name):
-    """The value as a float if it is a Python float (NumPy's float64 is one); otherwise fail."""
+    """The value as a float if it is a Python float (NumPy's float64 is one); otherwise fail, with
+    advice that can work: float(...) only for a single number."""
     if isinstance(value, bool) or not isinstance(value, float):
+        if value is None:
+            fail(f"{name} returned None: is its return statement missing, or inside an if that this call did not "
+                 "take? Return the result in every case.")
         kind = type(value).__name__
-        shape = f" of shape {np.shape(value)}" if isinstance(value, np.ndarray) else ""
-        fail(f"{name} should return a Python float, but it returned a {kind}{shape}. Wrap the result in float(...).")
+        if isinstance(value, np.ndarray) and value.size > 1:
+            fail(f"{name} should return one number, a Python float, but it returned an array of shape {value.shape}, "
+                 "one value per entry. The relative difference is a single number for the whole vectors: compute "
+                 "it with norms (np.linalg.norm), not entry by entry.")
+        if isinstance(value, (int, np.number)) or (isinstance(value, np.ndarray) and value.size == 1):
+            shape = f" of shape {value.shape}" if isinstance(value, np.ndarray) else ""
+            fail(f"{name} should return a Python float, but it returned a {kind}{shape}. Wrap the result in float(...).")
+        fail(f"{name} should return a Python float, but it returned a {kind}.")
     return float(value)
 
 
@@ -313,23 +368,49 @@ def agrees(value, expected, rtol):
     return close(value, expected, rtol, 1e-12)
 
 
-def compare_differences(values, expected, steps, rtol, context, fallback, explain):
-    """Fail with a diagnosis unless every value is the relative difference it should be.
+ROUNDED = ("Your function rounds its result: return the relative difference as it is computed. Rounding "
+           "changes it, and the tests compare more digits than any rounding keeps.")
+NEAR_DIFFERENCE = ("Your number is close to the right one but not equal: do not round, and compute in double "
+                   "precision (Python floats or float64, not float32).")
+
+
+def rounded_to(value, right):
+    """The decimals that `value` keeps if it is the signal `right` rounded (and so differs from it), else None.
+
+    A correct value differs from `right` by round-off only, and a float64 that happens to hold a
+    number of 9 decimals or fewer is rare (below 1 in 5 million for a value below 1): so this names
+    a round(..., 9) or coarser even where the rounded number is within the tests' tolerance, and
+    practically never a correct value."""
+    if not (right >= NOISE and np.isfinite(value)) or value == 0.0 or close(value, right, rtol=1e-12):
+        return None   # 0 has diagnoses of its own (a gradient compared with itself, an approximation of 0)
+    for digits in range(1, 10):
+        if value == round(value, digits) and abs(value - right) <= 0.5001 * 10.0 ** -digits:
+            return digits
+    return None
+
+
+def compare_differences(values, expected, steps, rtol, context, fallback, explain, returned="your function returned"):
+    """Fail with a diagnosis unless every value is the relative difference it should be, unrounded.
 
     values, expected, steps -- per case: what the student's function returned, the right value,
               and the epsilon it was called with
     explain() -- the sentence naming the mistake that gives the student's values, or None
     fallback -- advice when no known mistake gives them
+    returned -- the words before the student's number
     """
     for value, right, eps in zip(values, expected, steps):
-        if agrees(value, right, rtol):
+        digits = rounded_to(value, right)
+        if agrees(value, right, rtol) and digits is None:
             continue
-        explanation = explain()
+        explanation = ROUNDED if digits is not None else explain()
         if not explanation and len(set(values)) == 1:
             explanation = (f"It returns {value!r} whatever its inputs: compute the result from the arguments "
                            "instead of using a fixed number.")
-        fail(f"{context} (epsilon={eps:.3g}), the relative difference should be {right:.6g}, but your "
-             f"function returned {value:.6g}. " + (explanation or fallback))
+        if not explanation and right >= NOISE and close(value, right, rtol=1e-3):
+            explanation = NEAR_DIFFERENCE
+        shown, should = shown_apart(value, right, least=6)
+        fail(f"{context} (epsilon={eps:.3g}), the relative difference should be {should}, but {returned} {shown}. " +
+             (explanation or fallback))
 
 
 def verdict_words(text):
@@ -337,18 +418,128 @@ def verdict_words(text):
     return " ".join(word for word in text.replace("=", " ").split() if not any(ch.isdigit() for ch in word))
 
 
+# --- the message: what a verdict says ----------------------------------------------------------------
+# The wording of a check's message is free, in any language. What it says is read from the words
+# below: a pass ("correct", "passes", "richtig", "正确", ...) or a fail ("wrong", "mistake", "falsch",
+# "错误", ...), turned around by a negation just before ("not correct", "n'est pas correct", "no es
+# correcto", "keine Fehler", "没有错误") or, in German, just after ("stimmt nicht"). A message with
+# no such word, or with words of both kinds, is not read: it need only differ between a pass and a
+# fail. So a message the tests cannot read never costs points; one that says the opposite does.
+PASS_STEMS = ("correct", "corret", "pass", "success", "succeed", "perfect", "valid", "válid", "accurate", "agree",
+              "match", "réussi", "reussi", "fonctionne", "funciona", "funziona", "funktionier", "korrekt", "richtig",
+              "bestanden", "erfolgreich", "stimmt", "fehlerfrei", "einwandfrei", "éxito", "exito", "aprobad", "aprovad",
+              "sucesso", "superat", "riuscit", "giust", "правильн", "верн", "успешн")
+PASS_WORDS = {"right", "ok", "okay", "good", "fine", "works", "worked", "bien", "bueno", "buena", "bon", "bonne",
+              "juste", "bom", "boa", "certo", "certa", "buono", "buona", "bene", "gut", "true", "vrai", "verdadero",
+              "wahr", "vero", "verdadeiro", "yes", "oui", "sí", "ja", "sim", "да", "✓", "✔", "✅", "☑", "👍"}
+FAIL_STEMS = ("wrong", "incorrect", "incorret", "fail", "mistake", "erro", "erró", "erreur", "bug", "problem", "problè",
+              "invalid", "inaccurate", "disagree", "mismatch", "broken", "fault", "suspicious", "unsuccess", "faux",
+              "fausse", "échec", "echec", "échou", "echou", "bogue", "fallo", "falla", "falló", "equivocad", "falsch",
+              "fehler", "inkorrekt", "fehlgeschlag", "errad", "errat", "falha", "falhou", "sbagliat", "scorrett",
+              "fallit", "неправильн", "неверн", "ошибк", "ошибоч")
+FAIL_WORDS = {"bad", "mal", "false", "falso", "falsa", "✗", "✘", "❌", "✖", "👎"}
+# Words that turn the next verdict word (within three words of the same clause) around.
+NEGATORS = {"not", "no", "never", "nothing", "none", "without", "ne", "n", "pas", "rien", "sans", "jamais", "non",
+            "nicht", "kein", "keine", "keinen", "keinem", "keiner", "nichts", "ohne", "nie", "sin", "nunca", "nada",
+            "ningún", "ninguna", "ningun", "não", "nao", "sem", "nenhum", "nenhuma", "senza", "niente", "nulla",
+            "nessun", "nessuno", "nessuna", "не", "нет", "без"}
+# Words that turn the verdict word just before them around: "stimmt nicht", "error free".
+AFTER_NEGATORS = {"nicht", "free", "frei"}
+# Negations that are an answer when no verdict word follows them: "Correct? No".
+ANSWERS = {"no", "non", "nein", "não", "nao", "nope", "нет"}
+# Phrases that hold a verdict word without being a verdict: removed before reading.
+NOT_VERDICTS = ("relative error", "relative errors", "approximation error", "rounding error", "round-off error",
+                "roundoff error", "numerical error", "erreur relative", "error relativo", "errore relativo",
+                "erro relativo", "relativer fehler", "relative fehler", "relativen fehler", "backward pass",
+                "forward pass", "backward-pass", "forward-pass", "good luck",
+                "bonne chance", "buena suerte", "boa sorte", "buona fortuna", "viel glück", "相对误差", "相對誤差")
+# "correct your gradient": an order, not a verdict.
+IMPERATIVE_AFTER = {"your", "the", "it", "this", "that", "them", "my"}
+# Languages written without spaces: phrases found anywhere, the longest first ("不正确" before "正确").
+PHRASES = sorted({"正确": 1, "正確": 1, "通过": 1, "通過": 1, "没问题": 1, "没有问题": 1, "沒問題": 1, "无误": 1,
+                  "無誤": 1, "没有错误": 1, "沒有錯誤": 1, "没有错": 1, "无错误": 1, "成功": 1, "正しい": 1, "合格": 1,
+                  "错误": -1, "錯誤": -1, "不正确": -1, "不正確": -1, "错了": -1, "失败": -1, "失敗": -1, "有问题": -1,
+                  "有問題": -1, "有误": -1, "有誤": -1, "不对": -1, "不對": -1, "未通过": -1, "未通過": -1, "没通过": -1,
+                  "没有通过": -1, "不通过": -1, "出错": -1, "間違": -1, "誤り": -1, "正しくない": -1, "不合格": -1}.items(),
+                 key=lambda item: -len(item[0]))
+TOKENS = re.compile(r"[^\W\d_]+|[.!?;:,。！？；：，、]|[✓✔✅☑👍✗✘❌✖👎]")
+CLAUSE_ENDS = set(".!?;:,。！？；：，、")
+
+
+def _phrase_signs(text):
+    """+1 or -1 for each verdict phrase of PHRASES in text, the longest first, and the text without them."""
+    signs, rest, i = [], [], 0
+    while i < len(text):
+        for phrase, sign in PHRASES:
+            if text.startswith(phrase, i):
+                signs.append(sign)
+                rest.append(" ")
+                i += len(phrase)
+                break
+        else:
+            rest.append(text[i])
+            i += 1
+    return signs, "".join(rest)
+
+
+def _word_sign(word, following):
+    """+1 for a pass word, -1 for a fail word, 0 for any other."""
+    if word in PASS_WORDS:
+        return 1
+    if word in FAIL_WORDS:
+        return -1
+    if word.startswith(PASS_STEMS):
+        return 0 if word == "correct" and following in IMPERATIVE_AFTER else 1
+    if word.startswith(FAIL_STEMS):
+        return -1
+    return 0
+
+
+def verdict_meaning(text):
+    """What a printed message says: True (the gradient passes), False (it fails), or None when the
+    message cannot be read (no verdict word, or words of both kinds)."""
+    text = text.lower()
+    for phrase in NOT_VERDICTS:
+        text = text.replace(phrase, " ")
+    signs, text = _phrase_signs(text)
+    tokens = TOKENS.findall(re.sub(r"n['’]t\b", " not", text)) + ["."]
+    scope, last, negation = 0, None, None   # words a negation still reaches; the last verdict word's position
+    for position, token in enumerate(tokens[:-1]):
+        if token in AFTER_NEGATORS and last == position - 1:
+            signs[-1] = -signs[-1]
+            scope = 0
+            continue
+        if token in NEGATORS:
+            scope, negation = 3, token
+            continue
+        sign = 0 if token in CLAUSE_ENDS else _word_sign(token, tokens[position + 1])
+        if sign:
+            signs.append(-sign if scope else sign)
+            scope, last = 0, position
+        elif scope:
+            scope = 0 if token in CLAUSE_ENDS else scope - 1
+            if scope == 0 and negation in ANSWERS:   # "Correct? No": the negation answers
+                signs.append(-1)
+    if scope and negation in ANSWERS:
+        signs.append(-1)
+    if not signs or len(set(signs)) > 1:
+        return None
+    return signs[0] > 0
+
+
 def check_print_msg(name, run):
-    """With print_msg=True, one verdict for every difference below THRESHOLD and another above it.
+    """With print_msg=True, one verdict for every difference below THRESHOLD and another above it,
+    each saying what it should where the tests can read it (verdict_meaning).
 
     run(i, r) -- the text the student's check prints with print_msg=True on its i-th verdict case,
                  whose relative difference is r
     """
-    verdicts = {}
+    printed = {}
     for i, r in enumerate(VERDICT_CASES):
-        printed = run(i, r)
-        if not printed.strip():
+        printed[r] = run(i, r)
+        if not printed[r].strip():
             fail(f"{name}(..., print_msg=True) printed nothing: print whether the gradient passes the check.")
-        verdicts[r] = verdict_words(printed)
+    verdicts = {r: verdict_words(text) for r, text in printed.items()}
     below = {verdicts[r] for r in VERDICT_CASES if r < THRESHOLD}
     above = {verdicts[r] for r in VERDICT_CASES if r > THRESHOLD}
     if len(below) > 1 or len(above) > 1:
@@ -356,11 +547,40 @@ def check_print_msg(name, run):
              f"difference below {THRESHOLD:g} and another for every difference above it.")
     if below == above:
         fail(f"With print_msg=True, {name} prints the same verdict for a correct gradient and a wrong one.")
+    for r, text in printed.items():
+        says = verdict_meaning(text)
+        if says is not None and says != (r < THRESHOLD):
+            fail(f"With print_msg=True, {name} prints {text.strip()[:80]!r} for a relative difference of {r:g}, "
+                 f"{'below' if r < THRESHOLD else 'above'} {THRESHOLD:g}: the verdict is reversed. Below "
+                 f"{THRESHOLD:g} the message must say that the gradient is correct, above it that it is wrong.")
+
+
+RETURN_IN_PRINT = ("{name} returns None unless print_msg is True: its return statement sits inside if print_msg:. "
+                   "Return the difference whatever print_msg is; print_msg only decides whether to print.")
+
+
+def returns_only_when_printing(name, result, kwargs, printing):
+    """Fail with RETURN_IN_PRINT if a call without print_msg returned None and the same call with
+    print_msg=True (printing(), its result) returns a value."""
+    if result is not None or kwargs.get("print_msg"):
+        return
+    try:
+        again = printing()
+    except CheckFailed:
+        return
+    if again is not None:
+        fail(RETURN_IN_PRINT.format(name=name))
 
 
 # --- gradient_check ---------------------------------------------------------------------------------
 
 IGNORED_BACKWARD = "You did not call backward_propagation: grad must come from it, not be computed in the check."
+BACKWARD_AT_PLUS = ("grad is the derivative at theta + epsilon: call backward_propagation at theta itself, the point "
+                    "being checked, not at a shifted one.")
+BACKWARD_AT_MINUS = ("grad is the derivative at theta - epsilon: theta was shifted and not put back before "
+                     "backward_propagation was called, or the shifted value was passed to it. Call "
+                     "backward_propagation(x, theta) with the theta you were given, and shift new variables "
+                     "(theta_plus = theta + epsilon), never theta itself.")
 CUBIC_CONTEXT = "For J = x theta^3, whose central difference is known"
 CUBIC_FALLBACK = "Check the central difference and the relative-difference formula step by step."
 
@@ -399,6 +619,8 @@ def check_gradient_check(run, cases, expected, explain):
     def silent(x, theta, cost, derivative, **kwargs):
         result, printed = run(x, theta, cost, derivative, **kwargs)
         marks.silent(printed, kwargs)
+        returns_only_when_printing(name, result, kwargs,
+                                   lambda: run(x, theta, cost, derivative, **kwargs, print_msg=True)[0])
         return require_float(result, name)
 
     with marks.value():
@@ -457,7 +679,8 @@ class CheckCase:
     """One call of a student's check of the network's gradients.
 
     cost -- what stands in for forward_propagation_n: {"kind": "network_cost"}, the network itself, or
-            {"kind": "cubic_sum_cost", "c": [...], "d": [...]}, J = sum(c theta^3 + d theta^2)
+            {"kind": "cubic_sum_cost", "c": [...], "d": [...], "u": [...]}, J = sum(c theta^3 + d theta^2)
+            + (u . theta)^2 / 2
     theta, gradient -- the parameters and the gradient given to the check, as (47,) vectors
     X, Y -- the batch, shapes (4, m) and (1, m)
     eps -- the step it is called with; None: called without epsilon
@@ -485,13 +708,16 @@ class CheckCase:
                    np.array(data["Y"]), data["eps"], data.get("central"))
 
 
-def check_gradient_check_n(run, cases, truth):
-    """The tests of gradient_check_n.
+def check_gradient_check_n(run, cases, truth, approximate):
+    """The tests of gradient_check_n, and of gradapprox_n, which the same exercise asks for.
 
     run(case, **kwargs) -- (result, printed, the sentence of a changed argument or None) of the
         student's gradient_check_n on a CheckCase, its cost standing in for forward_propagation_n
-    cases -- {"signal": [CheckCase], "default": CheckCase, "network": [CheckCase], "verdicts": [CheckCase]};
-        the i-th verdict case's gradient gives the relative difference VERDICT_CASES[i]
+    approximate(case, **kwargs) -- (result, the sentence of a changed argument or None) of the
+        student's gradapprox_n on a CheckCase, the same way
+    cases -- {"signal": [CheckCase], "default": CheckCase, "network": [CheckCase], "verdicts": [CheckCase],
+        "zero": CheckCase}; the i-th verdict case's gradient gives the relative difference VERDICT_CASES[i];
+        the zero case's cost is constant and its gradient 0
     truth -- {"signal" or "network": (the right values, explain(values) -> sentence or None)}
 
     Raises CheckFailed for a wrong value; returns {minor part: sentence} of what else is wrong.
@@ -508,10 +734,13 @@ def check_gradient_check_n(run, cases, truth):
     def value(case, **kwargs):
         result, printed = called(case, **kwargs)
         marks.silent(printed, kwargs)
+        returns_only_when_printing(name, result, kwargs, lambda: called(case, **kwargs, print_msg=True)[0])
         return require_float(result, name)
 
     with marks.value():
         _gradient_check_n_values(name, value, cases, truth)
+        check_zero_difference(name, value(cases["zero"]), "For a constant cost both gradients are 0")
+        _gradapprox_n_values(approximate, cases, truth["signal"])
 
     # print_msg, on quadratic costs (central difference exact up to round-off).
     with marks.part("print_msg"):
@@ -540,6 +769,59 @@ def _gradient_check_n_values(name, value, cases, truth):
                         lambda: explain(values))
 
 
+def check_zero_difference(name, value, situation, which=""):
+    """Fail unless `value`, a relative difference of two zero gradients, is 0.0 (0/0, defined as 0).
+
+    situation -- the case in words ("For a constant cost both gradients are 0"); which -- the value (" for b3")"""
+    if not (isinstance(value, float) and value == 0.0):
+        fail(f"{situation}, and their relative difference 0/0 is defined as 0.0, but {name} returned {value!r}{which}. "
+             "Return 0.0 when the denominator is 0.")
+
+
+APPROXIMATION = "gradapprox_n"
+
+
+def _gradapprox_n_values(approximate, cases, signal):
+    """gradapprox_n, which gradient_check_by_parameter and the notebook's cells call, must work on its own:
+    the central difference as a (47, 1) column, its default step, its arguments left alone."""
+    name, expected, explain = APPROXIMATION, *signal
+    intro = "gradient_check_n returns the right values, but gradapprox_n, which the exercise asks for too, "
+
+    def vector(case, **kwargs):
+        try:
+            result, changed = approximate(case, **kwargs)
+        except CheckFailed as failure:
+            if str(failure) == not_implemented(name):   # left as released: say so, as an answer still to write
+                raise CheckFailed(intro + "still raises NotImplementedError, as released: write it. "
+                                  "gradient_check_by_parameter and the cells below call it.") from failure.__cause__
+            raise CheckFailed(intro + "fails: " + str(failure)) from failure.__cause__
+        if changed:
+            fail(intro + "changed its arguments: " + changed)
+        if not isinstance(result, np.ndarray) or result.dtype.kind not in "biuf" or result.size != case.theta.size:
+            kind = f"an array of shape {result.shape}" if isinstance(result, np.ndarray) else f"a {type(result).__name__}"
+            fail(intro + f"returns {kind}: it should return the column gradapprox, an array of shape "
+                         f"({case.theta.size}, 1).")
+        if result.shape != (case.theta.size, 1):
+            fail(intro + f"returns an array of shape {result.shape}: it should return a column of shape "
+                         f"({case.theta.size}, 1), as dictionary_to_vector does.")
+        return np.asarray(result, dtype=float).reshape(-1)
+
+    values = [relative(case.gradient, vector(case, epsilon=case.eps)) for case in cases["signal"]]
+    compare_differences(values, expected, [case.eps for case in cases["signal"]], 1e-6, intro + "for a cost whose "
+                        "central difference is known", SMOOTH_FALLBACK, lambda: explain(values),
+                        returned="its vector gives")
+    difference = relative(cases["default"].gradient, vector(cases["default"]))
+    if not difference < NOISE:
+        fail(intro + f"called without epsilon on an exact gradient, its vector is off by {difference:.3g} (relative "
+                     f"difference): the default epsilon must be {DEFAULT_STEP:g}.")
+
+
+def relative(gradient, approximation):
+    """The relative difference of two vectors, 0 for 0/0: how the tests measure gradapprox_n's vector."""
+    denominator = np.linalg.norm(gradient) + np.linalg.norm(approximation)
+    return float(np.linalg.norm(gradient - approximation) / denominator) if denominator > 0 else 0.0
+
+
 def stand_in(cost, helpers):
     """The function a CheckCase's cost describes, with forward_propagation_n's signature.
 
@@ -549,13 +831,14 @@ def stand_in(cost, helpers):
     if cost["kind"] == "network_cost":
         return helpers.forward_propagation_n
     c, d = np.array(cost["c"]), np.array(cost["d"])
+    u = np.array(cost.get("u", np.zeros(len(c))))
     network, to_vector = helpers.forward_propagation_n, helpers.dictionary_to_vector  # before any stand-in
 
     def forward_propagation_n(X, Y, parameters):
         theta = to_vector(parameters)[0].reshape(-1)
         with np.errstate(all="ignore"):
             cache = network(X, Y, parameters)[1]
-        return float(np.sum(c * theta ** 3 + d * theta ** 2)), cache
+        return float(np.sum(c * theta ** 3 + d * theta ** 2) + 0.5 * np.dot(u, theta) ** 2), cache
     return forward_propagation_n
 
 
@@ -566,8 +849,13 @@ SAME_FOR_ALL = ("Every parameter got the same value, the difference over all 47 
 WHOLE_NORMS = "You divided by the norms of the whole vectors; divide by the norms of the parameter's own rows."
 SORTED_ORDER = ("You cut the vectors in alphabetical order (W1, W2, W3, b1, ...); dictionary_to_vector lays them "
                 "out as W1, b1, W2, b2, W3, b3.")
-EMPTY_ROWS = ("The rows selected for each parameter are empty, so every value is 0 / 0 (nan, or 0.0 by the rule): "
-              "keys == name on a Python list is just False; make keys a NumPy array (np.array(keys)) before comparing.")
+EMPTY_ROWS = ("Every value is 0 (or nan): either the rows selected for each parameter are empty, so that every value "
+              "is 0 / 0, or grad and gradapprox are one and the same vector. keys == name on a Python list is just "
+              "False: make keys a NumPy array (np.array(keys)) before comparing.")
+EMPTY_SLICE = ("The rows you selected for {names} are empty, so its value is 0 / 0: a slice bound is off. The blocks "
+               "W1, b1, W2, b2, W3, b3 fill the rows 0 to 46 in this order (b3 is row 46 alone), and a slice "
+               "start:end holds the rows start to end - 1. Or pick each parameter's rows with the keys that "
+               "dictionary_to_vector returns (keys == name, with keys a NumPy array).")
 BLOCKS_FALLBACK = ("Check which rows of the vectors belong to each parameter: the order is W1, b1, W2, b2, W3, b3, "
                    "each read row by row.")
 
@@ -580,20 +868,30 @@ def require_block_dict(result, name, names):
     return {key: require_float(value, f"{name} (the value for {key})") for key, value in result.items()}
 
 
-def explain_blocks(found, patterns, explain_rest, names):
+def explain_blocks(found, expected, patterns, explain_rest, names):
     """Name the mistake that gives the per-parameter values of every attempt, or None.
 
-    found -- [{name: value}], one per attempt
+    found, expected -- [{name: value}], one per attempt: the student's values and the right ones
     patterns -- [(sentence, [{name: value it gives}] one per attempt)]: mistakes in how the blocks are cut
     explain_rest(values) -- names a mistake in the difference itself from every block's value, attempt by
               attempt in the order of `names`
     """
     values = [attempt[n] for attempt in found for n in names]
-    if any(np.isnan(v) for v in values) or all(v == 0.0 for v in values):
+    if all(np.isnan(v) or v == 0.0 for v in values):
         return EMPTY_ROWS
+    # A block at 0/0 among others: its rows are empty (a slice off by one), not compared with themselves.
+    hollow = [n for n in names if any((np.isnan(attempt[n]) or attempt[n] == 0.0) and right[n] >= NOISE
+                                      for attempt, right in zip(found, expected))]
+    if hollow:
+        return EMPTY_SLICE.format(names=" and ".join(hollow))
     for sentence, targets in patterns:
         if all(matches(attempt[n], target[n]) for attempt, target in zip(found, targets) for n in names):
             return sentence
+    for attempt, right in zip(found, expected):
+        for n in names:
+            digits = rounded_to(attempt[n], right[n])
+            if digits is not None:
+                return ROUNDED
     return explain_rest(values)
 
 
@@ -604,9 +902,10 @@ def check_gradient_check_by_parameter(run, cases, truth, names):
         student's function on a CheckCase, with forward_propagation_n and a correct gradapprox_n
         over the case's cost standing in
     cases -- {"signal": [CheckCase] with spoiled blocks, "network": [CheckCase] of the team's gradients,
-              "default": CheckCase with the exact gradient}
+              "default": CheckCase with the exact gradient, "zero": CheckCase whose cost does not depend on
+              some parameters, with the exact gradient}
     truth -- {"signal": ([{name: right value}], patterns, explain_rest) as for explain_blocks,
-              "network": [{name: right value}]}
+              "network": [{name: right value}], "zero": [the parameters the zero case's cost ignores]}
     names -- the parameter names, in the order of dictionary_to_vector
 
     Raises CheckFailed for a wrong value; returns {} (it has no minor part).
@@ -623,11 +922,12 @@ def check_gradient_check_by_parameter(run, cases, truth, names):
     found = [blocks(case, epsilon=case.eps) for case in cases["signal"]]
     expected, patterns, explain_rest = truth["signal"]
     for values, right, case in zip(found, expected, cases["signal"]):
-        wrong = [n for n in names if not close(values[n], right[n], rtol=1e-6, atol=1e-10)]
+        wrong = [n for n in names if not close(values[n], right[n], rtol=1e-6, atol=1e-10)
+                 or rounded_to(values[n], right[n]) is not None]
         if wrong:
             details = ", ".join(f"{n}: {apart(values[n], right[n])}" for n in wrong)
             fail(f"With some of the gradients spoiled (epsilon={case.eps:.3g}) some values are wrong ({details}). " +
-                 (explain_blocks(found, patterns, explain_rest, names) or BLOCKS_FALLBACK))
+                 (explain_blocks(found, expected, patterns, explain_rest, names) or BLOCKS_FALLBACK))
 
     # 2. The real network with the team's gradients, at the default step and at 1e-7.
     for case, right in zip(cases["network"], truth["network"]):
@@ -644,6 +944,12 @@ def check_gradient_check_by_parameter(run, cases, truth, names):
     if not max(values.values()) < 1e-5:
         fail(f"Called without epsilon on an exact gradient, {name} returned values up to {max(values.values()):.3g}: "
              f"the default epsilon must be {DEFAULT_STEP:g}.")
+
+    # 4. A cost that ignores some parameters: their rows are 0 in both gradients, and their value 0/0 is 0.0.
+    values, ignored = blocks(cases["zero"]), truth["zero"]
+    for n in ignored:
+        check_zero_difference(name, values[n], f"For a cost that does not depend on {' and '.join(ignored)}, both "
+                                               f"gradients are 0 on the rows of {n}", f" for {n}")
     return {}
 
 
@@ -739,9 +1045,9 @@ def check_backward_propagation_n_fixed(run, cases):
     with marks.value():
         for X, Y, cache, expected in cases:
             result, (given_X, given_Y, given_cache) = run(*snapshot(X, Y, cache))
-            unchanged = np.array_equal(X, given_X) and np.array_equal(Y, given_Y) and all(
-                np.array_equal(a, b) for a, b in zip(cache, given_cache))
-            if not unchanged:
+            kept = (unchanged(X, given_X) and unchanged(Y, given_Y) and len(given_cache) == len(cache)
+                    and all(unchanged(a, b) for a, b in zip(cache, given_cache)))
+            if not kept:
                 marks.lose("inputs", f"{name} changed its inputs (X, Y or the cache). Compute new arrays instead.")
             _compare_fixed(name, result, X, cache, expected)
     return marks.lost
@@ -855,6 +1161,21 @@ def _check_runner(name, namespace, extra=lambda case: {}):
     return run
 
 
+def _approximation_runner(namespace):
+    """approximate(case, **kwargs) for CheckCase: the student's gradapprox_n on the case's parameters, with
+    forward_propagation_n standing in; it returns (result, the sentence of a changed argument or None)."""
+    function, helpers = student_function(namespace, APPROXIMATION), _helpers(namespace)
+    spaces = [function.__globals__] + ([vars(sys.modules["gc_utils"])] if "gc_utils" in sys.modules else [])
+
+    def approximate(case, **kwargs):
+        parameters = helpers.vector_to_dictionary(case.theta)
+        before = snapshot(parameters, case.X, case.Y)
+        with substituted(spaces, forward_propagation_n=stand_in(case.cost, helpers)):
+            result, _ = call(function, parameters, case.X, case.Y, **kwargs)
+        return result, inputs_changed(APPROXIMATION, before, (parameters, case.X, case.Y), ("parameters", "X", "Y"))
+    return approximate
+
+
 def _truth(table):
     return table["expected"], lambda values: explain_from_table(table, values)
 
@@ -862,9 +1183,10 @@ def _truth(table):
 def _visible_gradient_check_n(namespace):
     table = tabulated("gradient_check_n")
     cases = {part: [CheckCase.from_json(c) for c in table["cases"][part]] for part in ("signal", "network", "verdicts")}
-    cases["default"] = CheckCase.from_json(table["cases"]["default"])
+    cases.update({part: CheckCase.from_json(table["cases"][part]) for part in ("default", "zero")})
     return check_gradient_check_n(_check_runner("gradient_check_n", namespace), cases,
-                           {part: _truth(table[part]) for part in ("signal", "network")})
+                                  {part: _truth(table[part]) for part in ("signal", "network")},
+                                  lambda case, **kwargs: _approximation_runner(namespace)(case, **kwargs))
 
 
 def _tabulated_gradapprox(case):
@@ -881,11 +1203,11 @@ def _tabulated_gradapprox(case):
 def _visible_gradient_check_by_parameter(namespace):
     table = tabulated("gradient_check_by_parameter")
     cases = {part: [CheckCase.from_json(c) for c in table["cases"][part]] for part in ("signal", "network")}
-    cases["default"] = CheckCase.from_json(table["cases"]["default"])
+    cases.update({part: CheckCase.from_json(table["cases"][part]) for part in ("default", "zero")})
     signal = table["signal"]
     patterns = [(sentence, targets) for sentence, targets in signal["patterns"]]
     truth = {"signal": (signal["expected"], patterns, lambda values: explain_from_table(signal["rest"], values)),
-             "network": table["network"]}
+             "network": table["network"], "zero": table["zero"]}
     run = _check_runner("gradient_check_by_parameter", namespace,
                         extra=lambda case: {"gradapprox_n": _tabulated_gradapprox(case)})
     return check_gradient_check_by_parameter(run, cases, truth, _helpers(namespace).PARAMETER_NAMES)

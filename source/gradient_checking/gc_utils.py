@@ -166,11 +166,12 @@ def initialize_parameters(seed=0):
     return parameters
 
 
-def load_payments(path=PAYMENTS_CSV):
-    """Read the synthetic card payments.
+def read_payments(path=PAYMENTS_CSV):
+    """Read the synthetic card payments as they are in the file, in their own units.
 
     Returns:
-    X -- standardized features, shape (4, m): amount, hour, distance, merchant risk
+    raw -- the features, shape (4, m): amount in dollars, hour of the day (0 to 23),
+           distance in km, merchant risk (a score between 0 and 1)
     Y -- fraud labels, shape (1, m)
     feature_names -- the 4 column names
     """
@@ -178,9 +179,21 @@ def load_payments(path=PAYMENTS_CSV):
         rows = list(csv.DictReader(handle))
     feature_names = [name for name in rows[0] if name != "fraud"]
     raw = np.array([[float(row[name]) for name in feature_names] for row in rows]).T
+    Y = np.array([[int(row["fraud"]) for row in rows]])
+    return raw, Y, feature_names
+
+
+def load_payments(path=PAYMENTS_CSV):
+    """Read the synthetic card payments, standardized for the network.
+
+    Returns:
+    X -- standardized features, shape (4, m): amount, hour, distance, merchant risk
+    Y -- fraud labels, shape (1, m)
+    feature_names -- the 4 column names
+    """
+    raw, Y, feature_names = read_payments(path)
     # Standardize each feature so that no input dominates the first layer.
     X = (raw - raw.mean(axis=1, keepdims=True)) / raw.std(axis=1, keepdims=True)
-    Y = np.array([[int(row["fraud"]) for row in rows]])
     return X, Y, feature_names
 
 
@@ -209,31 +222,49 @@ def predict(X, parameters):
     return (A3 > 0.5).astype(int)
 
 
+# Okabe and Ito's palette, told apart with every common colour-vision deficiency; the plots
+# also tell their classes apart by shape or hatching, so that none depends on colour alone.
+PASS_COLOR, FAIL_COLOR = "#0072B2", "#D55E00"   # blue, vermillion
+
+
 def plot_parameter_differences(differences, threshold=2e-7, title="Relative difference per parameter"):
-    """Bar chart (log scale) of {parameter name: relative difference}: a bar passes (green) only
-    below the threshold; above it, or nan (0/0 computed without the rule), it fails (red)."""
+    """Bar chart (log scale) of {parameter name: relative difference}, each bar labelled with its value.
+
+    A bar passes (plain blue) only below the threshold; above it, or nan (0/0 computed without
+    the rule), it fails (hatched vermillion). The title ends with which blocks fail, read from
+    the values drawn.
+    """
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
     names = [name for name in PARAMETER_NAMES if name in differences]
     raw = [float(differences[name]) for name in names]
     passed = [value < threshold for value in raw]   # nan < threshold is False: a nan fails
     # A perfect match is exactly 0, which a log axis cannot show: draw it at a tiny floor; draw a
-    # nan as a full bar, labelled, since it is no number at all.
-    values = [1.0 if np.isnan(value) else max(value, 1e-16) for value in raw]
+    # nan as a full bar, since it is no number at all. The labels give the true values.
+    floor = 1e-16
+    values = [1.0 if np.isnan(value) else max(value, floor) for value in raw]
     fig, ax = plt.subplots(figsize=(8, 4))
-    ax.bar(names, values, color=["tab:green" if ok else "tab:red" for ok in passed])
-    for index, value in enumerate(raw):
-        if np.isnan(value):
-            ax.annotate("nan", (index, 1.0), ha="center", va="bottom", color="tab:red")
+    bars = ax.bar(names, values, color=[PASS_COLOR if ok else FAIL_COLOR for ok in passed],
+                  edgecolor="black", linewidth=0.6)
+    for bar, ok in zip(bars, passed):
+        bar.set_hatch(None if ok else "//")
+    for bar, value in zip(bars, raw):
+        label = "nan" if np.isnan(value) else "0" if value == 0 else f"{value:.3f}" if value >= 1e-3 else f"{value:.1e}"
+        ax.annotate(label, (bar.get_x() + bar.get_width() / 2, bar.get_height()), xytext=(0, 2),
+                    textcoords="offset points", ha="center", va="bottom", fontsize=9)
     ax.set_yscale("log")
     ax.set_ylim(min(min(values), threshold) / 10, 10)   # room above the tallest bar for its label
     ax.axhline(threshold, color="black", linestyle="--", linewidth=1, zorder=3)
-    ax.set_ylabel("relative difference")
-    ax.set_title(title)
+    ax.set_xlabel("parameter block")
+    ax.set_ylabel("relative difference (log scale)")
+    failing = [name for name, ok in zip(names, passed) if not ok]
+    verdict = f"{', '.join(failing)} fail" if failing else f"all {len(names)} pass"
+    ax.set_title(f"{title}: {verdict}")
     # The legend outside the axes, so that it hides neither a bar nor the threshold line.
-    from matplotlib.patches import Patch
-    from matplotlib.lines import Line2D
-    ax.legend(handles=[Patch(color="tab:green", label="passes"), Patch(color="tab:red", label="fails"),
+    ax.legend(handles=[Patch(facecolor=PASS_COLOR, edgecolor="black", label="passes: below the threshold"),
+                       Patch(facecolor=FAIL_COLOR, edgecolor="black", hatch="//", label="fails: at or above it"),
                        Line2D([], [], color="black", linestyle="--", label=f"threshold {threshold:g}")],
               loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     fig.tight_layout()

@@ -2,7 +2,7 @@
 drop to an unprivileged user, die with the grader, start bwrap (as root, as the first process of
 a PID namespace of its own, whose end the kernel makes the end of everything in it).
 
-    python -I -S sandbox_stage.py UID GID GRADER_PID CGROUP_PROCS bwrap [bwrap options] -- command...
+    python -I -S sandbox_entry.py UID GID GRADER_PID CGROUP_PROCS bwrap [bwrap options] -- command...
 
 UID and GID are "-" when the grader is not root (nothing to drop); CGROUP_PROCS is a
 comma-separated list of cgroup.procs files to join, or "-". grading.sandboxing.sandbox.wrap() puts this in
@@ -10,7 +10,7 @@ front of every bwrap command line.
 
 Joining the cgroup here, before bwrap exists, puts every process of the sandbox in it from its
 first instruction on. As root, the paths to bind may not be reachable for the unprivileged user
-(the Python installation in /root, a course copy in a 0700 temporary folder), so the stage, still
+(the Python installation in /root, a course copy in a 0700 temporary folder), so the entry, still
 root, opens them, bind-mounts them under a tmpfs in a mount namespace of its own (the machine's
 mounts do not change), rewrites the command to use those mounts, and drops to UID/GID; it is root
 because root is exempt from the process limit even inside a user namespace. It imports only what
@@ -30,7 +30,7 @@ else:             # started by path (python -I does not put this folder on sys.p
     from parent_death import die_with_parent
     del sys.path[0]
 
-STAGE_MOUNT = "/mnt"  # covered by the stage's tmpfs, in its own mount namespace only
+ENTRY_MOUNT = "/mnt"  # covered by the entry's tmpfs, in its own mount namespace only
 CLONE_NEWNS, CLONE_NEWPID, MS_BIND, MS_REC, MS_PRIVATE = 0x20000, 0x20000000, 0x1000, 0x4000, 0x40000
 # How many values follow each bwrap option that wrap() uses, to find the bind sources.
 ARITY = {"--bind": 2, "--ro-bind": 2, "--symlink": 2, "--setenv": 2,
@@ -39,10 +39,11 @@ ARITY = {"--bind": 2, "--ro-bind": 2, "--symlink": 2, "--setenv": 2,
 libc = ctypes.CDLL(None, use_errno=True)
 
 
-def check(result, what):
+def require_zero(result, what):
+    """Raise OSError with errno's reason unless the libc call gave 0."""
     if result != 0:
         error = ctypes.get_errno()
-        raise OSError(error, f"sandbox stage: {what}: {os.strerror(error)}")
+        raise OSError(error, f"sandbox entry: {what}: {os.strerror(error)}")
 
 
 def bind_sources(command):
@@ -62,18 +63,18 @@ def join_cgroups(procs_files):
 
 def reach_as(uid, gid, command):
     """As root: bind every source where `uid` can reach it, then become uid/gid."""
-    check(libc.unshare(CLONE_NEWNS), "unshare")
-    check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make the mounts private")
-    # Open every source first, so that one below STAGE_MOUNT stays reachable once it is covered.
+    require_zero(libc.unshare(CLONE_NEWNS), "unshare")
+    require_zero(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make the mounts private")
+    # Open every source first, so that one below ENTRY_MOUNT stays reachable once it is covered.
     sources = {i: os.open(command[i], os.O_PATH | os.O_CLOEXEC) for i in bind_sources(command)}
-    check(libc.mount(b"sandbox-stage", STAGE_MOUNT.encode(), b"tmpfs", 0, b"mode=0755"), "tmpfs")
+    require_zero(libc.mount(b"sandbox-entry", ENTRY_MOUNT.encode(), b"tmpfs", 0, b"mode=0755"), "tmpfs")
     for index, fd in sources.items():
-        target = f"{STAGE_MOUNT}/{index}"
+        target = f"{ENTRY_MOUNT}/{index}"
         if stat.S_ISDIR(os.fstat(fd).st_mode):
             os.mkdir(target)
         else:
             os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o644))
-        check(libc.mount(f"/proc/self/fd/{fd}".encode(), target.encode(), None, MS_BIND | MS_REC, None),
+        require_zero(libc.mount(f"/proc/self/fd/{fd}".encode(), target.encode(), None, MS_BIND | MS_REC, None),
               f"bind {command[index]}")
         command[index] = target
         os.close(fd)
@@ -85,13 +86,13 @@ def reach_as(uid, gid, command):
 def die_with(grader):
     """Be killed when `grader`, this process's parent, dies; exit now if it already has."""
     if not die_with_parent(signal.SIGKILL, grader):
-        sys.exit("sandbox stage: the grading process that started this sandbox is gone")
+        sys.exit("sandbox entry: the grading process that started this sandbox is gone")
 
 
-def stage(uid, gid, grader, procs_files, command):
+def enter(uid, gid, grader, procs_files, command):
     # Die with the grader, the process that made this command (wrap) and started it. bwrap's
     # --die-with-parent takes effect only once bwrap runs, and only if the grader is still
-    # alive then: a grader killed during the stage would leave a sandbox behind.
+    # alive then: a grader killed during the entry would leave a sandbox behind.
     if uid is None:
         join_cgroups(procs_files)
         die_with(grader)
@@ -102,7 +103,7 @@ def stage(uid, gid, grader, procs_files, command):
     # starts as the first process of a PID namespace of its own: when that process dies, the
     # kernel kills every process of the namespace, nested namespaces included, whatever they
     # were doing. This process stays, as bwrap's parent, to pass on its end and its exit status.
-    check(libc.unshare(CLONE_NEWPID), "unshare the process IDs")
+    require_zero(libc.unshare(CLONE_NEWPID), "unshare the process IDs")
     alive, keep_alive = os.pipe()
     child = os.fork()
     if child == 0:
@@ -111,13 +112,13 @@ def stage(uid, gid, grader, procs_files, command):
             join_cgroups(procs_files)
             reach_as(uid, gid, command)  # which clears the death signal: asked again below
             die_with_parent(signal.SIGKILL)
-            # getppid() is 0 in a new namespace; the pipe's far end closes when the stage dies.
+            # getppid() is 0 in a new namespace; the pipe's far end closes when the entry dies.
             if select.select([alive], [], [], 0)[0]:
                 os._exit(1)
             os.close(alive)
             os.execv(command[0], command)
-        except BaseException as error:  # never return into the stage's own code as a second stage
-            print(f"sandbox stage: {error}", file=sys.stderr, flush=True)
+        except BaseException as error:  # never return into the entry's own code as a second entry
+            print(f"sandbox entry: {error}", file=sys.stderr, flush=True)
         os._exit(127)
     os.close(alive)
     supervise(child)
@@ -140,7 +141,7 @@ def supervise(child):
 
 def main(argv):
     uid, gid, grader, joins, command = argv[0], argv[1], argv[2], argv[3], argv[4:]
-    stage(None if uid == "-" else int(uid), None if gid == "-" else int(gid), int(grader),
+    enter(None if uid == "-" else int(uid), None if gid == "-" else int(gid), int(grader),
           [] if joins == "-" else joins.split(","), command)
 
 

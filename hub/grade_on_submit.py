@@ -1,0 +1,337 @@
+"""Grading on submit: a JupyterHub-managed service that grades each submission as it arrives and
+releases its feedback to its student, with no instructor action (docs/hub.md, "Grading on submit").
+
+    .venv/bin/python hub/grade_on_submit.py        (as root; the hub starts it: make hub GRADE_ON_SUBMIT=1)
+
+Every POLL_SECONDS it looks at the exchange's inbound/ folder of the course and records each new
+submission in its queue (hub/submit_queue.py: root's, on disk, under <HUB_HOME>/private/), read
+with the exchange's checks (grading.exchange.inbound: the owner must be the student the folder
+names; its time is when its files last changed there). Then, a batch at a time, one submission
+per student:
+
+1. the instructor's side collects those students' latest submissions into the course, as the
+   instructor, with the course's checked collect (grading.exchange.collect_students);
+2. root grades them as `make hub-autograde` does (hub/hubctl.py, hub/private_copy.py): the course
+   comes in through the strict filter into root's private copy, the course's pipeline grades it
+   there (sandbox, verification, deadlines and late policy, ledger, gradebook: only what is new or
+   changed is graded), and the results go back into the course, written as the instructor;
+3. each grade's feedback is released to its student alone (grading.lms.release_feedback
+   --student, as the instructor: the checked release), unless verification flagged it: that one
+   waits for the instructor's `make hub-release-feedback RELEASE_FLAGGED=1`.
+
+Each step's outcome is on disk before the next starts, so SIGTERM, SIGKILL or a reboot loses
+nothing: on restart what was being graded is graded again (the ledger makes a finished grade cost
+nothing and change nothing) and what was graded but not released is released. A student's bad
+submission is their own row's outcome; the machine's troubles (the course's configuration not
+reviewed, the gradebook saved in the formgrader meanwhile, another make hub-autograde running)
+leave the batch where it is, to be tried again.
+"""
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import tomllib
+import traceback
+
+import hubctl            # beside this script
+import private_copy
+import submit_queue
+from grading.exchange import inbound      # the course's .venv runs this service, as root
+from grading.grader import deadlines
+
+POLL_SECONDS = 2.0
+SETTLE_SECONDS = 2.0     # a folder whose files changed more recently is still being submitted
+RETRY_SECONDS = 15.0     # after the machine said "not now"
+MAX_TRIES = 3            # a submission whose grading broke the service this often is given up (failed)
+QUEUE = "grade-on-submit"
+
+
+def say(*words):
+    print("grade-on-submit:", *words, flush=True)
+
+
+class NotNow(Exception):
+    """The batch cannot be graded now (the machine's reason, not the students'); str() says why."""
+
+
+# ---------------------------------------------------------------- the loop
+
+class Service:
+    """The queue's loop, over a backend that finds, grades and releases (HubBackend on a hub; the
+    tests give it one of their own)."""
+
+    def __init__(self, queue, backend, slots, poll=POLL_SECONDS, retry=RETRY_SECONDS):
+        self.queue, self.backend, self.slots, self.poll, self.retry = queue, backend, max(1, slots), poll, retry
+        self.stopping = False
+        self.count_tries = True   # a batch found in "grading" at start was cut short: one more try
+        self.broke = False        # the last batch broke off with an error: the next goes one at a time
+
+    def scan(self):
+        rules = self.backend.rules()
+        for name, student, arrived, refused in self.backend.new_submissions(self.queue.known):
+            entry = self.queue.add(name, student, arrived, rules, refused=refused)
+            if entry:
+                say(f"{entry.state}: {student}'s submission {name}" + (f" ({entry.why})" if entry.why else ""))
+
+    def step(self):
+        """One round; True if it did anything."""
+        rules = self.backend.rules()
+        batch = self.queue.in_state("grading")     # cut short by a restart: graded again
+        if batch and self.count_tries:
+            for entry in batch:
+                if entry.tries >= MAX_TRIES:
+                    self.queue.move(entry, "failed", f"its grading was cut short {entry.tries} times; "
+                                                     "make hub-autograde grades it")
+            batch = [entry for entry in batch if entry.state == "grading"]
+            if self.broke:   # one of them broke it: one at a time finds which, and the others go on
+                for entry in batch[1:]:
+                    self.queue.move(entry, "waiting")
+                batch = batch[:1]
+            self.queue.start(batch)
+        self.broke = False
+        self.count_tries = True
+        if not batch:
+            self.scan()
+            batch = self.queue.pick(rules, self.slots)
+            self.queue.start(batch)
+        if batch:
+            self.grade(batch, rules)
+        pending = self.queue.in_state("graded")
+        if pending:
+            self.release(pending)
+        return bool(batch or pending)
+
+    def grade(self, batch, rules):
+        say("grading " + ", ".join(f"{e.student} ({e.inbound})" for e in batch))
+        outcomes = self.backend.grade(batch)
+        for entry in batch:
+            outcome = outcomes.get(entry.id) or {"state": "failed", "why": "grading gave no outcome for it"}
+            state = outcome["state"]
+            if state == "done" and rules.release:
+                state = "graded"   # its release comes next
+            self.queue.graded(entry, state, outcome.get("why", ""), outcome.get("score"),
+                              bool(outcome.get("timed_out")))
+            say(f"{state}: {entry.student}'s {entry.inbound}" + (f" ({entry.why})" if entry.why else ""))
+
+    def release(self, entries):
+        refused = self.backend.release(entries)
+        for entry in entries:
+            why = refused.get(entry.id, "")
+            self.queue.move(entry, "failed" if why else "done", f"its feedback was not released: {why}" if why else "")
+
+    def turn(self):
+        """One step, the machine's troubles said and kept from ending the loop; the seconds to
+        wait before the next."""
+        try:
+            return 0 if self.step() else self.poll
+        except NotNow as reason:
+            say(f"not now: {reason}; trying again in {self.retry:g} s")
+            self.count_tries = False   # the machine's reason: no try of the students' counted
+        except Exception:   # a bug, a broken machine, or work that breaks either: said, tried again (MAX_TRIES)
+            say("grading broke off:\n" + traceback.format_exc())
+            self.broke = True
+        return self.retry
+
+    def run(self):
+        while not self.stopping:
+            self.sleep(self.turn())
+
+    def sleep(self, seconds):
+        end = time.monotonic() + seconds
+        while not self.stopping and time.monotonic() < end:
+            time.sleep(min(0.2, end - time.monotonic()))
+
+
+# ---------------------------------------------------------------- on the hub
+
+class HubBackend:
+    """Finding, grading and releasing on this hub, with its settings (hub/hubctl.py)."""
+
+    def __init__(self, settings, options):
+        self.settings, self.options = settings, list(options)
+        self.course = settings.course_dir()
+        self.inbound = settings.exchange / hubctl.COURSE_ID / "inbound"
+        self.copy = private_copy.PrivateCopy(settings.private, self.course)
+        self.account = hubctl.instructor_account(settings)
+        self._rules, self._said = submit_queue.Rules(), ""
+
+    def rules(self):
+        """[on_submit] of the course's deadlines.toml as last brought in (what root reviewed); the
+        rules as they were if it cannot be read."""
+        path = self.copy.copy / "deadlines.toml"
+        try:
+            table = tomllib.loads(path.read_text(encoding="utf-8")).get("on_submit", {}) if path.is_file() else {}
+            self._rules = submit_queue.Rules.from_table(table)
+        except (ValueError, TypeError, OSError) as error:
+            if str(error) != self._said:
+                say(f"deadlines.toml: {error}; the rules stay as they were")
+                self._said = str(error)
+        return self._rules
+
+    def new_submissions(self, known):
+        """[(name, student, arrived, why refused or "")] of the inbound folders not known yet."""
+        suffix = f"+{hubctl.ASSIGNMENT}+"
+        try:
+            fd = os.open(self.inbound, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return []
+        found = []
+        try:
+            for name in sorted(os.listdir(fd)):
+                if suffix not in name or known(name):
+                    continue
+                seen = inbound.read_inbound(fd, name)
+                if not seen.refused and time.time() - seen.changed_ns / 1e9 < SETTLE_SECONDS:
+                    continue   # still being written: next time
+                found.append((name, seen.student, seen.changed_ns / 1e9, seen.refused))
+        finally:
+            os.close(fd)
+        return found
+
+    def as_instructor(self, module, *args):
+        """python -m <module> from the instructors' copy of the grading package, as the instructor,
+        in the course, as their own server runs it (hubctl.release_feedback)."""
+        settings = self.settings
+        env = {"PATH": f"{settings.venv / 'bin'}:{hubctl.CLEAN_PATH}", "LANG": "C.UTF-8",
+               "HOME": self.account.home, "PYTHONPATH": str(settings.instructor_lib),
+               "GRADING_COURSE_ROOT": str(self.course),
+               "JUPYTER_CONFIG_PATH": os.pathsep.join(str(settings.config / part)
+                                                      for part in ("instructors", "common"))}
+        return subprocess.run(["runuser", "-u", settings.instructor, "--", str(settings.venv / "bin" / "python"),
+                               "-m", module, *args], cwd=self.course, env=env, capture_output=True, text=True,
+                              errors="replace", timeout=600)
+
+    def grade(self, batch):
+        students = sorted({entry.student for entry in batch})
+        clock = [time.monotonic()]
+        collected = self.as_instructor("grading.exchange.collect_students", *students)
+        sys.stdout.write(collected.stderr[-4000:])
+        clock.append(time.monotonic())
+        try:
+            with self.copy as copy:
+                came = private_copy.bring_in(copy, self.account)
+                clock.append(time.monotonic())
+                status = hubctl.grade(copy, hubctl.grading_python(), [
+                    "--quiet", *self.options, "--db-url", f"sqlite:///{copy.copy / private_copy.GRADEBOOK}"])
+                if status not in (0, 1):
+                    raise NotNow(f"make hub-autograde's grading stopped with status {status} (3: the course's "
+                                 "configuration changed and waits for make hub-review-config)")
+                clock.append(time.monotonic())
+                written = private_copy.send_out(copy, self.account, {"expected": came.gradebook})
+                clock.append(time.monotonic())
+        except private_copy.TransferRefused as refusal:
+            raise NotNow(str(refusal)) from None
+        say("seconds: " + ", ".join(f"{step} {end - begin:.1f}" for step, begin, end in
+                                    zip(("collect", "in", "grade", "out"), clock, clock[1:])))
+        if written["gradebook"] == "changed":
+            raise NotNow("the gradebook changed while grading (the formgrader saved a grade)")
+        return {entry.id: self.outcome(entry, came.held_out) for entry in batch}
+
+    def outcome(self, entry, held_out):
+        """What grading made of one submission, from the private copy's report."""
+        if entry.student in held_out:
+            return {"state": "failed", "why": f"not graded: {private_copy.plain(held_out[entry.student])}"}
+        folder = self.copy.copy / "submitted" / entry.student / hubctl.ASSIGNMENT
+        taken = deadlines.read_timestamp(folder)
+        if taken is None or taken.timestamp() < entry.arrived - 1:
+            return {"state": "failed", "why": "collect did not take this submission (collect_log.jsonl says why)"}
+        report = self.copy.copy / "reports" / "autograde.json"
+        rows = {row["student"]: row for row in json.loads(report.read_text())} if report.is_file() else {}
+        row = rows.get(entry.student)
+        if row is None:
+            return {"state": "failed", "why": "grading did not finish it (the hub's log says why); "
+                                              "make hub-autograde tries again"}
+        deadline = float(hubctl.option_value(self.options, "--deadline") or 300)
+        timed_out = row.get("seconds", 0) >= deadline or any("did not finish within" in p for p in row["problems"])
+        outcome = {"state": "flagged" if row.get("flags") else "done", "score": self.score(entry.student),
+                   "timed_out": timed_out}
+        if row.get("flags"):
+            outcome["why"] = "flagged by verification: its feedback waits for the instructor's review"
+        return outcome
+
+    def score(self, student):
+        """The student's total in grades.csv (after the late penalty): the number every view shows."""
+        path = self.copy.copy / "grades.csv"
+        if not path.is_file():
+            return None
+        with open(path, newline="", encoding="utf-8") as table:
+            for row in csv.DictReader(table):
+                if row.get("student_id") == student:
+                    return float(row["score"] or 0)
+        return None
+
+    def release(self, entries):
+        students = sorted({entry.student for entry in entries})
+        args = [arg for student in students for arg in ("--student", student)]
+        released = self.as_instructor("grading.lms.release_feedback", "--root", str(self.course), *args)
+        said = released.stdout + released.stderr
+        sys.stdout.write(said[-4000:])
+        out = {line.split(": ", 1)[1] for line in said.splitlines() if line.startswith("released: ")}
+        names = {name.strip() for line in out for name in line.split(",")}
+        return {entry.id: "" if entry.student in names else (said.strip().splitlines() or ["no answer"])[-1][:300]
+                for entry in entries}
+
+
+# ---------------------------------------------------------------- the process
+
+def end_leftovers(folder, home):
+    """What a killed instance of this service left running (its grading run, in its process group)
+    is ended before this one grades the same private copy."""
+    pid = hubctl.read_pid(folder / "service.pid")
+    if pid and pid != os.getpid():
+        marker = str(home).encode()
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and int(entry) != os.getpid():
+                try:
+                    group = os.getpgid(int(entry))
+                except ProcessLookupError:
+                    continue
+                if group == pid and hubctl.environ_of(entry).get(b"GC_HUB_HOME") == marker:
+                    try:
+                        os.kill(int(entry), signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+    (folder / "service.pid").write_text(f"{os.getpid()}\n")
+
+
+def settings_from_hub():
+    """hubctl's Settings of the hub that started this service (its settings.json)."""
+    with open(os.environ["GC_HUB_SETTINGS"]) as source:
+        saved = json.load(source)
+    return hubctl.Settings({"HUB_HOME": saved["home"], "HUB_INSTRUCTOR": saved["instructor"],
+                            "HUB_STUDENTS": " ".join(saved["students"]), "HUB_COURSE": saved["course"],
+                            "HUB_VENV": saved["venv"], "HUB_PORT": str(saved["port"])}), saved
+
+
+def main():
+    if os.getpgrp() != os.getpid():
+        os.setpgid(0, 0)   # a group of its own: what it starts ends with it
+    settings, saved = settings_from_hub()
+    folder = settings.private / QUEUE
+    private_copy.make_private_folder(folder)
+    end_leftovers(folder, settings.home)
+    options = saved.get("grade_on_submit_options", [])
+    queue = submit_queue.Queue(folder / "queue")
+    workers = int(hubctl.option_value(options, "--workers") or len(os.sched_getaffinity(0)))
+    service = Service(queue, HubBackend(settings, options), slots=2 * workers)
+
+    def stop(*_):
+        service.stopping = True
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        os.killpg(0, signal.SIGTERM)   # the grading run under way; its grades finished so far stay in the ledger
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    if os.environ.get("JUPYTERHUB_SERVICE_URL"):
+        import queue_page   # beside this script
+        queue_page.serve(folder / "queue")
+    say(f"watching {settings.exchange / hubctl.COURSE_ID / 'inbound'} for {settings.course_dir()}; "
+        f"queue {folder / 'queue'}")
+    service.run()
+
+
+if __name__ == "__main__":
+    main()
