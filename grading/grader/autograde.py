@@ -18,6 +18,12 @@
 6. A table of every student, then grades.csv (nbgrader's CSV export), the similarity report
    (grading.grader.similarity, pairs from --similarity-threshold up) and the class report, which links it.
 
+--serve keeps the run up for a caller that grades again and again (grading on submit, hub/
+grade_on_submit.py): each line read on stdin is one run as above, over the course as it is then,
+on the same worker processes (their imports and sandboxed nbgrader start once, not once a run);
+after each it prints SERVED and the run's exit status. Configuration, helpers or the assignment
+changed since it started: it ends with RESTART (its workers loaded the old ones) for a fresh one.
+
 The run ends cleanly whatever ends it: Ctrl-C, SIGTERM or a closed output pipe stop the workers
 and everything they started (grading.grader.runners); grades finished before stay in the ledger.
 """
@@ -28,6 +34,7 @@ import signal
 import sys
 import time
 from collections import defaultdict
+from contextlib import nullcontext
 from pathlib import Path
 
 from grading.assignment import ASSIGNMENT, COURSE_ROOT, FEEDBACK_FILES, FEEDBACK_PAGES, FUNCTIONS, SHORT
@@ -40,6 +47,8 @@ from grading.sandboxing.limits import GradingLimits
 from grading.untrusted_text import for_terminal
 
 RUN_REPORT = "reports/autograde_run.json"   # figures of the last run (read by the benchmark)
+SERVED = "@@autograde-run-ended"            # --serve: this, a space, the run's exit status
+RESTART = 4                                 # --serve: what it loaded changed; start a fresh one
 
 
 def students_to_grade(root, only=None):
@@ -186,6 +195,8 @@ def parse_args(argv):
     parser.add_argument("--force", action="store_true", help="grade again what was graded already")
     parser.add_argument("--no-feedback", dest="feedback", action="store_false", help="do not write feedback HTML")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--serve", action="store_true", help="a run for each line read on stdin, on workers kept "
+                                                             f"up between runs; after each, '{SERVED} <status>'")
     parser.add_argument("--deadline", type=float, default=GradingLimits.deadline_seconds,
                         help="seconds for one whole submission, both notebooks and verification "
                              f"(default {GradingLimits.deadline_seconds:g})")
@@ -231,6 +242,40 @@ def main(argv=None):
 def run(argv=None):
     args = parse_args(argv)
     root = Path(args.root).resolve()
+    return serve(args, root) if args.serve else grade_course(args, root)
+
+
+def loaded(root):
+    """What a grading process loads once and keeps: the configuration and helpers (as reviewed),
+    and the assignment's source/ and release/ notebooks (grading.grader.answers caches them)."""
+    notebooks = {str(path): path.read_bytes() for part in ("source", "release")
+                 for path in sorted((root / part / ASSIGNMENT).glob("*.ipynb"))}
+    return config_review.current(root), notebooks
+
+
+def serve(args, root):
+    """--serve: grade_course() for each line on stdin, on one runner kept up; see the docstring."""
+    refused = config_review.refusal_status(root)
+    if refused:
+        return refused
+    from grading.grader import pipeline
+    started_with = loaded(root)
+    runner = runners.DaskCluster(args.scheduler) if args.scheduler else \
+        runners.LocalProcesses(max(1, args.workers), on_end=pipeline.end_current)
+    with runner:
+        for _ in sys.stdin:
+            if loaded(root) != started_with:
+                print(f"{SERVED} {RESTART}", flush=True)
+                return RESTART
+            status = grade_course(args, root, runner)
+            print(f"{SERVED} {status}", flush=True)
+            if getattr(runner, "broken", lambda: False)():
+                return RESTART   # a worker died outright: the next run needs fresh ones
+    return 0
+
+
+def grade_course(args, root, kept=None):
+    """One run over the course at `root`; its exit status. `kept`: a runner already up (--serve)."""
     refused = config_review.refusal_status(root)   # before anything loads nbgrader_config.py here
     if refused:
         return refused
@@ -257,14 +302,14 @@ def run(argv=None):
     in_gradebook = gradebook.graded_students(db_url)
     todo = [s for s in students if args.force or s not in in_gradebook or not ledger.is_current(s)]
     unchanged = [s for s in students if s not in todo]
-    runner = runners.DaskCluster(args.scheduler) if args.scheduler else \
-        runners.LocalProcesses(max(1, min(args.workers, len(todo) or 1)), on_end=pipeline.end_current)
+    runner = kept or (runners.DaskCluster(args.scheduler) if args.scheduler else
+                      runners.LocalProcesses(max(1, min(args.workers, len(todo) or 1)), on_end=pipeline.end_current))
     print(f"Grading {len(todo)} of {len(students)} submissions on {runner.describe()}, "
           f"gradebook {public_url(db_url)}"
           + (f"; {len(unchanged)} unchanged since their last grade (--force grades them again)" if unchanged else ""),
           flush=True)
 
-    with runner:
+    with nullcontext(runner) if kept else runner:
         started = time.perf_counter()
         fresh = grade_all(runner, root, todo, db_url, progress=not args.quiet, limits=limits) if todo else []
         grading_seconds = time.perf_counter() - started
