@@ -37,6 +37,7 @@ import sys
 import time
 import tomllib
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 
 import hubctl            # beside this script
 import private_copy
@@ -72,6 +73,11 @@ class Service:
         self.stopping = False
         self.count_tries = True   # a batch found in "grading" at start was cut short: one more try
         self.broke = False        # the last batch broke off with an error: the next goes one at a time
+        # The release of a batch's feedback runs beside the next batch's collect and grading (other
+        # students: one of theirs in "graded" keeps a student out of a batch), and ends before that
+        # batch's results are written into the course. (entries, future) while it runs.
+        self.releasing = None
+        self.beside = ThreadPoolExecutor(max_workers=1, thread_name_prefix="release")
 
     def scan(self):
         rules = self.backend.rules()
@@ -81,7 +87,7 @@ class Service:
                 say(f"{entry.state}: {student}'s submission {name}" + (f" ({entry.why})" if entry.why else ""))
 
     def step(self):
-        """One round; True if it did anything."""
+        """One round; True if it graded a batch (a release it started runs on beside the next)."""
         rules = self.backend.rules()
         batch = self.queue.in_state("grading")     # cut short by a restart: graded again
         if batch and self.count_tries:
@@ -103,14 +109,15 @@ class Service:
             self.queue.start(batch)
         if batch:
             self.grade(batch, rules)
+        self.released(wait=False)
         pending = self.queue.in_state("graded")
-        if pending:
-            self.release(pending)
-        return bool(batch or pending)
+        if pending and self.releasing is None:
+            self.releasing = (pending, self.beside.submit(self.release, pending))
+        return bool(batch)
 
     def grade(self, batch, rules):
         say("grading " + ", ".join(f"{e.student} ({e.inbound})" for e in batch))
-        outcomes = self.backend.grade(batch)
+        outcomes = self.backend.grade(batch, self.released)
         for entry in batch:
             outcome = outcomes.get(entry.id) or {"state": "failed", "why": "grading gave no outcome for it"}
             state = outcome["state"]
@@ -120,7 +127,16 @@ class Service:
                               bool(outcome.get("timed_out")))
             say(f"{state}: {entry.student}'s {entry.inbound}" + (f" ({entry.why})" if entry.why else ""))
 
+    def released(self, wait=True):
+        """The release under way, once it has ended (waited for, or only if it has): what it raised
+        is raised here, its entries left "graded" (released again at the next step)."""
+        if self.releasing is None or not (wait or self.releasing[1].done()):
+            return
+        running, self.releasing = self.releasing[1], None
+        running.result()
+
     def release(self, entries):
+        """Beside the loop (self.beside): the entries are no batch's, so nothing else moves them."""
         refused = self.backend.release(entries)
         for entry in entries:
             why = refused.get(entry.id, "")
@@ -144,8 +160,9 @@ class Service:
             self.sleep(self.turn())
 
     def sleep(self, seconds):
+        """Until `seconds` passed, or the release under way ended (the next step takes it up)."""
         end = time.monotonic() + seconds
-        while not self.stopping and time.monotonic() < end:
+        while not self.stopping and time.monotonic() < end and not (self.releasing and self.releasing[1].done()):
             time.sleep(min(0.2, end - time.monotonic()))
 
 
@@ -210,7 +227,8 @@ class HubBackend:
                                "-m", module, *args], cwd=self.course, env=env, capture_output=True, text=True,
                               errors="replace", timeout=600)
 
-    def grade(self, batch):
+    def grade(self, batch, before_out=lambda: None):
+        """Grade `batch`; before_out() is called before the results are written into the course."""
         students = sorted({entry.student for entry in batch})
         clock = [time.monotonic()]
         collected = self.as_instructor("grading.exchange.collect_students", *students)
@@ -224,6 +242,7 @@ class HubBackend:
                 if status not in (0, 1):
                     raise NotNow(f"make hub-autograde's grading stopped with status {status} (3: the course's "
                                  "configuration changed and waits for make hub-review-config)")
+                before_out()
                 clock.append(time.monotonic())
                 written = private_copy.send_out(copy, self.account, {"expected": came.gradebook})
                 clock.append(time.monotonic())
