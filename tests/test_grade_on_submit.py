@@ -245,3 +245,36 @@ def test_the_rules(tmp_path):
 
 if __name__ == "__main__" and sys.argv[1:2] == ["serve"]:
     serve(sys.argv[2])
+
+
+def test_a_kept_grading_run_runs_once_a_line_and_asks_for_a_fresh_one_after_a_change(new_course):
+    """autograde --serve, as the service keeps it up: a run for each line, its status after the
+    marker; once the assignment it loaded changed, it grades nothing with it and ends, RESTART."""
+    from grading.grader import autograde
+
+    root = new_course("kept")
+    run = subprocess.Popen([sys.executable, "-m", "grading.grader.autograde", "--root", str(root), "--quiet",
+                            "--workers", "1", "--serve"], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                           text=True)
+
+    def one():
+        run.stdin.write("grade\n")
+        run.stdin.flush()
+        said = []
+        for line in run.stdout:
+            if line.startswith(autograde.SERVED):
+                return int(line.split()[1]), "".join(said)
+            said.append(line)
+        return None, "".join(said)
+
+    try:
+        status, said = one()
+        assert status == 0 and said.endswith(f"No submissions in {root / 'submitted'}/<student>/gradient_checking/\n")
+        assert one()[0] == 0   # still up
+        notebook = root / "source" / "gradient_checking" / "1_gradient_checking_1d.ipynb"
+        notebook.write_text(notebook.read_text() + "\n")
+        assert one() == (autograde.RESTART, "")
+        assert run.wait(30) == autograde.RESTART
+    finally:
+        run.kill()
+        run.wait()
