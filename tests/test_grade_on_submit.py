@@ -4,7 +4,8 @@ The service runs in a process of its own over a backend of this file's (FakeBack
 tests/test_grade_on_submit.py serve <folder>`): submissions are files in <folder>/inbound, grading
 takes a moment and keeps a ledger as the course's does (a submission graded to the end is never
 graded again), every real grading and every release is a line in <folder>/events. The rules
-(replacement, cool-down, attempts, behind after a time-out) are checked on the queue itself.
+(replacement, cool-down, attempts, behind after a time-out) are checked on the queue itself. Last,
+the grading run the hub's service keeps up between batches (autograde --serve), on a real course.
 """
 import json
 import os
