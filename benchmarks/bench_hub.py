@@ -163,6 +163,7 @@ def rush(size, window, scratch):
             hub.as_user(student, "cp", *map(str, sorted(folder.glob("*.ipynb"))), str(home / ASSIGNMENT))
             hub.nbgrader(student, "submit", ASSIGNMENT, cwd=home)
 
+        print(f"load average before the rush (1, 5, 15 min): {', '.join(f'{v:.1f}' for v in os.getloadavg())}")
         started = time.monotonic()
         with ThreadPoolExecutor(max_workers=8) as pool:
             for number, (student, folder) in enumerate(work.items()):
@@ -183,9 +184,27 @@ def rush(size, window, scratch):
         failed = [r["student"] for r in finished if r["state"] == "failed"]
         if failed:
             print(f"failed: {failed}")
+        print(f"load average at the end (1, 5, 15 min): {', '.join(f'{v:.1f}' for v in os.getloadavg())}")
+        batches(hub.home / "hub.log")
         return latencies, len(finished) / span * 60
     finally:
         hub.stop()
+
+
+def batches(log):
+    """Where the service's batches spent their time: its log's "seconds:" lines, per step the median
+    and the largest, and the sizes of its batches."""
+    steps, sizes = {}, []
+    for line in log.read_text(errors="replace").splitlines():
+        if "grade-on-submit: grading " in line and "broke off" not in line:
+            sizes.append(line.count("+" + ASSIGNMENT + "+"))
+        elif "grade-on-submit: seconds: " in line:
+            for part in line.split("seconds: ", 1)[1].split(", "):
+                step, seconds = part.rsplit(" ", 1)
+                steps.setdefault(step, []).append(float(seconds))
+    print(f"{len(sizes)} batches of {min(sizes, default=0)} to {max(sizes, default=0)} submissions (median "
+          f"{statistics.median(sizes or [0]):g}); seconds per batch, median (max): "
+          + ", ".join(f"{step} {statistics.median(v):.1f} ({max(v):.1f})" for step, v in steps.items()))
 
 
 def percentile(values, share):

@@ -14,7 +14,9 @@ per student:
 2. root grades them as `make hub-autograde` does (hub/hubctl.py, hub/private_copy.py): the course
    comes in through the strict filter into root's private copy, the course's pipeline grades it
    there (sandbox, verification, deadlines and late policy, ledger, gradebook: only what is new or
-   changed is graded), and the results go back into the course, written as the instructor;
+   changed is graded), and the results go back into the course, written as the instructor. The
+   grading run stays up between batches (KeptRun: autograde --serve), so its start (imports,
+   worker processes, their sandboxed nbgrader) is paid once, not once a batch;
 3. each grade's feedback is released to its student alone (grading.lms.release_feedback
    --student, as the instructor: the checked release), unless verification flagged it: that one
    waits for the instructor's `make hub-release-feedback RELEASE_FLAGGED=1`.
@@ -35,16 +37,19 @@ import sys
 import time
 import tomllib
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 
 import hubctl            # beside this script
 import private_copy
 import submit_queue
 from grading.exchange import inbound      # the course's .venv runs this service, as root
-from grading.grader import deadlines
+from grading.grader import autograde, deadlines
 
-POLL_SECONDS = 2.0
-SETTLE_SECONDS = 2.0     # a folder whose files changed more recently is still being submitted
+POLL_SECONDS = 1.0
+SETTLE_SECONDS = 1.0     # a folder whose files changed more recently is still being submitted
 RETRY_SECONDS = 15.0     # after the machine said "not now"
+BATCH_PER_WORKER = 4     # a batch takes every waiting student, up to this many per worker: the
+                         # collect, the copy in and out and the release cost the same for any batch
 MAX_TRIES = 3            # a submission whose grading broke the service this often is given up (failed)
 QUEUE = "grade-on-submit"
 
@@ -68,6 +73,11 @@ class Service:
         self.stopping = False
         self.count_tries = True   # a batch found in "grading" at start was cut short: one more try
         self.broke = False        # the last batch broke off with an error: the next goes one at a time
+        # The release of a batch's feedback runs beside the next batch's collect and grading (other
+        # students: one of theirs in "graded" keeps a student out of a batch), and ends before that
+        # batch's results are written into the course. (entries, future) while it runs.
+        self.releasing = None
+        self.beside = ThreadPoolExecutor(max_workers=1, thread_name_prefix="release")
 
     def scan(self):
         rules = self.backend.rules()
@@ -77,7 +87,7 @@ class Service:
                 say(f"{entry.state}: {student}'s submission {name}" + (f" ({entry.why})" if entry.why else ""))
 
     def step(self):
-        """One round; True if it did anything."""
+        """One round; True if it graded a batch (a release it started runs on beside the next)."""
         rules = self.backend.rules()
         batch = self.queue.in_state("grading")     # cut short by a restart: graded again
         if batch and self.count_tries:
@@ -99,14 +109,15 @@ class Service:
             self.queue.start(batch)
         if batch:
             self.grade(batch, rules)
+        self.released(wait=False)
         pending = self.queue.in_state("graded")
-        if pending:
-            self.release(pending)
-        return bool(batch or pending)
+        if pending and self.releasing is None:
+            self.releasing = (pending, self.beside.submit(self.release, pending))
+        return bool(batch)
 
     def grade(self, batch, rules):
         say("grading " + ", ".join(f"{e.student} ({e.inbound})" for e in batch))
-        outcomes = self.backend.grade(batch)
+        outcomes = self.backend.grade(batch, self.released)
         for entry in batch:
             outcome = outcomes.get(entry.id) or {"state": "failed", "why": "grading gave no outcome for it"}
             state = outcome["state"]
@@ -116,7 +127,16 @@ class Service:
                               bool(outcome.get("timed_out")))
             say(f"{state}: {entry.student}'s {entry.inbound}" + (f" ({entry.why})" if entry.why else ""))
 
+    def released(self, wait=True):
+        """The release under way, once it has ended (waited for, or only if it has): what it raised
+        is raised here, its entries left "graded" (released again at the next step)."""
+        if self.releasing is None or not (wait or self.releasing[1].done()):
+            return
+        running, self.releasing = self.releasing[1], None
+        running.result()
+
     def release(self, entries):
+        """Beside the loop (self.beside): the entries are no batch's, so nothing else moves them."""
         refused = self.backend.release(entries)
         for entry in entries:
             why = refused.get(entry.id, "")
@@ -140,8 +160,9 @@ class Service:
             self.sleep(self.turn())
 
     def sleep(self, seconds):
+        """Until `seconds` passed, or the release under way ended (the next step takes it up)."""
         end = time.monotonic() + seconds
-        while not self.stopping and time.monotonic() < end:
+        while not self.stopping and time.monotonic() < end and not (self.releasing and self.releasing[1].done()):
             time.sleep(min(0.2, end - time.monotonic()))
 
 
@@ -156,6 +177,8 @@ class HubBackend:
         self.inbound = settings.exchange / hubctl.COURSE_ID / "inbound"
         self.copy = private_copy.PrivateCopy(settings.private, self.course)
         self.account = hubctl.instructor_account(settings)
+        self.run = KeptRun(self.copy, ["--quiet", *self.options,
+                                       "--db-url", f"sqlite:///{self.copy.copy / private_copy.GRADEBOOK}"])
         self._rules, self._said = submit_queue.Rules(), ""
 
     def rules(self):
@@ -204,7 +227,8 @@ class HubBackend:
                                "-m", module, *args], cwd=self.course, env=env, capture_output=True, text=True,
                               errors="replace", timeout=600)
 
-    def grade(self, batch):
+    def grade(self, batch, before_out=lambda: None):
+        """Grade `batch`; before_out() is called before the results are written into the course."""
         students = sorted({entry.student for entry in batch})
         clock = [time.monotonic()]
         collected = self.as_instructor("grading.exchange.collect_students", *students)
@@ -214,11 +238,11 @@ class HubBackend:
             with self.copy as copy:
                 came = private_copy.bring_in(copy, self.account)
                 clock.append(time.monotonic())
-                status = hubctl.grade(copy, hubctl.grading_python(), [
-                    "--quiet", *self.options, "--db-url", f"sqlite:///{copy.copy / private_copy.GRADEBOOK}"])
+                status = self.run.grade()
                 if status not in (0, 1):
                     raise NotNow(f"make hub-autograde's grading stopped with status {status} (3: the course's "
                                  "configuration changed and waits for make hub-review-config)")
+                before_out()
                 clock.append(time.monotonic())
                 written = private_copy.send_out(copy, self.account, {"expected": came.gradebook})
                 clock.append(time.monotonic())
@@ -266,13 +290,60 @@ class HubBackend:
     def release(self, entries):
         students = sorted({entry.student for entry in entries})
         args = [arg for student in students for arg in ("--student", student)]
+        began = time.monotonic()
         released = self.as_instructor("grading.lms.release_feedback", "--root", str(self.course), *args)
+        say(f"seconds: release {time.monotonic() - began:.1f}")
         said = released.stdout + released.stderr
         sys.stdout.write(said[-4000:])
         out = {line.split(": ", 1)[1] for line in said.splitlines() if line.startswith("released: ")}
         names = {name.strip() for line in out for name in line.split(",")}
         return {entry.id: "" if entry.student in names else (said.strip().splitlines() or ["no answer"])[-1][:300]
                 for entry in entries}
+
+
+class KeptRun:
+    """`make hub-autograde`'s grading run on the private copy (hubctl.grade), kept up between
+    batches: python -m grading.grader.autograde --serve, one run for each line it is sent. It is
+    started again when it ended (the configuration refused, a worker lost) or asks to be (the
+    configuration, helpers or assignment it loaded changed: autograde.RESTART)."""
+
+    def __init__(self, copy, options):
+        self.copy, self.options, self.process = copy, options, None
+
+    def start(self):
+        env = {**os.environ, **self.copy.environment(), "PYTHONUNBUFFERED": "1"}
+        self.process = subprocess.Popen(
+            [str(hubctl.grading_python()), "-m", "grading.grader.autograde", "--root", str(self.copy.copy),
+             "--serve", *self.options], cwd=hubctl.REPO, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+
+    def grade(self):
+        """One run over the private copy as it is now; its exit status (as hubctl.grade's)."""
+        for _ in range(2):   # a second time with a fresh process when the first asks for one
+            if self.process is None or self.process.poll() is not None:
+                self.start()
+            status = self.one_run()
+            if status != autograde.RESTART:
+                return status
+        return status
+
+    def one_run(self):
+        """Ask for a run; what it prints goes to the log, naming the course's paths, not the copy's."""
+        private, course = str(self.copy.copy).encode(), str(self.copy.course).encode()
+        marker = autograde.SERVED.encode() + b" "
+        try:
+            self.process.stdin.write(b"grade\n")
+            self.process.stdin.flush()
+        except BrokenPipeError:
+            pass   # it ended already: its status says why
+        for line in self.process.stdout:
+            if line.startswith(marker):
+                status = int(line[len(marker):])
+                if status == autograde.RESTART:
+                    self.process.wait()
+                return status
+            sys.stdout.buffer.write(line.replace(private, course))
+            sys.stdout.buffer.flush()
+        return self.process.wait()
 
 
 # ---------------------------------------------------------------- the process
@@ -316,7 +387,7 @@ def main():
     options = saved.get("grade_on_submit_options", [])
     queue = submit_queue.Queue(folder / "queue")
     workers = int(hubctl.option_value(options, "--workers") or len(os.sched_getaffinity(0)))
-    service = Service(queue, HubBackend(settings, options), slots=2 * workers)
+    service = Service(queue, HubBackend(settings, options), slots=BATCH_PER_WORKER * workers)
 
     def stop(*_):
         service.stopping = True

@@ -328,6 +328,7 @@ def bring_in(copy, account, parts=INPUTS):
     end = Finished(process)
     try:
         came = unpack(process.stdout, copy.incoming, set(parts))
+        drain(process.stdout)
     except TransferRefused:
         process.kill()
         end.wait()
@@ -355,6 +356,17 @@ def bring_in(copy, account, parts=INPUTS):
     if "submitted" in parts:
         record_arrivals(copy.copy, came.arrivals)
     return came
+
+
+def drain(stream):
+    """Read the instructor's side's stream to its end once the tar stream has ended (bounded in
+    time by Finished's watchdog): the writer then ends well, not with a broken pipe. Anything but
+    the last record's zero padding there means the stream ended early: refused."""
+    extra = False
+    while block := stream.read(1 << 16):
+        extra = extra or any(block)
+    if extra:
+        raise TransferRefused("what came from the course went on after the end of its tar stream")
 
 
 def record_arrivals(course, arrivals):

@@ -1,8 +1,9 @@
 """JupyterLab on loopback and Debian's headless Chromium, driven like a student would.
 
-Used by tests/test_browser.py. Nothing here is downloaded: the server is the pinned JupyterLab of
-.venv (with nbgrader's lab extensions), the browser is /usr/bin/chromium (apt), driven through
-Playwright's Python package with `executable_path`.
+Used by tests/test_browser.py, and by the hub tests (HubPerson, at the bottom). Nothing here is
+downloaded: the server is the pinned JupyterLab of .venv (with nbgrader's lab extensions), the
+browser is /usr/bin/chromium (apt), driven through Playwright's Python package with
+`executable_path`.
 """
 import json
 import os
@@ -16,6 +17,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import nbformat
 from commands import free_port
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
@@ -331,3 +333,74 @@ class NotebookPage:
             offset += visible
             if offset >= cells:
                 return shots
+
+
+# ---------------------------------------------------------------- on a JupyterHub (tests/test_hub*.py)
+
+class HubPerson:
+    """One user of a hub (anything with .url and .passwords) in a browser context of their own,
+    logged in through the hub's form; screenshots go to `shots`."""
+
+    def __init__(self, chromium, hub, user, shots):
+        self.hub, self.user, self.shots = hub, user, Path(shots)
+        self.context = chromium.new_context(viewport={"width": 1280, "height": 860})
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(90_000)
+        self.page.goto(hub.url + "/hub/login")
+        self.page.fill("input[name=username]", user)
+        self.page.fill("input[name=password]", hub.passwords[user])
+        self.page.click("input[type=submit], button[type=submit]")
+        self.page.wait_for_url(re.compile(rf"/user/{user}/lab"), timeout=120_000)
+
+    def url(self, path):
+        return f"{self.hub.url}/user/{self.user}/{path}"
+
+    def api(self, method, path, **kwargs):
+        """A request to the user's server from their page, with the XSRF header it wants."""
+        xsrf = next((cookie["value"] for cookie in self.context.cookies(self.url(""))
+                     if cookie["name"] == "_xsrf"), "")
+        return self.page.request.fetch(self.url(path), method=method, headers={"X-XSRFToken": xsrf}, **kwargs)
+
+    def shot(self, name, page=None):
+        self.shots.mkdir(parents=True, exist_ok=True)
+        (page or self.page).screenshot(path=self.shots / f"{name}.png")
+
+    def assignments_tab(self):
+        """Nbgrader → Assignment List, as a student opens it; returns the tab's page."""
+        page = self.page
+        page.goto(self.url("lab"))
+        page.get_by_role("menuitem", name="Nbgrader", exact=True).click()
+        self.menu = page.locator("#jp-mainmenu-nbgrader").inner_text()
+        page.get_by_role("menuitem", name="Assignment List", exact=True).click()
+        page.locator("#released_assignments_list, #fetched_assignments_list, #submitted_assignments_list").first.wait_for()
+        return page
+
+    def save(self, folder, notebooks):
+        """The student's finished work, {name: notebook}, saved in their server under `folder`."""
+        for name, notebook in notebooks.items():
+            saved = self.api("PUT", f"api/contents/{folder}/{name}", data={
+                "type": "notebook", "format": "json", "content": json.loads(nbformat.writes(notebook))})
+            assert saved.ok, saved.text()
+
+    def close(self):
+        self.context.close()
+
+
+def submitted_row(page, assignment="gradient_checking"):
+    return page.locator("#submitted_assignments_list .list_item").filter(has_text=assignment)
+
+
+def fetch_feedback(student, assignment="gradient_checking"):
+    """The Assignments tab's Fetch Feedback button; returns the feedback pages the student then
+    has, {name: html} (none when nothing was released to them)."""
+    page = student.assignments_tab()
+    with page.expect_response(lambda response: "assignments/fetch_feedback" in response.url) as answer:
+        submitted_row(page, assignment).get_by_role("button", name="Fetch Feedback").click()
+    assert answer.value.ok, answer.value.text()
+    page.wait_for_timeout(300)   # the list is drawn again from the answer
+    listing = student.api("GET", f"api/contents/{assignment}/feedback")
+    if listing.status == 404 or not listing.json()["content"]:
+        return {}
+    [folder] = listing.json()["content"]   # one submission, so one folder of feedback
+    return {item["name"]: student.api("GET", f"files/{item['path']}").text()
+            for item in student.api("GET", f"api/contents/{folder['path']}").json()["content"]}

@@ -4,7 +4,8 @@ The service runs in a process of its own over a backend of this file's (FakeBack
 tests/test_grade_on_submit.py serve <folder>`): submissions are files in <folder>/inbound, grading
 takes a moment and keeps a ledger as the course's does (a submission graded to the end is never
 graded again), every real grading and every release is a line in <folder>/events. The rules
-(replacement, cool-down, attempts, behind after a time-out) are checked on the queue itself.
+(replacement, cool-down, attempts, behind after a time-out) are checked on the queue itself. Last,
+the grading run the hub's service keeps up between batches (autograde --serve), on a real course.
 """
 import json
 import os
@@ -51,13 +52,14 @@ class FakeBackend:
             events.flush()
             os.fsync(events.fileno())
 
-    def grade(self, batch):
+    def grade(self, batch, before_out=lambda: None):
         if any(entry.student == "breaks" for entry in batch):
             raise RuntimeError("this submission breaks the grading machine")
         self.event(f"batch {batch[0].started!r} " + " ".join(entry.student for entry in batch))
         time.sleep(GRADING_SECONDS)
         while (self.work / "hold").exists():   # the test kills the service in the middle of this batch
             time.sleep(0.05)
+        before_out()
         for entry in batch:
             done = self.work / "ledger" / entry.id
             if not done.exists():   # as the course's ledger: graded once, to the end
@@ -127,7 +129,9 @@ def test_each_submission_is_graded_once_across_a_sigkill(work):
     try:
         wait_until(lambda: Counter(kind for kind, _ in events(work))["released"] >= 3)
         (work / "hold").touch()          # the next batch waits ...
-        wait_until(lambda: events(work)[-1][0] == "batch")
+        # The release of the batch before runs beside it: the kill lands once it is recorded (a
+        # kill between nbgrader's release and its record would release the same pages again).
+        wait_until(lambda: events(work)[-1][0] == "batch" and not Queue(work / "queue").in_state("graded"))
         service.send_signal(signal.SIGKILL)   # ... and is killed in the middle
         service.wait()
         (work / "hold").unlink()
@@ -183,10 +187,12 @@ def test_release_can_be_turned_off_and_flagged_work_waits(work):
     submit(work, "flagged", 1)
     service = grade_on_submit.Service(Queue(work / "queue"), FakeBackend(work), slots=2, poll=0, retry=0)
     assert service.step()
+    service.released()   # the release runs beside the loop
     assert {e.student: e.state for e in service.queue.entries.values()} == {"ada": "done", "flagged": "flagged"}
     (work / "rules.json").write_text(json.dumps({"release": True}))
     submit(work, "ada", 2)
     assert service.step()
+    service.released()
     assert [what for kind, what in events(work) if kind == "released"] == ["ada+gradient_checking+002"]
 
 
@@ -198,6 +204,7 @@ def test_a_submission_that_breaks_grading_stops_no_one_else(work):
     service = grade_on_submit.Service(Queue(work / "queue"), FakeBackend(work), slots=3, poll=0, retry=0)
     for _ in range(6):
         service.turn()
+    service.released()
     states = {e.student: e.state for e in service.queue.entries.values()}
     assert states == {"breaks": "failed", "ada": "done", "bo": "done"}, states
     assert sorted(what for kind, what in events(work) if kind == "released") == [
@@ -239,3 +246,36 @@ def test_the_rules(tmp_path):
 
 if __name__ == "__main__" and sys.argv[1:2] == ["serve"]:
     serve(sys.argv[2])
+
+
+def test_a_kept_grading_run_runs_once_a_line_and_asks_for_a_fresh_one_after_a_change(new_course):
+    """autograde --serve, as the service keeps it up: a run for each line, its status after the
+    marker; once the assignment it loaded changed, it grades nothing with it and ends, RESTART."""
+    from grading.grader import autograde
+
+    root = new_course("kept")
+    run = subprocess.Popen([sys.executable, "-m", "grading.grader.autograde", "--root", str(root), "--quiet",
+                            "--workers", "1", "--serve"], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                           text=True)
+
+    def one():
+        run.stdin.write("grade\n")
+        run.stdin.flush()
+        said = []
+        for line in run.stdout:
+            if line.startswith(autograde.SERVED):
+                return int(line.split()[1]), "".join(said)
+            said.append(line)
+        return None, "".join(said)
+
+    try:
+        status, said = one()
+        assert status == 0 and said.endswith(f"No submissions in {root / 'submitted'}/<student>/gradient_checking/\n")
+        assert one()[0] == 0   # still up
+        notebook = root / "source" / "gradient_checking" / "1_gradient_checking_1d.ipynb"
+        notebook.write_text(notebook.read_text() + "\n")
+        assert one() == (autograde.RESTART, "")
+        assert run.wait(30) == autograde.RESTART
+    finally:
+        run.kill()
+        run.wait()

@@ -12,7 +12,6 @@ root. The hub's Python environment is built once into HUB_TEST_VENV (default
 requirements.txt is unchanged.
 """
 import csv
-import json
 import os
 import pwd
 import re
@@ -26,10 +25,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nbformat
 import pytest
 import requests
-from browser_support import CHROMIUM_ARGS
+from browser_support import CHROMIUM_ARGS, HubPerson, fetch_feedback, submitted_row
 from canaries import Canaries
 from ci import require
 from commands import free_port
@@ -238,67 +236,6 @@ def class_of(hub):
             crashing: (kinds["crashing"], None)}
 
 
-class Person:
-    """One user of the hub in a browser context of their own: logged in through the form."""
-
-    def __init__(self, chromium, hub, user):
-        self.hub, self.user = hub, user
-        self.context = chromium.new_context(viewport={"width": 1280, "height": 860})
-        self.page = self.context.new_page()
-        self.page.set_default_timeout(90_000)
-        self.page.goto(hub.url + "/hub/login")
-        self.page.fill("input[name=username]", user)
-        self.page.fill("input[name=password]", hub.passwords[user])
-        self.page.click("input[type=submit], button[type=submit]")
-        self.page.wait_for_url(re.compile(rf"/user/{user}/lab"), timeout=120_000)
-
-    def url(self, path):
-        return f"{self.hub.url}/user/{self.user}/{path}"
-
-    def api(self, method, path, **kwargs):
-        """A request to the user's server from their page, with the XSRF header it wants."""
-        xsrf = next((cookie["value"] for cookie in self.context.cookies(self.url(""))
-                     if cookie["name"] == "_xsrf"), "")
-        return self.page.request.fetch(self.url(path), method=method, headers={"X-XSRFToken": xsrf}, **kwargs)
-
-    def shot(self, name, page=None):
-        ROUND_TRIP.mkdir(parents=True, exist_ok=True)
-        (page or self.page).screenshot(path=ROUND_TRIP / f"{name}.png")
-
-    def assignments_tab(self):
-        """Nbgrader → Assignment List, as a student opens it; returns the tab's page."""
-        page = self.page
-        page.goto(self.url("lab"))
-        page.get_by_role("menuitem", name="Nbgrader", exact=True).click()
-        self.menu = page.locator("#jp-mainmenu-nbgrader").inner_text()
-        page.get_by_role("menuitem", name="Assignment List", exact=True).click()
-        page.locator("#released_assignments_list, #fetched_assignments_list, #submitted_assignments_list").first.wait_for()
-        return page
-
-    def close(self):
-        self.context.close()
-
-
-def submitted_row(page):
-    return page.locator("#submitted_assignments_list .list_item").filter(has_text=ASSIGNMENT)
-
-
-def fetch_feedback(student):
-    """The Assignments tab's Fetch Feedback button; returns the feedback pages the student then
-    has, {name: html} (none when nothing was released to them)."""
-    page = student.assignments_tab()
-    with page.expect_response(lambda response: "assignments/fetch_feedback" in response.url) as answer:
-        submitted_row(page).get_by_role("button", name="Fetch Feedback").click()
-    assert answer.value.ok, answer.value.text()
-    page.wait_for_timeout(300)   # the list is drawn again from the answer
-    listing = student.api("GET", f"api/contents/{ASSIGNMENT}/feedback")
-    if listing.status == 404 or not listing.json()["content"]:
-        return {}
-    [folder] = listing.json()["content"]   # one submission, so one folder of feedback
-    return {item["name"]: student.api("GET", f"files/{item['path']}").text()
-            for item in student.api("GET", f"api/contents/{folder['path']}").json()["content"]}
-
-
 def score_of(feedback_page):
     """A feedback page's total: its first "Score: X / Y"."""
     return float(re.search(r"Score: ([\d.]+) / [\d.]+", feedback_page).group(1))
@@ -326,7 +263,7 @@ def test_the_course_round_trip_in_the_browser_from_release_to_feedback(hub):
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         try:
             # 1. The instructor releases the assignment from the formgrader's Manage Assignments.
-            instructor = Person(chromium, hub, hub.instructor)
+            instructor = HubPerson(chromium, hub, hub.instructor, ROUND_TRIP)
             formgrader = instructor.page
             formgrader.goto(instructor.url("formgrader"))
             formgrader.locator("td.release a").click()
@@ -337,7 +274,7 @@ def test_the_course_round_trip_in_the_browser_from_release_to_feedback(hub):
             step("released")
             # 2. Each student fetches, completes, validates part 1 and submits, in JupyterLab.
             for number, (user, (notebooks, validate_says)) in enumerate(people.items(), start=2):
-                student = Person(chromium, hub, user)
+                student = HubPerson(chromium, hub, user, ROUND_TRIP)
                 page = student.assignments_tab()
                 assert "exchange directory does not exist" not in page.content()
                 assert "Formgrader" not in student.menu and "Create assignment" not in student.menu, student.menu
@@ -345,10 +282,7 @@ def test_the_course_round_trip_in_the_browser_from_release_to_feedback(hub):
                 fetched = page.locator("#fetched_assignments_list")
                 fetched.get_by_text(ASSIGNMENT, exact=True).wait_for()
                 student.shot(f"{number:02d}-{roles[user]}-fetched")
-                for name, notebook in notebooks.items():   # the student's finished work, saved in their server
-                    saved = student.api("PUT", f"api/contents/{ASSIGNMENT}/{name}", data={
-                        "type": "notebook", "format": "json", "content": json.loads(nbformat.writes(notebook))})
-                    assert saved.ok, saved.text()
+                student.save(ASSIGNMENT, notebooks)   # the student's finished work, saved in their server
                 if validate_says:   # nbgrader's Validate button in the notebook's toolbar
                     notebook_page = student.context.new_page()
                     notebook_page.goto(student.url(f"lab/workspaces/{user}-validate/tree/{ASSIGNMENT}/{NOTEBOOKS[0]}"))
@@ -432,7 +366,7 @@ def test_the_course_round_trip_in_the_browser_from_release_to_feedback(hub):
             # 6. Each student fetches their feedback in the Assignments tab: their own pages.
             def own_feedback(user, number, show=None):
                 """What `user` gets from Fetch Feedback; the page of notebook 1 shown, at `show`."""
-                student = Person(chromium, hub, user)
+                student = HubPerson(chromium, hub, user, ROUND_TRIP)
                 pages = fetch_feedback(student)
                 student.shot(f"{number:02d}-{roles[user]}-feedback-fetched")
                 assert (submitted_row(student.page).get_by_text("(view feedback)").count() == 1) == bool(pages)

@@ -2,9 +2,11 @@
 
 One hub, started by the project's own `make hub` with the service turned on, accounts of its own
 (gch<tag>i, gch<tag>s1..s3). The instructor releases the assignment; then no instructor acts:
-each student submits with nbgrader's own command as themselves, and fetches feedback.
+s1 fetches, submits and fetches feedback in JupyterLab's Assignments tab in Chromium, the others
+with nbgrader's own commands as themselves.
 
-    s1   the one-sided difference, then, once graded, right work: the second grade replaces the first
+    s1   the one-sided difference (in Chromium), then, once graded, right work: the second grade
+         replaces the first
     s2   right work
     s3   a kernel that dies in gradient_check_by_parameter: flagged, its feedback held back
 """
@@ -23,6 +25,7 @@ import nbformat
 import pytest
 import requests
 
+from browser_support import CHROMIUM, CHROMIUM_ARGS, HubPerson, fetch_feedback, submitted_row
 from ci import require
 from commands import free_port
 from synthetic_class import demo
@@ -37,6 +40,7 @@ VENV = Path(os.environ.get("HUB_TEST_VENV", "/var/tmp/gradient-checking-hub-test
 ASSIGNMENT = "gradient_checking"
 DIAGNOSIS = "Your approximation matches a one-sided difference"   # grading/diagnoses.py's sentence
 CLEAN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+SHOTS = ROOT / "artifacts" / "hub" / "on-submit"
 
 
 def minute():
@@ -56,6 +60,8 @@ def account_exists(name):
 class Course:
     def __init__(self, home, instructor, students, env):
         self.home, self.instructor, self.students, self.env = home, instructor, students, env
+        self.url = f"http://127.0.0.1:{env['HUB_PORT']}"
+        self.passwords = dict(line.split() for line in (home / "private" / "passwords").read_text().splitlines())
 
     def nbgrader(self, user, *args, cwd=None, check=True):
         home = pwd.getpwnam(user).pw_dir
@@ -99,13 +105,12 @@ class Course:
         """The queue's page, /services/grade-on-submit/, as `user` logged in through the hub's form."""
         session = requests.Session()
         session.trust_env = False   # loopback: no proxy from the environment
-        url = f"http://127.0.0.1:{self.env['HUB_PORT']}"
-        form = session.get(url + "/hub/login", timeout=30)
+        form = session.get(self.url + "/hub/login", timeout=30)
         xsrf = re.search(r'name="_xsrf" value="([^"]+)"', form.text).group(1)
-        password = dict(line.split() for line in (self.home / "private" / "passwords").read_text().splitlines())[user]
-        assert session.post(url + "/hub/login", data={"_xsrf": xsrf, "username": user, "password": password},
+        assert session.post(self.url + "/hub/login", data={"_xsrf": xsrf, "username": user,
+                                                           "password": self.passwords[user]},
                             timeout=60, allow_redirects=False).status_code == 302
-        return session.get(url + "/services/grade-on-submit/", timeout=60)
+        return session.get(self.url + "/services/grade-on-submit/", timeout=60)
 
     def queue(self):
         done = subprocess.run(["make", "-s", "hub-queue"], cwd=ROOT, env=self.env, capture_output=True, text=True,
@@ -173,26 +178,61 @@ def wait_for(what, seconds):
 
 
 def test_students_get_their_grade_on_submit_with_no_instructor_action(course):
+    require(CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install chromium")
+    from playwright.sync_api import sync_playwright
+
     s1, s2, s3 = course.students
     kinds = demo.hub_kinds()
     course.nbgrader(course.instructor, "release_assignment", ASSIGNMENT,
                     cwd=Path(pwd.getpwnam(course.instructor).pw_dir) / "gradient-checking")
-    submitted = {s1: course.submit(s1, kinds["mistake"]), s2: course.submit(s2, kinds["right"]),
-                 s3: course.submit(s3, kinds["crashing"])}
+    submitted = {}
 
-    # Within a minute of their submit (minute()), the first student's fetch_feedback brings their
+    # Within a minute of their submit (minute()), the first student's Fetch Feedback brings their
     # own pages; the others, graded in the next batch, within two.
+    def wait_graded(student, count, within=1):
+        """Until the service has finished `count` of the student's submissions, at most `within` minutes."""
+        return wait_for(lambda: len(course.finished(student)) >= count,
+                        submitted[student] + within * minute() - time.monotonic())
+
     def fetched(student, count, within=1):
         """Once the service has finished `count` of the student's submissions: what they fetch."""
-        wait_for(lambda: len(course.finished(student)) >= count,
-                 submitted[student] + within * minute() - time.monotonic())
+        wait_graded(student, count, within)
         return course.feedback(student)
 
-    first = fetched(s1, 1)
-    print(f"{s1}: feedback {time.monotonic() - submitted[s1]:.0f} s after submitting")
-    assert len(first) == 1, f"no feedback for {s1} within a minute:\n{course.queue()}"
-    [first] = first.values()
-    assert DIAGNOSIS in said(first["1_gradient_checking_1d.html"]) and total(first) < 100
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            # s1 in JupyterLab's Assignments tab: Fetch, their work saved in their server, Submit.
+            student = HubPerson(chromium, course, s1, SHOTS)
+            page = student.assignments_tab()
+            page.locator("#released_assignments_list").get_by_role("button", name="Fetch").click()
+            page.locator("#fetched_assignments_list").get_by_text(ASSIGNMENT, exact=True).wait_for()
+            student.save(ASSIGNMENT, kinds["mistake"])
+            page = student.assignments_tab()
+            page.locator("#fetched_assignments_list").get_by_role("button", name="Submit").click()
+            submitted_row(page).wait_for()
+            submitted[s1] = time.monotonic()
+            student.shot("01-mistake-submitted")
+            submitted.update({s2: course.submit(s2, kinds["right"]), s3: course.submit(s3, kinds["crashing"])})
+
+            # No instructor acts: once graded, s1's Fetch Feedback brings their score and diagnosis.
+            wait_graded(s1, 1)
+            first = fetch_feedback(student)
+            student.shot("02-mistake-feedback-fetched")
+            print(f"{s1}: feedback {time.monotonic() - submitted[s1]:.0f} s after submitting")
+            assert first, f"no feedback for {s1} within a minute:\n{course.queue()}"
+            assert submitted_row(student.page).get_by_text("(view feedback)").count() == 1
+            assert DIAGNOSIS in said(first["1_gradient_checking_1d.html"])
+            [graded] = course.finished(s1)
+            assert total(first) == graded.score < 100   # the one number: the queue's, grades.csv's, the page's
+            [folder] = course.feedback(s1)
+            student.page.goto(student.url(f"files/{ASSIGNMENT}/feedback/{folder}/1_gradient_checking_1d.html"))
+            student.page.get_by_text(DIAGNOSIS).first.scroll_into_view_if_needed()
+            student.shot("03-mistake-feedback-page")
+            student.close()
+        finally:
+            chromium.close()
+
     # A resubmission is graded again and its feedback replaces the first grade.
     submitted[s1] = course.submit(s1, kinds["right"])
     right = fetched(s2, 1, within=2)   # graded in the batch after the first one

@@ -18,6 +18,12 @@
 6. A table of every student, then grades.csv (nbgrader's CSV export), the similarity report
    (grading.grader.similarity, pairs from --similarity-threshold up) and the class report, which links it.
 
+--serve keeps the run up for a caller that grades again and again (grading on submit, hub/
+grade_on_submit.py): each line read on stdin is one run as above, over the course as it is then,
+on the same worker processes (their imports and sandboxed nbgrader start once, not once a run);
+after each it prints SERVED and the run's exit status. Configuration, helpers or the assignment
+changed since it started: it ends with RESTART (its workers loaded the old ones) for a fresh one.
+
 The run ends cleanly whatever ends it: Ctrl-C, SIGTERM or a closed output pipe stop the workers
 and everything they started (grading.grader.runners); grades finished before stay in the ledger.
 
@@ -41,6 +47,9 @@ from grading.grader.ledger import public_url
 from grading.sandboxing import cgroups
 from grading.untrusted_text import for_terminal
 
+SERVED = "@@autograde-run-ended"            # --serve: this, a space, the run's exit status
+RESTART = 4                                 # --serve: what it loaded changed; start a fresh one
+
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description="Grade every submission in submitted/ in the sandbox, "
@@ -54,6 +63,8 @@ def parse_args(argv):
     parser.add_argument("--force", action="store_true", help="grade again what was graded already")
     parser.add_argument("--no-feedback", dest="feedback", action="store_false", help="do not write feedback HTML")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--serve", action="store_true", help="a run for each line read on stdin, on workers kept "
+                                                             f"up between runs; after each, '{SERVED} <status>'")
     parser.add_argument("--deadline", type=float, help="seconds for one whole submission, both notebooks and "
                                                        "verification (default: the course's "
                                                        "GradingSettings.deadline_seconds, 300 unless set)")
@@ -99,6 +110,40 @@ def main(argv=None):
 def run(argv=None):
     args = parse_args(argv)
     course = course_of(args)
+    return serve(args, course) if args.serve else grade_course(args, course)
+
+
+def loaded(course):
+    """What a grading process loads once and keeps: the configuration and helpers (as reviewed),
+    and the assignment's source/ and release/ notebooks (grading.grader.answers caches them)."""
+    notebooks = {str(path): path.read_bytes() for part in ("source", "release")
+                 for path in sorted((course.root / part / ASSIGNMENT).glob("*.ipynb"))}
+    return config_review.current(course.root), notebooks
+
+
+def serve(args, course):
+    """--serve: grade_course() for each line on stdin, on one runner kept up; see the docstring."""
+    refused = config_review.refusal_status(course.root)
+    if refused:
+        return refused
+    from grading.grader import pipeline
+    started_with = loaded(course)
+    runner = class_grading.runner_for(None, args.workers, args.scheduler,
+                                      on_end=pipeline.end_current)
+    with runner:
+        for _ in sys.stdin:
+            if loaded(course) != started_with:
+                print(f"{SERVED} {RESTART}", flush=True)
+                return RESTART
+            status = grade_course(args, course, runner)
+            print(f"{SERVED} {status}", flush=True)
+            if getattr(runner, "broken", lambda: False)():
+                return RESTART   # a worker died outright: the next run needs fresh ones
+    return 0
+
+
+def grade_course(args, course, kept=None):
+    """One run over the course; its exit status. `kept`: a runner already up (--serve)."""
     refused = config_review.refusal_status(course.root)   # before anything loads nbgrader_config.py here
     if refused:
         return refused
@@ -124,13 +169,13 @@ def run(argv=None):
     gradebook.prepare(course, db_url)
     cgroups.sweep()   # what runs killed with SIGKILL left behind
     todo, unchanged = class_grading.to_grade(course, db_url, students, args.force)
-    runner = class_grading.runner_for(todo, args.workers, args.scheduler, on_end=pipeline.end_current)
+    runner = kept or class_grading.runner_for(todo, args.workers, args.scheduler, on_end=pipeline.end_current)
     print(f"Grading {len(todo)} of {len(students)} submissions on {runner.describe()}, "
           f"gradebook {public_url(db_url)}"
           + (f"; {len(unchanged)} unchanged since their last grade (--force grades them again)" if unchanged else ""),
           flush=True)
     graded = class_grading.grade_class(runner, course, db_url, students, todo, pipeline, feedback=args.feedback,
-                                       progress=not args.quiet)
+                                       progress=not args.quiet, own_runner=kept is None)
     print_run(graded, course_deadlines)
     class_grading.write_report(course, graded.results)
     class_grading.write_run_report(course, graded, "dask" if args.scheduler else "local",

@@ -19,6 +19,7 @@ import os
 import sys
 import time
 from collections import defaultdict
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -170,11 +171,13 @@ def to_grade(course, db_url, students, force=False):
 
 def runner_for(todo, workers, scheduler=None, on_end=None):
     """The runner of a run: the Dask cluster at `scheduler`, else `workers` local processes (no more
-    than there are submissions), each of which calls on_end() (grading.grader.pipeline.end_current:
-    kill what its submission runs) when told to end."""
+    than there are submissions in `todo`; None: a runner kept for runs to come, all `workers`),
+    each of which calls on_end() (grading.grader.pipeline.end_current: kill what its submission
+    runs) when told to end."""
     if scheduler:
         return runners.DaskCluster(scheduler)
-    return runners.LocalProcesses(max(1, min(workers, len(todo) or 1)), on_end=on_end)
+    wanted = workers if todo is None else min(workers, len(todo) or 1)
+    return runners.LocalProcesses(max(1, wanted), on_end=on_end)
 
 
 @dataclass
@@ -192,12 +195,13 @@ class ClassRun:
         return [r for r in self.fresh if r.failed]
 
 
-def grade_class(runner, course, db_url, students, todo, pipeline, *, feedback=True, progress=True):
+def grade_class(runner, course, db_url, students, todo, pipeline, *, feedback=True, progress=True, own_runner=True):
     """Grade `todo` (of `students`) on `runner`, apply the deadlines to everyone, write the feedback
     that is due; the ClassRun, each result with the gradebook's scores as they are now.
-    pipeline -- grading.grader.pipeline, which grades a submission and writes its feedback"""
+    pipeline -- grading.grader.pipeline, which grades a submission and writes its feedback
+    own_runner -- start and stop the runner here (False: a runner kept up between runs, --serve)"""
     ledger = Ledger(course, db_url)
-    with runner:
+    with runner if own_runner else nullcontext(runner):
         started = time.perf_counter()
         fresh = grade_all(runner, course, todo, db_url, pipeline.grade_submission, progress=progress) if todo else []
         grading_seconds = time.perf_counter() - started

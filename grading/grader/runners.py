@@ -108,6 +108,10 @@ class LocalProcesses:
         futures = {self.pool.submit(function, *args): key for key, args in jobs.items()}
         yield from _as_finished(futures, as_completed)
 
+    def broken(self):
+        """True once a worker died outright: the pool takes no more jobs (a kept run ends then)."""
+        return bool(self.pool._broken)
+
 
 class DaskCluster:
     """The workers of an existing Dask cluster, whose scheduler is at `scheduler` (tcp://host:8786).
