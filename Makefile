@@ -91,7 +91,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/bench_lms.py
 	$(BIN)/python benchmarks/bench_false_failures.py
 	tests/system_needs.sh
-	GC_WHOLE_CATALOG=1 $(BIN)/python -m pytest -q --durations=3 tests/test_catalog.py   # every catalog entry through nbgrader
+	GC_WHOLE_CATALOG=1 $(BIN)/python -m pytest -q --durations=3 tests/test_catalog.py tests/test_attacks.py   # every mistake and every attack through nbgrader
 
 # Every student's work in the course; only with CONFIRM=yes. The demo's class is in demo/.
 clean-students:

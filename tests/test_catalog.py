@@ -11,16 +11,15 @@ the hidden tests in-process). `make bench` grades the whole catalog (GC_WHOLE_CA
 
 Last, the real `nbgrader validate` that a student runs before submitting, on a few entries.
 """
-import os
 import shutil
 import subprocess
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import nbformat
 import pytest
 
 from browser_support import BIN, student_env
+from sampling import sample
 from grading.assignment import COURSE_ROOT, NOTEBOOKS
 from grading.checks.provided import ASSIGNMENT, gc_feedback
 from grading.grader import course
@@ -31,20 +30,8 @@ FUNCTIONS = dict(zip(NOTEBOOKS, (catalog.FUNCTIONS_1D, catalog.FUNCTIONS_ND)))
 HONEST = "honest_complete"
 
 
-def sample(variants, per_kind):
-    """The first `per_kind` variants of each (cell, part), in catalog order; all under GC_WHOLE_CATALOG=1."""
-    if os.environ.get("GC_WHOLE_CATALOG") == "1":
-        return list(variants)
-    taken, chosen = Counter(), []
-    for variant in variants:
-        if taken[variant.cell, variant.part] < per_kind:
-            taken[variant.cell, variant.part] += 1
-            chosen.append(variant)
-    return chosen
-
-
-MISTAKES = sample(catalog.MISTAKES, 2)
-ALTERNATIVES = sample(catalog.ALTERNATIVES, 1)
+MISTAKES = sample(catalog.MISTAKES, group=lambda v: (v.cell, v.part), per_group=2)
+ALTERNATIVES = sample(catalog.ALTERNATIVES, group=lambda v: (v.cell, v.part), per_group=1)
 
 
 def submission(variant=None):

@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -92,9 +93,19 @@ def autograde_results(root):
 
 @pytest.fixture(scope="module")
 def stock(new_course):
-    root = class_course(new_course, "stock", honest_class())
-    course.autograde(root)
-    return course.scores(root)
+    """Stock serial `nbgrader autograde`'s scores of the class: two halves in two courses at once,
+    one run each, to use both cores (a run grades one submission at a time)."""
+    students = sorted(honest_class().items())
+    halves = [dict(students[::2]), dict(students[1::2])]
+
+    def grade(k):
+        root = class_course(new_course, f"stock{k}", halves[k])
+        course.autograde(root)
+        return course.scores(root)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first, second = pool.map(grade, range(2))
+    return {**first, **second}
 
 
 @pytest.fixture(scope="module")
@@ -167,30 +178,6 @@ def test_postgresql_gradebook_equals_stock_nbgrader(stock, local_sqlite, new_cou
         assert {row["student_id"]: float(row["score"]) for row in csv.DictReader(handle)} == exported
 
 
-def test_second_run_grades_only_what_changed(new_course):
-    # A course of its own: a student hands in new work here, which the other tests must not see.
-    students = small_class()
-    root = class_course(new_course, "rerun", students)
-    status, printed = run(root, "--workers", "2")
-    assert status == 0 and f"Grading {len(students)} of {len(students)} submissions" in printed, printed
-    before = {p.name: p.stat().st_mtime_ns for p in (root / ledger.LEDGER).iterdir()}
-    graded = course.scores(root)
-    status, printed = run(root, "--workers", "2")
-    assert status == 0 and f"Grading 0 of {len(students)} submissions" in printed, printed
-    assert {p.name: p.stat().st_mtime_ns for p in (root / ledger.LEDGER).iterdir()} == before
-    assert course.scores(root) == graded
-
-    # The blank student hands in the complete work: only that one is graded again.
-    course.add_submission(root, "z_blank", synthetic.submission())
-    status, printed = run(root, "--workers", "2")
-    assert status == 0 and f"Grading 1 of {len(students)} submissions" in printed, printed
-    assert sum(course.scores(root)["z_blank"].values()) == 100
-    assert course.scores(root)["m_one_sided_1d"] == graded["m_one_sided_1d"]
-
-    status, printed = run(root, "--force", "--student", "m_one_sided_1d")
-    assert status == 0 and "Grading 1 of 1 submissions" in printed, printed
-
-
 def test_a_changed_grader_or_gradebook_makes_grades_stale(local_sqlite, tmp_path):
     root, _, _ = local_sqlite
     url = gradebook.configured_url(root)
@@ -227,7 +214,11 @@ def test_instructor_outputs(local_sqlite, stock):
         assert (root / "reports" / image).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_killed_run_loses_no_finished_grade(new_course):
+@pytest.fixture(scope="module")
+def killed_and_resumed(new_course):
+    """A class of six whose run was killed (SIGKILL, its whole process group) once two grades were
+    finished, then run again: (root, the finished grades' students, processes left 30 s after the
+    kill, the second run's status and printed text)."""
     import psutil
 
     students = {f"s{k}": synthetic.submission() for k in range(6)}
@@ -241,9 +232,7 @@ def test_killed_run_loses_no_finished_grade(new_course):
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     finished = sorted(p.stem for p in entries.glob("*.json"))
-    assert 2 <= len(finished) < len(students), finished
     scores = course.scores(root)
-    assert all(sum(scores[s].values()) == 100 for s in finished), scores
 
     def leftovers():
         return [{**p.info, "cmdline": " ".join(p.info["cmdline"])[-160:]}
@@ -255,13 +244,42 @@ def test_killed_run_loses_no_finished_grade(new_course):
     ending = time.monotonic() + 30
     while leftovers() and time.monotonic() < ending:
         time.sleep(0.2)
-    assert not leftovers(), f"processes of the killed run are still running 30 s later: {leftovers()}"
-
+    left = leftovers()
     status, printed = run(root, "--workers", "2")
+    return root, finished, scores, left, status, printed
+
+
+def test_killed_run_loses_no_finished_grade(killed_and_resumed):
+    root, finished, scores_at_kill, left, status, printed = killed_and_resumed
+    assert 2 <= len(finished) < 6, finished
+    assert all(sum(scores_at_kill[s].values()) == 100 for s in finished), scores_at_kill
+    assert not left, f"processes of the killed run are still running 30 s later: {left}"
     assert status == 0, printed
-    assert f"Grading {len(students) - len(finished)} of {len(students)} submissions" in printed, printed
+    assert f"Grading {6 - len(finished)} of 6 submissions" in printed, printed
     assert all(sum(row.values()) == 100 for row in course.scores(root).values())
-    assert len(course.scores(root)) == len(students)
+    assert len(course.scores(root)) == 6
+
+
+def test_second_run_grades_only_what_changed(killed_and_resumed):
+    root = killed_and_resumed[0]
+    before = {p.name: p.stat().st_mtime_ns for p in (root / ledger.LEDGER).iterdir()}
+    graded = course.scores(root)
+    status, printed = run(root, "--workers", "2")
+    assert status == 0 and "Grading 0 of 6 submissions" in printed, printed
+    assert {p.name: p.stat().st_mtime_ns for p in (root / ledger.LEDGER).iterdir()} == before
+    assert course.scores(root) == graded
+
+    # One student hands in new work with a mistake in it: only that one is graded again.
+    mistake = catalog.by_name("one_sided_1d")
+    course.add_submission(root, "s0", synthetic.submission({mistake.cell: mistake.code}))
+    status, printed = run(root, "--workers", "2")
+    assert status == 0 and "Grading 1 of 6 submissions" in printed, printed
+    again = course.scores(root)
+    assert 0 < sum(again["s0"].values()) < 100, again["s0"]
+    assert {s: row for s, row in again.items() if s != "s0"} == {s: row for s, row in graded.items() if s != "s0"}
+
+    status, printed = run(root, "--force", "--student", "s1")
+    assert status == 0 and "Grading 1 of 1 submissions" in printed, printed
 
 
 def test_an_instructors_score_outlives_a_resubmission(copied_class):
