@@ -67,7 +67,7 @@ reference: $(BIN)/.installed
 	$(BIN)/python -m grading.checks.build_reference
 
 # The instructor who releases source/'s helpers has read them: they are recorded as reviewed
-# (grading/grader/config_review.py); a later change is refused by make autograde until accepted.
+# (grading/grader/reviewed_config.py); a later change is refused by make autograde until accepted.
 release: reference
 	$(BIN)/nbgrader generate_assignment gradient_checking --force
 	$(BIN)/python -m grading.grader.config_review --record-helpers

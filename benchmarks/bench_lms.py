@@ -1,10 +1,10 @@
 """Benchmark: the similarity report and the LMS export on large classes, measured in one run.
 
-similarity  grading.grader.similarity.similar_pairs on N synthetic classes (each student a mix of the
+similarity  grading.grader.similarity_report.similar_pairs on N synthetic classes (each student a mix of the
             catalog's correct variants, some of them disguised copies of another), N = 100 and
             --students; the figure is seconds, and microseconds per pair against the 100-student
             run (the baseline: the work grows with the square of the class)
-export      grading.lms.lms_export.filled_rows (Canvas's gradebook export with the scores written in)
+export      grading.lms.uploads.filled_rows (Canvas's gradebook export with the scores written in)
             and feedback_bundle (the re-upload zip of two pages per student) for --students
             students, in a scratch course; the gradebook's read is left out (nbgrader's API, one
             query)
@@ -23,8 +23,8 @@ import time
 
 from grading.assignment import COURSE_ROOT, NOTEBOOKS
 from grading.course_directory import Course
-from grading.grader import similarity
-from grading.lms import lms_export
+from grading.grader import similarity_report
+from grading.lms import uploads
 from synthetic_class import catalog, synthetic
 
 
@@ -44,7 +44,7 @@ def synthetic_answers(students, seed=0):
             continue
         code = {cell: rng.choice(options + [None]) for cell, options in by_cell.items()}
         notebooks = synthetic.submission({cell: c for cell, c in code.items() if c})
-        answers[name] = similarity.answer_text([notebooks[n] for n in NOTEBOOKS])
+        answers[name] = similarity_report.answer_text([notebooks[n] for n in NOTEBOOKS])
     return answers
 
 
@@ -52,7 +52,7 @@ def time_similarity(answers, given, repeats):
     runs = []
     for _ in range(repeats):
         started = time.perf_counter()
-        similarity.similar_pairs(answers, given)
+        similarity_report.similar_pairs(answers, given)
         runs.append(time.perf_counter() - started)
     return statistics.median(runs)
 
@@ -75,10 +75,10 @@ def time_export(students, repeats):
             named[f"user{k}"] = {"lms_id": str(10000 + k), "name": f"lastfirst{k}", "submission": 900000 + k}
         for _ in range(repeats):
             started = time.perf_counter()
-            lms_export.filled_rows(roster, "canvas", by_lms_id, points, "gradient_checking")
+            uploads.filled_rows(roster, "canvas", by_lms_id, points, "gradient_checking")
             rows_runs.append(time.perf_counter() - started)
             started = time.perf_counter()
-            lms_export.feedback_bundle(course, "canvas", named, held=set())
+            uploads.feedback_bundle(course, "canvas", named, held=set())
             zip_runs.append(time.perf_counter() - started)
     return statistics.median(rows_runs), statistics.median(zip_runs)
 
@@ -88,7 +88,7 @@ def main(argv=None):
     parser.add_argument("--students", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
-    given = similarity.release_texts(COURSE_ROOT)
+    given = similarity_report.release_texts(COURSE_ROOT)
     print(f"Building {args.students} synthetic answer sets ...", flush=True)
     answers = synthetic_answers(args.students)
     baseline_n = min(100, args.students)

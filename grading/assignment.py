@@ -18,7 +18,7 @@ COURSE_ROOT = Path(os.environ.get("GRADING_COURSE_ROOT", PACKAGE.parent))
 SOURCE = COURSE_ROOT / "source" / ASSIGNMENT
 # The students' helpers (gc_utils.py; gc_feedback.py and gc_feedback_cases.json beside it), which the
 # grader loads from the course's source/ (grading/checks/provided.py) once they are reviewed
-# (grading/grader/config_review.py). Inside the grading sandbox source/ is not visible; the sandbox
+# (grading/grader/reviewed_config.py). Inside the grading sandbox source/ is not visible; the sandbox
 # points this at the read-only released copy, which `make release` keeps identical (tests/test_release.py).
 HELPERS_PATH = Path(os.environ.get("GRADING_HELPERS", SOURCE / "gc_utils.py"))
 NOTEBOOKS = ("1_gradient_checking_1d.ipynb", "2_gradient_checking_nd.ipynb")

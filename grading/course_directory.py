@@ -15,7 +15,7 @@ everywhere.
     course.students_in("submitted")
 
 The configured names are read from the course's nbgrader_config.py on first need, once per
-Course, and only then: the grader executes no configuration before grading.grader.config_review
+Course, and only then: the grader executes no configuration before grading.grader.reviewed_config
 has checked it, so what needs no configured name (the configuration file, deadlines.toml, the
 grader's own folders) never reads it. A Course that crosses to a worker process takes the names
 it has read with it, never the configuration: the worker does not execute nbgrader_config.py again.

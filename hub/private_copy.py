@@ -102,7 +102,7 @@ class PrivateCopy:
 
     def environment(self):
         """What the grading package needs to grade this copy on behalf of the course: its helpers
-        and its configuration's review, keyed to the course (grading/grader/config_review.py)."""
+        and its configuration's review, keyed to the course (grading/grader/reviewed_config.py)."""
         return {"GRADING_COURSE_ROOT": str(self.copy), "GRADING_REVIEWED_AS": str(self.course),
                 "XDG_STATE_HOME": str(self.state)}
 

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from grading.assignment import ASSIGNMENT, COURSE_ROOT
 from grading.course_directory import Course
-from grading.grader import autograde, config_review, course, deadlines
+from grading.grader import autograde, course, deadlines, reviewed_config
 from synthetic_class import attacks, catalog, synthetic
 
 DEMO_ROOT = COURSE_ROOT / "demo"
@@ -90,22 +90,22 @@ def make_demo_course(root=DEMO_ROOT, origin=COURSE_ROOT):
     """A fresh course at `root` with `origin`'s source, release and configuration, and nothing else.
 
     Its nbgrader_config.py is `origin`'s, which the grader requires to be reviewed first; the copy
-    is then recorded as reviewed too (grading/grader/config_review.py). Raises ConfigNotReviewed."""
-    note = config_review.require_reviewed(origin)
+    is then recorded as reviewed too (grading/grader/reviewed_config.py). Raises ConfigNotReviewed."""
+    note = reviewed_config.require_reviewed(origin)
     if note:
         print(note)
     shutil.rmtree(root, ignore_errors=True)
     course.make_course_copy(root, origin)
     origin_course = Course(origin)
     shutil.copytree(origin_course.release(), origin_course.at(root).release())
-    config_review.record(root, config_review.current(root))
+    reviewed_config.record(root, reviewed_config.current(root))
     return root
 
 
 def main(root=DEMO_ROOT, origin=COURSE_ROOT):
     try:
         root = make_demo_course(root, origin)
-    except config_review.ConfigNotReviewed as refusal:
+    except reviewed_config.ConfigNotReviewed as refusal:
         print(refusal, file=sys.stderr)
         return 3
     students = demo_students()
@@ -115,7 +115,7 @@ def main(root=DEMO_ROOT, origin=COURSE_ROOT):
     gradebook_url = Course(root).sqlite_gradebook
     os.environ["GRADEBOOK_URL"] = gradebook_url
     (root / deadlines.FILE).write_text(DEMO_DEADLINES)
-    config_review.record(root, config_review.current(root))   # the demo's own file, reviewed here
+    reviewed_config.record(root, reviewed_config.current(root))   # the demo's own file, reviewed here
     for student, notebooks in students.items():
         folder = course.add_submission(root, student, notebooks)
         deadlines.write_timestamp(folder, SUBMITTED.get(student, DUE - timedelta(hours=2)))

@@ -13,7 +13,7 @@ from commands import autograded
 from grading.grader import course
 from pgserver import postgres_server  # noqa: F401  (a real PostgreSQL server on loopback)
 
-# The reviewed copies of the throwaway courses' configurations (grading/grader/config_review.py) go to a
+# The reviewed copies of the throwaway courses' configurations (grading/grader/reviewed_config.py) go to a
 # folder of this run, not the tester's own state folder; commands the tests start inherit it.
 os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="grading-state-")
 

@@ -8,7 +8,7 @@ import sys
 import pytest
 from nbgrader.api import Gradebook
 
-from grading.grader import course, report
+from grading.grader import class_report, course
 from grading.grader.course import points_per_function
 
 pytestmark = pytest.mark.fast   # in make check's lane
@@ -79,19 +79,19 @@ def test_the_report_names_every_roster_student_and_their_main_reason(tmp_path):
 def test_mistakes_are_sorted_and_their_labels_whole():
     results = [result(s, diagnoses={"gradient_check": ONE_SIDED.format(eps=e)}) for s, e in [("a", 0.1), ("b", 0.2)]]
     results += [result("c", diagnoses={"backward_propagation_n_fixed": DB1.format(m=2)})]
-    mistakes = report.frequent_mistakes(results)
+    mistakes = class_report.frequent_mistakes(results)
     assert [count for _, count in mistakes] == [2, 1]
     assert mistakes[0][0] == ("gradient_check", ONE_SIDED.format(eps="…").replace("0.00430421", "…").replace(
         "0.0782115", "…"))
-    label = report.mistake_label(*mistakes[0][0], rank=1)
+    label = class_report.mistake_label(*mistakes[0][0], rank=1)
     assert label.startswith("1. gradient_check: For J = x theta^3")
     assert label.replace("\n", " ").endswith("Your approximation matches a one-sided difference.")
-    assert max(len(line) for line in label.splitlines()) <= report.LABEL_WIDTH
+    assert max(len(line) for line in label.splitlines()) <= class_report.LABEL_WIDTH
     # A diagnosis too long for the chart is cut there, with "…"; the table below has it whole.
-    long = report.mistake_label("gradient_check", "raised ValueError: " + "a very long message " * 40, rank=2)
-    assert len(long.splitlines()) == report.LABEL_LINES and long.endswith("…")
-    assert max(len(line) for line in long.splitlines()) <= report.LABEL_WIDTH
+    long = class_report.mistake_label("gradient_check", "raised ValueError: " + "a very long message " * 40, rank=2)
+    assert len(long.splitlines()) == class_report.LABEL_LINES and long.endswith("…")
+    assert max(len(line) for line in long.splitlines()) <= class_report.LABEL_WIDTH
     # Not implemented yet, or nothing to grade, is no mistake.
     unanswered = [result("e", diagnoses={"gradient_check": NOT_IMPLEMENTED.format(f="gradient_check")})]
-    assert report.frequent_mistakes(results + unanswered) == mistakes
-    assert report.unanswered(results + unanswered) == (1, 1)
+    assert class_report.frequent_mistakes(results + unanswered) == mistakes
+    assert class_report.unanswered(results + unanswered) == (1, 1)

@@ -3,7 +3,7 @@
 A script that ran in a page of the instructor's Jupyter could write the course's
 nbgrader_config.py through the server's contents API, and nbgrader executes that file in the
 grader's own process. The grader refuses a configuration that differs from the one last reviewed
-(grading/grader/config_review.py): here the file is changed through a real Jupyter server's API, as such
+(grading/grader/reviewed_config.py): here the file is changed through a real Jupyter server's API, as such
 a script would, and the real commands refuse to run it until the instructor accepts a change.
 """
 import json
@@ -16,7 +16,7 @@ from pathlib import Path
 from browser_support import JupyterLab, LOOPBACK
 from commands import autograde as autograde_command, run
 
-from grading.grader import config_review, course, gradebook
+from grading.grader import course, gradebook, reviewed_config
 from synthetic_class import synthetic
 
 
@@ -87,13 +87,13 @@ def test_a_configuration_changed_through_the_browser_is_refused_until_accepted(n
 
 
 def test_the_difference_is_printed_without_control_characters(tmp_path):
-    shown = config_review.difference({"a.py": "x = 1\n"}, {"a.py": "x = 1\n# \x1b[2K\x1b[1Afake\n"})
+    shown = reviewed_config.difference({"a.py": "x = 1\n"}, {"a.py": "x = 1\n# \x1b[2K\x1b[1Afake\n"})
     assert "\x1b" not in shown and "+# \\x1b[2K\\x1b[1Afake" in shown
 
 
 def test_the_record_is_kept_outside_the_course(tmp_path):
-    assert tmp_path not in config_review.record_path(tmp_path).parents
-    assert Path(os.environ["XDG_STATE_HOME"]) in config_review.record_path(tmp_path).parents
+    assert tmp_path not in reviewed_config.record_path(tmp_path).parents
+    assert Path(os.environ["XDG_STATE_HOME"]) in reviewed_config.record_path(tmp_path).parents
 
 
 def repository_copy(destination):

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from grading.assignment import ASSIGNMENT, FUNCTIONS
-from grading.grader import config_review, course
-from grading.grader.report import REPORT
+from grading.course_directory import RESULTS_FILE as REPORT
+from grading.grader import course, reviewed_config
 from synthetic_class import demo, synthetic
 
 MAKEFILE = Path(__file__).resolve().parent.parent / "Makefile"
@@ -40,15 +40,15 @@ def test_the_demo_course_is_a_fresh_copy_beside_the_course(origin, tmp_path):
     assert sorted(p.name for p in root.iterdir()) == ["nbgrader_config.py", "release", "source"]
     assert (root / "release" / ASSIGNMENT).is_dir() and not stale.exists()
     assert sorted(p.relative_to(origin) for p in origin.rglob("*")) == before, "the course is untouched"
-    assert config_review.require_reviewed(root) == "", "its configuration is the course's, reviewed"
+    assert reviewed_config.require_reviewed(root) == "", "its configuration is the course's, reviewed"
 
 
 def test_the_demo_refuses_a_course_configuration_nobody_reviewed(origin, tmp_path):
-    config_review.require_reviewed(origin)
+    reviewed_config.require_reviewed(origin)
     reviewed = (origin / "nbgrader_config.py").read_text()
     try:
         (origin / "nbgrader_config.py").write_text(reviewed + "\n# changed\n")
-        with pytest.raises(config_review.ConfigNotReviewed):
+        with pytest.raises(reviewed_config.ConfigNotReviewed):
             demo.make_demo_course(tmp_path / "demo", origin)
         assert not (tmp_path / "demo").exists()
     finally:

@@ -41,7 +41,7 @@ from nbgrader.utils import notebook_hash
 
 from canaries import Canaries
 from ci import require
-from grading.lms.lms_export import flagged_students
+from grading.lms.uploads import flagged_students
 from synthetic_class import synthetic
 
 ROOT = Path(__file__).resolve().parent.parent

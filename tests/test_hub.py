@@ -32,7 +32,7 @@ from canaries import Canaries
 from ci import require
 from commands import free_port
 
-from grading.lms.lms_export import flagged_students
+from grading.lms.uploads import flagged_students
 from grading.plugins.formgrader_guard import AUTOGRADE_ELSEWHERE
 from synthetic_class import demo
 

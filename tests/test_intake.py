@@ -23,7 +23,7 @@ from nbgrader.api import Gradebook
 
 from commands import command_env
 from grading.assignment import ASSIGNMENT
-from grading.lms import intake, lms_export, lms_files
+from grading.lms import intake, lms_files, uploads
 from grading.lms.roster import IntakeError, Student, read_roster
 from grading.lms.zip_members import member_problem
 from grading.settings import DEFAULTS
@@ -327,7 +327,7 @@ def test_two_lms_rows_that_would_share_an_id_are_refused(tmp_path):
 
 
 def test_grades_go_back_in_moodle_own_worksheet():
-    rows = lms_export.filled_rows(MOODLE_WORKSHEET, "moodle", {"12345": "ada", "23456": "grace"}, {"ada": 85.0}, "")
+    rows = uploads.filled_rows(MOODLE_WORKSHEET, "moodle", {"12345": "ada", "23456": "grace"}, {"ada": 85.0}, "")
     sent = list(csv.reader(io.StringIO(MOODLE_WORKSHEET)))
     assert rows[0] == sent[0]
     assert [row[4] for row in rows[1:]] == ["85.00", ""]

@@ -10,7 +10,7 @@ import sys
 from nbgrader.utils import notebook_hash
 
 from grading.assignment import ASSIGNMENT, NOTEBOOKS
-from grading.lms import release_feedback
+from grading.lms import exchange_feedback
 
 
 def feedback_folder(root, student, secret=None):
@@ -48,18 +48,18 @@ def test_flagged_feedback_waits_for_the_instructor(tmp_path):
 
     # Grading on submit releases one student's grade alone (--student): no one else's goes out.
     feedback_folder(root, "bo", secret="b3")
-    status, lines = release_feedback.release(root, options=options, only=["ada"])
+    status, lines = exchange_feedback.release(root, options=options, only=["ada"])
     assert status == 0 and lines == ["released: ada"], lines
     assert released_pages(exchange) == pages_of("ada", "a1")
     shutil.rmtree(root / "feedback" / "bo")
 
-    status, lines = release_feedback.release(root, options=options)
+    status, lines = exchange_feedback.release(root, options=options)
     assert status == 0, lines
     assert released_pages(exchange) == pages_of("ada", "a1")
     assert "held back, flagged by verification (review them, then RELEASE_FLAGGED=1): mallory" in lines
     assert any(line.startswith("not submitted through the exchange") and "lms_student" in line for line in lines)
 
-    status, lines = release_feedback.release(root, release_flagged=True, options=options)
+    status, lines = exchange_feedback.release(root, release_flagged=True, options=options)
     assert status == 0, lines
     assert released_pages(exchange) == {**pages_of("ada", "a1"), **pages_of("mallory", "m2")}
     assert "released: ada, mallory" in lines
@@ -92,7 +92,7 @@ def test_only_the_rendered_pages_go_out_and_one_student_s_files_stop_no_one_else
     stale = notebook_hash(secret="a1", notebook_id="notes") + ".html"   # what stock nbgrader released before
     (exchange / "gc" / "feedback" / stale).write_text("<p>ada's own notes</p>")
 
-    status, lines = release_feedback.release(root, options=options)
+    status, lines = exchange_feedback.release(root, options=options)
     assert status == 0, lines
     assert released_pages(exchange) == {**pages_of("ada", "a1"), **pages_of("eve", "e5")}
     assert "released: ada, eve" in lines
@@ -105,10 +105,10 @@ def test_only_the_rendered_pages_go_out_and_one_student_s_files_stop_no_one_else
     for name in released_pages(exchange):
         (exchange / "gc" / "feedback" / name).unlink()
     done = subprocess.run([sys.executable, "-m", "nbgrader", "release_feedback", ASSIGNMENT, *options,
-                           release_feedback.CHECKED], cwd=root, capture_output=True, text=True)
+                           exchange_feedback.CHECKED], cwd=root, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert released_pages(exchange) == {**pages_of("ada", "a1"), **pages_of("eve", "e5")}
-    refused = dict(release_feedback.REFUSED_LINE.findall(done.stderr))
+    refused = dict(exchange_feedback.REFUSED_LINE.findall(done.stderr))
     assert sorted(refused) == ["bob", "cy", "dee"] and "not short printable ASCII" in refused["bob"]
     assert "Not released: ada's notes.html is no feedback page" in done.stderr
     assert "Not released: ada's \\udcff.html is no feedback page" in done.stderr
@@ -136,7 +136,7 @@ def test_when_nbgrader_fails_anyway_each_student_is_released_on_their_own(tmp_pa
     exchange.chmod(0o777)
     options = [f"--Exchange.root={exchange}", "--CourseDirectory.course_id=gc",
                "--ExchangeFactory.release_feedback=failing_release.FailsForBob"]
-    status, lines = release_feedback.release(root, options=options)
+    status, lines = exchange_feedback.release(root, options=options)
     assert status == 1
     assert released_pages(exchange) == pages_of("ada", "a1")
     assert "released: ada" in lines

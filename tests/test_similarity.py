@@ -7,7 +7,7 @@ import sys
 
 import nbformat
 
-from grading.grader import course, similarity
+from grading.grader import course, similarity_report
 from synthetic_class import catalog, synthetic
 
 ALTERNATIVES = {v.name: v for v in catalog.ALTERNATIVES}
@@ -50,13 +50,13 @@ def test_a_disguised_copy_ranks_first_and_is_shown_as_text(new_course):
     done = subprocess.run([sys.executable, "-m", "grading.grader.similarity", "--root", str(root), "--threshold", "0"],
                           capture_output=True, text=True, env=dict(os.environ))
     assert done.returncode == 0, done.stderr
-    _, pairs = similarity.write(root, threshold=0)
+    _, pairs = similarity_report.write(root, threshold=0)
     assert (pairs[0].first, pairs[0].second) == ("cy_alternatives", "dan_copier")
     assert pairs[0].similarity > 0.95
     independent = [p.similarity for p in pairs[1:] if "eve_blank" not in (p.first, p.second)]
     assert independent and max(independent) < pairs[0].similarity - 0.1
     assert not [p for p in pairs if "eve_blank" in (p.first, p.second)], "the release never counts"
-    page = (root / similarity.PAGE).read_text()
+    page = (root / similarity_report.PAGE).read_text()
     assert "<script>" not in page and "&lt;/pre&gt;&lt;script&gt;window.pwned" in page
     assert page.count('class="copied"') > 10
 
@@ -65,7 +65,7 @@ def test_the_default_threshold_lists_the_copy(new_course):
     answers = {"a": "def f(x):\n    total = 0\n    for i in range(10):\n        total += x * i\n    return total\n" * 3,
                "b": "def f(y):\n    acc = 0\n    for k in range(10):\n        acc += y * k\n    return acc\n" * 3,
                "c": "def f(x):\n    return sum(x * i for i in range(10)) if x else 0.0\n"}
-    pairs, _ = similarity.similar_pairs(answers)
+    pairs, _ = similarity_report.similar_pairs(answers)
     assert [(p.first, p.second) for p in pairs] == [("a", "b")]
 
 
@@ -85,7 +85,7 @@ def test_copies_that_hide_from_the_solution_flags_are_paired_with_the_original(c
     copies = {("ann_original", "bob_flags_cleared"), ("ann_original", "cat_moved"), ("bob_flags_cleared", "cat_moved")}
     others = [percent for pair, percent in pairs.items() if pair not in copies]
     assert others and max(others) <= min(pairs[p] for p in copies) - 10, pairs   # independent work stays below
-    assert max(percent for pair, percent in pairs.items() if "dan_independent" in pair) < similarity.THRESHOLD * 100
+    assert max(percent for pair, percent in pairs.items() if "dan_independent" in pair) < similarity_report.THRESHOLD * 100
     assert not [pair for pair in pairs if "eve_blank" in pair], "the blank release compares with nothing"
     assert "6 submissions, 15 pairs compared" in page
 
@@ -99,8 +99,8 @@ def test_the_report_is_the_same_on_every_run(copied_class):
         done = subprocess.run([sys.executable, "-m", "grading.grader.similarity", "--root", str(root), "--threshold", "0"],
                               capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": seed})
         assert done.returncode == 0, done.stderr
-        pages.append((root / similarity.PAGE).read_text())
+        pages.append((root / similarity_report.PAGE).read_text())
     for _ in range(2):
-        similarity.write(root, threshold=0)
-        pages.append((root / similarity.PAGE).read_text())
+        similarity_report.write(root, threshold=0)
+        pages.append((root / similarity_report.PAGE).read_text())
     assert len(listed_pairs(pages[0])) == 10 and len(set(pages)) == 1

@@ -4,7 +4,7 @@ The grader never imports the copy that sits in a student's folder: a submission 
 changed it. Loading the instructor's file by path also means that the notebooks' helpers and
 the grader's cannot drift apart: there is only one file. The grader runs them in its own
 processes, outside every sandbox, so it starts only once they are as last reviewed
-(grading/grader/config_review.py), before anything imports this module.
+(grading/grader/reviewed_config.py), before anything imports this module.
 """
 import importlib.util
 

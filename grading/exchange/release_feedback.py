@@ -38,7 +38,7 @@ from grading.untrusted_text import for_terminal
 PAGES = tuple(name.removesuffix(".ipynb") for name in NOTEBOOKS)   # the notebook ids whose pages go out
 SECRET = "submission_secret.txt"
 MAX_SECRET_BYTES = 256        # nbgrader's submit writes 128 hexadecimal digits
-REFUSED = "Not released for {student}: {why}"   # grading.lms.release_feedback reads these lines
+REFUSED = "Not released for {student}: {why}"   # grading.lms.exchange_feedback reads these lines
 
 
 @dataclass

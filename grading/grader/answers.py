@@ -12,7 +12,7 @@ whatever the student's own metadata says, plus the code cells the student added:
 Verification (grading.grader.verify) runs these cells of the staged copy, where each notebook has
 the assignment's name (staging found it, whatever the student called it; in a folder where it has
 another name, read_submitted_notebook finds it as staging does); the similarity report
-(grading.grader.similarity) compares them in the files staging.find_notebooks finds, so that both
+(grading.grader.similarity_report) compares them in the files staging.find_notebooks finds, so that both
 see the same code.
 """
 import json
@@ -171,7 +171,7 @@ def reading_of(notebook, layout):
     staging tidies it, then its code taken as verification runs it. Whatever the student's metadata
     says, the answers are the cells whose grade_id the release gives a solution cell and the code
     cells the student added (not the release's own), so the similarity report reads code through
-    this function too (grading.grader.similarity)."""
+    this function too (grading.grader.similarity_report)."""
     reading = NotebookReading()
     staging.tidy(notebook, layout.released)   # what staging reports, it does not report twice
     cells = notebook.cells

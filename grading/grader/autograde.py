@@ -16,7 +16,7 @@
 5. The same workers write nbgrader's feedback HTML of every student whose feedback is missing
    or older than their graded notebooks, or whose late penalty changed.
 6. A table of every student, then grades.csv (nbgrader's CSV export), the similarity report
-   (grading.grader.similarity, pairs from --similarity-threshold up) and the class report, which links it.
+   (grading.grader.similarity_report, pairs from --similarity-threshold up) and the class report, which links it.
 
 --serve keeps the run up for a caller that grades again and again (grading on submit, hub/
 grade_on_submit.py): each line read on stdin is one run as above, over the course as it is then,
@@ -41,7 +41,7 @@ import sys
 
 from grading.assignment import ASSIGNMENT
 from grading.command_line import course_argument, course_of, gradebook_argument
-from grading.grader import class_grading, config_review, deadlines, gradebook, report, similarity
+from grading.grader import class_grading, class_report, deadlines, gradebook, reviewed_config, similarity_report
 from grading.grader.class_grading import students_to_grade
 from grading.grader.ledger import public_url
 from grading.sandboxing import cgroups
@@ -118,12 +118,12 @@ def loaded(course):
     and the assignment's source/ and release/ notebooks (grading.grader.answers caches them)."""
     notebooks = {str(path): path.read_bytes() for part in ("source", "release")
                  for path in sorted((course.root / part / ASSIGNMENT).glob("*.ipynb"))}
-    return config_review.current(course.root), notebooks
+    return reviewed_config.current(course.root), notebooks
 
 
 def serve(args, course):
     """--serve: grade_course() for each line on stdin, on one runner kept up; see the docstring."""
-    refused = config_review.refusal_status(course.root)
+    refused = reviewed_config.refusal_status(course.root)
     if refused:
         return refused
     from grading.grader import pipeline
@@ -144,7 +144,7 @@ def serve(args, course):
 
 def grade_course(args, course, kept=None):
     """One run over the course; its exit status. `kept`: a runner already up (--serve)."""
-    refused = config_review.refusal_status(course.root)   # before anything loads nbgrader_config.py here
+    refused = reviewed_config.refusal_status(course.root)   # before anything loads nbgrader_config.py here
     if refused:
         return refused
     # Only now: the pipeline imports the helpers of source/ (grading/checks/provided.py), which
@@ -183,9 +183,9 @@ def grade_course(args, course, kept=None):
     print(f"\nGrades:       {class_grading.export_grades(course, db_url)}")
     if args.feedback:
         print(f"Feedback:     {course.folder('feedback')}/<student>/{ASSIGNMENT}/*.html")
-    threshold = similarity.THRESHOLD if args.similarity_threshold is None else args.similarity_threshold
-    similar, pairs = similarity.write(course, threshold)   # before the class report, which links it
-    print(f"Class report: {report.write(course, db_url)}")
+    threshold = similarity_report.THRESHOLD if args.similarity_threshold is None else args.similarity_threshold
+    similar, pairs = similarity_report.write(course, threshold)   # before the class report, which links it
+    print(f"Class report: {class_report.write(course, db_url)}")
     print(f"Similarity:   {similar} ({len(pairs)} pairs at or above {threshold:.0%})")
     print(f"Details:      {course.results_file}")
     return 1 if graded.failed else 0

@@ -12,7 +12,7 @@
 
 It does not import grading.grader.pipeline, which loads the helpers of source/
 (grading/checks/provided.py) into this process: the command imports it once the configuration and
-the helpers are reviewed (grading.grader.config_review) and hands it in.
+the helpers are reviewed (grading.grader.reviewed_config) and hands it in.
 """
 import json
 import os

@@ -5,7 +5,7 @@
 
 A course changes a bound in its nbgrader_config.py (c.GradingSettings.deadline_seconds = 600);
 grading.settings declares each one once. Reading a course's values runs its nbgrader_config.py,
-so, as for make autograde, only once it is reviewed (grading.grader.config_review). --document
+so, as for make autograde, only once it is reviewed (grading.grader.reviewed_config). --document
 writes the table of defaults into a document between grading.settings.TABLE_START and TABLE_END:
 docs/security.md's bounds are written so, never by hand.
 
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from grading.settings import in_document, text
 from grading.command_line import course_argument, course_of
-from grading.grader import config_review
+from grading.grader.reviewed_config import refusal_status
 
 
 def write_document(path):
@@ -42,7 +42,7 @@ def main(argv=None):
         print(f"{args.document}: the table of settings {'written' if changed else 'is current'}")
         return 0
     course = course_of(args)
-    refused = config_review.refusal_status(course.root)   # the settings are read by running nbgrader_config.py
+    refused = refusal_status(course.root)   # the settings are read by running nbgrader_config.py
     if refused:
         return refused
     print(f"Grading settings of {course.root} (c.GradingSettings.<name> in {course.config_file.name}):\n")

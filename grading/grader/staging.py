@@ -15,7 +15,7 @@ Every such change is recorded as a problem in plain words.
 
 find_notebooks, read_notebook and tidy are the one reader and the one policy for submitted
 notebooks: staging writes what they give; verification (grading.grader.verify) reads the staged
-copy through read_notebook and tidy; the similarity report (grading.grader.similarity) and the
+copy through read_notebook and tidy; the similarity report (grading.grader.similarity_report) and the
 intake's summary (grading.lms.intake) find a submission's notebooks through find_notebooks. So
 all of them grade, compare and name the same files and cells.
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from grading.assignment import ASSIGNMENT, COURSE_ROOT
 from grading.course_directory import DOWNLOADS, Course
 from grading.grader import deadlines, staging
-from grading.grader.config_review import require_reviewed
+from grading.grader.reviewed_config import require_reviewed
 from grading.grader.course import nbgrader
 from grading.grader.gradebook import normalized
 from grading.lms.intake_summary import Summary
@@ -89,7 +89,7 @@ def intake(zip_path, roster_path, root=COURSE_ROOT, lms="auto", db_url=None, tak
 
     Raises IntakeError, before anything in the course changes, when an input is unusable,
     ConfigNotReviewed when the course's configuration changed since it was last reviewed
-    (grading/grader/config_review.py), and RuntimeError when an nbgrader command fails. Returns the Summary.
+    (grading/grader/reviewed_config.py), and RuntimeError when an nbgrader command fails. Returns the Summary.
     """
     course = Course(Path(root).resolve())
     root = course.root

@@ -46,7 +46,7 @@ import argparse
 import sys
 
 from grading.command_line import course_argument, gradebook_argument
-from grading.grader.config_review import ConfigNotReviewed
+from grading.grader.reviewed_config import ConfigNotReviewed
 from grading.lms.downloads import intake
 from grading.lms.lms_files import LMS_NAMES
 from grading.lms.roster import IntakeError

@@ -25,7 +25,7 @@ EXTRACTED = DOWNLOADED / "extracted"
 PREVIOUS = DOWNLOADED / "previous"             # earlier downloads; zip_collect never looks here
 REPLACED = DOWNLOADED / "replaced"             # submitted/ folders as they were before a download replaced them
 # What `make export` needs to send grades and feedback back: the roster as the LMS gave it, and
-# how the LMS named each collected student (grading/lms/lms_export.py).
+# how the LMS named each collected student (grading/lms/uploads.py).
 ROSTER_COPY = DOWNLOADED / "roster.csv"
 LMS_RECORD = DOWNLOADED / "lms.json"
 

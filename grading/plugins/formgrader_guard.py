@@ -15,7 +15,7 @@ point the formgrader at another folder's configuration.
   tests in the student's kernel, nothing verified, and on failure it deletes the student's graded
   folder. The guard answers it with a sentence instead: grading goes through `make autograde`.
 - Its "release all feedback" button would release flagged submissions' feedback too; the guard
-  runs `make release-feedback`'s rule instead (grading.lms.release_feedback).
+  runs `make release-feedback`'s rule instead (grading.lms.exchange_feedback).
 - Its scores are before the late penalty, every other view's after it: the guard loads
   grading.plugins.formgrader_totals, which makes them the course's one total.
 
@@ -101,7 +101,7 @@ def hold_back_flagged_feedback(handler_class):
     def guarded_post(self, assignment_id):
         if assignment_id != ASSIGNMENT:
             return stock(self, assignment_id)
-        from grading.lms.release_feedback import release  # on first use: it loads the course's grading modules
+        from grading.lms.exchange_feedback import release  # on first use: it loads the course's grading modules
 
         status, lines = release(self.api.coursedir.root)
         log = "\n".join(lines)
