@@ -49,6 +49,16 @@ def grade_batch(new_course):
 
 
 @pytest.fixture(scope="module")
+def dask_scheduler():
+    """A Dask cluster on this machine: its scheduler's address. Separate worker processes, one
+    thread each, as on a real cluster."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        yield cluster.scheduler_address
+
+
+@pytest.fixture(scope="module")
 def host_server():
     """A TCP server on the host's 127.0.0.1 that greets every client: its port."""
     server = socket.create_server(("127.0.0.1", 0))

@@ -115,15 +115,6 @@ def local_sqlite(new_course):
     return root, status, printed
 
 
-@pytest.fixture(scope="module")
-def dask_scheduler():
-    from distributed import LocalCluster
-
-    # Separate worker processes, one thread each, as on a real cluster.
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        yield cluster.scheduler_address
-
-
 def test_class_has_full_middle_and_zero_scores(stock):
     totals = {s: sum(row.values()) for s, row in stock.items()}
     assert len(totals) == len(honest_class())

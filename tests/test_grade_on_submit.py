@@ -5,7 +5,8 @@ tests/test_grade_on_submit.py serve <folder>`): submissions are files in <folder
 takes a moment and keeps a ledger as the course's does (a submission graded to the end is never
 graded again), every real grading and every release is a line in <folder>/events. The rules
 (replacement, cool-down, attempts, behind after a time-out) are checked on the queue itself. Last,
-the grading run the hub's service keeps up between batches (autograde --serve), on a real course.
+the grading run the hub's service keeps up between batches (autograde --serve), on a real course,
+with local workers and on a Dask cluster (SCHEDULER=).
 """
 import json
 import os
@@ -248,34 +249,80 @@ if __name__ == "__main__" and sys.argv[1:2] == ["serve"]:
     serve(sys.argv[2])
 
 
+def kept_run(root, *options):
+    """autograde --serve on `root`, as the service's KeptRun starts it."""
+    return subprocess.Popen([sys.executable, "-m", "grading.grader.autograde", "--root", str(root), "--quiet",
+                             "--serve", *options], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+
+def one_run(run):
+    """Ask the kept run for a run: (its exit status, what it printed), as KeptRun.one_run reads it."""
+    from grading.grader import autograde
+
+    run.stdin.write("grade\n")
+    run.stdin.flush()
+    said = []
+    for line in run.stdout:
+        if line.startswith(autograde.SERVED):
+            return int(line.split()[1]), "".join(said)
+        said.append(line)
+    return None, "".join(said)
+
+
 def test_a_kept_grading_run_runs_once_a_line_and_asks_for_a_fresh_one_after_a_change(new_course):
     """autograde --serve, as the service keeps it up: a run for each line, its status after the
     marker; once the assignment it loaded changed, it grades nothing with it and ends, RESTART."""
     from grading.grader import autograde
 
     root = new_course("kept")
-    run = subprocess.Popen([sys.executable, "-m", "grading.grader.autograde", "--root", str(root), "--quiet",
-                            "--workers", "1", "--serve"], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                           text=True)
-
-    def one():
-        run.stdin.write("grade\n")
-        run.stdin.flush()
-        said = []
-        for line in run.stdout:
-            if line.startswith(autograde.SERVED):
-                return int(line.split()[1]), "".join(said)
-            said.append(line)
-        return None, "".join(said)
-
+    run = kept_run(root, "--workers", "1")
     try:
-        status, said = one()
+        status, said = one_run(run)
         assert status == 0 and said.endswith(f"No submissions in {root / 'submitted'}/<student>/gradient_checking/\n")
-        assert one()[0] == 0   # still up
+        assert one_run(run)[0] == 0   # still up
         notebook = root / "source" / "gradient_checking" / "1_gradient_checking_1d.ipynb"
         notebook.write_text(notebook.read_text() + "\n")
-        assert one() == (autograde.RESTART, "")
+        assert one_run(run) == (autograde.RESTART, "")
         assert run.wait(30) == autograde.RESTART
+    finally:
+        run.kill()
+        run.wait()
+
+
+def test_with_a_dask_scheduler_the_kept_run_grades_on_the_clusters_workers(new_course, dask_scheduler):
+    """make hub GRADE_ON_SUBMIT=1 SCHEDULER=tcp://...: the service's kept run grades each batch on
+    that cluster's workers, batch after batch, and only what is new."""
+    import hubctl
+    from distributed import Client
+
+    from grading.grader import course
+    from synthetic_class import synthetic
+
+    with Client(dask_scheduler) as client:
+        cluster_pids = set(client.run(os.getpid).values())
+    root = new_course("kept_dask")
+    course.add_submission(root, "ada", synthetic.submission())
+    run = kept_run(root, *hubctl.grade_on_submit_options({"SCHEDULER": dask_scheduler}))
+
+    def graded_by():
+        rows = json.loads((root / "reports" / "autograde.json").read_text())
+        run_report = json.loads((root / "reports" / "autograde_run.json").read_text())
+        return {row["student"]: int(row["worker"].rsplit(":", 1)[1]) for row in rows}, run_report["mode"]
+
+    try:
+        status, said = one_run(run)
+        assert status == 0 and f"Grading 1 of 1 submissions on the Dask cluster at {dask_scheduler}" in said, said
+        workers, mode = graded_by()
+        assert mode == "dask" and workers["ada"] in cluster_pids, (workers, cluster_pids)
+        # The next batch: a second student, on the same kept run; ada's grade is not done again.
+        course.add_submission(root, "bo", synthetic.submission(complete=False))
+        status, said = one_run(run)
+        assert status == 0 and "Grading 1 of 2 submissions on the Dask cluster" in said, said
+        workers, mode = graded_by()
+        assert mode == "dask" and workers["bo"] in cluster_pids, (workers, cluster_pids)
+        scores = course.scores(root)
+        assert sum(scores["ada"].values()) == 100 and sum(scores["bo"].values()) == 0, scores
+        assert run.poll() is None, "one run served both batches"
     finally:
         run.kill()
         run.wait()
