@@ -21,6 +21,10 @@ per student:
    --student, as the instructor: the checked release), unless verification flagged it: that one
    waits for the instructor's `make hub-release-feedback RELEASE_FLAGGED=1`.
 
+The instructor's side of 1. and 3. stays up between batches too (KeptInstructor:
+grading.exchange.serve, as the instructor), so Python and nbgrader start once, not twice a batch;
+root takes what it answers as the output of those programs, and no further.
+
 Each step's outcome is on disk before the next starts, so SIGTERM, SIGKILL or a reboot loses
 nothing: on restart what was being graded is graded again (the ledger makes a finished grade cost
 nothing and change nothing) and what was graded but not released is released. A student's bad
@@ -31,6 +35,7 @@ leave the batch where it is, to be tried again.
 import csv
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -180,6 +185,7 @@ class HubBackend:
         self.run = KeptRun(self.copy, ["--quiet", *self.options,
                                        "--db-url", f"sqlite:///{self.copy.copy / private_copy.GRADEBOOK}"])
         self._rules, self._said = submit_queue.Rules(), ""
+        self.kept = {}   # {module: KeptInstructor}
 
     def rules(self):
         """[on_submit] of the course's deadlines.toml as last brought in (what root reviewed); the
@@ -215,17 +221,10 @@ class HubBackend:
         return found
 
     def as_instructor(self, module, *args):
-        """python -m <module> from the instructors' copy of the grading package, as the instructor,
-        in the course, as their own server runs it (hubctl.release_feedback)."""
-        settings = self.settings
-        env = {"PATH": f"{settings.venv / 'bin'}:{hubctl.CLEAN_PATH}", "LANG": "C.UTF-8",
-               "HOME": self.account.home, "PYTHONPATH": str(settings.instructor_lib),
-               "GRADING_COURSE_ROOT": str(self.course),
-               "JUPYTER_CONFIG_PATH": os.pathsep.join(str(settings.config / part)
-                                                      for part in ("instructors", "common"))}
-        return subprocess.run(["runuser", "-u", settings.instructor, "--", str(settings.venv / "bin" / "python"),
-                               "-m", module, *args], cwd=self.course, env=env, capture_output=True, text=True,
-                              errors="replace", timeout=600)
+        """python -m <module> in the course, as the instructor (KeptInstructor); collect and release
+        each have one kept process, since a release runs beside the next batch's collect."""
+        kept = self.kept.setdefault(module, KeptInstructor(self.settings, self.account))
+        return kept.run(self.course, module, *args)
 
     def grade(self, batch, before_out=lambda: None):
         """Grade `batch`; before_out() is called before the results are written into the course."""
@@ -344,6 +343,109 @@ class KeptRun:
             sys.stdout.buffer.write(line.replace(private, course))
             sys.stdout.buffer.flush()
         return self.process.wait()
+
+
+class KeptInstructor:
+    """The instructor's side (python -m grading.exchange.serve, from the instructors' copy of the
+    grading package, as the instructor, as their own server runs it: hubctl.release_feedback),
+    kept up between batches, so Python, the grading package and nbgrader start once, not twice a
+    batch. It is started again when it ended, or asks to be (the code it loaded changed).
+
+    It runs as the instructor, and a page open in the instructor's JupyterLab could have written
+    into their account: what it answers is taken as the output of `runuser -u <instructor> --
+    python -m <module>` was before, and no further. An answer is one line of at most ANSWER_BYTES,
+    read within TIMEOUT seconds, that must be {"status": int, "stdout": str, "stderr": str};
+    anything else ends the process and is this request's failure, said in its stderr. Its own
+    stderr goes nowhere: only what root chooses to show reaches the log."""
+
+    ANSWER_BYTES = 1 << 20
+    TIMEOUT = 600
+
+    def __init__(self, settings, account):
+        self.settings, self.account, self.process = settings, account, None
+
+    def start(self):
+        settings = self.settings
+        env = {"PATH": f"{settings.venv / 'bin'}:{hubctl.CLEAN_PATH}", "LANG": "C.UTF-8",
+               "HOME": self.account.home, "PYTHONPATH": str(settings.instructor_lib),
+               "GRADING_COURSE_ROOT": str(settings.course_dir()), "GC_HUB_HOME": str(settings.home),
+               "JUPYTER_CONFIG_PATH": os.pathsep.join(str(settings.config / part)
+                                                      for part in ("instructors", "common"))}
+        self.process = subprocess.Popen(
+            ["runuser", "-u", settings.instructor, "--", str(settings.venv / "bin" / "python"),
+             "-m", "grading.exchange.serve"], cwd=settings.course_dir(), env=env,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+
+    def stop(self):
+        if self.process is not None:
+            self.process.terminate()   # runuser passes it on to the instructor's python
+            self.process.stdin.close()   # which, at the latest, ends at the end of its stdin
+            self.process.stdout.close()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            self.process = None
+
+    def run(self, folder, module, *args):
+        """`python -m module args` in `folder`, as the instructor: a CompletedProcess."""
+        request = (json.dumps([str(folder), module, *args]) + "\n").encode()
+        reply = {}
+        for _ in range(2):   # once more with a fresh process if this one had ended or asks for one
+            if self.process is None or self.process.poll() is not None:
+                self.stop()
+                self.start()
+            reply = self.ask(request)
+            if reply is not None and not reply.get("restart"):
+                break
+            self.stop()
+        if reply is None or reply.get("restart"):
+            reply = {"status": 1, "stdout": "", "stderr": "the instructor's process ended without an answer\n"}
+        return subprocess.CompletedProcess([module, *args], reply["status"], reply["stdout"], reply["stderr"])
+
+    def ask(self, request):
+        """The answer to `request` as a dict (checked), or None if the process ended first."""
+        try:
+            self.process.stdin.write(request)
+            self.process.stdin.flush()
+        except (BrokenPipeError, ValueError):
+            return None
+        line = self.read_line()
+        if line is None:
+            return None
+        try:
+            reply = json.loads(line)
+        except (ValueError, RecursionError):
+            reply = None
+        if reply == {"restart": True}:
+            return reply
+        if not (isinstance(reply, dict) and set(reply) == {"status", "stdout", "stderr"}
+                and type(reply["status"]) is int and isinstance(reply["stdout"], str)
+                and isinstance(reply["stderr"], str)):
+            self.stop()
+            return {"status": 1, "stdout": "", "stderr": "the instructor's process answered something that is "
+                                                         "not an answer; it was ended\n"}
+        return reply
+
+    def read_line(self):
+        """One line from the process, or None at its end; a line too long, or too late, ends it
+        (TimeoutExpired for the latter, as subprocess.run's timeout was)."""
+        fd, data = self.process.stdout.fileno(), bytearray()
+        deadline = time.monotonic() + self.TIMEOUT
+        while not data.endswith(b"\n"):
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                self.stop()
+                raise subprocess.TimeoutExpired("grading.exchange.serve", self.TIMEOUT)
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                return None
+            data += chunk
+            if len(data) > self.ANSWER_BYTES:
+                self.stop()
+                return b"{}"   # not an answer: said so by ask()
+        return bytes(data).decode("utf-8", "replace")
 
 
 # ---------------------------------------------------------------- the process

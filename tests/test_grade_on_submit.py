@@ -279,3 +279,56 @@ def test_a_kept_grading_run_runs_once_a_line_and_asks_for_a_fresh_one_after_a_ch
     finally:
         run.kill()
         run.wait()
+
+
+# A stand-in for grading.exchange.serve, answering each request as its arguments say: what a
+# process run as the instructor (whose account a student's page could have written into) may do.
+FAKE_INSTRUCTOR = r"""
+import json, os, sys
+for line in sys.stdin:
+    folder, module, how = json.loads(line)
+    if how == "ok":
+        print(json.dumps({"status": 0, "stdout": f"released: {os.getpid()}\n", "stderr": ""}), flush=True)
+    elif how == "restart":
+        print(json.dumps({"restart": True}), flush=True)
+        break
+    elif how == "die":
+        os._exit(9)
+    elif how == "huge":
+        sys.stdout.write("x" * (2 << 20))
+        sys.stdout.flush()
+    else:
+        print(json.dumps({"status": "0", "stdout": ["released: everyone"], "stderr": "", "more": 1}), flush=True)
+"""
+
+
+class FakeInstructor(grade_on_submit.KeptInstructor):
+    TIMEOUT = 20
+
+    def start(self):
+        self.process = subprocess.Popen([sys.executable, "-c", FAKE_INSTRUCTOR], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+
+
+def test_the_kept_instructor_process_is_believed_no_further_than_a_program_s_output(tmp_path):
+    """What the service reads from its process as the instructor: an answer, as a program's status
+    and output; a fresh process when it ended or asks for one; an answer that is not one (the
+    wrong shape, or more than a MiB) is a failure said in words, and ends that process."""
+    kept = FakeInstructor(None, None)
+    try:
+        first = kept.run(tmp_path, "m", "ok")
+        pid = kept.process.pid
+        assert (first.returncode, first.stderr) == (0, "") and first.stdout.startswith("released: ")
+        assert kept.run(tmp_path, "m", "ok").stdout == first.stdout   # the same process
+        fresh = kept.run(tmp_path, "m", "restart")   # asks for a fresh one, which takes the request
+        assert (fresh.returncode, fresh.stdout) == (1, "") and "ended without an answer" in fresh.stderr
+        assert kept.run(tmp_path, "m", "ok").stdout != first.stdout and kept.process.pid != pid
+        died = kept.run(tmp_path, "m", "die")
+        assert died.returncode == 1 and "ended without an answer" in died.stderr
+        for how in ("forged", "huge"):
+            lie = kept.run(tmp_path, "m", how)
+            assert (lie.returncode, lie.stdout) == (1, "") and "not an answer" in lie.stderr, how
+            assert kept.process is None   # ended
+        assert kept.run(tmp_path, "m", "ok").returncode == 0   # and a fresh one serves
+    finally:
+        kept.stop()
