@@ -185,7 +185,23 @@ class HubBackend:
         self.run = KeptRun(self.copy, ["--quiet", *self.options,
                                        "--db-url", f"sqlite:///{self.copy.copy / private_copy.GRADEBOOK}"])
         self._rules, self._said = submit_queue.Rules(), ""
-        self.kept = {}   # {module: KeptInstructor}
+        # The instructor's side, kept up: one process for the collect and one for the release,
+        # since a release runs beside the next batch's collect.
+        self.kept = {module: KeptInstructor(settings, self.account)
+                     for module in ("grading.exchange.collect_students", "grading.lms.release_feedback")}
+
+    def warm(self):
+        """Start what is kept up between batches now, before the first submission comes (the grading
+        run's start is the longest: it needs the course in the private copy first)."""
+        for kept in self.kept.values():
+            kept.start()
+        try:
+            with self.copy as copy:
+                private_copy.bring_in(copy, self.account)
+        except private_copy.TransferRefused as refusal:
+            say(f"the grading run starts with the first batch: {refusal}")
+            return
+        self.run.start()
 
     def rules(self):
         """[on_submit] of the course's deadlines.toml as last brought in (what root reviewed); the
@@ -221,10 +237,8 @@ class HubBackend:
         return found
 
     def as_instructor(self, module, *args):
-        """python -m <module> in the course, as the instructor (KeptInstructor); collect and release
-        each have one kept process, since a release runs beside the next batch's collect."""
-        kept = self.kept.setdefault(module, KeptInstructor(self.settings, self.account))
-        return kept.run(self.course, module, *args)
+        """python -m <module> in the course, as the instructor (KeptInstructor)."""
+        return self.kept[module].run(self.course, module, *args)
 
     def grade(self, batch, before_out=lambda: None):
         """Grade `batch`; before_out() is called before the results are written into the course."""
@@ -489,7 +503,8 @@ def main():
     options = saved.get("grade_on_submit_options", [])
     queue = submit_queue.Queue(folder / "queue")
     workers = int(hubctl.option_value(options, "--workers") or len(os.sched_getaffinity(0)))
-    service = Service(queue, HubBackend(settings, options), slots=BATCH_PER_WORKER * workers)
+    backend = HubBackend(settings, options)
+    service = Service(queue, backend, slots=BATCH_PER_WORKER * workers)
 
     def stop(*_):
         service.stopping = True
@@ -501,6 +516,7 @@ def main():
     if os.environ.get("JUPYTERHUB_SERVICE_URL"):
         import queue_page   # beside this script
         queue_page.serve(folder / "queue")
+    backend.warm()
     say(f"watching {settings.exchange / hubctl.COURSE_ID / 'inbound'} for {settings.course_dir()}; "
         f"queue {folder / 'queue'}")
     service.run()
