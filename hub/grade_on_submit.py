@@ -193,15 +193,14 @@ class HubBackend:
     def warm(self):
         """Start what is kept up between batches now, before the first submission comes (the grading
         run's start is the longest: it needs the course in the private copy first)."""
-        for kept in self.kept.values():
-            kept.start()
         try:
+            for kept in self.kept.values():
+                kept.start()
             with self.copy as copy:
                 private_copy.bring_in(copy, self.account)
-        except private_copy.TransferRefused as refusal:
-            say(f"the grading run starts with the first batch: {refusal}")
-            return
-        self.run.start()
+            self.run.start()
+        except Exception as error:   # only a head start: the first batch starts what is not up, or says why not
+            say(f"what is kept up between batches starts with the first batch: {error}")
 
     def rules(self):
         """[on_submit] of the course's deadlines.toml as last brought in (what root reviewed); the
