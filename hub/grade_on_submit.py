@@ -16,7 +16,8 @@ per student:
    there (sandbox, verification, deadlines and late policy, ledger, gradebook: only what is new or
    changed is graded), and the results go back into the course, written as the instructor. The
    grading run stays up between batches (KeptRun: autograde --serve), so its start (imports,
-   worker processes, their sandboxed nbgrader) is paid once, not once a batch;
+   worker processes, their sandboxed nbgrader) is paid once, not once a batch; and while another
+   batch waits behind, the class report and similarity (the whole class's) wait for the last;
 3. each grade's feedback is released to its student alone (grading.lms.release_feedback
    --student, as the instructor: the checked release), unless verification flagged it: that one
    waits for the instructor's `make hub-release-feedback RELEASE_FLAGGED=1`.
@@ -122,7 +123,10 @@ class Service:
 
     def grade(self, batch, rules):
         say("grading " + ", ".join(f"{e.student} ({e.inbound})" for e in batch))
-        outcomes = self.backend.grade(batch, self.released)
+        # Another batch right after this one: the instructor's views (class report, similarity) wait
+        # for the last batch of the rush, which writes them.
+        more = bool(self.queue.pick(rules, self.slots))
+        outcomes = self.backend.grade(batch, self.released, more=more)
         for entry in batch:
             outcome = outcomes.get(entry.id) or {"state": "failed", "why": "grading gave no outcome for it"}
             state = outcome["state"]
@@ -239,8 +243,9 @@ class HubBackend:
         """python -m <module> in the course, as the instructor (KeptInstructor)."""
         return self.kept[module].run(self.course, module, *args)
 
-    def grade(self, batch, before_out=lambda: None):
-        """Grade `batch`; before_out() is called before the results are written into the course."""
+    def grade(self, batch, before_out=lambda: None, more=False):
+        """Grade `batch`; before_out() is called before the results are written into the course;
+        `more`: another batch comes right after (the class report and similarity wait for the last)."""
         students = sorted({entry.student for entry in batch})
         clock = [time.monotonic()]
         collected = self.as_instructor("grading.exchange.collect_students", *students)
@@ -250,7 +255,7 @@ class HubBackend:
             with self.copy as copy:
                 came = private_copy.bring_in(copy, self.account)
                 clock.append(time.monotonic())
-                status = self.run.grade()
+                status = self.run.grade(views=not more)
                 if status not in (0, 1):
                     raise NotNow(f"make hub-autograde's grading stopped with status {status} (3: the course's "
                                  "configuration changed and waits for make hub-review-config)")
@@ -328,22 +333,23 @@ class KeptRun:
             [str(hubctl.grading_python()), "-m", "grading.grader.autograde", "--root", str(self.copy.copy),
              "--serve", *self.options], cwd=hubctl.REPO, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
 
-    def grade(self):
-        """One run over the private copy as it is now; its exit status (as hubctl.grade's)."""
+    def grade(self, views=True):
+        """One run over the private copy as it is now; its exit status (as hubctl.grade's). `views`:
+        False leaves the class report and similarity to the next run."""
         for _ in range(2):   # a second time with a fresh process when the first asks for one
             if self.process is None or self.process.poll() is not None:
                 self.start()
-            status = self.one_run()
+            status = self.one_run(b"grade\n" if views else autograde.VIEWS_LATER.encode() + b"\n")
             if status != autograde.RESTART:
                 return status
         return status
 
-    def one_run(self):
+    def one_run(self, request):
         """Ask for a run; what it prints goes to the log, naming the course's paths, not the copy's."""
         private, course = str(self.copy.copy).encode(), str(self.copy.course).encode()
         marker = autograde.SERVED.encode() + b" "
         try:
-            self.process.stdin.write(b"grade\n")
+            self.process.stdin.write(request)
             self.process.stdin.flush()
         except BrokenPipeError:
             pass   # it ended already: its status says why

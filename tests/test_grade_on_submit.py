@@ -52,9 +52,10 @@ class FakeBackend:
             events.flush()
             os.fsync(events.fileno())
 
-    def grade(self, batch, before_out=lambda: None):
+    def grade(self, batch, before_out=lambda: None, more=False):
         if any(entry.student == "breaks" for entry in batch):
             raise RuntimeError("this submission breaks the grading machine")
+        self.event(f"views {'later' if more else 'now'}")   # the class report and similarity
         self.event(f"batch {batch[0].started!r} " + " ".join(entry.student for entry in batch))
         time.sleep(GRADING_SECONDS)
         while (self.work / "hold").exists():   # the test kills the service in the middle of this batch
@@ -122,7 +123,8 @@ def work(tmp_path):
 
 def test_each_submission_is_graded_once_across_a_sigkill(work):
     """Twelve students; the service killed with SIGKILL while it grades, started again: every
-    submission graded exactly once and released, none lost."""
+    submission graded exactly once and released, none lost; the class report and similarity are
+    left to the rush's last batch."""
     for number, student in enumerate(f"s{n}" for n in range(12)):
         submit(work, student, number)
     service = start_service(work)
@@ -151,6 +153,9 @@ def test_each_submission_is_graded_once_across_a_sigkill(work):
     assert sorted(released) == names and set(released.values()) == {1}
     assert {e.state for e in queue.entries.values()} == {"done"}
     assert all(e.tries == (2 if e.inbound in cut_short else 1) for e in queue.entries.values())
+    # A batch with another right behind it leaves the instructor's views to the last, which writes them.
+    views = [what for kind, what in said if kind == "views"]
+    assert views[0] == "later" and views[-1] == "now"
 
 
 def test_a_flood_is_graded_one_at_a_time_and_others_wait_little(work):
