@@ -259,7 +259,8 @@ def rush(size, window, scratch):
 def batches(log):
     """Where the service's batches spent their time: its log's "seconds:" lines, per step the median
     and the largest, and the sizes of its batches; returns (seconds in grading, all of the batches'
-    seconds but the release's), the grading being the runs' own "Grading: N submissions in X s"."""
+    seconds but the release's), the grading being the runs' own "Grading: N submissions in X s ...;
+    feedback: Y s" (the work the workers share)."""
     steps, sizes, grading = {}, [], 0.0
     for line in log.read_text(errors="replace").splitlines():
         if "grade-on-submit: grading " in line and "broke off" not in line:
@@ -268,8 +269,8 @@ def batches(log):
             for part in line.split("seconds: ", 1)[1].split(", "):
                 step, seconds = part.rsplit(" ", 1)
                 steps.setdefault(step, []).append(float(seconds))
-        elif re.match(r"Grading: \d+ submissions in [\d.]+ s", line):
-            grading += float(line.split(" in ", 1)[1].split(" s", 1)[0])
+        elif re.match(r"Grading: \d+ submissions in [\d.]+ s", line):   # and its feedback: on the workers too
+            grading += sum(float(seconds) for seconds in re.findall(r"(?:in|feedback:) ([\d.]+) s", line))
     print(f"{len(sizes)} batches of {min(sizes, default=0)} to {max(sizes, default=0)} submissions (median "
           f"{statistics.median(sizes or [0]):g}); seconds per batch, median (max): "
           + ", ".join(f"{step} {statistics.median(v):.1f} ({max(v):.1f})" for step, v in steps.items()))
@@ -295,17 +296,19 @@ def autograde_rate(size, scratch):
     return size / seconds * 60
 
 
-def compare(rate, grading, busy, baseline, workers, wider=16):
-    """The rush's drain rate against make autograde's rate; the service's serial share (its batches'
-    seconds outside the grading runs' own grading, the release aside: it runs beside the next
-    batch) and Amdahl's projection of the drain rate on `wider` workers."""
+def compare(rate, own, grading, busy, baseline, workers, wider=16):
+    """The rush's drain rate, and the service's own (submissions per second of its batches, the
+    release aside: it runs beside the next batch), against make autograde's rate; the service's
+    serial share (its batches' seconds outside the workers' grading and feedback) and Amdahl's
+    projection of its own rate on `wider` workers."""
     serial = (busy - grading) / busy if busy else 1.0
-    projected = rate / (serial + (1 - serial) * workers / wider)
+    projected = own / (serial + (1 - serial) * workers / wider)
     print(f"make autograde on the same notebooks: {baseline:.1f} submissions per minute; the rush "
-          f"drained at {rate:.1f}, {rate / baseline:.0%} of it", flush=True)
+          f"drained at {rate:.1f}, {rate / baseline:.0%} of it; the service graded {own:.1f} per minute of its "
+          f"batches, {own / baseline:.0%} of it", flush=True)
     print(f"serial share of the service: {serial:.0%} ({busy - grading:.0f} s of its batches' {busy:.0f} s outside "
-          f"grading); Amdahl on {wider} workers: {projected:.1f} submissions per minute "
-          f"({projected / rate:.1f}x)", flush=True)
+          f"grading and feedback); Amdahl on {wider} workers: {projected:.1f} submissions per minute "
+          f"({projected / own:.1f}x its own rate on {workers})", flush=True)
 
 
 def percentile(values, share):
@@ -336,7 +339,8 @@ def main(argv=None):
                   f"max {latencies[-1]:.1f} s; "
                   f"drained at {rate:.1f} submissions per minute", flush=True)
             if args.baseline:
-                compare(rate, grading, busy, autograde_rate(size, Path(scratch)), args.workers)
+                compare(rate, size / busy * 60 if busy else 0, grading, busy, autograde_rate(size, Path(scratch)),
+                        args.workers)
         for size in sizes:
             runs = [round_trip(size, Path(scratch)) for _ in range(args.repeats)]
             medians[size] = {step: statistics.median(run[step] for run in runs) for step in STEPS}
