@@ -16,8 +16,8 @@ per student:
    there (sandbox, verification, deadlines and late policy, ledger, gradebook: only what is new or
    changed is graded), and the results go back into the course, written as the instructor. The
    grading run stays up between batches (KeptRun: autograde --serve), so its start (imports,
-   worker processes, their sandboxed nbgrader) is paid once, not once a batch; and while another
-   batch waits behind, the class report and similarity (the whole class's) wait for the last;
+   worker processes, their sandboxed nbgrader) is paid once, not once a batch; the class report
+   and similarity (the whole class's) are left to a run once no batch came for VIEWS_AFTER_SECONDS;
 3. each grade's feedback is released to its student alone (grading.lms.release_feedback
    --student, as the instructor: the checked release), unless verification flagged it: that one
    waits for the instructor's `make hub-release-feedback RELEASE_FLAGGED=1`.
@@ -56,6 +56,7 @@ SETTLE_SECONDS = 1.0     # a folder whose files changed more recently is still b
 RETRY_SECONDS = 15.0     # after the machine said "not now"
 BATCH_PER_WORKER = 4     # a batch takes every waiting student, up to this many per worker: the
                          # collect, the copy in and out and the release cost the same for any batch
+VIEWS_AFTER_SECONDS = 20.0   # no batch for this long: the class report and similarity are written
 MAX_TRIES = 3            # a submission whose grading broke the service this often is given up (failed)
 QUEUE = "grade-on-submit"
 
@@ -74,8 +75,9 @@ class Service:
     """The queue's loop, over a backend that finds, grades and releases (HubBackend on a hub; the
     tests give it one of their own)."""
 
-    def __init__(self, queue, backend, slots, poll=POLL_SECONDS, retry=RETRY_SECONDS):
+    def __init__(self, queue, backend, slots, poll=POLL_SECONDS, retry=RETRY_SECONDS, views_after=VIEWS_AFTER_SECONDS):
         self.queue, self.backend, self.slots, self.poll, self.retry = queue, backend, max(1, slots), poll, retry
+        self.views_after, self.views_due, self.idle_since = views_after, True, None   # a restart may have cut them short
         self.stopping = False
         self.count_tries = True   # a batch found in "grading" at start was cut short: one more try
         self.broke = False        # the last batch broke off with an error: the next goes one at a time
@@ -115,6 +117,12 @@ class Service:
             self.queue.start(batch)
         if batch:
             self.grade(batch, rules)
+            self.idle_since = None
+        elif self.views_due and time.monotonic() - (self.idle_since or time.monotonic()) >= self.views_after:
+            self.backend.views(self.released)
+            self.views_due = False
+        elif self.idle_since is None:
+            self.idle_since = time.monotonic()
         self.released(wait=False)
         pending = self.queue.in_state("graded")
         if pending and self.releasing is None:
@@ -123,10 +131,10 @@ class Service:
 
     def grade(self, batch, rules):
         say("grading " + ", ".join(f"{e.student} ({e.inbound})" for e in batch))
-        # Another batch right after this one: the instructor's views (class report, similarity) wait
-        # for the last batch of the rush, which writes them.
-        more = bool(self.queue.pick(rules, self.slots))
-        outcomes = self.backend.grade(batch, self.released, more=more)
+        # The instructor's views (class report, similarity: the whole class's) wait until no batch
+        # came for a while (views_after): written once after a rush, not once a batch.
+        self.views_due = True
+        outcomes = self.backend.grade(batch, self.released, views=False)
         for entry in batch:
             outcome = outcomes.get(entry.id) or {"state": "failed", "why": "grading gave no outcome for it"}
             state = outcome["state"]
@@ -243,19 +251,28 @@ class HubBackend:
         """python -m <module> in the course, as the instructor (KeptInstructor)."""
         return self.kept[module].run(self.course, module, *args)
 
-    def grade(self, batch, before_out=lambda: None, more=False):
+    def grade(self, batch, before_out=lambda: None, views=True):
         """Grade `batch`; before_out() is called before the results are written into the course;
-        `more`: another batch comes right after (the class report and similarity wait for the last)."""
+        `views`: False leaves the class report and similarity to a later run (views())."""
         students = sorted({entry.student for entry in batch})
-        clock = [time.monotonic()]
+        began = time.monotonic()
         collected = self.as_instructor("grading.exchange.collect_students", *students)
         sys.stdout.write(collected.stderr[-4000:])
-        clock.append(time.monotonic())
+        came = self.one_round(before_out, views, {"collect": time.monotonic() - began})
+        return {entry.id: self.outcome(entry, came.held_out) for entry in batch}
+
+    def views(self, before_out=lambda: None):
+        """The class report and similarity, from a run that grades nothing new."""
+        self.one_round(before_out, True, {}, prefix="views-")
+
+    def one_round(self, before_out, views, seconds, prefix=""):
+        """The course in, a run of the grading over it, the results out; the Incoming (private_copy)."""
+        clock = [time.monotonic()]
         try:
             with self.copy as copy:
                 came = private_copy.bring_in(copy, self.account)
                 clock.append(time.monotonic())
-                status = self.run.grade(views=not more)
+                status = self.run.grade(views=views)
                 if status not in (0, 1):
                     raise NotNow(f"make hub-autograde's grading stopped with status {status} (3: the course's "
                                  "configuration changed and waits for make hub-review-config)")
@@ -265,11 +282,11 @@ class HubBackend:
                 clock.append(time.monotonic())
         except private_copy.TransferRefused as refusal:
             raise NotNow(str(refusal)) from None
-        say("seconds: " + ", ".join(f"{step} {end - begin:.1f}" for step, begin, end in
-                                    zip(("collect", "in", "grade", "out"), clock, clock[1:])))
+        seconds.update((prefix + step, end - begin) for step, begin, end in zip(("in", "grade", "out"), clock, clock[1:]))
+        say("seconds: " + ", ".join(f"{step} {value:.1f}" for step, value in seconds.items()))
         if written["gradebook"] == "changed":
             raise NotNow("the gradebook changed while grading (the formgrader saved a grade)")
-        return {entry.id: self.outcome(entry, came.held_out) for entry in batch}
+        return came
 
     def outcome(self, entry, held_out):
         """What grading made of one submission, from the private copy's report."""

@@ -22,8 +22,8 @@
 grade_on_submit.py): each line read on stdin is one run as above, over the course as it is then,
 on the same worker processes (their imports and sandboxed nbgrader start once, not once a run);
 after each it prints SERVED and the run's exit status. A line VIEWS_LATER asks for a run that leaves
-the similarity report and the class report to the next run (the caller has another batch to grade
-right after this one: the instructor's views are written once the rush is over, not once a batch).
+the similarity report and the class report to a later one (grading on submit has them written once
+no batch came for a while: once after a rush, not once a batch).
 Configuration, helpers or the assignment changed since it started: it ends with RESTART (its
 workers loaded the old ones) for a fresh one.
 
@@ -194,7 +194,7 @@ def grade_course(args, course, kept=None, views=True):
         print(f"Class report: {report.write(course, db_url)}")
         print(f"Similarity:   {similar} ({len(pairs)} pairs at or above {threshold:.0%})")
     else:
-        print("Class report and similarity: written by the next run (more is to be graded right after this one)")
+        print("Class report and similarity: left to a later run")
     print(f"Details:      {course.results_file}")
     return 1 if graded.failed else 0
 
