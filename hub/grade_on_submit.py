@@ -16,10 +16,15 @@ per student:
    there (sandbox, verification, deadlines and late policy, ledger, gradebook: only what is new or
    changed is graded), and the results go back into the course, written as the instructor. The
    grading run stays up between batches (KeptRun: autograde --serve), so its start (imports,
-   worker processes, their sandboxed nbgrader) is paid once, not once a batch;
+   worker processes, their sandboxed nbgrader) is paid once, not once a batch; the class report
+   and similarity (the whole class's) are left to a run once no batch came for VIEWS_AFTER_SECONDS;
 3. each grade's feedback is released to its student alone (grading.lms.release_feedback
    --student, as the instructor: the checked release), unless verification flagged it: that one
    waits for the instructor's `make hub-release-feedback RELEASE_FLAGGED=1`.
+
+The instructor's side of 1. and 3. stays up between batches too (KeptInstructor:
+grading.exchange.serve, as the instructor), so Python and nbgrader start once, not twice a batch;
+root takes what it answers as the output of those programs, and no further.
 
 Each step's outcome is on disk before the next starts, so SIGTERM, SIGKILL or a reboot loses
 nothing: on restart what was being graded is graded again (the ledger makes a finished grade cost
@@ -31,6 +36,7 @@ leave the batch where it is, to be tried again.
 import csv
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -50,6 +56,7 @@ SETTLE_SECONDS = 1.0     # a folder whose files changed more recently is still b
 RETRY_SECONDS = 15.0     # after the machine said "not now"
 BATCH_PER_WORKER = 4     # a batch takes every waiting student, up to this many per worker: the
                          # collect, the copy in and out and the release cost the same for any batch
+VIEWS_AFTER_SECONDS = 20.0   # no batch for this long: the class report and similarity are written
 MAX_TRIES = 3            # a submission whose grading broke the service this often is given up (failed)
 QUEUE = "grade-on-submit"
 
@@ -68,8 +75,9 @@ class Service:
     """The queue's loop, over a backend that finds, grades and releases (HubBackend on a hub; the
     tests give it one of their own)."""
 
-    def __init__(self, queue, backend, slots, poll=POLL_SECONDS, retry=RETRY_SECONDS):
+    def __init__(self, queue, backend, slots, poll=POLL_SECONDS, retry=RETRY_SECONDS, views_after=VIEWS_AFTER_SECONDS):
         self.queue, self.backend, self.slots, self.poll, self.retry = queue, backend, max(1, slots), poll, retry
+        self.views_after, self.views_due, self.idle_since = views_after, True, None   # a restart may have cut them short
         self.stopping = False
         self.count_tries = True   # a batch found in "grading" at start was cut short: one more try
         self.broke = False        # the last batch broke off with an error: the next goes one at a time
@@ -109,6 +117,12 @@ class Service:
             self.queue.start(batch)
         if batch:
             self.grade(batch, rules)
+            self.idle_since = None
+        elif self.views_due and time.monotonic() - (self.idle_since or time.monotonic()) >= self.views_after:
+            self.backend.views(self.released)
+            self.views_due = False
+        elif self.idle_since is None:
+            self.idle_since = time.monotonic()
         self.released(wait=False)
         pending = self.queue.in_state("graded")
         if pending and self.releasing is None:
@@ -117,7 +131,10 @@ class Service:
 
     def grade(self, batch, rules):
         say("grading " + ", ".join(f"{e.student} ({e.inbound})" for e in batch))
-        outcomes = self.backend.grade(batch, self.released)
+        # The instructor's views (class report, similarity: the whole class's) wait until no batch
+        # came for a while (views_after): written once after a rush, not once a batch.
+        self.views_due = True
+        outcomes = self.backend.grade(batch, self.released, views=False)
         for entry in batch:
             outcome = outcomes.get(entry.id) or {"state": "failed", "why": "grading gave no outcome for it"}
             state = outcome["state"]
@@ -180,6 +197,22 @@ class HubBackend:
         self.run = KeptRun(self.copy, ["--quiet", *self.options,
                                        "--db-url", f"sqlite:///{self.copy.copy / private_copy.GRADEBOOK}"])
         self._rules, self._said = submit_queue.Rules(), ""
+        # The instructor's side, kept up: one process for the collect and one for the release,
+        # since a release runs beside the next batch's collect.
+        self.kept = {module: KeptInstructor(settings, self.account)
+                     for module in ("grading.exchange.collect_students", "grading.lms.release_feedback")}
+
+    def warm(self):
+        """Start what is kept up between batches now, before the first submission comes (the grading
+        run's start is the longest: it needs the course in the private copy first)."""
+        try:
+            for kept in self.kept.values():
+                kept.start()
+            with self.copy as copy:
+                private_copy.bring_in(copy, self.account)
+            self.run.start()
+        except Exception as error:   # only a head start: the first batch starts what is not up, or says why not
+            say(f"what is kept up between batches starts with the first batch: {error}")
 
     def rules(self):
         """[on_submit] of the course's deadlines.toml as last brought in (what root reviewed); the
@@ -215,30 +248,31 @@ class HubBackend:
         return found
 
     def as_instructor(self, module, *args):
-        """python -m <module> from the instructors' copy of the grading package, as the instructor,
-        in the course, as their own server runs it (hubctl.release_feedback)."""
-        settings = self.settings
-        env = {"PATH": f"{settings.venv / 'bin'}:{hubctl.CLEAN_PATH}", "LANG": "C.UTF-8",
-               "HOME": self.account.home, "PYTHONPATH": str(settings.instructor_lib),
-               "GRADING_COURSE_ROOT": str(self.course),
-               "JUPYTER_CONFIG_PATH": os.pathsep.join(str(settings.config / part)
-                                                      for part in ("instructors", "common"))}
-        return subprocess.run(["runuser", "-u", settings.instructor, "--", str(settings.venv / "bin" / "python"),
-                               "-m", module, *args], cwd=self.course, env=env, capture_output=True, text=True,
-                              errors="replace", timeout=600)
+        """python -m <module> in the course, as the instructor (KeptInstructor)."""
+        return self.kept[module].run(self.course, module, *args)
 
-    def grade(self, batch, before_out=lambda: None):
-        """Grade `batch`; before_out() is called before the results are written into the course."""
+    def grade(self, batch, before_out=lambda: None, views=True):
+        """Grade `batch`; before_out() is called before the results are written into the course;
+        `views`: False leaves the class report and similarity to a later run (views())."""
         students = sorted({entry.student for entry in batch})
-        clock = [time.monotonic()]
+        began = time.monotonic()
         collected = self.as_instructor("grading.exchange.collect_students", *students)
         sys.stdout.write(collected.stderr[-4000:])
-        clock.append(time.monotonic())
+        came = self.one_round(before_out, views, {"collect": time.monotonic() - began})
+        return {entry.id: self.outcome(entry, came.held_out) for entry in batch}
+
+    def views(self, before_out=lambda: None):
+        """The class report and similarity, from a run that grades nothing new."""
+        self.one_round(before_out, True, {}, prefix="views-")
+
+    def one_round(self, before_out, views, seconds, prefix=""):
+        """The course in, a run of the grading over it, the results out; the Incoming (private_copy)."""
+        clock = [time.monotonic()]
         try:
             with self.copy as copy:
                 came = private_copy.bring_in(copy, self.account)
                 clock.append(time.monotonic())
-                status = self.run.grade()
+                status = self.run.grade(views=views)
                 if status not in (0, 1):
                     raise NotNow(f"make hub-autograde's grading stopped with status {status} (3: the course's "
                                  "configuration changed and waits for make hub-review-config)")
@@ -248,11 +282,11 @@ class HubBackend:
                 clock.append(time.monotonic())
         except private_copy.TransferRefused as refusal:
             raise NotNow(str(refusal)) from None
-        say("seconds: " + ", ".join(f"{step} {end - begin:.1f}" for step, begin, end in
-                                    zip(("collect", "in", "grade", "out"), clock, clock[1:])))
+        seconds.update((prefix + step, end - begin) for step, begin, end in zip(("in", "grade", "out"), clock, clock[1:]))
+        say("seconds: " + ", ".join(f"{step} {value:.1f}" for step, value in seconds.items()))
         if written["gradebook"] == "changed":
             raise NotNow("the gradebook changed while grading (the formgrader saved a grade)")
-        return {entry.id: self.outcome(entry, came.held_out) for entry in batch}
+        return came
 
     def outcome(self, entry, held_out):
         """What grading made of one submission, from the private copy's report."""
@@ -316,22 +350,23 @@ class KeptRun:
             [str(hubctl.grading_python()), "-m", "grading.grader.autograde", "--root", str(self.copy.copy),
              "--serve", *self.options], cwd=hubctl.REPO, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
 
-    def grade(self):
-        """One run over the private copy as it is now; its exit status (as hubctl.grade's)."""
+    def grade(self, views=True):
+        """One run over the private copy as it is now; its exit status (as hubctl.grade's). `views`:
+        False leaves the class report and similarity to the next run."""
         for _ in range(2):   # a second time with a fresh process when the first asks for one
             if self.process is None or self.process.poll() is not None:
                 self.start()
-            status = self.one_run()
+            status = self.one_run(b"grade\n" if views else autograde.VIEWS_LATER.encode() + b"\n")
             if status != autograde.RESTART:
                 return status
         return status
 
-    def one_run(self):
+    def one_run(self, request):
         """Ask for a run; what it prints goes to the log, naming the course's paths, not the copy's."""
         private, course = str(self.copy.copy).encode(), str(self.copy.course).encode()
         marker = autograde.SERVED.encode() + b" "
         try:
-            self.process.stdin.write(b"grade\n")
+            self.process.stdin.write(request)
             self.process.stdin.flush()
         except BrokenPipeError:
             pass   # it ended already: its status says why
@@ -344,6 +379,109 @@ class KeptRun:
             sys.stdout.buffer.write(line.replace(private, course))
             sys.stdout.buffer.flush()
         return self.process.wait()
+
+
+class KeptInstructor:
+    """The instructor's side (python -m grading.exchange.serve, from the instructors' copy of the
+    grading package, as the instructor, as their own server runs it: hubctl.release_feedback),
+    kept up between batches, so Python, the grading package and nbgrader start once, not twice a
+    batch. It is started again when it ended, or asks to be (the code it loaded changed).
+
+    It runs as the instructor, and a page open in the instructor's JupyterLab could have written
+    into their account: what it answers is taken as the output of `runuser -u <instructor> --
+    python -m <module>` was before, and no further. An answer is one line of at most ANSWER_BYTES,
+    read within TIMEOUT seconds, that must be {"status": int, "stdout": str, "stderr": str};
+    anything else ends the process and is this request's failure, said in its stderr. Its own
+    stderr goes nowhere: only what root chooses to show reaches the log."""
+
+    ANSWER_BYTES = 1 << 20
+    TIMEOUT = 600
+
+    def __init__(self, settings, account):
+        self.settings, self.account, self.process = settings, account, None
+
+    def start(self):
+        settings = self.settings
+        env = {"PATH": f"{settings.venv / 'bin'}:{hubctl.CLEAN_PATH}", "LANG": "C.UTF-8",
+               "HOME": self.account.home, "PYTHONPATH": str(settings.instructor_lib),
+               "GRADING_COURSE_ROOT": str(settings.course_dir()), "GC_HUB_HOME": str(settings.home),
+               "JUPYTER_CONFIG_PATH": os.pathsep.join(str(settings.config / part)
+                                                      for part in ("instructors", "common"))}
+        self.process = subprocess.Popen(
+            ["runuser", "-u", settings.instructor, "--", str(settings.venv / "bin" / "python"),
+             "-m", "grading.exchange.serve"], cwd=settings.course_dir(), env=env,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+
+    def stop(self):
+        if self.process is not None:
+            self.process.terminate()   # runuser passes it on to the instructor's python
+            self.process.stdin.close()   # which, at the latest, ends at the end of its stdin
+            self.process.stdout.close()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            self.process = None
+
+    def run(self, folder, module, *args):
+        """`python -m module args` in `folder`, as the instructor: a CompletedProcess."""
+        request = (json.dumps([str(folder), module, *args]) + "\n").encode()
+        reply = {}
+        for _ in range(2):   # once more with a fresh process if this one had ended or asks for one
+            if self.process is None or self.process.poll() is not None:
+                self.stop()
+                self.start()
+            reply = self.ask(request)
+            if reply is not None and not reply.get("restart"):
+                break
+            self.stop()
+        if reply is None or reply.get("restart"):
+            reply = {"status": 1, "stdout": "", "stderr": "the instructor's process ended without an answer\n"}
+        return subprocess.CompletedProcess([module, *args], reply["status"], reply["stdout"], reply["stderr"])
+
+    def ask(self, request):
+        """The answer to `request` as a dict (checked), or None if the process ended first."""
+        try:
+            self.process.stdin.write(request)
+            self.process.stdin.flush()
+        except (BrokenPipeError, ValueError):
+            return None
+        line = self.read_line()
+        if line is None:
+            return None
+        try:
+            reply = json.loads(line)
+        except (ValueError, RecursionError):
+            reply = None
+        if reply == {"restart": True}:
+            return reply
+        if not (isinstance(reply, dict) and set(reply) == {"status", "stdout", "stderr"}
+                and type(reply["status"]) is int and isinstance(reply["stdout"], str)
+                and isinstance(reply["stderr"], str)):
+            self.stop()
+            return {"status": 1, "stdout": "", "stderr": "the instructor's process answered something that is "
+                                                         "not an answer; it was ended\n"}
+        return reply
+
+    def read_line(self):
+        """One line from the process, or None at its end; a line too long, or too late, ends it
+        (TimeoutExpired for the latter, as subprocess.run's timeout was)."""
+        fd, data = self.process.stdout.fileno(), bytearray()
+        deadline = time.monotonic() + self.TIMEOUT
+        while not data.endswith(b"\n"):
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                self.stop()
+                raise subprocess.TimeoutExpired("grading.exchange.serve", self.TIMEOUT)
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                return None
+            data += chunk
+            if len(data) > self.ANSWER_BYTES:
+                self.stop()
+                return b"{}"   # not an answer: said so by ask()
+        return bytes(data).decode("utf-8", "replace")
 
 
 # ---------------------------------------------------------------- the process
@@ -387,7 +525,8 @@ def main():
     options = saved.get("grade_on_submit_options", [])
     queue = submit_queue.Queue(folder / "queue")
     workers = int(hubctl.option_value(options, "--workers") or len(os.sched_getaffinity(0)))
-    service = Service(queue, HubBackend(settings, options), slots=BATCH_PER_WORKER * workers)
+    backend = HubBackend(settings, options)
+    service = Service(queue, backend, slots=BATCH_PER_WORKER * workers)
 
     def stop(*_):
         service.stopping = True
@@ -399,6 +538,7 @@ def main():
     if os.environ.get("JUPYTERHUB_SERVICE_URL"):
         import queue_page   # beside this script
         queue_page.serve(folder / "queue")
+    backend.warm()
     say(f"watching {settings.exchange / hubctl.COURSE_ID / 'inbound'} for {settings.course_dir()}; "
         f"queue {folder / 'queue'}")
     service.run()

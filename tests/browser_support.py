@@ -1,23 +1,28 @@
 """JupyterLab on loopback and Debian's headless Chromium, driven like a student would.
 
-Used by tests/test_browser.py, and by the hub tests (HubPerson, at the bottom). Nothing here is
-downloaded: the server is the pinned JupyterLab of .venv (with nbgrader's lab extensions), the
-browser is /usr/bin/chromium (apt), driven through Playwright's Python package with
-`executable_path`.
+Used by tests/test_browser.py, and by the hub tests (start_test_hub and HubPerson, at the
+bottom). Nothing here is downloaded: the server is the pinned JupyterLab of .venv (with nbgrader's
+lab extensions), the browser is /usr/bin/chromium (apt), driven through Playwright's Python
+package with `executable_path`.
 """
+import contextlib
 import json
 import os
+import pwd
 import re
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import nbformat
+from ci import require
 from commands import free_port
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
@@ -336,6 +341,65 @@ class NotebookPage:
 
 
 # ---------------------------------------------------------------- on a JupyterHub (tests/test_hub*.py)
+
+REPO = Path(__file__).resolve().parent.parent
+HUB_PYTHON = "/usr/bin/python3.11"   # Debian's interpreter, which make hub builds the hub's venv with
+HUB_VENV = Path(os.environ.get("HUB_TEST_VENV", "/var/tmp/gradient-checking-hub-test-venv"))
+
+
+def account_exists(name):
+    try:
+        pwd.getpwnam(name)
+        return True
+    except KeyError:
+        return False
+
+
+def hub_processes(home):
+    """pids of processes the hub at `home` started (its GC_HUB_HOME in their environment)."""
+    sys.path.insert(0, str(REPO / "hub"))
+    from hubctl import environ_of   # hub/ is a folder of scripts, not a package
+    return [int(pid) for pid in os.listdir("/proc")
+            if pid.isdigit() and environ_of(pid).get(b"GC_HUB_HOME") == str(home).encode()]
+
+
+@contextlib.contextmanager
+def start_test_hub(prefix, **extra_env):
+    """A hub of the test's own, started by the project's `make hub` on a free port: a state folder
+    under /tmp (named from `prefix`), fresh accounts (gch<random>i, gch<random>s1..s3), `extra_env`
+    for make (say GRADE_ON_SUBMIT="1"). Yields (home, instructor, students, env, make hub's output);
+    then stops the hub, removes the accounts and the folder, and fails if any of its processes or
+    accounts is left."""
+    require(os.geteuid() == 0, "make hub creates Linux accounts: run the hub tests as root")
+    require(Path(HUB_PYTHON).exists(), f"{HUB_PYTHON} is missing: apt-get install python3.11-venv")
+    tag = secrets.token_hex(3)
+    instructor, students = f"gch{tag}i", [f"gch{tag}s{number}" for number in (1, 2, 3)]
+    assert not any(account_exists(name) for name in [instructor, *students])
+    home = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    os.chmod(home, 0o755)   # the hub's users run its venv and reach its exchange through it
+    env = {key: value for key, value in os.environ.items() if not key.startswith("HUB_")}
+    env.update({"HUB_HOME": str(home), "HUB_PORT": str(free_port()), "HUB_INSTRUCTOR": instructor,
+                "HUB_STUDENTS": " ".join(students), "HUB_VENV": str(HUB_VENV), **extra_env})
+    try:
+        began = time.monotonic()
+        started = subprocess.run(["make", "-s", "hub"], cwd=REPO, env=env, capture_output=True, text=True,
+                                 timeout=900)
+        assert started.returncode == 0, started.stdout + started.stderr
+        print(f"make hub: {time.monotonic() - began:.1f} s\n{started.stdout}")
+        yield home, instructor, students, env, started.stdout
+    finally:
+        stopped = subprocess.run(["make", "-s", "hub-stop"], cwd=REPO, env=env, capture_output=True, text=True,
+                                 timeout=120)
+        removed = subprocess.run([HUB_PYTHON, "hub/hubctl.py", "remove-users"], cwd=REPO, env=env,
+                                 capture_output=True, text=True, timeout=120)
+        leftovers = hub_processes(home)
+        accounts = [name for name in [instructor, *students] if account_exists(name)]
+        shutil.rmtree(home, ignore_errors=True)
+        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+        assert removed.returncode == 0, removed.stdout + removed.stderr
+        assert not leftovers, f"processes of the hub left running: {leftovers}"
+        assert not accounts, f"accounts left: {accounts}"
+
 
 class HubPerson:
     """One user of a hub (anything with .url and .passwords) in a browser context of their own,

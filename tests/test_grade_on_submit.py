@@ -53,7 +53,7 @@ class FakeBackend:
             events.flush()
             os.fsync(events.fileno())
 
-    def grade(self, batch, before_out=lambda: None):
+    def grade(self, batch, before_out=lambda: None, views=True):
         if any(entry.student == "breaks" for entry in batch):
             raise RuntimeError("this submission breaks the grading machine")
         self.event(f"batch {batch[0].started!r} " + " ".join(entry.student for entry in batch))
@@ -69,6 +69,10 @@ class FakeBackend:
         return {entry.id: {"state": "flagged" if entry.student.startswith("flag") else "done", "score": 1.0,
                            "timed_out": "slow" in entry.inbound} for entry in batch}
 
+    def views(self, before_out=lambda: None):
+        before_out()
+        self.event("views written")   # the class report and similarity
+
     def release(self, entries):
         for entry in entries:
             self.event(f"released {entry.inbound}")
@@ -77,7 +81,7 @@ class FakeBackend:
 
 def serve(work):
     queue = Queue(Path(work) / "queue")
-    grade_on_submit.Service(queue, FakeBackend(work), slots=2, poll=0.05, retry=0.1).run()
+    grade_on_submit.Service(queue, FakeBackend(work), slots=2, poll=0.05, retry=0.1, views_after=0.5).run()
 
 
 def submit(work, student, number):
@@ -123,7 +127,8 @@ def work(tmp_path):
 
 def test_each_submission_is_graded_once_across_a_sigkill(work):
     """Twelve students; the service killed with SIGKILL while it grades, started again: every
-    submission graded exactly once and released, none lost."""
+    submission graded exactly once and released, none lost; the class report and similarity are
+    left to the rush's last batch."""
     for number, student in enumerate(f"s{n}" for n in range(12)):
         submit(work, student, number)
     service = start_service(work)
@@ -141,6 +146,7 @@ def test_each_submission_is_graded_once_across_a_sigkill(work):
         submit(work, "late", 99)        # arrives while the service is down
         service = start_service(work)
         queue = settled(work, 13)
+        wait_until(lambda: events(work)[-1][0] == "views", timeout=30)
     finally:
         service.kill()
         service.wait()
@@ -152,6 +158,9 @@ def test_each_submission_is_graded_once_across_a_sigkill(work):
     assert sorted(released) == names and set(released.values()) == {1}
     assert {e.state for e in queue.entries.values()} == {"done"}
     assert all(e.tries == (2 if e.inbound in cut_short else 1) for e in queue.entries.values())
+    # The instructor's views wait for the end of the batches, then are written once.
+    kinds = [kind for kind, _ in said if kind in ("batch", "views")]
+    assert kinds.count("views") == 1 and kinds[-1] == "views"
 
 
 def test_a_flood_is_graded_one_at_a_time_and_others_wait_little(work):
@@ -326,3 +335,56 @@ def test_with_a_dask_scheduler_the_kept_run_grades_on_the_clusters_workers(new_c
     finally:
         run.kill()
         run.wait()
+
+
+# A stand-in for grading.exchange.serve, answering each request as its arguments say: what a
+# process run as the instructor (whose account a student's page could have written into) may do.
+FAKE_INSTRUCTOR = r"""
+import json, os, sys
+for line in sys.stdin:
+    folder, module, how = json.loads(line)
+    if how == "ok":
+        print(json.dumps({"status": 0, "stdout": f"released: {os.getpid()}\n", "stderr": ""}), flush=True)
+    elif how == "restart":
+        print(json.dumps({"restart": True}), flush=True)
+        break
+    elif how == "die":
+        os._exit(9)
+    elif how == "huge":
+        sys.stdout.write("x" * (2 << 20))
+        sys.stdout.flush()
+    else:
+        print(json.dumps({"status": "0", "stdout": ["released: everyone"], "stderr": "", "more": 1}), flush=True)
+"""
+
+
+class FakeInstructor(grade_on_submit.KeptInstructor):
+    TIMEOUT = 20
+
+    def start(self):
+        self.process = subprocess.Popen([sys.executable, "-c", FAKE_INSTRUCTOR], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+
+
+def test_the_kept_instructor_process_is_believed_no_further_than_a_program_s_output(tmp_path):
+    """What the service reads from its process as the instructor: an answer, as a program's status
+    and output; a fresh process when it ended or asks for one; an answer that is not one (the
+    wrong shape, or more than a MiB) is a failure said in words, and ends that process."""
+    kept = FakeInstructor(None, None)
+    try:
+        first = kept.run(tmp_path, "m", "ok")
+        pid = kept.process.pid
+        assert (first.returncode, first.stderr) == (0, "") and first.stdout.startswith("released: ")
+        assert kept.run(tmp_path, "m", "ok").stdout == first.stdout   # the same process
+        fresh = kept.run(tmp_path, "m", "restart")   # asks for a fresh one, which takes the request
+        assert (fresh.returncode, fresh.stdout) == (1, "") and "ended without an answer" in fresh.stderr
+        assert kept.run(tmp_path, "m", "ok").stdout != first.stdout and kept.process.pid != pid
+        died = kept.run(tmp_path, "m", "die")
+        assert died.returncode == 1 and "ended without an answer" in died.stderr
+        for how in ("forged", "huge"):
+            lie = kept.run(tmp_path, "m", how)
+            assert (lie.returncode, lie.stdout) == (1, "") and "not an answer" in lie.stderr, how
+            assert kept.process is None   # ended
+        assert kept.run(tmp_path, "m", "ok").returncode == 0   # and a fresh one serves
+    finally:
+        kept.stop()

@@ -15,7 +15,6 @@ import csv
 import os
 import pwd
 import re
-import secrets
 import shutil
 import stat
 import subprocess
@@ -27,10 +26,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from browser_support import CHROMIUM_ARGS, HubPerson, fetch_feedback, submitted_row
+from browser_support import (CHROMIUM_ARGS, HUB_PYTHON, HUB_VENV, HubPerson, fetch_feedback, start_test_hub,
+                             submitted_row)
 from canaries import Canaries
 from ci import require
-from commands import free_port
 
 from grading.lms.uploads import flagged_students
 from grading.plugins.formgrader_guard import AUTOGRADE_ELSEWHERE
@@ -40,10 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "hub"))
 from hubctl import environ_of  # noqa: E402  (hub/ is a folder of scripts, not a package)
 
 ROOT = Path(__file__).resolve().parent.parent
-PYTHON = "/usr/bin/python3.11"
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = ROOT / "artifacts" / "hub"
-VENV = Path(os.environ.get("HUB_TEST_VENV", "/var/tmp/gradient-checking-hub-test-venv"))
 ASSIGNMENT = "gradient_checking"
 NOTEBOOKS = ["1_gradient_checking_1d.ipynb", "2_gradient_checking_nd.ipynb"]
 
@@ -62,13 +59,6 @@ def uids_of(pid):
             return {int(number) for number in line.split()[1:]}
     return set()
 
-
-def account_exists(name):
-    try:
-        pwd.getpwnam(name)
-        return True
-    except KeyError:
-        return False
 
 
 @dataclass
@@ -96,37 +86,10 @@ class Hub:
 
 @pytest.fixture(scope="module")
 def hub():
-    require(os.geteuid() == 0, "make hub creates Linux accounts: run the hub tests as root")
-    require(Path(PYTHON).exists(), f"{PYTHON} is missing: apt-get install python3.11-venv")
-    tag = secrets.token_hex(3)
-    instructor, students = f"gch{tag}i", [f"gch{tag}s{number}" for number in (1, 2, 3)]
-    assert not any(account_exists(name) for name in [instructor, *students])
-    home = Path(tempfile.mkdtemp(prefix="gc-hub-test-", dir="/tmp"))
-    os.chmod(home, 0o755)   # the hub's users run its venv and reach its exchange through it
-    env = {key: value for key, value in os.environ.items() if not key.startswith("HUB_")}
-    env.update({"HUB_HOME": str(home), "HUB_PORT": str(free_port()), "HUB_INSTRUCTOR": instructor,
-                "HUB_STUDENTS": " ".join(students), "HUB_VENV": str(VENV)})
-    hub = Hub(home, int(env["HUB_PORT"]), instructor, students, env)
-    try:
-        started = time.monotonic()
-        result = subprocess.run(["make", "-s", "hub"], cwd=ROOT, env=env, capture_output=True, text=True,
-                                timeout=900)
-        assert result.returncode == 0, result.stdout + result.stderr
-        print(f"make hub: {time.monotonic() - started:.1f} s\n{result.stdout}")
+    with start_test_hub("gc-hub-test-") as (home, instructor, students, env, _):
+        hub = Hub(home, int(env["HUB_PORT"]), instructor, students, env)
         hub.passwords = dict(line.split() for line in (home / "private" / "passwords").read_text().splitlines())
         yield hub
-    finally:
-        stopped = subprocess.run(["make", "-s", "hub-stop"], cwd=ROOT, env=env, capture_output=True, text=True,
-                                 timeout=120)
-        removed = subprocess.run([PYTHON, "hub/hubctl.py", "remove-users"], cwd=ROOT, env=env,
-                                 capture_output=True, text=True, timeout=120)
-        leftovers = processes_with(GC_HUB_HOME=str(home))
-        accounts = [name for name in [instructor, *students] if account_exists(name)]
-        shutil.rmtree(home, ignore_errors=True)
-        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
-        assert removed.returncode == 0, removed.stdout + removed.stderr
-        assert not leftovers, f"processes of the hub left running: {leftovers}"
-        assert not accounts, f"accounts left: {accounts}"
 
 
 class Browser:
@@ -167,8 +130,8 @@ def test_the_hub_answers_through_configurable_http_proxy_from_hub_node_modules(h
     assert health.status_code == 200
     hub_pid = int((hub.home / "hub.pid").read_text())
     hub_command = Path(f"/proc/{hub_pid}/cmdline").read_bytes().split(b"\0")
-    assert hub_command[1].decode() == str(VENV / "bin" / "jupyterhub")   # the hub's own venv
-    assert os.path.realpath(f"/proc/{hub_pid}/exe") == os.path.realpath(PYTHON)   # Debian's interpreter
+    assert hub_command[1].decode() == str(HUB_VENV / "bin" / "jupyterhub")   # the hub's own venv
+    assert os.path.realpath(f"/proc/{hub_pid}/exe") == os.path.realpath(HUB_PYTHON)   # Debian's interpreter
     proxy_pid = int((hub.home / "private" / "proxy.pid").read_text())
     command = [part.decode() for part in Path(f"/proc/{proxy_pid}/cmdline").read_bytes().split(b"\0") if part]
     package = ROOT / "hub" / "node_modules" / "configurable-http-proxy"

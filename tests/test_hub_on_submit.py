@@ -13,11 +13,8 @@ with nbgrader's own commands as themselves.
 import os
 import pwd
 import re
-import secrets
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -25,18 +22,14 @@ import nbformat
 import pytest
 import requests
 
-from browser_support import CHROMIUM, CHROMIUM_ARGS, HubPerson, fetch_feedback, submitted_row
+from browser_support import CHROMIUM, CHROMIUM_ARGS, HubPerson, fetch_feedback, start_test_hub, submitted_row
 from ci import require
-from commands import free_port
 from synthetic_class import demo
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "hub"))
 import submit_queue  # noqa: E402  (hub/ is a folder of scripts)
-from hubctl import environ_of  # noqa: E402
 
-PYTHON = "/usr/bin/python3.11"
-VENV = Path(os.environ.get("HUB_TEST_VENV", "/var/tmp/gradient-checking-hub-test-venv"))
 ASSIGNMENT = "gradient_checking"
 DIAGNOSIS = "Your approximation matches a one-sided difference"   # grading/diagnoses.py's sentence
 CLEAN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -48,13 +41,6 @@ def minute():
     in proportion, when other work loads the machine (the suite shares its cores)."""
     return 60 * min(4.0, max(1.0, os.getloadavg()[0] / os.cpu_count()))
 
-
-def account_exists(name):
-    try:
-        pwd.getpwnam(name)
-        return True
-    except KeyError:
-        return False
 
 
 class Course:
@@ -135,36 +121,16 @@ def total(pages):
 
 @pytest.fixture(scope="module")
 def course():
-    require(os.geteuid() == 0, "make hub creates Linux accounts: run the hub tests as root")
-    require(Path(PYTHON).exists(), f"{PYTHON} is missing: apt-get install python3.11-venv")
-    tag = secrets.token_hex(3)
-    instructor, students = f"gch{tag}i", [f"gch{tag}s{number}" for number in (1, 2, 3)]
-    assert not any(account_exists(name) for name in [instructor, *students])
-    home = Path(tempfile.mkdtemp(prefix="gc-hub-submit-test-", dir="/tmp"))
-    os.chmod(home, 0o755)
-    env = {key: value for key, value in os.environ.items() if not key.startswith("HUB_")}
-    env.update({"HUB_HOME": str(home), "HUB_PORT": str(free_port()), "HUB_INSTRUCTOR": instructor,
-                "HUB_STUDENTS": " ".join(students), "HUB_VENV": str(VENV), "GRADE_ON_SUBMIT": "1", "WORKERS": "2"})
-    try:
-        started = subprocess.run(["make", "-s", "hub"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
-        assert started.returncode == 0, started.stdout + started.stderr
-        assert "grading on submit" in started.stdout
-        yield Course(home, instructor, students, env)
-    finally:
-        log = home / "hub.log"
-        if log.exists():
-            print("".join(line for line in log.read_text(errors="replace").splitlines(keepends=True)
-                          if "grade-on-submit:" in line)[-6000:])
-        stopped = subprocess.run(["make", "-s", "hub-stop"], cwd=ROOT, env=env, capture_output=True, text=True,
-                                 timeout=120)
-        removed = subprocess.run([PYTHON, "hub/hubctl.py", "remove-users"], cwd=ROOT, env=env, capture_output=True,
-                                 text=True, timeout=120)
-        leftovers = [pid for pid in os.listdir("/proc") if pid.isdigit()
-                     and environ_of(pid).get(b"GC_HUB_HOME") == str(home).encode()]
-        shutil.rmtree(home, ignore_errors=True)
-        assert not leftovers, f"processes of the hub (the service's too) left running: {leftovers}"
-        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
-        assert removed.returncode == 0, removed.stdout + removed.stderr
+    with start_test_hub("gc-hub-submit-test-", GRADE_ON_SUBMIT="1", WORKERS="2") as (home, instructor, students,
+                                                                                    env, said):
+        assert "grading on submit" in said
+        try:
+            yield Course(home, instructor, students, env)
+        finally:
+            log = home / "hub.log"
+            if log.exists():
+                print("".join(line for line in log.read_text(errors="replace").splitlines(keepends=True)
+                              if "grade-on-submit:" in line)[-6000:])
 
 
 def wait_for(what, seconds):

@@ -21,8 +21,11 @@
 --serve keeps the run up for a caller that grades again and again (grading on submit, hub/
 grade_on_submit.py): each line read on stdin is one run as above, over the course as it is then,
 on the same worker processes (their imports and sandboxed nbgrader start once, not once a run);
-after each it prints SERVED and the run's exit status. Configuration, helpers or the assignment
-changed since it started: it ends with RESTART (its workers loaded the old ones) for a fresh one.
+after each it prints SERVED and the run's exit status. A line VIEWS_LATER asks for a run that leaves
+the similarity report and the class report to a later one (grading on submit has them written once
+no batch came for a while: once after a rush, not once a batch).
+Configuration, helpers or the assignment changed since it started: it ends with RESTART (its
+workers loaded the old ones) for a fresh one.
 
 The run ends cleanly whatever ends it: Ctrl-C, SIGTERM or a closed output pipe stop the workers
 and everything they started (grading.grader.runners); grades finished before stay in the ledger.
@@ -49,6 +52,7 @@ from grading.untrusted_text import for_terminal
 
 SERVED = "@@autograde-run-ended"            # --serve: this, a space, the run's exit status
 RESTART = 4                                 # --serve: what it loaded changed; start a fresh one
+VIEWS_LATER = "grade-views-later"           # --serve: a run without the similarity and class reports
 
 
 def parse_args(argv):
@@ -131,19 +135,20 @@ def serve(args, course):
     runner = class_grading.runner_for(None, args.workers, args.scheduler,
                                       on_end=pipeline.end_current)
     with runner:
-        for _ in sys.stdin:
+        for line in sys.stdin:
             if loaded(course) != started_with:
                 print(f"{SERVED} {RESTART}", flush=True)
                 return RESTART
-            status = grade_course(args, course, runner)
+            status = grade_course(args, course, runner, views=line.strip() != VIEWS_LATER)
             print(f"{SERVED} {status}", flush=True)
             if getattr(runner, "broken", lambda: False)():
                 return RESTART   # a worker died outright: the next run needs fresh ones
     return 0
 
 
-def grade_course(args, course, kept=None):
-    """One run over the course; its exit status. `kept`: a runner already up (--serve)."""
+def grade_course(args, course, kept=None, views=True):
+    """One run over the course; its exit status. `kept`: a runner already up (--serve); `views`:
+    False leaves the similarity and class reports to the next run."""
     refused = reviewed_config.refusal_status(course.root)   # before anything loads nbgrader_config.py here
     if refused:
         return refused
@@ -183,10 +188,13 @@ def grade_course(args, course, kept=None):
     print(f"\nGrades:       {class_grading.export_grades(course, db_url)}")
     if args.feedback:
         print(f"Feedback:     {course.folder('feedback')}/<student>/{ASSIGNMENT}/*.html")
-    threshold = similarity_report.THRESHOLD if args.similarity_threshold is None else args.similarity_threshold
-    similar, pairs = similarity_report.write(course, threshold)   # before the class report, which links it
-    print(f"Class report: {class_report.write(course, db_url)}")
-    print(f"Similarity:   {similar} ({len(pairs)} pairs at or above {threshold:.0%})")
+    if views:
+        threshold = similarity_report.THRESHOLD if args.similarity_threshold is None else args.similarity_threshold
+        similar, pairs = similarity_report.write(course, threshold)   # before the class report, which links it
+        print(f"Class report: {class_report.write(course, db_url)}")
+        print(f"Similarity:   {similar} ({len(pairs)} pairs at or above {threshold:.0%})")
+    else:
+        print("Class report and similarity: left to a later run")
     print(f"Details:      {course.results_file}")
     return 1 if graded.failed else 0
 

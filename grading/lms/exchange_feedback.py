@@ -9,12 +9,13 @@ once per student, so that one student's files never stop the rest of the class. 
 exit status and the summary's lines; the command prints them.
 """
 import re
-import subprocess
-import sys
+
+from nbgrader.apps.nbgraderapp import NbGraderApp
 
 from grading.assignment import ASSIGNMENT, COURSE_ROOT
 from grading.course_directory import Course
 from grading.exchange.release_feedback import REFUSED, SECRET, read_feedback
+from grading.forked import run_forked
 from grading.lms.uploads import flagged_students
 
 # On the command line, where no configuration file can change it (unless the instructor names
@@ -34,16 +35,18 @@ def students_with_feedback(course):
 
 
 def nbgrader(root, options, *, exclude=(), student=None):
-    """One run of nbgrader's release_feedback: (status, its log, {student: why} it refused)."""
+    """One run of nbgrader's release_feedback, as `python -m nbgrader release_feedback ...` in the
+    course would run it, in a child forked from this process (nbgrader need not start again):
+    (status, its log, {student: why} it refused)."""
     chosen = any(option.startswith(CHECKED.split("=")[0] + "=") for option in options)
-    command = [sys.executable, "-m", "nbgrader", "release_feedback", ASSIGNMENT, *([] if chosen else [CHECKED]), *options]
+    command = ["release_feedback", ASSIGNMENT, *([] if chosen else [CHECKED]), *options]
     if exclude:
         command.append("--CourseDirectory.student_id_exclude=" + ",".join(sorted(exclude)))
     if student:
         command.append(f"--student={student}")
-    done = subprocess.run(command, cwd=root, capture_output=True, text=True, errors="replace")
-    refused = {match[1]: match[2] for match in REFUSED_LINE.finditer(done.stderr)}
-    return done.returncode, done.stderr, refused
+    status, _, log = run_forked(NbGraderApp.launch_instance, command, cwd=root)
+    refused = {match[1]: match[2] for match in REFUSED_LINE.finditer(log)}
+    return status, log, refused
 
 
 def release(course=COURSE_ROOT, release_flagged=False, options=(), only=None):
