@@ -23,7 +23,7 @@ per student:
    waits for the instructor's `make hub-release-feedback RELEASE_FLAGGED=1`.
 
 The instructor's side of 1. and 3. stays up between batches too (KeptInstructor:
-grading.exchange.serve, as the instructor), so Python and nbgrader start once, not twice a batch;
+grading.lms.instructor_service, as the instructor), so Python and nbgrader start once, not twice a batch;
 root takes what it answers as the output of those programs, and no further.
 
 Each step's outcome is on disk before the next starts, so SIGTERM, SIGKILL or a reboot loses
@@ -382,7 +382,7 @@ class KeptRun:
 
 
 class KeptInstructor:
-    """The instructor's side (python -m grading.exchange.serve, from the instructors' copy of the
+    """The instructor's side (python -m grading.lms.instructor_service, from the instructors' copy of the
     grading package, as the instructor, as their own server runs it: hubctl.release_feedback),
     kept up between batches, so Python, the grading package and nbgrader start once, not twice a
     batch. It is started again when it ended, or asks to be (the code it loaded changed).
@@ -409,7 +409,7 @@ class KeptInstructor:
                                                       for part in ("instructors", "common"))}
         self.process = subprocess.Popen(
             ["runuser", "-u", settings.instructor, "--", str(settings.venv / "bin" / "python"),
-             "-m", "grading.exchange.serve"], cwd=settings.course_dir(), env=env,
+             "-m", "grading.lms.instructor_service"], cwd=settings.course_dir(), env=env,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
 
     def stop(self):
@@ -473,7 +473,7 @@ class KeptInstructor:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([fd], [], [], left)[0]:
                 self.stop()
-                raise subprocess.TimeoutExpired("grading.exchange.serve", self.TIMEOUT)
+                raise subprocess.TimeoutExpired("grading.lms.instructor_service", self.TIMEOUT)
             chunk = os.read(fd, 1 << 16)
             if not chunk:
                 return None

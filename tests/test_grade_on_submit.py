@@ -337,7 +337,7 @@ def test_with_a_dask_scheduler_the_kept_run_grades_on_the_clusters_workers(new_c
         run.wait()
 
 
-# A stand-in for grading.exchange.serve, answering each request as its arguments say: what a
+# A stand-in for grading.lms.instructor_service, answering each request as its arguments say: what a
 # process run as the instructor (whose account a student's page could have written into) may do.
 FAKE_INSTRUCTOR = r"""
 import json, os, sys

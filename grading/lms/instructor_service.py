@@ -1,7 +1,7 @@
 """The instructor's side of grading on submit, kept up between its batches: collect and release
 without starting Python, the grading package and nbgrader again for every batch.
 
-    python -m grading.exchange.serve      (as the instructor; hub/grade_on_submit.py starts it)
+    python -m grading.lms.instructor_service      (as the instructor; hub/grade_on_submit.py starts it)
 
 Each line on stdin is a request, a JSON list: the folder to run in, then one of
 
