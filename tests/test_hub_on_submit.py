@@ -8,7 +8,8 @@ with nbgrader's own commands as themselves.
     s1   the one-sided difference (in Chromium), then, once graded, right work: the second grade
          replaces the first
     s2   right work
-    s3   a kernel that dies in gradient_check_by_parameter: flagged, its feedback held back
+    s3   a kernel that dies in gradient_check_by_parameter: flagged, its feedback held back until
+         the instructor releases it (make hub-release-feedback RELEASE_FLAGGED=1)
 """
 import os
 import pwd
@@ -222,3 +223,13 @@ def test_students_get_their_grade_on_submit_with_no_instructor_action(course):
     page = course.page(course.instructor)
     assert page.status_code == 200 and "last hour: 4 graded" in page.text and s3 in page.text, page.text[:2000]
     assert course.page(s2).status_code == 403
+
+    # The instructor, having looked at the flagged submission, releases it: only now does its
+    # student fetch feedback, with the score the queue recorded.
+    released = subprocess.run(["make", "-s", "hub-release-feedback", "RELEASE_FLAGGED=1"], cwd=ROOT, env=course.env,
+                              capture_output=True, text=True, timeout=600)
+    assert released.returncode == 0, released.stdout + released.stderr
+    held = course.feedback(s3)
+    assert len(held) == 1, f"no feedback for {s3} after the instructor released it:\n{released.stdout}"
+    [flagged] = course.finished(s3)
+    assert total(*held.values()) == flagged.score < 100
