@@ -161,6 +161,23 @@ def _mistake(name, cell, code, diagnosis, part="value"):
     return Variant(name, cell, code, (cell,), diagnosis, part)
 
 
+# A gradapprox_n that shifts the parameter arrays in place and never shifts them back: a mistake.
+SHIFTED_IN_PLACE = '''
+def gradapprox_n(parameters, X, Y, epsilon=1e-6):
+    # Shift each entry of the parameter arrays in place, one at a time.
+    gradapprox = []
+    for name in PARAMETER_NAMES:
+        values = parameters[name]
+        for index in np.ndindex(values.shape):
+            values[index] += epsilon
+            J_plus, _ = forward_propagation_n(X, Y, parameters)
+            values[index] -= 2 * epsilon
+            J_minus, _ = forward_propagation_n(X, Y, parameters)
+            gradapprox.append((J_plus - J_minus) / (2 * epsilon))
+    return np.array(gradapprox).reshape(-1, 1)
+'''
+
+
 MISTAKES = [
     # --- forward_propagation: gradient_check's tests, visible and hidden, swap in a known cost, so only it loses.
     _mistake("fwd_returns_x", "forward_propagation", _edit(BASE_FORWARD, ("J = theta * x", "J = x")),
@@ -297,20 +314,7 @@ def cost_at(theta):
     _mistake("gcn_flat_gradapprox", "gradient_check_n", _edit(
         BASE_GRADIENT_CHECK_N, ("np.zeros((num_parameters, 1))", "np.zeros(num_parameters)")),
         "broadcasts to a square matrix"),
-    _mistake("gcn_mutates_parameters", "gradient_check_n", '''
-def gradapprox_n(parameters, X, Y, epsilon=1e-6):
-    # Shift each entry of the parameter arrays in place, one at a time.
-    gradapprox = []
-    for name in PARAMETER_NAMES:
-        values = parameters[name]
-        for index in np.ndindex(values.shape):
-            values[index] += epsilon
-            J_plus, _ = forward_propagation_n(X, Y, parameters)
-            values[index] -= 2 * epsilon
-            J_minus, _ = forward_propagation_n(X, Y, parameters)
-            gradapprox.append((J_plus - J_minus) / (2 * epsilon))
-    return np.array(gradapprox).reshape(-1, 1)
-''' + BASE_GRADIENT_CHECK_N[len(BASE_GRADAPPROX_N):],
+    _mistake("gcn_mutates_parameters", "gradient_check_n", SHIFTED_IN_PLACE + BASE_GRADIENT_CHECK_N[len(BASE_GRADAPPROX_N):],
         "changed its argument parameters['W1']"),
     _mistake("gcn_epsilon_not_passed", "gradient_check_n", _edit(
         BASE_GRADIENT_CHECK_N, ("gradapprox_n(parameters, X, Y, epsilon)", "gradapprox_n(parameters, X, Y)")),
@@ -461,21 +465,11 @@ def backward_propagation_n_fixed(X, Y, cache):
         "changed its inputs", part="inputs"),
 ]
 
-IN_PLACE_RESTORED = '''
-def gradapprox_n(parameters, X, Y, epsilon=1e-6):
-    # Shift each entry of the parameter arrays in place, and shift it back: +eps, -2 eps, +eps.
-    gradapprox = []
-    for name in PARAMETER_NAMES:
-        values = parameters[name]
-        for index in np.ndindex(values.shape):
-            values[index] += epsilon
-            J_plus, _ = forward_propagation_n(X, Y, parameters)
-            values[index] -= 2 * epsilon
-            J_minus, _ = forward_propagation_n(X, Y, parameters)
-            values[index] += epsilon
-            gradapprox.append((J_plus - J_minus) / (2 * epsilon))
-    return np.array(gradapprox).reshape(-1, 1)
-'''
+# The same loop with each entry shifted back (+eps, -2 eps, +eps): correct, within round-off.
+IN_PLACE_RESTORED = SHIFTED_IN_PLACE.replace(
+    "in place, one at a time.", "in place, and shift it back: +eps, -2 eps, +eps.").replace(
+    "            J_minus, _ = forward_propagation_n(X, Y, parameters)\n",
+    "            J_minus, _ = forward_propagation_n(X, Y, parameters)\n            values[index] += epsilon\n")
 
 ALTERNATIVES = [
     Variant("fwd_np_multiply", "forward_propagation",
