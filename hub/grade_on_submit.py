@@ -199,7 +199,7 @@ class HubBackend:
         self._rules, self._said = submit_queue.Rules(), ""
         # The instructor's side, kept up: one process for the collect and one for the release,
         # since a release runs beside the next batch's collect.
-        self.kept = {module: KeptInstructor(settings, self.account)
+        self.kept = {module: KeptInstructor(settings)
                      for module in ("grading.exchange.collect_students", "grading.lms.release_feedback")}
 
     def warm(self):
@@ -397,16 +397,12 @@ class KeptInstructor:
     ANSWER_BYTES = 1 << 20
     TIMEOUT = 600
 
-    def __init__(self, settings, account):
-        self.settings, self.account, self.process = settings, account, None
+    def __init__(self, settings):
+        self.settings, self.process = settings, None
 
     def start(self):
         settings = self.settings
-        env = {"PATH": f"{settings.venv / 'bin'}:{hubctl.CLEAN_PATH}", "LANG": "C.UTF-8",
-               "HOME": self.account.home, "PYTHONPATH": str(settings.instructor_lib),
-               "GRADING_COURSE_ROOT": str(settings.course_dir()), "GC_HUB_HOME": str(settings.home),
-               "JUPYTER_CONFIG_PATH": os.pathsep.join(str(settings.config / part)
-                                                      for part in ("instructors", "common"))}
+        env = {**hubctl.instructor_environment(settings), "GC_HUB_HOME": str(settings.home)}
         self.process = subprocess.Popen(
             ["runuser", "-u", settings.instructor, "--", str(settings.venv / "bin" / "python"),
              "-m", "grading.lms.instructor_service"], cwd=settings.course_dir(), env=env,

@@ -709,13 +709,19 @@ def release_feedback(settings, options):
     if not settings.instructor_lib.is_dir():
         fail("the hub was never started here: make hub first")
     course = settings.course_dir()
-    env = {"PATH": f"{settings.venv / 'bin'}:{CLEAN_PATH}", "LANG": "C.UTF-8",
-           "HOME": pwd.getpwnam(settings.instructor).pw_dir, "PYTHONPATH": str(settings.instructor_lib),
-           "GRADING_COURSE_ROOT": str(course),
-           "JUPYTER_CONFIG_PATH": os.pathsep.join(str(settings.config / part) for part in ("instructors", "common"))}
     released = subprocess.run(["runuser", "-u", settings.instructor, "--", str(settings.venv / "bin" / "python"),
-                               "-m", "grading.lms.release_feedback", "--root", str(course), *options], cwd=course, env=env)
+                               "-m", "grading.lms.release_feedback", "--root", str(course), *options], cwd=course,
+                              env=instructor_environment(settings))
     return released.returncode
+
+
+def instructor_environment(settings):
+    """The environment of the grading package's commands run as the instructor, as their own
+    server runs them: the instructors' copy of the package, the hub's configuration, the course."""
+    return {"PATH": f"{settings.venv / 'bin'}:{CLEAN_PATH}", "LANG": "C.UTF-8",
+            "HOME": pwd.getpwnam(settings.instructor).pw_dir, "PYTHONPATH": str(settings.instructor_lib),
+            "GRADING_COURSE_ROOT": str(settings.course_dir()),
+            "JUPYTER_CONFIG_PATH": os.pathsep.join(str(settings.config / part) for part in ("instructors", "common"))}
 
 
 def main(argv):

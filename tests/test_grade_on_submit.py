@@ -370,7 +370,7 @@ def test_the_kept_instructor_process_is_believed_no_further_than_a_program_s_out
     """What the service reads from its process as the instructor: an answer, as a program's status
     and output; a fresh process when it ended or asks for one; an answer that is not one (the
     wrong shape, or more than a MiB) is a failure said in words, and ends that process."""
-    kept = FakeInstructor(None, None)
+    kept = FakeInstructor(None)
     try:
         first = kept.run(tmp_path, "m", "ok")
         pid = kept.process.pid
