@@ -355,12 +355,14 @@ def account_exists(name):
         return False
 
 
-def hub_processes(home):
-    """pids of processes the hub at `home` started (its GC_HUB_HOME in their environment)."""
+def processes_with(**variables):
+    """pids whose environment holds all these variables with these values (a hub's processes:
+    GC_HUB_HOME=<its home>)."""
     sys.path.insert(0, str(REPO / "hub"))
     from hubctl import environ_of   # hub/ is a folder of scripts, not a package
-    return [int(pid) for pid in os.listdir("/proc")
-            if pid.isdigit() and environ_of(pid).get(b"GC_HUB_HOME") == str(home).encode()]
+    wanted = {key.encode(): value.encode() for key, value in variables.items()}
+    return [int(pid) for pid in os.listdir("/proc") if pid.isdigit()
+            and all(environ_of(pid).get(key) == value for key, value in wanted.items())]
 
 
 @contextlib.contextmanager
@@ -392,7 +394,7 @@ def start_test_hub(prefix, **extra_env):
                                  timeout=120)
         removed = subprocess.run([HUB_PYTHON, "hub/hubctl.py", "remove-users"], cwd=REPO, env=env,
                                  capture_output=True, text=True, timeout=120)
-        leftovers = hub_processes(home)
+        leftovers = processes_with(GC_HUB_HOME=str(home))
         accounts = [name for name in [instructor, *students] if account_exists(name)]
         shutil.rmtree(home, ignore_errors=True)
         assert stopped.returncode == 0, stopped.stdout + stopped.stderr

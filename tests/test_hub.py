@@ -18,7 +18,6 @@ import re
 import shutil
 import stat
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -26,8 +25,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from browser_support import (CHROMIUM_ARGS, HUB_PYTHON, HUB_VENV, HubPerson, fetch_feedback, start_test_hub,
-                             submitted_row)
+from browser_support import (CHROMIUM_ARGS, HUB_PYTHON, HUB_VENV, HubPerson, fetch_feedback, processes_with,
+                             start_test_hub, submitted_row)
 from canaries import Canaries
 from ci import require
 
@@ -35,21 +34,11 @@ from grading.lms.uploads import flagged_students
 from grading.plugins.formgrader_guard import AUTOGRADE_ELSEWHERE
 from synthetic_class import demo
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "hub"))
-from hubctl import environ_of  # noqa: E402  (hub/ is a folder of scripts, not a package)
-
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = ROOT / "artifacts" / "hub"
 ASSIGNMENT = "gradient_checking"
 NOTEBOOKS = ["1_gradient_checking_1d.ipynb", "2_gradient_checking_nd.ipynb"]
-
-
-def processes_with(**variables):
-    """pids whose environment holds all these variables with these values."""
-    wanted = {key.encode(): value.encode() for key, value in variables.items()}
-    return [int(pid) for pid in os.listdir("/proc") if pid.isdigit()
-            and all(environ_of(pid).get(key) == value for key, value in wanted.items())]
 
 
 def uids_of(pid):
